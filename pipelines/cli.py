@@ -1,0 +1,137 @@
+"""`python -m pipelines COMMAND`: the people's entry points (run, backfill, validate, rollback, report, generate)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipelines.config import PROJECT_ROOT, ConfigError, load_config
+
+DEFAULT_RAW = "data/sample"
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--raw", default=None, help=f"folder of exports, one subfolder per source (default {DEFAULT_RAW})")
+    parser.add_argument("--warehouse", default=None, help=f"the DuckDB file to publish (default {DEFAULT_WAREHOUSE})")
+    parser.add_argument("--config", default=None, help="settings file (default acquisition.toml)")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a running build (default: fail at once)")
+
+
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(text + "-01" if len(text) == 7 else text).replace(day=1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month like 2024-01") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="ingest everything, rebuild every period, check, publish")
+    _add_target(run)
+
+    backfill = commands.add_parser("backfill", help="recompute a range of months (and what depends on them)")
+    backfill.add_argument("--from", dest="start", type=_month, required=True, help="first month, e.g. 2024-01")
+    backfill.add_argument("--to", dest="end", type=_month, required=True, help="last month, e.g. 2024-06")
+    _add_target(backfill)
+
+    validate = commands.add_parser("validate", help="check export files without touching the warehouse")
+    validate.add_argument("paths", nargs="+", help="files, or folders of <source>/ subfolders")
+    validate.add_argument("--source", default=None, help="source of the files (default: the parent folder's name)")
+
+    rollback = commands.add_parser("rollback", help="put the previous published warehouse back")
+    rollback.add_argument("--warehouse", default=None)
+
+    report = commands.add_parser("report", help="print the headline tables of the published warehouse")
+    report.add_argument("--warehouse", default=None)
+
+    generate = commands.add_parser("generate", help="write a deterministic set of sample exports")
+    from pipelines.generate import add_arguments
+
+    add_arguments(generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("run", "backfill"):
+            return _materialize(args)
+        if args.command == "validate":
+            from pipelines.validate_files import validate_paths
+
+            return validate_paths([Path(p) for p in args.paths], args.source)
+        if args.command == "rollback":
+            from pipelines.warehouse import WarehousePaths, rollback
+
+            rollback(WarehousePaths(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE)))
+            print("rolled back: the previous warehouse is published again (run rollback again to undo)")
+            return 0
+        if args.command == "report":
+            from pipelines.report import print_report
+
+            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE))
+        if args.command == "generate":
+            from pipelines.generate import run as generate_run
+
+            return generate_run(args) or 0
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    load_config(args.config)  # fail early, with the key named, before Dagster starts
+    raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
+    warehouse = _absolute(args.warehouse) or str(PROJECT_ROOT / DEFAULT_WAREHOUSE)
+    config = _absolute(args.config) or ""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)  # keep run history (dagster.yaml is there)
+    os.chdir(os.environ["DAGSTER_HOME"])  # dagster.yaml's storage paths are relative to it
+
+    from pipelines.definitions import all_assets
+    from pipelines.partitions import monthly
+    from pipelines.resources import WarehouseResource
+
+    keys = monthly.get_partition_keys()
+    if args.command == "run":
+        first, last = keys[0], keys[-1]
+    else:
+        first, last = args.start.isoformat(), args.end.isoformat()
+        if args.start > args.end:
+            print(f"--from {first} is after --to {last}", file=sys.stderr)
+            return 2
+        missing = [k for k in (first, last) if k not in keys]
+        if missing:
+            print(f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)", file=sys.stderr)
+            return 2
+    resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait)
+    result = dg.materialize(
+        all_assets,
+        instance=dg.DagsterInstance.get(),
+        resources={"warehouse": resource},
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        raise_on_error=False,
+    )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                print(f"FAILED {event.step_key}: {error.message.strip() if error else ''}", file=sys.stderr)
+        print(f"run {result.run_id} failed; the published warehouse {warehouse} was not changed", file=sys.stderr)
+        return 1
+    print(f"published {warehouse} (months {first[:7]}..{last[:7]}, run {result.run_id})")
+    return 0

@@ -1,0 +1,207 @@
+"""Settings: one TOML file (acquisition.toml by default), validated with errors that name key and value."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "acquisition.toml"
+
+GRAINS = ("day", "week", "month", "quarter", "year")
+ATTRIBUTION_MODELS = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+)
+RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or out of range; the message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    priority: int
+    channel: str
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    referrer: str | None = None
+    click_id: str | None = None
+    platform: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    reporting_currency: str = "RUB"
+    default_margin_rate: float = 0.35
+    as_of_date: date | None = None
+    grains: tuple[str, ...] = ("month",)
+    partitions_start: date = date(2024, 1, 1)
+    lookback_days: int = 60
+    half_life_days: float = 7.0
+    default_model: str = "last_non_direct"
+    ltv_horizons: tuple[int, ...] = (1, 3, 6, 12, 24)
+    summary_months: int = 12
+    max_reject_share: float = 0.05
+    schedule_cron: str = "30 2 * * *"
+    schedule_timezone: str = "Europe/Moscow"
+    late_data_days: int = 5
+    source_aliases: dict[str, str] = field(default_factory=dict)
+    channel_rules: tuple[ChannelRule, ...] = ()
+    source_path: Path | None = None
+
+    @property
+    def coarsest_grain(self) -> str:
+        return max(self.grains, key=GRAINS.index)
+
+
+# key in file -> (section, name, attribute)
+_SCALARS: dict[tuple[str, str], str] = {
+    ("reporting", "currency"): "reporting_currency",
+    ("reporting", "default_margin_rate"): "default_margin_rate",
+    ("reporting", "as_of_date"): "as_of_date",
+    ("periods", "grains"): "grains",
+    ("periods", "partitions_start"): "partitions_start",
+    ("attribution", "lookback_days"): "lookback_days",
+    ("attribution", "half_life_days"): "half_life_days",
+    ("attribution", "default_model"): "default_model",
+    ("ltv", "horizons"): "ltv_horizons",
+    ("ltv", "summary_months"): "summary_months",
+    ("quality", "max_reject_share"): "max_reject_share",
+    ("schedule", "cron"): "schedule_cron",
+    ("schedule", "timezone"): "schedule_timezone",
+    ("schedule", "late_data_days"): "late_data_days",
+}
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; `None` means the project's acquisition.toml."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, source_path=path)
+
+
+def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config:
+    where = f"{source_path}: " if source_path else ""
+    values: dict[str, Any] = {}
+    known_sections = {section for section, _ in _SCALARS} | {"channels"}
+    for section, body in raw.items():
+        if section not in known_sections:
+            raise ConfigError(f"{where}unknown section [{section}]; known: {sorted(known_sections)}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}[{section}] must be a table, got {body!r}")
+        if section == "channels":
+            continue
+        for key, value in body.items():
+            attribute = _SCALARS.get((section, key))
+            if attribute is None:
+                known = sorted(k for s, k in _SCALARS if s == section)
+                raise ConfigError(f"{where}unknown key {section}.{key}; known in [{section}]: {known}")
+            values[attribute] = _check(f"{where}{section}.{key}", attribute, value)
+    channels = raw.get("channels", {})
+    for key in channels:
+        if key not in ("source_aliases", "rules"):
+            raise ConfigError(f"{where}unknown key channels.{key}; known: ['rules', 'source_aliases']")
+    values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
+    values["channel_rules"] = _rules(where, channels.get("rules", []))
+    if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
+        raise ConfigError(f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}")
+    return Config(**values, source_path=source_path)
+
+
+def _check(key: str, attribute: str, value: Any) -> Any:
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{key} = {value!r}: expected {expected}")
+
+    if attribute == "reporting_currency":
+        if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):
+            raise fail("a three-letter ISO code such as 'RUB'")
+        return value
+    if attribute in ("default_margin_rate", "max_reject_share"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise fail("a number from 0 to 1")
+        return float(value)
+    if attribute in ("as_of_date", "partitions_start"):
+        if attribute == "as_of_date" and value in ("", None):
+            return None
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise fail("a date YYYY-MM-DD") from None
+    if attribute == "grains":
+        if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
+            raise fail(f"a non-empty list drawn from {list(GRAINS)}")
+        return tuple(dict.fromkeys(value))
+    if attribute in ("lookback_days", "summary_months", "late_data_days"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (attribute == "summary_months" and value < 1):
+            raise fail("a whole number >= 0" if attribute != "summary_months" else "a whole number >= 1")
+        return value
+    if attribute == "half_life_days":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise fail("a number of days > 0")
+        return float(value)
+    if attribute == "ltv_horizons":
+        if not (isinstance(value, list) and value and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value)):
+            raise fail("a non-empty list of whole months > 0")
+        return tuple(sorted(set(value)))
+    if attribute == "schedule_cron":
+        if not (isinstance(value, str) and len(value.split()) == 5):
+            raise fail("a five-field cron string such as '30 2 * * *'")
+        return value
+    if attribute == "schedule_timezone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fail("an IANA time zone such as 'Europe/Moscow'") from None
+        return value
+    return value
+
+
+def _aliases(where: str, aliases: Any) -> dict[str, str]:
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        raise ConfigError(f"{where}channels.source_aliases = {aliases!r}: expected a table of text -> text")
+    return {k.strip().lower(): v.strip().lower() for k, v in aliases.items()}
+
+
+def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
+    if not isinstance(rules, list):
+        raise ConfigError(f"{where}channels.rules = {rules!r}: expected a list of [[channels.rules]] tables")
+    parsed = []
+    for position, rule in enumerate(rules, start=1):
+        key = f"{where}channels.rules[{position}]"
+        if not isinstance(rule, dict) or not isinstance(rule.get("channel"), str) or not rule["channel"].strip():
+            raise ConfigError(f"{key} = {rule!r}: every rule needs a channel name")
+        unknown = set(rule) - {"channel", *RULE_FIELDS}
+        if unknown:
+            raise ConfigError(f"{key}: unknown field(s) {sorted(unknown)}; known: {['channel', *RULE_FIELDS]}")
+        patterns = {name: rule.get(name) for name in RULE_FIELDS}
+        if not any(patterns.values()):
+            raise ConfigError(f"{key} ({rule['channel']}): a rule must match at least one of {list(RULE_FIELDS)}")
+        for name, pattern in patterns.items():
+            if pattern is None:
+                continue
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise ConfigError(f"{key}.{name} = {pattern!r}: not a valid regular expression ({exc})") from None
+        parsed.append(ChannelRule(priority=position, channel=rule["channel"].strip(), **patterns))
+    return tuple(parsed)

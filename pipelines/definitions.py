@@ -1,0 +1,43 @@
+"""Dagster definitions: `dagster dev -m pipelines.definitions` (or the daemon + webserver) load this."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines.partitions import monthly
+from pipelines.publish import published_warehouse
+from pipelines.raw import raw_assets
+from pipelines.resources import WarehouseResource
+from pipelines.schedules import build_nightly_schedule
+from pipelines.sql_assets import sql_assets
+
+all_assets = [*raw_assets, *sql_assets, published_warehouse]
+
+# One job over everything: a run always ends by publishing, so analysts never see half a build.
+refresh_job = dg.define_asset_job(
+    "refresh",
+    selection=dg.AssetSelection.assets(*all_assets),
+    partitions_def=monthly,
+    executor_def=dg.in_process_executor,  # the run's steps share one build file and one lock
+    description="Ingest every export, rebuild the marts for the selected months, check, publish.",
+)
+
+
+def warehouse_from_env() -> WarehouseResource:
+    return WarehouseResource(
+        raw_dir=os.environ.get("ACQ_RAW_DIR", "data/sample"),
+        warehouse_path=os.environ.get("ACQ_WAREHOUSE", "data/warehouse.duckdb"),
+        config_path=os.environ.get("ACQ_CONFIG", ""),
+        lock_wait_seconds=float(os.environ.get("ACQ_LOCK_WAIT_SECONDS", "600")),
+    )
+
+
+defs = dg.Definitions(
+    assets=all_assets,
+    jobs=[refresh_job],
+    schedules=[build_nightly_schedule(refresh_job)],
+    resources={"warehouse": warehouse_from_env()},
+    executor=dg.in_process_executor,
+)

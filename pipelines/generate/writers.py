@@ -1,0 +1,168 @@
+"""Writing files: the layout writers of pipelines.readers when they are importable, a plain canonical
+CSV otherwise; file quirks; planting bad rows; a record of every file for the manifest."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.generate.text import decimal_comma as to_decimal_comma
+
+LAYOUT_OF = {  # writer module -> layout name as the readers report it
+    "canonical": "canonical", "google_ads": "google_ads_ui", "meta_ads": "meta_ads_manager",
+    "yandex_direct": "yandex_direct_api", "vk_ads": "vk_ads_stats",
+}
+
+
+@dataclass
+class Quirks:
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    decimal_comma: bool = False
+    bom: bool = False
+    dates: str = "iso"            # iso | ru (dd.mm.yyyy)
+    trailing_blank: bool = False
+
+    def describe(self) -> str:
+        parts = []
+        if self.delimiter != ",":
+            parts.append({"\t": "tab", ";": "';'"}.get(self.delimiter, self.delimiter) + "-separated")
+        if self.decimal_comma:
+            parts.append("decimal comma")
+        if self.encoding != "utf-8":
+            parts.append(self.encoding)
+        if self.bom:
+            parts.append("UTF-8 BOM")
+        if self.dates == "ru":
+            parts.append("dates dd.mm.yyyy")
+        if self.trailing_blank:
+            parts.append("empty trailing line")
+        return ", ".join(parts)
+
+
+@dataclass
+class FileRecord:
+    path: str
+    source: str
+    layout: str
+    rows: int
+    writer: str
+    quirks: str = ""
+    note: str = ""
+
+
+@dataclass
+class BadRow:
+    path: str
+    line: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass
+class Output:
+    root: Path
+    layouts: str = "native"
+    files: list[FileRecord] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    duplicates: list[tuple[str, int, str]] = field(default_factory=list)   # file, rows, also in
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            out[f.source] = out.get(f.source, 0) + f.rows
+        return out
+
+
+def external_writer(module: str):
+    """pipelines.readers.<module>.write if it can be imported now, else None (the readers are written
+    in parallel; anything broken there must not stop sample generation)."""
+    try:
+        return getattr(importlib.import_module(f"pipelines.readers.{module}"), "write", None)
+    except Exception:  # noqa: BLE001 - an unfinished readers package is a normal state
+        return None
+
+
+def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quirks: Quirks | None = None,
+                    bad: list[tuple[int, str, str, str, dict]] | None = None, note: str = "") -> None:
+    """Write an all-text canonical frame, planting bad rows first.
+
+    bad: (position, column, value, reason, overrides) — a copy of the row at `position` with the overrides
+    applied is inserted after it; its 1-based line (header = line 1) goes to the manifest."""
+    quirks = quirks or Quirks()
+    if out.layouts == "canonical":
+        quirks = Quirks()
+    text, lines = _plant(text, bad or [])
+    for line, (_, column, value, reason, _) in zip(lines, sorted(bad or [], key=lambda b: b[0])):
+        out.bad_rows.append(BadRow(rel, line, column, value, reason))
+    if quirks.decimal_comma:
+        text = to_decimal_comma(text, source)
+    path = out.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = external_writer("canonical")
+    if writer is not None:
+        writer(text, path, delimiter=quirks.delimiter, encoding=quirks.encoding,
+               decimal_comma=quirks.decimal_comma, bom=quirks.bom)
+        used = "pipelines.readers.canonical.write"
+    else:
+        _plain_csv(text, path, quirks)
+        used = "fallback csv"
+    if quirks.trailing_blank:
+        with open(path, "ab") as fh:
+            fh.write(b"\r\n" if _uses_crlf(path) else b"\n")
+    out.files.append(FileRecord(rel, source, "canonical", text.height, used, quirks.describe(), note))
+
+
+def write_native(out: Output, module: str, rel: str, typed: pl.DataFrame, text: pl.DataFrame,
+                 note: str = "", **kwargs) -> None:
+    """A platform export via pipelines.readers.<module>.write(typed frame); a plain canonical CSV in
+    its place while that writer does not exist (or when every file is to be canonical)."""
+    writer = None if out.layouts == "canonical" else external_writer(module)
+    path = out.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if writer is None:
+        delimiter = "\t" if rel.endswith(".tsv") else ","
+        _plain_csv(text, path, Quirks(delimiter=delimiter))
+        out.files.append(FileRecord(rel, "ad_spend", "canonical", text.height, "fallback csv",
+                                    "tab-separated" if delimiter == "\t" else "", note))
+        return
+    writer(typed, path, **kwargs)
+    out.files.append(FileRecord(rel, "ad_spend", LAYOUT_OF[module], typed.height,
+                                f"pipelines.readers.{module}.write", _kw(kwargs), note))
+
+
+def _kw(kwargs: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in kwargs.items())
+
+
+def _plant(text: pl.DataFrame, bad: list[tuple[int, str, str, str, dict]]) -> tuple[pl.DataFrame, list[int]]:
+    if not bad or text.height == 0:
+        return text, []
+    parts, lines, prev = [], [], 0
+    for pos, column, value, _, overrides in sorted(bad, key=lambda b: b[0]):
+        pos = min(max(pos, 0), text.height - 1)
+        parts.append(text.slice(prev, pos + 1 - prev))
+        row = text.slice(pos, 1).with_columns(
+            [pl.lit(v, dtype=pl.String).alias(k) for k, v in ({column: value} | overrides).items()])
+        parts.append(row)
+        prev = pos + 1
+        lines.append(sum(p.height for p in parts) + 1)   # +1: the header is line 1
+    parts.append(text.slice(prev))
+    return pl.concat(parts), lines
+
+
+def _plain_csv(text: pl.DataFrame, path: Path, q: Quirks) -> None:
+    body = text.write_csv(separator=q.delimiter, null_value="", quote_style="necessary", line_terminator="\n")
+    data = body.encode(q.encoding)
+    if q.bom:
+        data = b"\xef\xbb\xbf" + data
+    path.write_bytes(data)
+
+
+def _uses_crlf(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return b"\r\n" in fh.read(4096)

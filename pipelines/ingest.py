@@ -1,0 +1,378 @@
+"""Raw stage: read every export of a source, cast, validate, quarantine bad rows, load raw.<source>.
+
+Nothing is lost and nothing is silent: each data row of each file ends up loaded into raw.<source>,
+dropped as a duplicate of a newer export, or quarantined in quality.rejected_rows with its file, line,
+column, check and (masked) value; quality.file_loads reconciles every file:
+    rows_read = rows_loaded + duplicates_dropped + rows_rejected + rows_skipped
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+
+from pipelines.identity import mask, normalise_email, normalise_phone
+from pipelines.raw_tables import RAW_COLUMNS, create_raw_tables
+from pipelines.readers import ExportError, ReadResult, read_export
+from pipelines.readers.values import parse_date, parse_number, parse_timestamp
+from schemas.inputs import CHECK_COLUMNS, INPUT_MODELS
+
+PERSONAL = ("email", "phone")
+LOWER_CASE = ("status", "category", "allocation", "channel", "platform")
+UPPER_CASE = ("currency",)
+# Two rows with the same natural key are the same fact exported twice; the newest file wins.
+NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
+    "ad_spend": ("date", "platform", "campaign_id"),
+    "orders": ("order_id",),
+    "customers": ("customer_id",),
+    "fx_rates": ("date", "currency"),
+    "costs": None,  # None: the whole row is the key
+    "touchpoints": None,
+}
+REJECT_COLUMNS = {
+    "run_id": pl.String, "source": pl.String, "source_file": pl.String, "source_row": pl.Int64,
+    "column_name": pl.String, "check_name": pl.String, "raw_value": pl.String, "reason": pl.String,
+}
+
+
+class IngestError(RuntimeError):
+    """The run cannot go on: an unreadable file, a missing column, or too many rejected rows."""
+
+
+@dataclass
+class FileLoad:
+    source: str
+    source_file: str
+    layout: str
+    encoding: str
+    delimiter: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    rows_skipped: int
+    duplicates_dropped: int
+    file_sha256: str
+    file_mtime: datetime
+
+
+@dataclass
+class SourceLoad:
+    source: str
+    files: list[FileLoad] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def data_rows(self) -> int:
+        return sum(f.rows_read - f.rows_skipped for f in self.files)
+
+    @property
+    def reject_share(self) -> float:
+        return self.rows_rejected / self.data_rows if self.data_rows else 0.0
+
+
+# ---------------------------------------------------------------- cast and validate (pure, no I/O)
+
+def _parser(dtype: pl.DataType):
+    if dtype == pl.Date:
+        return parse_date, "a date"
+    if isinstance(dtype, pl.Datetime) or dtype == pl.Datetime:
+        return parse_timestamp, "a date and time"
+    if dtype == pl.Float64:
+        return parse_number, "a number"
+    if dtype == pl.Int64:
+        return parse_number, "a whole number"
+    return None, None
+
+
+def cast_frame(source: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Canonical text columns -> typed columns. Returns (typed frame, cast failures as
+    `row, column_name, check_name, reason`). A value that fails its cast becomes null here and is
+    reported as a failure, so Pandera's own checks still run on the other columns."""
+    schema = INPUT_MODELS[source].to_schema()
+    typed, failures = [], []
+    for name, column in schema.columns.items():
+        text = pl.col(name).cast(pl.String).str.strip_chars()
+        text = pl.when(text == "").then(None).otherwise(text)
+        dtype = column.dtype.type
+        parse, expected = _parser(dtype)
+        if name in UPPER_CASE:
+            value = text.str.to_uppercase()
+        elif name in LOWER_CASE:
+            value = text.str.to_lowercase()
+        elif name == "email":
+            value = normalise_email(text)
+        elif name == "phone":
+            value = normalise_phone(text)
+        elif parse is None:
+            value = text
+        else:
+            number = parse(text)
+            if dtype == pl.Int64:
+                whole = number.round(0) == number
+                value = pl.when(whole).then(number.cast(pl.Int64, strict=False)).otherwise(None)
+            else:
+                value = number
+            failures.append(
+                pl.when(text.is_not_null() & value.is_null())
+                .then(pl.struct(column_name=pl.lit(name), check_name=pl.lit(f"cast_{dtype}".lower()), reason=pl.lit(f"not {expected}")))
+                .alias(f"__fail_{name}")
+            )
+        typed.append(value.cast(dtype).alias(name))
+    out = frame.select(typed)
+    if not failures:
+        return out, _empty_failures()
+    fails = (
+        frame.with_row_index("row").select("row", *failures)
+        .unpivot(index="row").drop_nulls("value").unnest("value").drop("variable")
+    )
+    return out, fails.with_columns(pl.col("row").cast(pl.Int64))
+
+
+def validate_frame(source: str, typed: pl.DataFrame) -> pl.DataFrame:
+    """Pandera, lazily, so every failing value is collected: `row, column_name, check_name, reason`."""
+    model = INPUT_MODELS[source]
+    try:
+        model.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        if cases["index"].is_null().any():
+            # A whole-frame failure (e.g. a wrong dtype) means a bug in the cast, not a bad row.
+            raise IngestError(f"{source}: schema-level validation failure:\n{cases.filter(pl.col('index').is_null())}") from None
+        wide_checks = {check.error: check.name for check in model.to_schema().checks}
+        check_name = pl.col("check").replace(wide_checks)
+        return cases.select(
+            pl.col("index").cast(pl.Int64).alias("row"),
+            pl.when(pl.col("schema_context") == "DataFrameSchema")
+            .then(check_name.replace(CHECK_COLUMNS)).otherwise(pl.col("column")).alias("column_name"),
+            check_name.alias("check_name"),
+            pl.col("check").map_elements(_reason, return_dtype=pl.String).alias("reason"),  # one per distinct check
+        )
+    return _empty_failures()
+
+
+_REASONS = [
+    (r"^not_nullable$", "required value is missing"),
+    (r"^str_matches\('\^\[A-Z\]\{3\}\$'\)$", "not a three-letter currency code"),
+    (r"^str_matches\((.*)\)$", "does not match the expected pattern {0}"),
+    (r"^str_length\(.*\)$", "empty text"),
+    (r"^greater_than_or_equal_to\((.*)\)$", "must be >= {0}"),
+    (r"^greater_than\((.*)\)$", "must be > {0}"),
+    (r"^isin\((.*)\)$", "not one of {0}"),
+    (r"^in_range\((.*)\)$", "outside the plausible range {0}"),
+]
+
+
+def _reason(check: str) -> str:
+    for pattern, text in _REASONS:
+        match = re.match(pattern, check)
+        if match:
+            return text.format(*match.groups())
+    return check
+
+
+def _empty_failures() -> pl.DataFrame:
+    return pl.DataFrame(schema={"row": pl.Int64, "column_name": pl.String, "check_name": pl.String, "reason": pl.String})
+
+
+def split_rows(source: str, read: ReadResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(good typed rows with source_row, failures with source_row and raw value) for one file."""
+    typed, cast_failures = cast_frame(source, read.frame)
+    failures = pl.concat([cast_failures, validate_frame(source, typed)]).unique(maintain_order=True)
+    # A value that failed its cast shows up again as "missing": report the cast, not the echo.
+    casted = cast_failures.select("row", "column_name").with_columns(pl.lit(True).alias("__cast"))
+    failures = failures.join(casted, on=["row", "column_name"], how="left").filter(
+        pl.col("__cast").is_null() | pl.col("check_name").str.starts_with("cast_")
+    ).drop("__cast")
+    bad_rows = failures["row"].unique()
+    indexed = typed.with_columns(read.frame["source_row"]).with_row_index("__row")
+    good = indexed.filter(~pl.col("__row").is_in(bad_rows.implode())).drop("__row")
+    raw_text = read.frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    raw_values = raw_text.unpivot(index=["row", "source_row"], variable_name="column_name", value_name="raw_value")
+    failures = failures.join(raw_values, on=["row", "column_name"], how="left")
+    failures = failures.with_columns(
+        pl.when(pl.col("column_name").is_in(PERSONAL))
+        .then(pl.col("raw_value").map_elements(mask, return_dtype=pl.String))  # a handful of rejected rows
+        .otherwise(pl.col("raw_value"))
+        .alias("raw_value")
+    )
+    if failures.filter(pl.col("source_row").is_null()).height:
+        # dataframe-wide checks name the model, not a column: fall back to the row's line number
+        failures = failures.drop("source_row").join(raw_text.select("row", "source_row"), on="row")
+    return good, failures
+
+
+# ---------------------------------------------------------------- load into the warehouse
+
+def export_files(raw_dir: Path, source: str) -> list[Path]:
+    folder = raw_dir / source
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in (".md",))
+
+
+def ingest_source(
+    con: duckdb.DuckDBPyConnection, source: str, raw_dir: Path, run_id: str, secret: str,
+    max_reject_share: float = 1.0, options: dict | None = None,
+) -> SourceLoad:
+    """Replace raw.<source> with what the export folder holds now (a vanished file's rows go too)."""
+    create_raw_tables(con)
+    create_quality_tables(con)
+    con.execute(f"delete from raw.{source}")
+    con.execute("delete from quality.rejected_rows where source = ?", [source])
+    con.execute("delete from quality.file_loads where source = ?", [source])
+    load = SourceLoad(source)
+    for path in export_files(raw_dir, source):
+        relative = path.relative_to(raw_dir).as_posix()
+        try:
+            read = read_export(path, source, options=options) if options else read_export(path, source)
+        except ExportError as exc:
+            raise IngestError(str(exc)) from exc
+        good, failures = split_rows(source, read)
+        _insert_good(con, source, good, relative, read.layout, secret)
+        _insert_rejects(con, source, failures, relative, run_id)
+        for reason, count in failures.group_by("reason").len().iter_rows():
+            load.reasons[reason] = load.reasons.get(reason, 0) + count
+        load.files.append(
+            FileLoad(
+                source=source, source_file=relative, layout=read.layout, encoding=read.encoding,
+                delimiter=read.delimiter, rows_read=read.rows_read, rows_loaded=good.height,
+                rows_rejected=failures["row"].n_unique(), rows_skipped=read.skipped_lines,
+                duplicates_dropped=0, file_sha256=_sha256(path),
+                file_mtime=datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None),
+            )
+        )
+    _drop_duplicates(con, source, load)
+    _record_file_loads(con, load, run_id)
+    if load.reject_share > max_reject_share:
+        worst = max(load.files, key=lambda f: f.rows_rejected)
+        raise IngestError(
+            f"{source}: {load.rows_rejected} of {load.data_rows} rows rejected ({load.reject_share:.1%}), "
+            f"over the {max_reject_share:.0%} threshold; most in {worst.source_file} ({worst.rows_rejected}). "
+            f"Reasons: {load.reasons}. See quality.rejected_rows."
+        )
+    return load
+
+
+def _insert_good(con, source: str, good: pl.DataFrame, source_file: str, layout: str, secret: str) -> None:
+    if good.height == 0:
+        return
+    columns = []
+    for name in RAW_COLUMNS[source]:
+        if name in ("email_key", "phone_key"):
+            plain = name.removesuffix("_key")
+            columns.append(f"case when {plain} is not null then sha256($secret || {plain}) end as {name}")
+        else:
+            columns.append(f'"{name}"')
+    sql = (
+        f"insert into raw.{source} by name select {', '.join(columns)}, "
+        f"$source_file as source_file, source_row, $layout as layout from good"
+    )
+    params = {"source_file": source_file, "layout": layout}
+    if source in ("customers", "orders"):
+        params["secret"] = secret
+    con.register("good", good.to_arrow())
+    try:
+        con.execute(sql, params)
+    finally:
+        con.unregister("good")
+
+
+def _insert_rejects(con, source: str, failures: pl.DataFrame, source_file: str, run_id: str) -> None:
+    if failures.height == 0:
+        return
+    rejects = failures.select(
+        pl.lit(run_id).alias("run_id"), pl.lit(source).alias("source"), pl.lit(source_file).alias("source_file"),
+        pl.col("source_row").cast(pl.Int64), "column_name", "check_name", pl.col("raw_value").cast(pl.String), "reason",
+    )
+    con.register("rejects", rejects.to_arrow())
+    try:
+        con.execute("insert into quality.rejected_rows by name select * from rejects")
+    finally:
+        con.unregister("rejects")
+
+
+def _drop_duplicates(con, source: str, load: SourceLoad) -> None:
+    """Keep one row per natural key: the newest file (modification time, then name), then its last line."""
+    if not load.files:
+        return
+    key = NATURAL_KEYS[source] or tuple(RAW_COLUMNS[source])
+    files = pl.DataFrame(
+        {"source_file": [f.source_file for f in load.files], "file_mtime": [f.file_mtime for f in load.files]}
+    )
+    con.register("load_files", files.to_arrow())
+    partition = ", ".join(f'r."{c}"' for c in key)
+    try:
+        dropped = con.sql(
+            f"""
+            with ranked as (
+                select r.rowid as rid, r.source_file,
+                       row_number() over (partition by {partition}
+                                          order by f.file_mtime desc, r.source_file desc, r.source_row desc) as copy
+                from raw.{source} r join load_files f using (source_file)
+            )
+            select rid, source_file from ranked where copy > 1
+            """
+        ).pl()
+    finally:
+        con.unregister("load_files")
+    if dropped.height == 0:
+        return
+    con.register("dropped", dropped.to_arrow())
+    try:
+        con.execute(f"delete from raw.{source} where rowid in (select rid from dropped)")
+    finally:
+        con.unregister("dropped")
+    per_file = dict(dropped.group_by("source_file").len().iter_rows())
+    for f in load.files:
+        f.duplicates_dropped = int(per_file.get(f.source_file, 0))
+        f.rows_loaded -= f.duplicates_dropped
+
+
+def _record_file_loads(con, load: SourceLoad, run_id: str) -> None:
+    if not load.files:
+        return
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    frame = pl.DataFrame([asdict(f) | {"run_id": run_id, "loaded_at": now} for f in load.files])
+    con.register("file_loads", frame.to_arrow())
+    try:
+        con.execute("insert into quality.file_loads by name select * from file_loads")
+    finally:
+        con.unregister("file_loads")
+
+
+def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists quality")
+    con.execute(
+        """create table if not exists quality.rejected_rows (
+            run_id varchar, source varchar, source_file varchar, source_row bigint, column_name varchar,
+            check_name varchar, raw_value varchar, reason varchar)"""
+    )
+    con.execute(
+        """create table if not exists quality.file_loads (
+            run_id varchar, source varchar, source_file varchar, layout varchar, encoding varchar,
+            delimiter varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint, rows_skipped bigint,
+            duplicates_dropped bigint, file_sha256 varchar, file_mtime timestamp, loaded_at timestamp)"""
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

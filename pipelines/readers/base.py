@@ -1,0 +1,101 @@
+"""What every layout shares: the result type, the error, the canonical columns and the final shaping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+# Columns a source file carries, in canonical order (docs/data_contracts.md §2). Customers and orders
+# carry raw `email` / `phone`: ingest turns them into keyed hashes, they never land raw.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "ad_spend": ("date", "platform", "account_id", "campaign_id", "campaign_name", "utm_source",
+                 "utm_medium", "utm_campaign", "impressions", "clicks", "spend", "currency"),
+    "costs": ("period_start", "period_end", "category", "channel", "amount", "currency", "allocation"),
+    "customers": ("customer_id", "email", "phone", "created_at"),
+    "orders": ("order_id", "customer_id", "email", "phone", "visitor_id", "created_at", "status",
+               "revenue", "cost_of_goods", "refunded_amount", "refunded_at", "currency", "utm_source",
+               "utm_medium", "utm_campaign", "utm_content", "utm_term"),
+    "touchpoints": ("visitor_id", "customer_id", "ts", "utm_source", "utm_medium", "utm_campaign",
+                    "utm_content", "utm_term", "referrer", "click_id"),
+    "fx_rates": ("date", "currency", "rate"),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "ad_spend": ("date", "platform", "campaign_id", "spend", "currency"),
+    "costs": ("period_start", "period_end", "category", "amount", "currency"),
+    "customers": ("customer_id",),
+    "orders": ("order_id", "created_at", "status", "revenue", "currency"),
+    "touchpoints": ("visitor_id", "ts"),
+    "fx_rates": ("date", "currency", "rate"),
+}
+# Columns whose text readers normalise to plain `1234.56`.
+NUMERIC: dict[str, tuple[str, ...]] = {
+    "ad_spend": ("impressions", "clicks", "spend"),
+    "costs": ("amount",),
+    "orders": ("revenue", "cost_of_goods", "refunded_amount"),
+    "fx_rates": ("rate",),
+}
+SOURCES = tuple(COLUMNS)
+ROW = "__row"  # row index polars adds while reading; becomes source_row
+
+
+@dataclass
+class ReadResult:
+    layout: str
+    frame: pl.DataFrame
+    rows_read: int
+    skipped_lines: int
+    encoding: str
+    delimiter: str
+
+
+class ExportError(Exception):
+    """A file that cannot be read as an export; `line` is 1-based like a spreadsheet shows it."""
+
+    def __init__(self, path: Path | str, line: int, message: str):
+        self.path, self.line, self.message = Path(path), line, message
+        super().__init__(f"{path}:{line}: {message}")
+
+
+def check_source(source: str, served: frozenset[str], layout: str) -> None:
+    if source not in COLUMNS:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    if source not in served:
+        raise ValueError(f"layout {layout} serves {', '.join(sorted(served))}, not {source}")
+
+
+def blank(columns: list[str]) -> pl.Expr:
+    """True for a line with no value in any column (an empty line or just delimiters)."""
+    return pl.all_horizontal(pl.col(c).is_null() for c in columns)
+
+
+def stripped(name: str) -> pl.Expr:
+    """A raw column with surrounding whitespace (incl. NBSP) removed; empty text becomes null."""
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def finish(
+    layout: str,
+    source: str,
+    raw: pl.DataFrame,
+    keep: pl.Expr,
+    values: dict[str, pl.Expr],
+    header_index: int,
+    encoding: str,
+    delimiter: str,
+) -> ReadResult:
+    """Keep data lines, shape them to the canonical columns and count what was skipped.
+
+    `raw` holds every line after the header (one row per physical line) plus ROW;
+    `header_index` is the 0-based line of the header, i.e. the number of preamble lines.
+    """
+    exprs = [
+        values.get(name, pl.lit(None)).cast(pl.String).alias(name) for name in COLUMNS[source]
+    ]
+    # line number = preamble lines + header line + 1-based index among the lines after it
+    row = (pl.col(ROW).cast(pl.Int64) + header_index + 2).alias("source_row")
+    frame = raw.filter(keep).select(*exprs, row)
+    skipped = header_index + raw.height - frame.height
+    return ReadResult(layout, frame, frame.height + skipped, skipped, encoding, delimiter)

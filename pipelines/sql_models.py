@@ -1,0 +1,118 @@
+"""Runs the SQL models in sql/: one file = one select = one table, ordered by the tables each mentions.
+
+A file's first line says how it is materialised:
+  -- materialized: table                       rebuilt whole
+  -- materialized: incremental by <column>     rows whose <column> falls in the window are replaced
+Parameters are bound by DuckDB (`$name`), never pasted into the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.config import PROJECT_ROOT
+from pipelines.db import scalar
+
+SQL_DIR = PROJECT_ROOT / "sql"
+SCHEMAS = ("staging", "marts")
+_REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_HEADER = re.compile(r"--\s*materialized:\s*(table|incremental by ([a-z_][a-z0-9_]*))\s*$")
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    schema: str
+    name: str
+    path: Path
+    partition_column: str | None  # None = rebuilt whole
+    refs: frozenset[str]
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
+    """All models under sql/<schema>/, in an order where every model runs after the ones it reads."""
+    models: dict[str, SqlModel] = {}
+    for schema in SCHEMAS:
+        for path in sorted((sql_dir / schema).glob("*.sql")):
+            text = path.read_text(encoding="utf-8")
+            header = _HEADER.match(text.splitlines()[0].strip()) if text.strip() else None
+            if header is None:
+                raise ValueError(f"{path}: first line must be '-- materialized: table' or '-- materialized: incremental by <column>'")
+            table = f"{schema}.{path.stem}"
+            refs = {f"{s}.{t}" for s, t in _REF.findall(_strip_comments(text))} - {table}
+            models[table] = SqlModel(schema, path.stem, path, header.group(2), frozenset(refs))
+    order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
+    return [models[t] for t in order.static_order()]
+
+
+def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+    """Materialise one model in the open connection; returns the number of rows written."""
+    query = model.sql
+    con.execute(f"create schema if not exists {model.schema}")
+    bound = _bind(query, params)
+    if model.partition_column is None:
+        con.execute(f"create or replace table {model.table} as {query}", bound)
+        return _count(con, model.table)
+
+    column = model.partition_column
+    window = f"{column} >= $window_start and {column} < $window_end"
+    windowed = bound | {"window_start": params["window_start"], "window_end": params["window_end"]}
+    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", windowed)
+    new_columns = _columns(con, "__model_rows")
+    if _exists(con, model.table) and _columns(con, model.table) == new_columns:
+        con.execute(
+            f"delete from {model.table} where {window}",
+            {"window_start": params["window_start"], "window_end": params["window_end"]},
+        )
+        con.execute(f"insert into {model.table} by name select * from __model_rows")
+    else:
+        # First build, or the model's columns changed: rebuild the whole table so no period keeps an old shape.
+        con.execute(f"create or replace table {model.table} as {query}", bound)
+    written = scalar(con, "select count(*) from __model_rows")
+    con.execute("drop table __model_rows")
+    return int(written)
+
+
+def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:
+    return {m.table: run_model(con, m, params) for m in (models or discover_models())}
+
+
+def _bind(query: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the parameters the query names: DuckDB rejects unused ones."""
+    wanted = set(_PARAM.findall(_strip_comments(query)))
+    missing = wanted - params.keys()
+    if missing:
+        raise KeyError(f"SQL needs parameter(s) {sorted(missing)} that the run does not provide")
+    return {name: params[name] for name in wanted}
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    return bool(scalar(con, sql, [schema, name]))
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in con.execute(f"describe {table}").fetchall()]
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(scalar(con, f"select count(*) from {table}"))

@@ -1,0 +1,55 @@
+"""Table and column comments in the warehouse, taken from the Pandera models of published tables.
+
+A published table's model (schemas/) names its table in `Config.name` ("marts.channel_period_cac"),
+describes it in `Config.description` and each column in `Field(description=...)`; analysts then see
+those words in their SQL client (`duckdb_tables()`, `duckdb_columns()`, DBeaver, DataGrip...).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandera.polars as pa
+
+from pipelines.db import rows
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def apply_comments(con: duckdb.DuckDBPyConnection, model: type[pa.DataFrameModel]) -> None:
+    schema = model.to_schema()
+    table = schema.name
+    existing = {name for (name,) in rows(con, f"select column_name from (describe {table})")}
+    # COMMENT ON takes no bound parameters; the texts are the project's own, quoted here.
+    if schema.description:
+        con.execute(f"comment on table {table} is {_quote(schema.description)}")
+    for name, column in schema.columns.items():
+        if column.description and name in existing:
+            con.execute(f'comment on column {table}."{name}" is {_quote(column.description)}')
+
+
+def undocumented_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema_name, table_name = table.split(".")
+    return [
+        name
+        for (name,) in rows(
+            con,
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? and comment is null",
+            [schema_name, table_name],
+        )
+    ]
+
+
+def published_models() -> dict[str, type[pa.DataFrameModel]]:
+    """Table name -> Pandera model, for every published table that has one (schemas/tables.py)."""
+    from schemas.tables import PUBLISHED
+
+    return {model.to_schema().name: model for model in PUBLISHED}
+
+
+def document_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    models = published_models()
+    for table in tables:
+        if table in models:
+            apply_comments(con, models[table])

@@ -1,0 +1,106 @@
+"""Everything the SQL models need besides raw.*: bound parameters and the config.* tables."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+
+from pipelines.config import Config
+from pipelines.db import scalar
+from pipelines.sql_models import discover_models, run_model
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
+def as_of_date(con: duckdb.DuckDBPyConnection, config: Config) -> date:
+    """The configured as-of date, else the latest date present in orders and ad spend (METRICS.md)."""
+    if config.as_of_date:
+        return config.as_of_date
+    latest = scalar(
+        con, "select greatest((select max(created_at)::date from raw.orders), (select max(date) from raw.ad_spend))"
+    )
+    return latest or date.today()
+
+
+def widen_window(start: date, end: date, config: Config) -> tuple[date, date]:
+    """Half-open [start, end) widened to whole periods of the coarsest grain, so e.g. a yearly row is
+    recomputed whole when any of its months is."""
+    grain = config.coarsest_grain
+    if start <= EARLIEST and end >= LATEST:
+        return start, end
+    return _period_start(start, grain), _period_end(end - timedelta(days=1), grain)
+
+
+def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict[str, Any]:
+    start, end = widen_window(*window, config)
+    return {
+        "window_start": start,
+        "window_end": end,
+        "as_of_date": as_of,
+        "reporting_currency": config.reporting_currency,
+        "default_margin_rate": config.default_margin_rate,
+        "lookback_days": config.lookback_days,
+        "half_life_days": config.half_life_days,
+        "grains": list(config.grains),
+        "ltv_horizons": list(config.ltv_horizons),
+        "summary_months": config.summary_months,
+        "default_model": config.default_model,
+    }
+
+
+def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """config.channel_rules and config.source_aliases, rewritten each run from the config file."""
+    con.execute("create schema if not exists config")
+    con.execute(
+        """create or replace table config.channel_rules (
+            priority integer, channel varchar, source_regex varchar, medium_regex varchar,
+            campaign_regex varchar, referrer_regex varchar, click_id_regex varchar, platform_regex varchar)"""
+    )
+    if config.channel_rules:
+        con.executemany(
+            "insert into config.channel_rules values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r.priority, r.channel, r.source, r.medium, r.campaign, r.referrer, r.click_id, r.platform)
+                for r in config.channel_rules
+            ],
+        )
+    con.execute("create or replace table config.source_aliases (alias varchar, source varchar)")
+    if config.source_aliases:
+        con.executemany("insert into config.source_aliases values (?, ?)", list(config.source_aliases.items()))
+
+
+def run_transforms(con: duckdb.DuckDBPyConnection, config: Config, window: tuple[date, date]) -> dict[str, int]:
+    """All staging and mart models for a window, in dependency order (used by tests and the CLI)."""
+    write_config_tables(con, config)
+    params = model_params(config, window, as_of_date(con, config))
+    return {m.table: run_model(con, m, params) for m in discover_models()}
+
+
+def _period_start(day: date, grain: str) -> date:
+    if grain == "day":
+        return day
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    if grain == "quarter":
+        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return date(day.year, 1, 1)
+
+
+def _period_end(day: date, grain: str) -> date:
+    """Exclusive end of the period holding `day`."""
+    if grain == "day":
+        return day + timedelta(days=1)
+    if grain == "week":
+        return _period_start(day, grain) + timedelta(days=7)
+    if grain == "month":
+        return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    if grain == "quarter":
+        start = _period_start(day, grain)
+        month = start.month + 3
+        return date(start.year + (month > 12), (month - 1) % 12 + 1, 1)
+    return date(day.year + 1, 1, 1)

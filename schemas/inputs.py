@@ -1,0 +1,154 @@
+"""Pandera (polars) models of the six canonical inputs, checked after the explicit cast in ingest.
+
+A row that fails any check is quarantined in quality.rejected_rows with the check's name; the
+`reason` texts below are what people read there.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+import pandera.polars as pa
+
+CURRENCY = r"^[A-Z]{3}$"
+COST_CATEGORIES = ["salary", "software", "services", "overhead", "other"]
+ALLOCATIONS = ["orders", "new_customers", "spend", "none"]
+
+
+DATE_RANGE = {"min_value": date(2000, 1, 1), "max_value": date(2100, 1, 1)}
+TIME_RANGE = {"min_value": datetime(2000, 1, 1), "max_value": datetime(2100, 1, 1)}
+
+
+class AdSpend(pa.DataFrameModel):
+    """Daily spend of one campaign on one ad platform."""
+
+    date: pl.Date = pa.Field(nullable=False, in_range=DATE_RANGE)
+    platform: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
+    account_id: pl.String = pa.Field(nullable=True)
+    campaign_id: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
+    campaign_name: pl.String = pa.Field(nullable=True)
+    utm_source: pl.String = pa.Field(nullable=True)
+    utm_medium: pl.String = pa.Field(nullable=True)
+    utm_campaign: pl.String = pa.Field(nullable=True)
+    impressions: pl.Int64 = pa.Field(nullable=False, ge=0)
+    clicks: pl.Int64 = pa.Field(nullable=False, ge=0)
+    spend: pl.Float64 = pa.Field(nullable=False, ge=0)
+    currency: pl.String = pa.Field(nullable=False, str_matches=CURRENCY)
+
+    class Config:
+        name = "ad_spend"
+
+
+class Costs(pa.DataFrameModel):
+    """A non-ad acquisition cost over an inclusive date range; empty channel = shared."""
+
+    period_start: pl.Date = pa.Field(nullable=False, in_range=DATE_RANGE)
+    period_end: pl.Date = pa.Field(nullable=False, in_range=DATE_RANGE)
+    category: pl.String = pa.Field(nullable=False, isin=COST_CATEGORIES)
+    channel: pl.String = pa.Field(nullable=True)
+    amount: pl.Float64 = pa.Field(nullable=False, ge=0)
+    currency: pl.String = pa.Field(nullable=False, str_matches=CURRENCY)
+    allocation: pl.String = pa.Field(nullable=True, isin=ALLOCATIONS)
+
+    class Config:
+        name = "costs"
+
+    @pa.dataframe_check(error="period_end is before period_start")
+    def period_end_not_before_start(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("period_end") >= pl.col("period_start"))
+
+
+class Customers(pa.DataFrameModel):
+    """A CRM customer; e-mail and phone arrive here normalised and are hashed before they land."""
+
+    customer_id: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
+    email: pl.String = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: pl.String = pa.Field(nullable=True, str_matches=r"^\d{10,15}$")
+    created_at: pl.Datetime = pa.Field(nullable=True, in_range=TIME_RANGE)
+
+    class Config:
+        name = "customers"
+
+
+class Orders(pa.DataFrameModel):
+    """A UTM-tagged order; identity from CRM id, e-mail, phone or visitor id."""
+
+    order_id: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
+    customer_id: pl.String = pa.Field(nullable=True)
+    email: pl.String = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: pl.String = pa.Field(nullable=True, str_matches=r"^\d{10,15}$")
+    visitor_id: pl.String = pa.Field(nullable=True)
+    created_at: pl.Datetime = pa.Field(nullable=False, in_range=TIME_RANGE)
+    status: pl.String = pa.Field(nullable=False, str_matches=r"^[a-z_]+$")
+    revenue: pl.Float64 = pa.Field(nullable=False, ge=0)
+    cost_of_goods: pl.Float64 = pa.Field(nullable=True, ge=0)
+    refunded_amount: pl.Float64 = pa.Field(nullable=True, ge=0)
+    refunded_at: pl.Datetime = pa.Field(nullable=True, in_range=TIME_RANGE)
+    currency: pl.String = pa.Field(nullable=False, str_matches=CURRENCY)
+    utm_source: pl.String = pa.Field(nullable=True)
+    utm_medium: pl.String = pa.Field(nullable=True)
+    utm_campaign: pl.String = pa.Field(nullable=True)
+    utm_content: pl.String = pa.Field(nullable=True)
+    utm_term: pl.String = pa.Field(nullable=True)
+
+    class Config:
+        name = "orders"
+
+    @pa.dataframe_check(error="order has no customer id, e-mail, phone or visitor id")
+    def customer_identity(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.any_horizontal(pl.col("customer_id", "email", "phone", "visitor_id").is_not_null())
+        )
+
+    @pa.dataframe_check(error="refunded_amount exceeds revenue")
+    def refunded_amount_within_revenue(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("refunded_amount").is_null() | (pl.col("refunded_amount") <= pl.col("revenue") + 0.005)
+        )
+
+
+class Touchpoints(pa.DataFrameModel):
+    """A web visit with its UTM tags, referrer and click id."""
+
+    visitor_id: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
+    customer_id: pl.String = pa.Field(nullable=True)
+    ts: pl.Datetime = pa.Field(nullable=False, in_range=TIME_RANGE)
+    utm_source: pl.String = pa.Field(nullable=True)
+    utm_medium: pl.String = pa.Field(nullable=True)
+    utm_campaign: pl.String = pa.Field(nullable=True)
+    utm_content: pl.String = pa.Field(nullable=True)
+    utm_term: pl.String = pa.Field(nullable=True)
+    referrer: pl.String = pa.Field(nullable=True)
+    click_id: pl.String = pa.Field(nullable=True)
+
+    class Config:
+        name = "touchpoints"
+
+
+class FxRates(pa.DataFrameModel):
+    """Reporting-currency units per one unit of `currency` on `date`."""
+
+    date: pl.Date = pa.Field(nullable=False, in_range=DATE_RANGE)
+    currency: pl.String = pa.Field(nullable=False, str_matches=CURRENCY)
+    rate: pl.Float64 = pa.Field(nullable=False, gt=0)
+
+    class Config:
+        name = "fx_rates"
+
+
+INPUT_MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "ad_spend": AdSpend,
+    "costs": Costs,
+    "customers": Customers,
+    "orders": Orders,
+    "touchpoints": Touchpoints,
+    "fx_rates": FxRates,
+}
+
+# A dataframe-wide check blames this column in quality.rejected_rows.
+CHECK_COLUMNS = {
+    "period_end_not_before_start": "period_end",
+    "customer_identity": "customer_id",
+    "refunded_amount_within_revenue": "refunded_amount",
+}

@@ -1,0 +1,187 @@
+-- materialized: table
+-- LTV, payback and LTV:CAC per acquisition cohort: one row per cohort_month x channel x
+-- attribution_model. Historical LTV at h months is read off marts.cohort_ltv at k = h - 1 and is
+-- NULL until that month has ended on or before the as-of date, so completeness stays visible.
+
+with
+
+-- import ctes
+cohort_ltv as (
+    select
+        cohort_month, channel, attribution_model, month_index, month_complete, cohort_customers,
+        active_customers, orders, revenue, margin, cum_revenue_per_customer, cum_margin_per_customer
+    from marts.cohort_ltv
+),
+
+members as (
+    select cohort_month, channel, attribution_model, credit, orders
+    from marts.cohort_members
+),
+
+cac as (
+    select period_start as cohort_month, channel, attribution_model, cac_paid, cac_full
+    from marts.channel_period_cac
+    where period_grain = 'month'
+),
+
+-- logic ctes
+repeaters as (
+    select
+        cohort_month,
+        channel,
+        attribution_model,
+        coalesce(sum(credit) filter (where orders >= 2), 0) as repeat_customers
+    from members
+    group by all
+),
+
+-- Month-over-month retention of activity: active in k over active in k - 1, for complete months k >= 1
+-- (the as-of month is partial and would understate it).
+transitions as (
+    select
+        cohort_month,
+        channel,
+        attribution_model,
+        month_index,
+        month_complete,
+        active_customers,
+        lag(active_customers) over (
+            partition by cohort_month, channel, attribution_model order by month_index
+        ) as prior_active_customers
+    from cohort_ltv
+),
+
+churn as (
+    select
+        cohort_month,
+        channel,
+        attribution_model,
+        sum(active_customers) as retained_customer_months,
+        sum(prior_active_customers) as prior_customer_months
+    from transitions
+    where month_index >= 1 and month_complete
+    group by all
+),
+
+totals as (
+    select
+        cohort_month,
+        channel,
+        attribution_model,
+        any_value(cohort_customers) as customers,
+        -- months_observed counts every month index with a row, the partial as-of month included.
+        count(*) as months_observed,
+        sum(orders) as orders,
+        sum(revenue) as revenue,
+        sum(margin) as margin,
+        sum(active_customers) as active_customer_months,
+        max(cum_margin_per_customer) filter (where month_index = 0 and month_complete) as ltv_margin_1,
+        max(cum_margin_per_customer) filter (where month_index = 2 and month_complete) as ltv_margin_3,
+        max(cum_margin_per_customer) filter (where month_index = 5 and month_complete) as ltv_margin_6,
+        max(cum_margin_per_customer) filter (where month_index = 11 and month_complete) as ltv_margin_12,
+        max(cum_margin_per_customer) filter (where month_index = 23 and month_complete) as ltv_margin_24,
+        max(cum_revenue_per_customer) filter (where month_index = 0 and month_complete) as ltv_revenue_1,
+        max(cum_revenue_per_customer) filter (where month_index = 2 and month_complete) as ltv_revenue_3,
+        max(cum_revenue_per_customer) filter (where month_index = 5 and month_complete) as ltv_revenue_6,
+        max(cum_revenue_per_customer) filter (where month_index = 11 and month_complete) as ltv_revenue_12,
+        max(cum_revenue_per_customer) filter (where month_index = 23 and month_complete) as ltv_revenue_24
+    from cohort_ltv
+    group by all
+),
+
+-- Observed payback: the first month (acquisition month = 1) whose cumulative margin per customer
+-- covers the fully loaded CAC. The partial as-of month counts: margin already earned is observed.
+-- The 1e-9 keeps an exact tie from failing on floating-point dust of fractional credits.
+payback as (
+    select
+        cohort_ltv.cohort_month,
+        cohort_ltv.channel,
+        cohort_ltv.attribution_model,
+        min(cohort_ltv.month_index + 1) as payback_months_observed
+    from cohort_ltv
+    inner join cac using (cohort_month, channel, attribution_model)
+    where cohort_ltv.cum_margin_per_customer >= cac.cac_full - 1e-9
+    group by all
+),
+
+rates as (
+    select
+        totals.*,
+        cac.cac_paid,
+        cac.cac_full,
+        coalesce(repeaters.repeat_customers, 0) as repeat_customers,
+        payback.payback_months_observed,
+        totals.revenue / nullif(totals.orders, 0) as avg_order_value,
+        totals.orders / totals.customers as orders_per_customer,
+        coalesce(repeaters.repeat_customers, 0) / totals.customers as repeat_purchase_rate,
+        totals.margin / nullif(totals.revenue, 0) as margin_rate,
+        -- Pooled over every observed month (acquisition and partial as-of month included):
+        -- Σ weighted orders / Σ weighted active customers, i.e. per active customer-month.
+        totals.orders / nullif(totals.active_customer_months, 0) as monthly_orders_per_active,
+        -- Σ weighted margin (net of refunds) / Σ weighted active customers over the same months.
+        totals.margin / nullif(totals.active_customer_months, 0) as monthly_margin_per_active,
+        -- Monthly churn = 1 - pooled month-over-month retention = 1 - Σ active(k) / Σ active(k - 1)
+        -- over complete months k >= 1; NULL when no complete transition exists yet (unknown).
+        1 - churn.retained_customer_months / nullif(churn.prior_customer_months, 0) as monthly_churn
+    from totals
+    left join cac using (cohort_month, channel, attribution_model)
+    left join repeaters using (cohort_month, channel, attribution_model)
+    left join payback using (cohort_month, channel, attribution_model)
+    left join churn using (cohort_month, channel, attribution_model)
+),
+
+final as (
+    select
+        cohort_month,
+        channel,
+        attribution_model,
+        customers::double as customers,
+        cac_paid::double as cac_paid,
+        cac_full::double as cac_full,
+        ltv_margin_1::double as ltv_margin_1,
+        ltv_margin_3::double as ltv_margin_3,
+        ltv_margin_6::double as ltv_margin_6,
+        ltv_margin_12::double as ltv_margin_12,
+        ltv_margin_24::double as ltv_margin_24,
+        ltv_revenue_1::double as ltv_revenue_1,
+        ltv_revenue_3::double as ltv_revenue_3,
+        ltv_revenue_6::double as ltv_revenue_6,
+        ltv_revenue_12::double as ltv_revenue_12,
+        ltv_revenue_24::double as ltv_revenue_24,
+        -- A CAC of 0 (a free channel) has no finite ratio: NULL, like a missing CAC.
+        (ltv_margin_12 / nullif(cac_full, 0))::double as ltv_cac_12,
+        case
+            when ltv_margin_12 / nullif(cac_full, 0) is null then null
+            when ltv_margin_12 / nullif(cac_full, 0) < 1 then 'loss'
+            when ltv_margin_12 / nullif(cac_full, 0) < 2 then 'break_even'
+            when ltv_margin_12 / nullif(cac_full, 0) < 3 then 'low'
+            when ltv_margin_12 / nullif(cac_full, 0) < 4 then 'healthy'
+            else 'excellent'
+        end as ltv_cac_band,
+        payback_months_observed::integer as payback_months_observed,
+        months_observed::integer as months_observed,
+        -- Simple payback uses the fully loaded CAC, like observed payback and LTV:CAC.
+        (cac_full / nullif(monthly_margin_per_active, 0))::double as payback_months_simple,
+        -- AOV x orders per active customer-month x margin rate x 1 / monthly churn; NULL when churn
+        -- is unknown or <= 0 (no decay seen, so no finite lifetime).
+        case
+            when monthly_churn > 0
+                then avg_order_value * monthly_orders_per_active * margin_rate / monthly_churn
+        end::double as ltv_formula,
+        avg_order_value::double as avg_order_value,
+        orders_per_customer::double as orders_per_customer,
+        repeat_purchase_rate::double as repeat_purchase_rate,
+        margin_rate::double as margin_rate,
+        monthly_orders_per_active::double as monthly_orders_per_active,
+        monthly_margin_per_active::double as monthly_margin_per_active,
+        monthly_churn::double as monthly_churn,
+        orders::double as orders,
+        revenue::double as revenue,
+        margin::double as margin,
+        active_customer_months::double as active_customer_months,
+        repeat_customers::double as repeat_customers
+    from rates
+)
+
+select * from final
+order by cohort_month, attribution_model, channel
