@@ -31,8 +31,8 @@ class AdSpend(pa.DataFrameModel):
     utm_source: pl.String = pa.Field(nullable=True)
     utm_medium: pl.String = pa.Field(nullable=True)
     utm_campaign: pl.String = pa.Field(nullable=True)
-    impressions: pl.Int64 = pa.Field(nullable=False, ge=0)
-    clicks: pl.Int64 = pa.Field(nullable=False, ge=0)
+    impressions: pl.Int64 = pa.Field(nullable=True, ge=0)  # null: not reported by the export
+    clicks: pl.Int64 = pa.Field(nullable=True, ge=0)
     spend: pl.Float64 = pa.Field(nullable=False, ge=0)
     currency: pl.String = pa.Field(nullable=False, str_matches=CURRENCY)
 

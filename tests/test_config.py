@@ -1,0 +1,66 @@
+"""The settings file: defaults, and errors that name the bad key and value."""
+
+from datetime import date
+
+import pytest
+
+from pipelines.config import ConfigError, load_config, parse_config
+
+
+def test_project_file_loads_with_documented_defaults():
+    config = load_config()
+    assert config.reporting_currency == "RUB"
+    assert config.lookback_days == 60
+    assert config.half_life_days == 7.0
+    assert config.default_model == "last_non_direct"
+    assert config.max_reject_share == 0.05
+    assert "month" in config.grains
+    assert [r.priority for r in config.channel_rules] == list(range(1, len(config.channel_rules) + 1))
+    assert config.source_aliases["fb"] == "facebook"
+
+
+def test_empty_file_means_defaults():
+    config = parse_config({})
+    assert config.grains == ("month",)
+    assert config.as_of_date is None
+    assert config.ltv_horizons == (1, 3, 6, 12, 24)
+
+
+@pytest.mark.parametrize(
+    "raw, named",
+    [
+        ({"reporting": {"currency": "rub"}}, "reporting.currency = 'rub'"),
+        ({"reporting": {"default_margin_rate": 1.5}}, "reporting.default_margin_rate = 1.5"),
+        ({"reporting": {"as_of_date": "2024-13-01"}}, "reporting.as_of_date = '2024-13-01'"),
+        ({"periods": {"grains": ["month", "fortnight"]}}, "periods.grains"),
+        ({"attribution": {"lookback_days": -1}}, "attribution.lookback_days = -1"),
+        ({"attribution": {"half_life_days": 0}}, "attribution.half_life_days = 0"),
+        ({"attribution": {"default_model": "u_shaped"}}, "attribution.default_model = 'u_shaped'"),
+        ({"attribution": {"lookbak_days": 30}}, "unknown key attribution.lookbak_days"),
+        ({"reportng": {}}, "unknown section [reportng]"),
+        ({"quality": {"max_reject_share": "5%"}}, "quality.max_reject_share = '5%'"),
+        ({"schedule": {"timezone": "Mars/Olympus"}}, "schedule.timezone = 'Mars/Olympus'"),
+        ({"schedule": {"cron": "nightly"}}, "schedule.cron = 'nightly'"),
+        ({"channels": {"rules": [{"channel": "x", "source": "("}]}}, "channels.rules[1].source = '('"),
+        ({"channels": {"rules": [{"channel": "x"}]}}, "channels.rules[1] (x): a rule must match"),
+        ({"channels": {"rules": [{"channel": "x", "sauce": "a"}]}}, "unknown field(s) ['sauce']"),
+    ],
+)
+def test_bad_settings_are_named(raw, named):
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw)
+    assert named in str(error.value)
+
+
+def test_file_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[reporting\ncurrency = 'RUB'", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.toml")
+    good = tmp_path / "good.toml"
+    good.write_text('[reporting]\nas_of_date = "2025-06-30"\n[periods]\ngrains = ["week"]\n', encoding="utf-8")
+    config = load_config(good)
+    assert config.as_of_date == date(2025, 6, 30)
+    assert config.coarsest_grain == "week"

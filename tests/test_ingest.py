@@ -1,0 +1,128 @@
+"""Raw stage: every data row is loaded, dropped as an older duplicate, or quarantined with a reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.db import rows, scalar
+from pipelines.ingest import IngestError, ingest_source
+
+SECRET = "s3cret"
+
+
+def write(path: Path, text: str, encoding: str = "utf-8", mtime: float | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+ORDERS_HEADER = "order_id,customer_id,email,phone,visitor_id,created_at,status,revenue,cost_of_goods,refunded_amount,refunded_at,currency\n"
+
+
+def test_every_rejection_reason_is_quarantined_with_file_line_column(tmp_path, con):
+    write(
+        tmp_path / "orders" / "orders.csv",
+        ORDERS_HEADER
+        + "A1,c1,,,,2024-03-05 10:00,paid,1000,600,,,RUB\n"          # line 2: good
+        + ",c1,,,,2024-03-05 10:00,paid,10,,,,RUB\n"                 # 3: order_id missing
+        + "A3,c1,,,,someday,paid,10,,,,RUB\n"                        # 4: unparseable timestamp
+        + "A4,c1,,,,2024-03-05,paid,abc,,,,RUB\n"                    # 5: revenue not a number
+        + "A5,c1,,,,2024-03-05,paid,-5,,,,RUB\n"                     # 6: negative revenue
+        + "A6,c1,,,,2024-03-05,paid,10,,,,RUBB\n"                    # 7: currency code
+        + "A7,,,,,2024-03-05,paid,10,,,,RUB\n"                       # 8: no identity at all
+        + "A8,,ann@example,,,2024-03-05,paid,10,,,,RUB\n"            # 9: malformed e-mail
+        + "A9,c1,,,,2024-03-05,paid,10,,20,2024-03-06,RUB\n"         # 10: refund above revenue
+        + "A10,c1,,,,1999-12-31,paid,10,,,,RUB\n",                   # 11: implausible date
+    )
+    load = ingest_source(con, "orders", tmp_path, "run-1", SECRET)
+    assert load.rows_loaded == 1 and load.rows_rejected == 9
+    got = {(line, column): reason for line, column, reason in rows(
+        con, "select source_row, column_name, reason from quality.rejected_rows order by 1")}
+    assert got == {
+        (3, "order_id"): "required value is missing",
+        (4, "created_at"): "not a date and time",
+        (5, "revenue"): "not a number",
+        (6, "revenue"): "must be >= 0",
+        (7, "currency"): "not a three-letter currency code",
+        (8, "customer_id"): "order has no customer id, e-mail, phone or visitor id",
+        (9, "email"): got[(9, "email")],
+        (10, "refunded_amount"): "refunded_amount exceeds revenue",
+        (11, "created_at"): got[(11, "created_at")],
+    }
+    assert "pattern" in got[(9, "email")] and "range" in got[(11, "created_at")]
+    # personal data never lands in the quarantine in clear
+    assert scalar(con, "select raw_value from quality.rejected_rows where column_name = 'email'") == "a***@e***"
+    assert scalar(con, "select count(distinct source_file) from quality.rejected_rows") == 1
+    assert scalar(con, "select min(run_id) from quality.rejected_rows") == "run-1"
+
+
+def test_reconciliation_holds_per_file(tmp_path, con):
+    write(tmp_path / "fx_rates" / "a.csv", "date,currency,rate\n2024-01-01,USD,90\n2024-01-02,USD,x\n\n\n")
+    ingest_source(con, "fx_rates", tmp_path, "r", SECRET)
+    read, loaded, rejected, skipped, dups = rows(
+        con, "select rows_read, rows_loaded, rows_rejected, rows_skipped, duplicates_dropped from quality.file_loads")[0]
+    assert (loaded, rejected, dups) == (1, 1, 0)
+    assert read == loaded + rejected + skipped + dups
+
+
+def test_overlapping_exports_keep_the_newest_file(tmp_path, con):
+    header = "date,platform,campaign_id,spend,currency\n"
+    write(tmp_path / "ad_spend" / "march.csv", header + "2024-03-01,vk_ads,7,100,RUB\n2024-03-02,vk_ads,7,200,RUB\n", mtime=1_700_000_000)
+    write(tmp_path / "ad_spend" / "march_fix.csv", header + "2024-03-02,vk_ads,7,250,RUB\n", mtime=1_700_000_100)
+    load = ingest_source(con, "ad_spend", tmp_path, "r", SECRET)
+    assert rows(con, "select date::varchar, spend, source_file from raw.ad_spend order by date") == [
+        ("2024-03-01", 100.0, "ad_spend/march.csv"),
+        ("2024-03-02", 250.0, "ad_spend/march_fix.csv"),
+    ]
+    assert {f.source_file: f.duplicates_dropped for f in load.files} == {"ad_spend/march.csv": 1, "ad_spend/march_fix.csv": 0}
+    assert rows(con, "select sum(rows_loaded + duplicates_dropped) from quality.file_loads") == [(3,)]
+
+
+def test_personal_data_is_hashed_with_the_secret(tmp_path, con):
+    write(tmp_path / "customers" / "crm.csv",
+          "customer_id,email,phone,created_at\nc1, Ann@Example.COM ,+7 (912) 345-67-89,2024-01-01\nc2,ann@example.com,8 912 345 67 89,2024-01-02\n")
+    ingest_source(con, "customers", tmp_path, "r", SECRET)
+    (email1, phone1), (email2, phone2) = rows(con, "select email_key, phone_key from raw.customers order by customer_id")
+    assert email1 == email2 and phone1 == phone2  # normalised before hashing
+    assert email1 == scalar(con, "select sha256(? || 'ann@example.com')", [SECRET])
+    assert phone1 == scalar(con, "select sha256(? || '79123456789')", [SECRET])
+    columns = [c for (c,) in rows(con, "select column_name from (describe raw.customers)")]
+    assert "email" not in columns and "phone" not in columns
+
+
+def test_rejected_share_over_threshold_fails_naming_the_file(tmp_path, con):
+    write(tmp_path / "fx_rates" / "bad.csv", "date,currency,rate\n2024-01-01,USD,x\n2024-01-02,USD,91\n")
+    with pytest.raises(IngestError, match=r"fx_rates: 1 of 2 rows rejected \(50.0%\).*fx_rates/bad.csv"):
+        ingest_source(con, "fx_rates", tmp_path, "r", SECRET, max_reject_share=0.05)
+
+
+def test_missing_required_column_fails_naming_file_and_column(tmp_path, con):
+    write(tmp_path / "fx_rates" / "nocur.csv", "date,rate\n2024-01-01,90\n")
+    with pytest.raises(IngestError) as error:
+        ingest_source(con, "fx_rates", tmp_path, "r", SECRET)
+    assert "nocur.csv" in str(error.value) and "currency" in str(error.value)
+
+
+def test_rerun_replaces_and_a_vanished_file_takes_its_rows(tmp_path, con):
+    a = write(tmp_path / "fx_rates" / "a.csv", "date,currency,rate\n2024-01-01,USD,90\n")
+    write(tmp_path / "fx_rates" / "b.csv", "date,currency,rate\n2024-01-02,USD,91\n")
+    ingest_source(con, "fx_rates", tmp_path, "r1", SECRET)
+    ingest_source(con, "fx_rates", tmp_path, "r2", SECRET)
+    assert scalar(con, "select count(*) from raw.fx_rates") == 2
+    a.unlink()
+    ingest_source(con, "fx_rates", tmp_path, "r3", SECRET)
+    assert rows(con, "select date::varchar from raw.fx_rates") == [("2024-01-02",)]
+    assert scalar(con, "select count(*) from quality.file_loads") == 1
