@@ -9,7 +9,9 @@ import duckdb
 
 from pipelines.config import Config
 from pipelines.db import scalar
+from pipelines.fx import check_fx
 from pipelines.sql_models import discover_models, run_model
+from pipelines.table_docs import document_tables
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2999, 12, 31)
@@ -26,12 +28,15 @@ def as_of_date(con: duckdb.DuckDBPyConnection, config: Config) -> date:
 
 
 def widen_window(start: date, end: date, config: Config) -> tuple[date, date]:
-    """Half-open [start, end) widened to whole periods of the coarsest grain, so e.g. a yearly row is
-    recomputed whole when any of its months is."""
-    grain = config.coarsest_grain
+    """Half-open [start, end) widened to whole periods of every configured grain, so e.g. a yearly row,
+    or a week straddling the first month, is recomputed whole when any of its days is."""
     if start <= EARLIEST and end >= LATEST:
         return start, end
-    return _period_start(start, grain), _period_end(end - timedelta(days=1), grain)
+    last_day = end - timedelta(days=1)
+    return (
+        min(_period_start(start, grain) for grain in config.grains),
+        max(_period_end(last_day, grain) for grain in config.grains),
+    )
 
 
 def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict[str, Any]:
@@ -73,10 +78,17 @@ def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 
 
 def run_transforms(con: duckdb.DuckDBPyConnection, config: Config, window: tuple[date, date]) -> dict[str, int]:
-    """All staging and mart models for a window, in dependency order (used by tests and the CLI)."""
+    """All staging and mart models for a window, in dependency order (used by tests and the CLI).
+
+    Staging runs first; a missing exchange rate then stops the run (pipelines.fx) before any mart is built."""
     write_config_tables(con, config)
     params = model_params(config, window, as_of_date(con, config))
-    return {m.table: run_model(con, m, params) for m in discover_models()}
+    models = discover_models()
+    written = {m.table: run_model(con, m, params) for m in models if m.schema == "staging"}
+    check_fx(con)
+    written |= {m.table: run_model(con, m, params) for m in models if m.schema != "staging"}
+    document_tables(con, [m.table for m in models])  # comments from schemas/tables.py models
+    return written
 
 
 def _period_start(day: date, grain: str) -> date:

@@ -1,0 +1,74 @@
+"""The SQL model runner: dependency order, bound parameters, incremental windows, shape changes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from pipelines.config import parse_config
+from pipelines.db import rows
+from pipelines.sql_models import discover_models, run_model
+from pipelines.transform import EARLIEST, LATEST, widen_window
+
+
+def write_model(root, schema: str, name: str, text: str) -> None:
+    (root / schema).mkdir(parents=True, exist_ok=True)
+    (root / schema / f"{name}.sql").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def models(tmp_path):
+    write_model(tmp_path, "marts", "b", "-- materialized: incremental by d\nselect d, v * 10 as w from staging.a\n")
+    write_model(tmp_path, "staging", "a", "-- materialized: table\nselect ('2024-01-01'::date + to_months(range::int))::date as d, $v::int as v from range(12)\n")
+    return discover_models(tmp_path)
+
+
+def test_models_run_after_the_tables_they_read(models):
+    assert [m.table for m in models] == ["staging.a", "marts.b"]
+    assert models[1].partition_column == "d" and models[0].partition_column is None
+
+
+def test_incremental_model_replaces_only_the_window(models):
+    con = duckdb.connect()
+    everything = {"v": 1, "window_start": EARLIEST, "window_end": LATEST}
+    for m in models:
+        run_model(con, m, everything)
+    march_to_april = {"v": 2, "window_start": date(2024, 3, 1), "window_end": date(2024, 5, 1)}
+    for m in models:
+        run_model(con, m, march_to_april)
+    got = dict(rows(con, "select d::varchar, w from marts.b order by d"))
+    assert got["2024-02-01"] == 10 and got["2024-03-01"] == 20 and got["2024-04-01"] == 20 and got["2024-05-01"] == 10
+    assert len(got) == 12
+
+
+def test_changed_columns_rebuild_the_whole_table(tmp_path, models):
+    con = duckdb.connect()
+    for m in models:
+        run_model(con, m, {"v": 1, "window_start": EARLIEST, "window_end": LATEST})
+    write_model(tmp_path, "marts", "b", "-- materialized: incremental by d\nselect d, v * 10 as w, 1 as extra from staging.a\n")
+    b = [m for m in discover_models(tmp_path) if m.name == "b"][0]
+    run_model(con, b, {"v": 1, "window_start": date(2024, 3, 1), "window_end": date(2024, 4, 1)})
+    assert rows(con, "select count(*), sum(extra) from marts.b") == [(12, 12)]
+
+
+def test_a_missing_parameter_is_named(tmp_path):
+    write_model(tmp_path, "staging", "p", "-- materialized: table\nselect $nope as x\n")
+    with pytest.raises(KeyError, match="nope"):
+        run_model(duckdb.connect(), discover_models(tmp_path)[0], {})
+
+
+def test_a_file_without_header_is_refused(tmp_path):
+    write_model(tmp_path, "staging", "x", "select 1\n")
+    with pytest.raises(ValueError, match="first line must be"):
+        discover_models(tmp_path)
+
+
+def test_window_widens_to_whole_periods_of_every_grain():
+    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["month"]}})) == (date(2024, 3, 1), date(2024, 5, 1))
+    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["month", "quarter"]}})) == (date(2024, 1, 1), date(2024, 7, 1))
+    assert widen_window(date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["week"]}})) == (date(2024, 2, 26), date(2024, 4, 1))
+    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["year", "month"]}})) == (date(2024, 1, 1), date(2025, 1, 1))
+    # a week that starts in February holds March days: it is recomputed too
+    assert widen_window(date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["month", "week"]}})) == (date(2024, 2, 26), date(2024, 4, 1))
