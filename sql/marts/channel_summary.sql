@@ -23,7 +23,7 @@ cohort_ltv as (
 ),
 
 cac as (
-    select period_start as cohort_month, channel, attribution_model, new_customers, cac_paid, cac_full
+    select period_start as cohort_month, channel, attribution_model, new_customers, ad_spend, total_cost
     from marts.channel_period_cac
     where period_grain = 'month'
 ),
@@ -50,15 +50,14 @@ cohorts as (
     where channel_ltv.cohort_month between bounds.window_start and bounds.window_end
 ),
 
--- channel_period_cac keeps CAC and new customers; cost = CAC x new customers gives back each month's
--- cost, so the pooled CAC is total cost / total new customers. A month with cost but no new
--- customers has a NULL CAC there and cannot contribute its cost.
+-- New-customer-weighted CAC = total cost / total new customers of the window's months. Costs of a
+-- month with spend but no new customers count too (their own CAC is NULL, their cost is not lost).
 costs as (
     select
         cac.channel,
         cac.attribution_model,
-        sum(cac.cac_paid * cac.new_customers) / nullif(sum(cac.new_customers) filter (where cac.cac_paid is not null), 0) as cac_paid,
-        sum(cac.cac_full * cac.new_customers) / nullif(sum(cac.new_customers) filter (where cac.cac_full is not null), 0) as cac_full
+        sum(cac.ad_spend) / nullif(sum(cac.new_customers), 0) as cac_paid,
+        sum(cac.total_cost) / nullif(sum(cac.new_customers), 0) as cac_full
     from cac
     cross join bounds
     where cac.cohort_month between bounds.window_start and bounds.window_end

@@ -1,0 +1,61 @@
+"""Published models of the bookkeeping tables: quarantine, file reconciliation, build info."""
+
+from __future__ import annotations
+
+import polars as pl
+import pandera.polars as pa
+
+
+class RejectedRows(pa.DataFrameModel):
+    run_id: pl.String = pa.Field(description="Dagster run that read the file")
+    source: pl.String = pa.Field(description="input source: ad_spend, costs, customers, orders, touchpoints, fx_rates")
+    source_file: pl.String = pa.Field(description="file path relative to the raw folder")
+    source_row: pl.Int64 = pa.Field(ge=1, description="line number as a spreadsheet shows it (1 = first line of the file)")
+    column_name: pl.String = pa.Field(description="canonical column that failed")
+    check_name: pl.String = pa.Field(description="the check that failed (cast_*, not_nullable, str_matches, ...)")
+    raw_value: pl.String = pa.Field(nullable=True, description="the value as exported; e-mails and phones masked")
+    reason: pl.String = pa.Field(description="why the row was quarantined, in words")
+
+    class Config:
+        name = "quality.rejected_rows"
+        description = "Quarantine: one row per failed value of every rejected input row. Fix the export and re-run to clear it."
+
+
+class FileLoads(pa.DataFrameModel):
+    run_id: pl.String = pa.Field(description="Dagster run that read the file")
+    source: pl.String = pa.Field(description="input source")
+    source_file: pl.String = pa.Field(description="file path relative to the raw folder")
+    layout: pl.String = pa.Field(description="layout recognised from the header (canonical, google_ads_ui, meta_ads_manager, yandex_direct_api, vk_ads_stats)")
+    encoding: pl.String = pa.Field(description="detected text encoding")
+    delimiter: pl.String = pa.Field(description="detected field separator")
+    rows_read: pl.Int64 = pa.Field(ge=0, description="lines read after the header, including structural ones")
+    rows_loaded: pl.Int64 = pa.Field(ge=0, description="rows now in raw.<source> from this file")
+    rows_rejected: pl.Int64 = pa.Field(ge=0, description="rows quarantined in quality.rejected_rows")
+    rows_skipped: pl.Int64 = pa.Field(ge=0, description="structural lines: title, date range, totals, blank lines")
+    duplicates_dropped: pl.Int64 = pa.Field(ge=0, description="rows also exported by a newer file, which won")
+    file_sha256: pl.String = pa.Field(description="content hash of the file")
+    file_mtime: pl.Datetime = pa.Field(description="file modification time (UTC); newer files win duplicates")
+    loaded_at: pl.Datetime = pa.Field(description="when the file was read (UTC)")
+
+    class Config:
+        name = "quality.file_loads"
+        description = "Reconciliation per file: rows_read = rows_loaded + duplicates_dropped + rows_rejected + rows_skipped."
+
+
+class BuildInfo(pa.DataFrameModel):
+    built_at: pl.Datetime = pa.Field(description="when the build finished (UTC)")
+    run_id: pl.String = pa.Field(description="Dagster run id")
+    raw_dir: pl.String = pa.Field(description="export folder the build read")
+    config_path: pl.String = pa.Field(nullable=True, description="settings file used")
+    config_sha256: pl.String = pa.Field(description="hash of the settings file")
+    window_start: pl.Date = pa.Field(description="first day recomputed (1900-01-01 = from the beginning)")
+    window_end: pl.Date = pa.Field(description="day after the last day recomputed (2999-12-31 = to the end)")
+    as_of_date: pl.Date = pa.Field(nullable=True, description="latest date in orders and ad spend, or the configured one")
+    code_version: pl.String = pa.Field(description="git commit of the pipeline code")
+
+    class Config:
+        name = "meta.build_info"
+        description = "One row per published build: when, from what, with which settings and code."
+
+
+TABLES = [RejectedRows, FileLoads, BuildInfo]
