@@ -90,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+def _root_cause(error) -> str:
+    """The innermost error's message: what went wrong, not Dagster's wrapping of it."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message.strip() if error is not None else "unknown error"
+
+
 def _materialize(args: argparse.Namespace) -> int:
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -129,8 +136,7 @@ def _materialize(args: argparse.Namespace) -> int:
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                error = event.step_failure_data.error
-                print(f"FAILED {event.step_key}: {error.message.strip() if error else ''}", file=sys.stderr)
+                print(f"FAILED {event.step_key}: {_root_cause(event.step_failure_data.error)}", file=sys.stderr)
         print(f"run {result.run_id} failed; the published warehouse {warehouse} was not changed", file=sys.stderr)
         return 1
     print(f"published {warehouse} (months {first[:7]}..{last[:7]}, run {result.run_id})")

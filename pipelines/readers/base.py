@@ -65,15 +65,15 @@ def check_source(source: str, served: frozenset[str], layout: str) -> None:
         raise ValueError(f"layout {layout} serves {', '.join(sorted(served))}, not {source}")
 
 
+def with_all_columns(frame: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The frame plus any canonical column it lacks, as nulls (writers accept partial frames)."""
+    missing = [pl.lit(None, pl.String).alias(c) for c in COLUMNS[source] if c not in frame.columns]
+    return frame.with_columns(missing)
+
+
 def blank(columns: list[str]) -> pl.Expr:
     """True for a line with no value in any column (an empty line or just delimiters)."""
     return pl.all_horizontal(pl.col(c).is_null() for c in columns)
-
-
-def stripped(name: str) -> pl.Expr:
-    """A raw column with surrounding whitespace (incl. NBSP) removed; empty text becomes null."""
-    text = pl.col(name).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text)
 
 
 def finish(
@@ -96,6 +96,8 @@ def finish(
     ]
     # line number = preamble lines + header line + 1-based index among the lines after it
     row = (pl.col(ROW).cast(pl.Int64) + header_index + 2).alias("source_row")
-    frame = raw.filter(keep).select(*exprs, row)
+    frame = raw.select(*exprs, row, keep.alias(ROW))
+    # most files have no line to drop: skip the copy a filter makes
+    frame = (frame if frame[ROW].all() else frame.filter(ROW)).drop(ROW)
     skipped = header_index + raw.height - frame.height
     return ReadResult(layout, frame, frame.height + skipped, skipped, encoding, delimiter)

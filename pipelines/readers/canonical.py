@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .base import COLUMNS, NUMERIC, REQUIRED, ExportError, ReadResult, blank, check_source, finish, stripped
+from .base import COLUMNS, NUMERIC, REQUIRED, ExportError, ReadResult, blank, check_source, finish
 from .text import find_header, header_key, header_names, open_text, read_table
 from .values import normalise_number, text_frame
 
@@ -50,7 +50,7 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     values = {}
     for column in COLUMNS[source]:
         if column in by_key:
-            value = stripped(by_key[column])
+            value = pl.col(by_key[column])
             if column in NUMERIC.get(source, ()):
                 value = normalise_number(value, decimal_comma)
             values[column] = value

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .base import ExportError, ReadResult, blank, check_source, finish, stripped
+from .base import ExportError, ReadResult, blank, check_source, finish, with_all_columns
 from .text import find_header, header_names, map_header, open_text, quote_field, read_table, require, write_lines
 from .values import date_column, format_number, normalise_date, normalise_number, number_column
 
@@ -58,22 +58,23 @@ def read(path: Path, source: str = "ad_spend", options: Mapping | None = None) -
 
     def count(column: str) -> pl.Expr:
         # ` --` is Google's "no data", i.e. nothing happened
-        value = stripped(columns[column])
+        value = pl.col(columns[column])
         return normalise_number(pl.when(value == "--").then(pl.lit("0")).otherwise(value), False)
 
     values = {
-        "date": normalise_date(stripped(columns["date"])),
+        "date": normalise_date(pl.col(columns["date"])),
         "platform": pl.lit(PLATFORM),
-        **{c: stripped(columns[c]) for c in ("account_id", "campaign_id", "campaign_name") if c in columns},
+        **{c: pl.col(columns[c]) for c in ("account_id", "campaign_id", "campaign_name") if c in columns},
         **{c: count(c) for c in ("impressions", "clicks", "spend") if c in columns},
-        "currency": stripped(columns["currency"]) if "currency" in columns else pl.lit(options["currency"]),
+        "currency": pl.col(columns["currency"]) if "currency" in columns else pl.lit(options["currency"]),
     }
-    total = pl.any_horizontal(stripped(n).str.starts_with("Total:") for n in names[:2]).fill_null(False)
+    total = pl.any_horizontal(pl.col(n).str.starts_with("Total:") for n in names[:2]).fill_null(False)
     return finish(NAME, source, raw, ~blank(names) & ~total, values, index, encoding, delimiter)
 
 
 def write(frame: pl.DataFrame, path: Path, title: str = "Campaign report") -> None:
     """Write ad_spend rows as the UI does: UTF-16 LE + BOM, CRLF, tabs, quoted thousands, ` --`, totals."""
+    frame = with_all_columns(frame, "ad_spend")
     typed = frame.select(
         date_column(frame, "date").alias("date"),
         pl.col("campaign_name").cast(pl.String).fill_null(""),

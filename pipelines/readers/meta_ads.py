@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .base import ExportError, ReadResult, blank, check_source, finish, stripped
+from .base import ExportError, ReadResult, blank, check_source, finish, with_all_columns
 from .text import (
     find_header, header_key, header_names, map_header, open_text, quote_field, read_table, require, write_lines,
 )
@@ -69,24 +69,25 @@ def read(path: Path, source: str = "ad_spend", options: Mapping | None = None) -
     raw, encoding = read_table(tf, index, names, delimiter)
 
     values = {
-        "date": normalise_date(stripped(columns["date"])),
+        "date": normalise_date(pl.col(columns["date"])),
         "platform": pl.lit(PLATFORM),
-        **{c: stripped(columns[c]) for c in ("account_id", "campaign_id", "campaign_name") if c in columns},
-        "spend": normalise_number(stripped(columns["spend"])),
+        **{c: pl.col(columns[c]) for c in ("account_id", "campaign_id", "campaign_name") if c in columns},
+        "spend": normalise_number(pl.col(columns["spend"])),
         "currency": pl.lit(currency),
     }
     if "impressions" in columns:
-        values["impressions"] = normalise_number(stripped(columns["impressions"]))
+        values["impressions"] = normalise_number(pl.col(columns["impressions"]))
     if "clicks" in columns:  # Meta leaves clicks empty when there were none
-        values["clicks"] = normalise_number(stripped(columns["clicks"])).fill_null("0")
-    total = stripped(columns["campaign_id"]).is_null()
+        values["clicks"] = normalise_number(pl.col(columns["clicks"])).fill_null("0")
+    total = pl.col(columns["campaign_id"]).is_null()
     if "campaign_name" in columns:
-        total &= stripped(columns["campaign_name"]).is_null()
+        total &= pl.col(columns["campaign_name"]).is_null()
     return finish(NAME, source, raw, ~blank(names) & ~total, values, index, encoding, delimiter)
 
 
 def write(frame: pl.DataFrame, path: Path, language: str = "en") -> None:
     """Write ad_spend rows of one currency as Ads Manager does (BOM, comma, empty zero clicks, totals)."""
+    frame = with_all_columns(frame, "ad_spend")
     currencies = frame["currency"].unique().to_list()
     if len(currencies) != 1:
         raise ValueError(f"a Meta export has one currency, got {currencies}")

@@ -42,21 +42,21 @@ def open_text(path: Path) -> TextFile:
     for bom, encoding, codec in BOMS:
         if head.startswith(bom):
             return TextFile(path, encoding, codec, len(bom), _head_lines(path, head[len(bom):], codec, at_end))
-    for codec in ("utf-8", "cp1251"):
-        try:
-            return TextFile(path, codec, codec, 0, _head_lines(path, head, codec, at_end, raise_=False))
-        except UnicodeDecodeError:
-            continue
-    raise ExportError(path, 1, "cannot decode the file as UTF-8, UTF-16 or cp1251")
+    try:
+        return TextFile(path, "utf-8", "utf-8", 0, _head_lines(path, head, "utf-8", at_end))
+    except ExportError:
+        pass
+    try:
+        return TextFile(path, "cp1251", "cp1251", 0, _head_lines(path, head, "cp1251", at_end))
+    except ExportError as e:
+        raise ExportError(path, e.line, "cannot decode the file as UTF-8, UTF-16 (BOM) or cp1251") from None
 
 
-def _head_lines(path: Path, data: bytes, codec: str, at_end: bool, raise_: bool = True) -> list[str]:
+def _head_lines(path: Path, data: bytes, codec: str, at_end: bool) -> list[str]:
     try:
         # incremental: a sample may end inside a multi-byte character
         text = codecs.getincrementaldecoder(codec)("strict").decode(data, final=at_end)
     except UnicodeDecodeError as e:
-        if not raise_:
-            raise
         raise _decode_error(path, data, codec, e) from None
     lines = text.split("\n")
     if not at_end:
@@ -104,10 +104,11 @@ def header_names(cells: list[str]) -> list[str]:
 
 
 def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str) -> tuple[pl.DataFrame, str]:
-    """All lines after the header as strings, one row per physical line (blank lines are null rows).
+    """All lines after the header as trimmed strings, one row per physical line (blank lines are null rows).
 
     UTF-8 files are read straight from disk (no copy in Python); other encodings are decoded in
     memory and handed to polars as UTF-8. Returns the frame and the encoding actually used.
+    Row i is line header_index + 2 + i, which assumes no quoted value spans lines.
     """
     options = dict(
         has_header=False,
@@ -121,6 +122,11 @@ def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str
         raise_if_empty=False,
         row_index_name=ROW,
     )
+    frame, encoding = _read_csv(tf, header_index, options)
+    return _trim(frame, names), encoding
+
+
+def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFrame, str]:
     if tf.codec == "utf-8":
         try:
             return pl.read_csv(tf.path, **options), tf.encoding
@@ -137,6 +143,16 @@ def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str
         return pl.read_csv(data, **options), encoding
     except pl.exceptions.ComputeError as e:
         raise ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {e}") from None
+
+
+def _trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Surrounding whitespace (NBSP too) off every value, whitespace-only -> null. Only columns that
+    have such values are rewritten: in big files most have none, and stripping copies every string."""
+    padded = frame.select(pl.col(n).str.contains(r"^\s|\s$").any() for n in names).row(0)
+    exprs = [
+        pl.col(n).str.strip_chars().replace("", None) for n, has_padding in zip(names, padded) if has_padding
+    ]
+    return frame.with_columns(exprs) if exprs else frame
 
 
 def find_header(lines: list[str], is_header, max_index: int = 5) -> tuple[int, str, list[str]] | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .base import ExportError, ReadResult, blank, check_source, finish, stripped
+from .base import ExportError, ReadResult, blank, check_source, finish, with_all_columns
 from .text import (
     find_header, header_key, header_names, map_header, open_text, quote_field, read_table, require, write_lines,
 )
@@ -72,22 +72,23 @@ def read(path: Path, source: str = "ad_spend", options: Mapping | None = None) -
     raw, encoding = read_table(tf, index, names, delimiter)
 
     values = {
-        "date": normalise_date(stripped(columns["date"])),
+        "date": normalise_date(pl.col(columns["date"])),
         "platform": pl.lit(PLATFORM),
-        **{c: stripped(columns[c]) for c in ("campaign_id", "campaign_name") if c in columns},
+        **{c: pl.col(columns[c]) for c in ("campaign_id", "campaign_name") if c in columns},
         **{
-            c: normalise_number(stripped(columns[c]), decimal_comma=True)
+            c: normalise_number(pl.col(columns[c]), decimal_comma=True)
             for c in ("impressions", "clicks", "spend") if c in columns
         },
         "currency": pl.lit(_currency(keys[spend_at])),
     }
-    first = stripped(names[0]).str.to_lowercase()
+    first = pl.col(names[0]).str.to_lowercase()
     total = (first.str.starts_with("итого") | first.str.starts_with("total")).fill_null(False)
     return finish(NAME, source, raw, ~blank(names) & ~total, values, index, encoding, delimiter)
 
 
 def write(frame: pl.DataFrame, path: Path, language: str = "ru", encoding: str = "cp1251") -> None:
     """Write RUB ad_spend rows as VK Ads does: `;`, CRLF, dd.mm.yyyy, NBSP thousands, decimal comma, Итого."""
+    frame = with_all_columns(frame, "ad_spend")
     if frame["currency"].drop_nulls().unique().to_list() not in ([], [DEFAULT_CURRENCY]):
         raise ValueError("VK Ads statistics are written in RUB only")
     header = list(HEADERS[language])

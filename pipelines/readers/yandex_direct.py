@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .base import ExportError, ReadResult, blank, check_source, finish, stripped
+from .base import ExportError, ReadResult, blank, check_source, finish, with_all_columns
 from .text import find_header, header_names, map_header, open_text, quote_field, read_table, require, write_lines
 from .values import date_column, format_number, normalise_date, normalise_number, number_column
 
@@ -57,7 +57,7 @@ def read(path: Path, source: str = "ad_spend", options: Mapping | None = None) -
     raw, encoding = read_table(tf, index, names, delimiter)
 
     def number(column: str) -> pl.Expr:
-        value = stripped(columns[column])
+        value = pl.col(columns[column])
         return normalise_number(pl.when(value == "--").then(pl.lit("0")).otherwise(value), False)
 
     spend = number("spend")
@@ -65,17 +65,17 @@ def read(path: Path, source: str = "ad_spend", options: Mapping | None = None) -
         units = (spend.cast(pl.Float64, strict=False) / 1_000_000).cast(pl.String)
         spend = pl.coalesce(units, spend)  # text that is no number stays for validation to reject
     values = {
-        "date": normalise_date(stripped(columns["date"])),
+        "date": normalise_date(pl.col(columns["date"])),
         "platform": pl.lit(PLATFORM),
-        **{c: stripped(columns[c]) for c in ("account_id", "campaign_id", "campaign_name") if c in columns},
+        **{c: pl.col(columns[c]) for c in ("account_id", "campaign_id", "campaign_name") if c in columns},
         **{c: number(c) for c in ("impressions", "clicks") if c in columns},
         "spend": spend,
         "currency": (
-            stripped(columns["currency"]) if "currency" in columns
+            pl.col(columns["currency"]) if "currency" in columns
             else pl.lit(options.get("currency", DEFAULT_CURRENCY))
         ),
     }
-    summary = stripped(names[0]).str.starts_with("Total rows").fill_null(False)
+    summary = pl.col(names[0]).str.starts_with("Total rows").fill_null(False)
     return finish(NAME, source, raw, ~blank(names) & ~summary, values, index, encoding, delimiter)
 
 
@@ -83,6 +83,7 @@ def write(
     frame: pl.DataFrame, path: Path, report_name: str = "Campaign performance", money_in_micros: bool = True
 ) -> None:
     """Write ad_spend rows as the Reports API returns them (UTF-8, tabs, micros, `--` for 0, summary)."""
+    frame = with_all_columns(frame, "ad_spend")
     with_currency = frame["currency"].drop_nulls().unique().to_list() != [DEFAULT_CURRENCY]
     spend = number_column(frame, "spend").fill_null(0)
     columns = [
