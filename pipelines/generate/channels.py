@@ -122,23 +122,23 @@ ACCOUNTS = {
 }
 
 CAMPAIGNS = (
-    Campaign("google_ads", "20813344501", "Search | Brand", "search_brand", 900, 18, .09, .25, search=True),
-    Campaign("google_ads", "20813344502", "Search | Generic", "search_generic", 3000, 42, .05, .35, search=True),
-    Campaign("google_ads", "20813344503", "Performance Max | All", "pmax_all", 2300, 25, .012, .25,
+    Campaign("google_ads", "20813344501", "Search | Brand", "search_brand", 675, 18, .09, .25, search=True),
+    Campaign("google_ads", "20813344502", "Search | Generic", "search_generic", 2250, 42, .05, .35, search=True),
+    Campaign("google_ads", "20813344503", "Performance Max | All", "pmax_all", 1725, 25, .012, .25,
              active_from=date(2025, 3, 1)),
-    Campaign("google_ads", "20813344504", "YouTube | Awareness", "yt_awareness", 6000, 9, .004, .15,
+    Campaign("google_ads", "20813344504", "YouTube | Awareness", "yt_awareness", 4500, 9, .004, .15,
              active_months=(11, 12)),
-    Campaign("yandex_direct", "84512301", "Поиск | Бренд", "brand_search", 800, 16, .10, .25, search=True),
-    Campaign("yandex_direct", "84512302", "Поиск | Общие запросы", "generic_search", 2700, 38, .05, .35, search=True),
-    Campaign("yandex_direct", "84512303", "РСЯ | Ретаргетинг", "rsya_retargeting", 1800, 12, .008, .25),
-    Campaign("yandex_direct", "84512304", "Мастер кампаний", "master_campaign", 2400, 20, .02, .15,
+    Campaign("yandex_direct", "84512301", "Поиск | Бренд", "brand_search", 600, 16, .10, .25, search=True),
+    Campaign("yandex_direct", "84512302", "Поиск | Общие запросы", "generic_search", 2025, 38, .05, .35, search=True),
+    Campaign("yandex_direct", "84512303", "РСЯ | Ретаргетинг", "rsya_retargeting", 1350, 12, .008, .25),
+    Campaign("yandex_direct", "84512304", "Мастер кампаний", "master_campaign", 1800, 20, .02, .15,
              active_from=date(2025, 6, 1)),
-    Campaign("vk_ads", "1455001", "Лид-формы | Женщины 25-45", "vk_leadform_w25", 1700, 14, .007, .45),
-    Campaign("vk_ads", "1455002", "Ретаргетинг | Корзина", "vk_retarget_cart", 1100, 11, .011, .35),
-    Campaign("vk_ads", "1455003", "Охват | Бренд", "vk_reach_brand", 3500, 7, .003, .20),
-    Campaign("meta_ads", "120210000000001", "Prospecting | Lookalike 1%", "fb_lal1", 32, .45, .011, .45),
-    Campaign("meta_ads", "120210000000002", "Retargeting | 30d", "fb_rt30", 18, .30, .016, .35),
-    Campaign("meta_ads", "120210000000003", "Instagram | Reels", "ig_reels", 40, .35, .008, .20),
+    Campaign("vk_ads", "1455001", "Лид-формы | Женщины 25-45", "vk_leadform_w25", 1275, 14, .007, .45),
+    Campaign("vk_ads", "1455002", "Ретаргетинг | Корзина", "vk_retarget_cart", 825, 11, .011, .35),
+    Campaign("vk_ads", "1455003", "Охват | Бренд", "vk_reach_brand", 2625, 7, .003, .20),
+    Campaign("meta_ads", "120210000000001", "Prospecting | Lookalike 1%", "fb_lal1", 24, .45, .011, .45),
+    Campaign("meta_ads", "120210000000002", "Retargeting | 30d", "fb_rt30", 13.5, .30, .016, .35),
+    Campaign("meta_ads", "120210000000003", "Instagram | Reels", "ig_reels", 30, .35, .008, .20),
 )
 CAMPAIGN_CHANNEL = np.array([IDX[c.channel] for c in CAMPAIGNS])
 

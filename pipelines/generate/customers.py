@@ -15,10 +15,11 @@ from pipelines.generate import channels as ch
 from pipelines.generate.calendar import DAY, Calendar
 
 CRM, GUEST_EMAIL, GUEST_PHONE = 0, 1, 2
-FIRST = ("ivan", "maria", "anna", "sergey", "olga", "dmitry", "elena", "alexey", "natalia", "pavel",
-         "ekaterina", "andrey", "irina", "mikhail", "tatiana", "nikolay", "yulia", "artem", "svetlana", "kirill")
-LAST = ("petrov", "ivanova", "smirnov", "kuznetsova", "popov", "sokolova", "lebedev", "kozlova", "novikov",
-        "morozova", "volkov", "pavlova", "fedorov", "orlova", "egorov", "zaitseva")
+# (male, female) first and last names: e-mails are built from a matching pair
+FIRST = (("ivan", "sergey", "dmitry", "alexey", "pavel", "andrey", "mikhail", "nikolay", "artem", "kirill"),
+         ("maria", "anna", "olga", "elena", "natalia", "ekaterina", "irina", "tatiana", "yulia", "svetlana"))
+LAST = (("petrov", "smirnov", "popov", "lebedev", "novikov", "volkov", "fedorov", "egorov"),
+        ("ivanova", "kuznetsova", "sokolova", "kozlova", "morozova", "pavlova", "orlova", "zaitseva"))
 DOMAINS = ("mail.ru", "yandex.ru", "gmail.com", "bk.ru", "inbox.ru", "list.ru", "rambler.ru")
 DOMAIN_P = np.array([.30, .25, .22, .08, .06, .05, .04])
 
@@ -72,15 +73,16 @@ def simulate_customers(cal: Calendar, n: int, rng: np.random.Generator, demand: 
     # CRM registration: at checkout for most, days or weeks earlier for some
     early = rng.random(n) < .35
     lead = np.where(early, rng.exponential(10 * DAY, n), rng.uniform(30, 1800, n)).astype(np.int64)
-    created_ts = np.maximum(first_ts - lead, cal.start_ts)
+    created_ts = first_ts - lead    # may precede the data: the CRM is older than the exports
     crm = kind == CRM
     rank = np.empty(n, np.int64)
     order = np.argsort(np.where(crm, created_ts, np.iinfo(np.int64).max), kind="stable")
     rank[order] = np.arange(n)
     customer_id = ("C" + pl.Series(rank + 1).cast(pl.String).str.zfill(7)).set(pl.Series(~crm), None)
 
-    first = pl.Series(FIRST).gather(rng.integers(0, len(FIRST), n))
-    last = pl.Series(LAST).gather(rng.integers(0, len(LAST), n))
+    female = rng.random(n) < .55
+    first = pl.Series(FIRST[0] + FIRST[1]).gather(rng.integers(0, 10, n) + 10 * female)
+    last = pl.Series(LAST[0] + LAST[1]).gather(rng.integers(0, 8, n) + 8 * female)
     sep = pl.Series([".", "_", ""]).gather(rng.choice(3, n, p=[.5, .2, .3]))
     domain = pl.Series(DOMAINS).gather(rng.choice(len(DOMAINS), n, p=DOMAIN_P))
     # the index in the local part keeps e-mails unique

@@ -70,8 +70,6 @@ def simulate_touches(cal: Calendar, cust: Customers, o: Orders, campaign_w: np.n
     span = np.where(u > .98, rng.uniform(60, 90, o.n), span)
     span = np.where(first, span, rng.uniform(0, 5, o.n)) * DAY
     last_gap = np.maximum(rng.exponential(5400, o.n), 60)
-    room = np.maximum(o.ts - cal.start_ts - 60, 0).astype(float)   # nothing before the data starts
-    span = np.minimum(span, room)
     last_gap = np.minimum(last_gap, span)
 
     order_of = np.repeat(np.arange(o.n), n_touch)
@@ -101,14 +99,17 @@ def simulate_touches(cal: Calendar, cust: Customers, o: Orders, campaign_w: np.n
     variant, campaign, extra, content, click = _variants_etc(cal, channel, ts, campaign, campaign_w, rng)
     crm = cust.kind[o.cust[order_of]] == CRM
     logged_in = crm & (rng.random(nn) < np.where(f, .05, .6))
-    touches = Touches(ts, o.cust[order_of], variant, campaign, extra, content, click, logged_in)
-
+    # touches before the start of the data are not in any export
+    keep = ts >= cal.start_ts
+    touches = Touches(ts[keep], o.cust[order_of][keep], variant[keep], campaign[keep], extra[keep],
+                      content[keep], click[keep], logged_in[keep])
     last_touch = np.full(o.n, -1, np.int64)
-    last_touch[order_of[is_last]] = np.flatnonzero(is_last)
+    kept_last = is_last[keep]
+    last_touch[order_of[keep][kept_last]] = np.flatnonzero(kept_last)
 
     # each customer's browser id: first seen at (or a little before) their earliest touch or order
     seen = cust.first_ts.copy()
-    np.minimum.at(seen, touches.cust, ts)
+    np.minimum.at(seen, touches.cust, touches.ts)
     seen -= rng.exponential(DAY, cust.n).astype(np.int64)
     cust.visitor = visitor_ids(np.arange(cust.n), seen)
     return touches, last_touch
