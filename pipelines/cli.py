@@ -107,7 +107,10 @@ def _materialize(args: argparse.Namespace) -> int:
     config = _absolute(args.config) or ""
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)  # keep run history (dagster.yaml is there)
-    os.chdir(os.environ["DAGSTER_HOME"])  # dagster.yaml's storage paths are relative to it
+    home = Path(os.environ["DAGSTER_HOME"]).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.chdir(home)  # dagster.yaml's storage paths are relative to it
 
     from pipelines.definitions import all_assets
     from pipelines.partitions import monthly
