@@ -1,0 +1,137 @@
+-- materialized: incremental by period_start
+-- Blended CAC per period grain and period (model-independent), accounting for every cost of the period
+-- once: ad_spend + direct_costs + allocated_costs + retention_costs + unallocated_costs = total_cost.
+with grains as (
+    select unnest(cast($grains as varchar[])) as period_grain
+),
+
+orders as (
+    select order_date, customer_type, revenue from marts.orders
+),
+
+ad_spend as (
+    select date, spend, impressions, clicks from staging.ad_spend
+),
+
+costs_daily as (
+    select date, channel, allocation, amount from staging.costs_daily
+),
+
+orders_by_period as (
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, orders.order_date)::date as period_start,
+        count(*) as orders,
+        count(*) filter (where orders.customer_type = 'new') as new_customers,
+        coalesce(sum(orders.revenue) filter (where orders.customer_type = 'new'), 0) as first_order_revenue
+    from orders
+    cross join grains
+    group by all
+),
+
+spend_by_period as (
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, ad_spend.date)::date as period_start,
+        sum(ad_spend.spend) as ad_spend,
+        cast(sum(ad_spend.impressions) as bigint) as impressions,
+        cast(sum(ad_spend.clicks) as bigint) as clicks
+    from ad_spend
+    cross join grains
+    group by all
+),
+
+costs_by_period as (
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is not null), 0) as direct_costs,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is null and costs_daily.allocation = 'orders'), 0) as by_orders,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is null and costs_daily.allocation = 'new_customers'), 0) as by_new_customers,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is null and costs_daily.allocation = 'spend'), 0) as by_spend,
+        -- 'none' and any rule the pipeline does not know: allocated to no channel
+        coalesce(sum(costs_daily.amount) filter (
+            where costs_daily.channel is null and costs_daily.allocation not in ('orders', 'new_customers', 'spend')
+        ), 0) as by_none
+    from costs_daily
+    cross join grains
+    group by all
+),
+
+periods as (
+    select period_grain, period_start from orders_by_period
+    union
+    select period_grain, period_start from spend_by_period
+    union
+    select period_grain, period_start from costs_by_period
+),
+
+joined as (
+    select
+        periods.period_grain,
+        periods.period_start,
+        coalesce(spend_by_period.ad_spend, 0.0) as ad_spend,
+        coalesce(spend_by_period.impressions, 0) as impressions,
+        coalesce(spend_by_period.clicks, 0) as clicks,
+        coalesce(orders_by_period.orders, 0) as orders,
+        coalesce(orders_by_period.new_customers, 0) as new_customers,
+        coalesce(orders_by_period.first_order_revenue, 0.0) as first_order_revenue,
+        coalesce(costs_by_period.direct_costs, 0.0) as direct_costs,
+        coalesce(costs_by_period.by_orders, 0.0) as by_orders,
+        coalesce(costs_by_period.by_new_customers, 0.0) as by_new_customers,
+        coalesce(costs_by_period.by_spend, 0.0) as by_spend,
+        coalesce(costs_by_period.by_none, 0.0) as by_none
+    from periods
+    left join orders_by_period using (period_grain, period_start)
+    left join spend_by_period using (period_grain, period_start)
+    left join costs_by_period using (period_grain, period_start)
+),
+
+split as (
+    -- the same rules as marts.channel_period_cac: the channels' shares of each rule sum to the part
+    -- counted here as allocated (credits of a first purchase sum to 1 under every model)
+    select
+        joined.*,
+        case when orders > 0 then by_orders * new_customers / orders else 0.0 end
+        + case when new_customers > 0 then by_new_customers else 0.0 end
+        + case when ad_spend <> 0 then by_spend else 0.0 end as allocated_costs,
+        -- the repeat-order share of 'orders' costs: retention, part of no CAC
+        case when orders > 0 then by_orders * (orders - new_customers) / orders else 0.0 end as retention_costs,
+        by_none
+        + case when orders > 0 then 0.0 else by_orders end
+        + case when new_customers > 0 then 0.0 else by_new_customers end
+        + case when ad_spend <> 0 then 0.0 else by_spend end as unallocated_costs,
+        (
+            period_start
+            + case period_grain
+                when 'day' then interval 1 day
+                when 'week' then interval 7 day
+                when 'month' then interval 1 month
+                when 'quarter' then interval 3 month
+                else interval 1 year
+            end
+        )::date - 1 as period_end
+    from joined
+)
+
+select
+    period_grain,
+    period_start,
+    period_end,
+    period_end <= $as_of_date as period_complete,
+    impressions,
+    clicks,
+    ad_spend,
+    direct_costs,
+    allocated_costs,
+    retention_costs,
+    unallocated_costs,
+    ad_spend + direct_costs + by_orders + by_new_customers + by_spend + by_none as total_cost,
+    orders,
+    new_customers,
+    first_order_revenue,
+    case when new_customers > 0 then ad_spend / new_customers end as cac_paid,
+    -- fully loaded: every cost but the retention share (METRICS.md: 'none' costs count only here)
+    case when new_customers > 0 then (ad_spend + direct_costs + allocated_costs + unallocated_costs) / new_customers end as cac_full,
+    case when ad_spend > 0 then first_order_revenue / ad_spend end as roas_first_order
+from split

@@ -1,0 +1,229 @@
+-- materialized: incremental by period_start
+-- CAC per period grain, period, channel and attribution model, with the costs behind it (METRICS.md).
+with grains as (
+    select unnest(cast($grains as varchar[])) as period_grain
+),
+
+models as (
+    select * from (values
+        ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based')
+    ) as m(attribution_model)
+),
+
+orders as (
+    select order_date, customer_type, channel from marts.orders
+),
+
+attribution as (
+    select
+        attribution.first_purchase_ts::date as date,
+        attribution.attribution_model,
+        attribution.channel,
+        attribution.credit,
+        first_purchases.revenue
+    from marts.attribution
+    join marts.first_purchases on first_purchases.order_id = attribution.order_id
+),
+
+ad_spend as (
+    select ad_spend.date, channel_map.channel, ad_spend.spend, ad_spend.impressions, ad_spend.clicks
+    from staging.ad_spend
+    join staging.channel_map
+        on channel_map.source is not distinct from ad_spend.source
+        and channel_map.medium is not distinct from ad_spend.medium
+        and channel_map.campaign is not distinct from ad_spend.campaign
+        and channel_map.referrer_host is null
+        and channel_map.click_id_type is null
+        and channel_map.platform is not distinct from ad_spend.platform
+),
+
+costs_daily as (
+    select date, channel, allocation, amount from staging.costs_daily
+),
+
+spend_by_channel as (
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, ad_spend.date)::date as period_start,
+        ad_spend.channel,
+        sum(ad_spend.spend) as ad_spend,
+        cast(sum(ad_spend.impressions) as bigint) as impressions,
+        cast(sum(ad_spend.clicks) as bigint) as clicks
+    from ad_spend
+    cross join grains
+    group by all
+),
+
+direct_by_channel as (
+    -- costs the CRM assigns to a channel; their allocation field is ignored
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
+        costs_daily.channel,
+        sum(costs_daily.amount) as direct_costs
+    from costs_daily
+    cross join grains
+    where costs_daily.channel is not null
+    group by all
+),
+
+new_by_channel as (
+    -- new customers = the credits of first purchases in the period (fractional under multi-touch)
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, attribution.date)::date as period_start,
+        attribution.channel,
+        attribution.attribution_model,
+        sum(attribution.credit) as new_customers,
+        sum(attribution.credit * attribution.revenue) as first_order_revenue
+    from attribution
+    cross join grains
+    group by all
+),
+
+repeat_by_channel as (
+    -- repeat orders are not attributed by the models: they count for the channel of their own UTM tags
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, orders.order_date)::date as period_start,
+        orders.channel,
+        count(*) as repeat_orders
+    from orders
+    cross join grains
+    where orders.customer_type = 'repeat'
+    group by all
+),
+
+orders_by_period as (
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, orders.order_date)::date as period_start,
+        count(*) as orders,
+        count(*) filter (where orders.customer_type = 'new') as new_customers
+    from orders
+    cross join grains
+    group by all
+),
+
+spend_by_period as (
+    select period_grain, period_start, sum(ad_spend) as ad_spend
+    from spend_by_channel
+    group by all
+),
+
+shared_by_period as (
+    -- shared costs (no channel) by allocation rule; empty rule was read as 'orders' in staging
+    select
+        grains.period_grain,
+        date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.allocation = 'orders'), 0) as by_orders,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.allocation = 'new_customers'), 0) as by_new_customers,
+        coalesce(sum(costs_daily.amount) filter (where costs_daily.allocation = 'spend'), 0) as by_spend
+    from costs_daily
+    cross join grains
+    where costs_daily.channel is null
+    group by all
+),
+
+channel_keys as (
+    -- every channel with spend, direct costs or repeat orders gets a row under every model; channels
+    -- with credited first purchases get one under the models that credit them
+    select keys.period_grain, keys.period_start, keys.channel, models.attribution_model
+    from (
+        select period_grain, period_start, channel from spend_by_channel
+        union
+        select period_grain, period_start, channel from direct_by_channel
+        union
+        select period_grain, period_start, channel from repeat_by_channel
+    ) as keys
+    cross join models
+    union
+    select period_grain, period_start, channel, attribution_model from new_by_channel
+),
+
+joined as (
+    select
+        channel_keys.period_grain,
+        channel_keys.period_start,
+        channel_keys.channel,
+        channel_keys.attribution_model,
+        coalesce(spend_by_channel.impressions, 0) as impressions,
+        coalesce(spend_by_channel.clicks, 0) as clicks,
+        coalesce(spend_by_channel.ad_spend, 0.0) as ad_spend,
+        coalesce(direct_by_channel.direct_costs, 0.0) as direct_costs,
+        coalesce(new_by_channel.new_customers, 0.0) as new_customers,
+        coalesce(new_by_channel.first_order_revenue, 0.0) as first_order_revenue,
+        coalesce(repeat_by_channel.repeat_orders, 0) as repeat_orders,
+        coalesce(orders_by_period.orders, 0) as period_orders,
+        coalesce(orders_by_period.new_customers, 0) as period_new_customers,
+        coalesce(spend_by_period.ad_spend, 0.0) as period_ad_spend,
+        coalesce(shared_by_period.by_orders, 0.0) as shared_by_orders,
+        coalesce(shared_by_period.by_new_customers, 0.0) as shared_by_new_customers,
+        coalesce(shared_by_period.by_spend, 0.0) as shared_by_spend
+    from channel_keys
+    left join spend_by_channel using (period_grain, period_start, channel)
+    left join direct_by_channel using (period_grain, period_start, channel)
+    left join repeat_by_channel using (period_grain, period_start, channel)
+    left join new_by_channel using (period_grain, period_start, channel, attribution_model)
+    left join orders_by_period using (period_grain, period_start)
+    left join spend_by_period using (period_grain, period_start)
+    left join shared_by_period using (period_grain, period_start)
+),
+
+allocated as (
+    -- a rule whose denominator is 0 in the period allocates nothing: that cost shows in
+    -- marts.blended_cac.unallocated_costs instead
+    select
+        joined.*,
+        case when period_orders > 0 then shared_by_orders * new_customers / period_orders else 0.0 end
+        + case when period_new_customers > 0 then shared_by_new_customers * new_customers / period_new_customers else 0.0 end
+        + case when period_ad_spend <> 0 then shared_by_spend * ad_spend / period_ad_spend else 0.0 end
+            as allocated_costs
+    from joined
+),
+
+costed as (
+    select
+        allocated.*,
+        ad_spend + direct_costs + allocated_costs as total_cost,
+        new_customers + repeat_orders as attributed_orders,
+        (
+            period_start
+            + case period_grain
+                when 'day' then interval 1 day
+                when 'week' then interval 7 day
+                when 'month' then interval 1 month
+                when 'quarter' then interval 3 month
+                else interval 1 year
+            end
+        )::date - 1 as period_end
+    from allocated
+)
+
+select
+    period_grain,
+    period_start,
+    period_end,
+    -- lived through: the period ended on or before the as-of date
+    period_end <= $as_of_date as period_complete,
+    channel,
+    attribution_model,
+    impressions,
+    clicks,
+    ad_spend,
+    direct_costs,
+    allocated_costs,
+    total_cost,
+    new_customers,
+    attributed_orders,
+    first_order_revenue,
+    -- no new customers: CAC is NULL, never 0 or infinity; the spend still shows
+    case when new_customers > 0 then ad_spend / new_customers end as cac_paid,
+    case when new_customers > 0 then total_cost / new_customers end as cac_full,
+    case when impressions > 0 then clicks / impressions end as ctr,
+    case when clicks > 0 then ad_spend / clicks end as cpc,
+    case when impressions > 0 then ad_spend * 1000.0 / impressions end as cpm,
+    case when clicks > 0 then new_customers / clicks end as conversion_rate,
+    case when attributed_orders > 0 then ad_spend / attributed_orders end as cpa,
+    case when ad_spend > 0 then first_order_revenue / ad_spend end as roas_first_order
+from costed
