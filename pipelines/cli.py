@@ -54,10 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the headline tables of the published warehouse")
     report.add_argument("--warehouse", default=None)
 
+    commands.add_parser("docs", help="rewrite docs/tables.md from the table models in schemas/")
+
     generate = commands.add_parser("generate", help="write a deterministic set of sample exports")
     from pipelines.generate import add_arguments
 
     add_arguments(generate)
+
+    bench = commands.add_parser("bench", help="benchmark the pipeline at scale against DuckDB and pandas references")
+    from pipelines.bench import add_arguments as bench_arguments
+
+    bench_arguments(bench)
     return parser
 
 
@@ -80,10 +87,20 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.report import print_report
 
             return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE))
+        if args.command == "docs":
+            from pipelines.table_docs import render_markdown
+
+            (PROJECT_ROOT / "docs" / "tables.md").write_text(render_markdown(), encoding="utf-8")
+            print("wrote docs/tables.md")
+            return 0
         if args.command == "generate":
             from pipelines.generate import run as generate_run
 
             return generate_run(args) or 0
+        if args.command == "bench":
+            from pipelines.bench import run as bench_run
+
+            return bench_run(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

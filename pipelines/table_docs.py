@@ -53,3 +53,23 @@ def document_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     for table in tables:
         if table in models:
             apply_comments(con, models[table])
+
+
+def render_markdown() -> str:
+    """docs/tables.md: every published table and column, from the same models that comment the warehouse."""
+    lines = [
+        "# Published tables",
+        "",
+        "Generated from the Pandera models in `schemas/` by `python -m pipelines docs`; the same words are the",
+        "table and column comments in the warehouse (`select * from duckdb_columns() where comment is not null`).",
+        "",
+    ]
+    for table, model in sorted(published_models().items()):
+        schema = model.to_schema()
+        lines += [f"## `{table}`", "", schema.description or "", "", "| column | type | meaning |", "|---|---|---|"]
+        for name, column in schema.columns.items():
+            nullable = ", nullable" if column.nullable else ""
+            meaning = (column.description or "").replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| `{name}` | {column.dtype}{nullable} | {meaning} |")
+        lines.append("")
+    return "\n".join(lines)
