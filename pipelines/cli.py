@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the headline tables of the published warehouse")
     report.add_argument("--warehouse", default=None)
 
+    charts = commands.add_parser("charts", help="draw CAC trend, payback curves and LTV:CAC as PNG files")
+    charts.add_argument("--warehouse", default=None)
+    charts.add_argument("--out", default=None, help="folder for the PNGs (default data/charts)")
+
     commands.add_parser("docs", help="rewrite docs/tables.md from the table models in schemas/")
 
     generate = commands.add_parser("generate", help="write a deterministic set of sample exports")
@@ -87,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.report import print_report
 
             return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE))
+        if args.command == "charts":
+            from pipelines.charts import write_charts
+
+            written = write_charts(
+                Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE),
+                Path(_absolute(args.out) or PROJECT_ROOT / "data" / "charts"),
+            )
+            print("wrote " + ", ".join(str(p) for p in written))
+            return 0
         if args.command == "docs":
             from pipelines.table_docs import render_markdown
 

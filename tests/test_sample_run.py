@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from pipelines.charts import write_charts
 from pipelines.config import PROJECT_ROOT
 from pipelines.definitions import all_assets
 from pipelines.partitions import monthly
@@ -21,8 +22,12 @@ MANIFEST = json.loads((SAMPLE / "MANIFEST.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    warehouse = tmp_path_factory.mktemp("sample") / "warehouse.duckdb"
+def warehouse(tmp_path_factory):
+    return tmp_path_factory.mktemp("sample") / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="module")
+def published(warehouse):
     keys = monthly.get_partition_keys()
     result = dg.materialize(
         all_assets,
@@ -95,3 +100,10 @@ def test_build_info_says_what_the_file_was_built_from(published):
     raw_dir, as_of = published.execute("select raw_dir, as_of_date from meta.build_info").fetchall()[0]
     assert raw_dir == str(SAMPLE)
     assert str(as_of) == "2026-10-31"
+
+
+def test_charts_are_drawn_from_the_published_file(published, warehouse, tmp_path):
+    written = write_charts(warehouse, tmp_path)
+    assert [p.name for p in written] == ["cac_trend.png", "payback_curves.png", "ltv_cac.png"]
+    for png in written:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
