@@ -18,6 +18,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from pipelines.db import rows
 from pipelines.identity import mask, normalise_email, normalise_phone
 from pipelines.raw_tables import RAW_COLUMNS, create_raw_tables
 from pipelines.readers import ExportError, ReadResult, read_export
@@ -36,10 +37,7 @@ NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
     "costs": None,  # None: the whole row is the key
     "touchpoints": None,
 }
-REJECT_COLUMNS = {
-    "run_id": pl.String, "source": pl.String, "source_file": pl.String, "source_row": pl.Int64,
-    "column_name": pl.String, "check_name": pl.String, "raw_value": pl.String, "reason": pl.String,
-}
+INGEST_VERSION = "1"  # bump when a change to reading or casting must reload every file
 
 
 class IngestError(RuntimeError):
@@ -59,7 +57,9 @@ class FileLoad:
     rows_skipped: int
     duplicates_dropped: int
     file_sha256: str
+    file_size: int
     file_mtime: datetime
+    load_signature: str
 
 
 @dataclass
@@ -67,6 +67,7 @@ class SourceLoad:
     source: str
     files: list[FileLoad] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    reused_files: int = 0  # loaded by an earlier run and unchanged since
 
     @property
     def rows_loaded(self) -> int:
@@ -227,37 +228,39 @@ def export_files(raw_dir: Path, source: str) -> list[Path]:
 
 def ingest_source(
     con: duckdb.DuckDBPyConnection, source: str, raw_dir: Path, run_id: str, secret: str,
-    max_reject_share: float = 1.0, options: dict | None = None,
+    max_reject_share: float = 1.0, options: dict | None = None, incremental: bool = True,
 ) -> SourceLoad:
-    """Replace raw.<source> with what the export folder holds now (a vanished file's rows go too)."""
+    """Bring raw.<source> in line with what the export folder holds now.
+
+    The build starts from the published warehouse, so when every file loaded last time is still there
+    unchanged (same size and modification time, same reader options and secret), only new files are
+    read: a nightly run costs what the new exports cost, not the history. A changed or vanished file
+    reloads the whole source, so no row of an old version survives.
+    """
     create_raw_tables(con)
     create_quality_tables(con)
-    con.execute(f"delete from raw.{source}")
-    con.execute("delete from quality.rejected_rows where source = ?", [source])
-    con.execute("delete from quality.file_loads where source = ?", [source])
-    load = SourceLoad(source)
-    for path in export_files(raw_dir, source):
-        relative = path.relative_to(raw_dir).as_posix()
-        try:
-            read = read_export(path, source, options=options) if options else read_export(path, source)
-        except ExportError as exc:
-            raise IngestError(str(exc)) from exc
-        good, failures = split_rows(source, read)
-        _insert_good(con, source, good, relative, read.layout, secret)
-        _insert_rejects(con, source, failures, relative, run_id)
-        for reason, count in failures.group_by("reason").len().iter_rows():
-            load.reasons[reason] = load.reasons.get(reason, 0) + count
-        load.files.append(
-            FileLoad(
-                source=source, source_file=relative, layout=read.layout, encoding=read.encoding,
-                delimiter=read.delimiter, rows_read=read.rows_read, rows_loaded=good.height,
-                rows_rejected=failures["row"].n_unique(), rows_skipped=read.skipped_lines,
-                duplicates_dropped=0, file_sha256=_sha256(path),
-                file_mtime=datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).replace(tzinfo=None),
-            )
+    files = {path.relative_to(raw_dir).as_posix(): path for path in export_files(raw_dir, source)}
+    signature = _load_signature(options, secret)
+    previous = {
+        name: (size, mtime, sig)
+        for name, size, mtime, sig in rows(
+            con, "select source_file, file_size, file_mtime, load_signature from quality.file_loads where source = ?", [source]
         )
-    _drop_duplicates(con, source, load)
-    _record_file_loads(con, load, run_id)
+    }
+    unchanged = incremental and bool(previous) and all(
+        name in files and (*_fingerprint(files[name]), signature) == previous[name] for name in previous
+    )
+    if not unchanged:
+        con.execute(f"delete from raw.{source}")
+        con.execute("delete from quality.rejected_rows where source = ?", [source])
+        con.execute("delete from quality.file_loads where source = ?", [source])
+        previous = {}
+    new_files = [name for name in files if name not in previous]
+    loads = [_load_file(con, source, files[name], name, run_id, secret, options, signature) for name in new_files]
+    _record_file_loads(con, loads, run_id)
+    if loads:
+        _drop_duplicates(con, source, new_files)
+    load = _source_load(con, source, reused=len(previous))
     if load.reject_share > max_reject_share:
         worst = max(load.files, key=lambda f: f.rows_rejected)
         raise IngestError(
@@ -266,6 +269,46 @@ def ingest_source(
             f"Reasons: {load.reasons}. See quality.rejected_rows."
         )
     return load
+
+
+def _load_file(con, source: str, path: Path, name: str, run_id: str, secret: str, options, signature: str) -> FileLoad:
+    try:
+        read = read_export(path, source, options=options) if options else read_export(path, source)
+    except ExportError as exc:
+        raise IngestError(str(exc)) from exc
+    good, failures = split_rows(source, read)
+    _insert_good(con, source, good, name, read.layout, secret)
+    _insert_rejects(con, source, failures, name, run_id)
+    size, mtime = _fingerprint(path)
+    return FileLoad(
+        source=source, source_file=name, layout=read.layout, encoding=read.encoding, delimiter=read.delimiter,
+        rows_read=read.rows_read, rows_loaded=good.height, rows_rejected=failures["row"].n_unique(),
+        rows_skipped=read.skipped_lines, duplicates_dropped=0, file_sha256=_sha256(path), file_size=size,
+        file_mtime=mtime, load_signature=signature,
+    )
+
+
+def _source_load(con, source: str, reused: int) -> SourceLoad:
+    load = SourceLoad(source, reused_files=reused)
+    frame = con.sql(
+        "select * exclude (run_id, loaded_at) from quality.file_loads where source = $source order by source_file",
+        params={"source": source},
+    ).pl()
+    load.files = [FileLoad(**row) for row in frame.iter_rows(named=True)]
+    load.reasons = dict(rows(con, "select reason, count(*) from quality.rejected_rows where source = ? group by reason", [source]))
+    return load
+
+
+def _fingerprint(path: Path) -> tuple[int, datetime]:
+    stat = path.stat()
+    mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(tzinfo=None)
+    return stat.st_size, mtime
+
+
+def _load_signature(options: dict | None, secret: str) -> str:
+    """What else decides a file's rows: reader options, the hashing secret and this module's version."""
+    material = f"{INGEST_VERSION}|{sorted((options or {}).items())}|{hashlib.sha256(secret.encode()).hexdigest()}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 def _insert_good(con, source: str, good: pl.DataFrame, source_file: str, layout: str, secret: str) -> None:
@@ -306,48 +349,52 @@ def _insert_rejects(con, source: str, failures: pl.DataFrame, source_file: str, 
         con.unregister("rejects")
 
 
-def _drop_duplicates(con, source: str, load: SourceLoad) -> None:
-    """Keep one row per natural key: the newest file (modification time, then name), then its last line."""
-    if not load.files:
-        return
+def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
+    """Keep one row per natural key: the newest file (modification time, then name), then its last line.
+    Only keys that the newly read files carry can have gained a copy, so only those are ranked."""
     key = NATURAL_KEYS[source] or tuple(RAW_COLUMNS[source])
-    files = pl.DataFrame(
-        {"source_file": [f.source_file for f in load.files], "file_mtime": [f.file_mtime for f in load.files]}
-    )
-    con.register("load_files", files.to_arrow())
     partition = ", ".join(f'r."{c}"' for c in key)
+    same_key = " and ".join(f'r."{c}" is not distinct from n."{c}"' for c in key)
+    con.register("new_files", pl.DataFrame({"source_file": new_files}).to_arrow())
     try:
-        dropped = con.sql(
+        con.execute(
             f"""
-            with ranked as (
+            create or replace temp table dropped as
+            with touched as (
+                select r.rowid as rid from raw.{source} r
+                semi join (select * from raw.{source} where source_file in (select source_file from new_files)) n
+                on {same_key}
+            ),
+            ranked as (
                 select r.rowid as rid, r.source_file,
                        row_number() over (partition by {partition}
                                           order by f.file_mtime desc, r.source_file desc, r.source_row desc) as copy
-                from raw.{source} r join load_files f using (source_file)
+                from raw.{source} r
+                join quality.file_loads f on f.source = $source and f.source_file = r.source_file
+                where r.rowid in (select rid from touched)
             )
             select rid, source_file from ranked where copy > 1
-            """
-        ).pl()
+            """,
+            {"source": source},
+        )
     finally:
-        con.unregister("load_files")
-    if dropped.height == 0:
-        return
-    con.register("dropped", dropped.to_arrow())
-    try:
-        con.execute(f"delete from raw.{source} where rowid in (select rid from dropped)")
-    finally:
-        con.unregister("dropped")
-    per_file = dict(dropped.group_by("source_file").len().iter_rows())
-    for f in load.files:
-        f.duplicates_dropped = int(per_file.get(f.source_file, 0))
-        f.rows_loaded -= f.duplicates_dropped
+        con.unregister("new_files")
+    con.execute(f"delete from raw.{source} where rowid in (select rid from dropped)")
+    con.execute(
+        """update quality.file_loads f
+           set duplicates_dropped = f.duplicates_dropped + d.n, rows_loaded = f.rows_loaded - d.n
+           from (select source_file, count(*) as n from dropped group by all) d
+           where f.source = $source and f.source_file = d.source_file""",
+        {"source": source},
+    )
+    con.execute("drop table dropped")
 
 
-def _record_file_loads(con, load: SourceLoad, run_id: str) -> None:
-    if not load.files:
+def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:
+    if not loads:
         return
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    frame = pl.DataFrame([asdict(f) | {"run_id": run_id, "loaded_at": now} for f in load.files])
+    frame = pl.DataFrame([asdict(f) | {"run_id": run_id, "loaded_at": now} for f in loads])
     con.register("file_loads", frame.to_arrow())
     try:
         con.execute("insert into quality.file_loads by name select * from file_loads")
@@ -357,6 +404,8 @@ def _record_file_loads(con, load: SourceLoad, run_id: str) -> None:
 
 def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists quality")
+    if "load_signature" not in {c for (c,) in rows(con, "select column_name from duckdb_columns() where schema_name = 'quality' and table_name = 'file_loads'")}:
+        con.execute("drop table if exists quality.file_loads")  # an older shape: every source reloads once
     con.execute(
         """create table if not exists quality.rejected_rows (
             run_id varchar, source varchar, source_file varchar, source_row bigint, column_name varchar,
@@ -366,7 +415,8 @@ def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
         """create table if not exists quality.file_loads (
             run_id varchar, source varchar, source_file varchar, layout varchar, encoding varchar,
             delimiter varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint, rows_skipped bigint,
-            duplicates_dropped bigint, file_sha256 varchar, file_mtime timestamp, loaded_at timestamp)"""
+            duplicates_dropped bigint, file_sha256 varchar, file_size bigint, file_mtime timestamp,
+            load_signature varchar, loaded_at timestamp)"""
     )
 
 

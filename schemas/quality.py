@@ -34,8 +34,10 @@ class FileLoads(pa.DataFrameModel):
     rows_skipped: pl.Int64 = pa.Field(ge=0, description="structural lines: title, date range, totals, blank lines")
     duplicates_dropped: pl.Int64 = pa.Field(ge=0, description="rows also exported by a newer file, which won")
     file_sha256: pl.String = pa.Field(description="content hash of the file")
+    file_size: pl.Int64 = pa.Field(ge=0, description="file size in bytes")
     file_mtime: pl.Datetime = pa.Field(description="file modification time (UTC); newer files win duplicates")
-    loaded_at: pl.Datetime = pa.Field(description="when the file was read (UTC)")
+    load_signature: pl.String = pa.Field(description="reader options, hashing secret and ingest version the file was read with; a file whose size, time or signature changes is read again")
+    loaded_at: pl.Datetime = pa.Field(description="when the file was read (UTC); an unchanged file keeps the run that first read it")
 
     class Config:
         name = "quality.file_loads"

@@ -126,3 +126,30 @@ def test_rerun_replaces_and_a_vanished_file_takes_its_rows(tmp_path, con):
     ingest_source(con, "fx_rates", tmp_path, "r3", SECRET)
     assert rows(con, "select date::varchar from raw.fx_rates") == [("2024-01-02",)]
     assert scalar(con, "select count(*) from quality.file_loads") == 1
+
+
+def test_unchanged_files_are_not_read_again_and_new_ones_are_added(tmp_path, con):
+    header = "date,platform,campaign_id,spend,currency\n"
+    write(tmp_path / "ad_spend" / "march.csv", header + "2024-03-01,vk_ads,7,100,RUB\n2024-03-02,vk_ads,7,200,RUB\n", mtime=1_700_000_000)
+    ingest_source(con, "ad_spend", tmp_path, "r1", SECRET)
+    write(tmp_path / "ad_spend" / "march_late.csv", header + "2024-03-02,vk_ads,7,250,RUB\n2024-03-03,vk_ads,7,300,RUB\n", mtime=1_700_000_100)
+    load = ingest_source(con, "ad_spend", tmp_path, "r2", SECRET)
+    assert load.reused_files == 1
+    assert rows(con, "select source_file, run_id, rows_loaded, duplicates_dropped from quality.file_loads order by 1") == [
+        ("ad_spend/march.csv", "r1", 1, 1),        # its 2024-03-02 row lost to the newer file
+        ("ad_spend/march_late.csv", "r2", 2, 0),
+    ]
+    assert rows(con, "select date::varchar, spend from raw.ad_spend order by 1") == [
+        ("2024-03-01", 100.0), ("2024-03-02", 250.0), ("2024-03-03", 300.0)]
+
+
+def test_a_changed_file_or_secret_reloads_the_source(tmp_path, con):
+    header = "date,currency,rate\n"
+    a = write(tmp_path / "fx_rates" / "a.csv", header + "2024-01-01,USD,90\n", mtime=1_700_000_000)
+    ingest_source(con, "fx_rates", tmp_path, "r1", SECRET)
+    write(a, header + "2024-01-01,USD,95\n", mtime=1_700_000_500)
+    assert ingest_source(con, "fx_rates", tmp_path, "r2", SECRET).reused_files == 0
+    assert rows(con, "select rate from raw.fx_rates") == [(95.0,)]
+    assert ingest_source(con, "fx_rates", tmp_path, "r3", "another secret").reused_files == 0
+    assert ingest_source(con, "fx_rates", tmp_path, "r4", "another secret").reused_files == 1
+    assert scalar(con, "select count(*) from raw.fx_rates") == 1
