@@ -194,16 +194,22 @@ def split_rows(source: str, read: ReadResult) -> tuple[pl.DataFrame, pl.DataFram
     """(good typed rows with source_row, failures with source_row and raw value) for one file."""
     typed, cast_failures = cast_frame(source, read.frame)
     failures = pl.concat([cast_failures, validate_frame(source, typed)]).unique(maintain_order=True)
+    typed = typed.with_columns(read.frame["source_row"])
+    if failures.height == 0:  # the common case: no bookkeeping on the whole frame
+        return typed, failures.with_columns(pl.lit(None, pl.Int64).alias("source_row"), pl.lit(None, pl.String).alias("raw_value"))
     # A value that failed its cast shows up again as "missing": report the cast, not the echo.
     casted = cast_failures.select("row", "column_name").with_columns(pl.lit(True).alias("__cast"))
     failures = failures.join(casted, on=["row", "column_name"], how="left").filter(
         pl.col("__cast").is_null() | pl.col("check_name").str.starts_with("cast_")
     ).drop("__cast")
-    bad_rows = failures["row"].unique()
-    indexed = typed.with_columns(read.frame["source_row"]).with_row_index("__row")
-    good = indexed.filter(~pl.col("__row").is_in(bad_rows.implode())).drop("__row")
-    raw_text = read.frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
-    raw_values = raw_text.unpivot(index=["row", "source_row"], variable_name="column_name", value_name="raw_value")
+    bad_rows = failures["row"].unique().implode()
+    good = typed.with_row_index("__row").filter(~pl.col("__row").is_in(bad_rows)).drop("__row")
+    # raw text of the failing rows only, one row per (row, column)
+    raw_values = (
+        read.frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+        .filter(pl.col("row").is_in(bad_rows))
+        .unpivot(index=["row", "source_row"], variable_name="column_name", value_name="raw_value")
+    )
     failures = failures.join(raw_values, on=["row", "column_name"], how="left")
     failures = failures.with_columns(
         pl.when(pl.col("column_name").is_in(PERSONAL))
@@ -211,10 +217,9 @@ def split_rows(source: str, read: ReadResult) -> tuple[pl.DataFrame, pl.DataFram
         .otherwise(pl.col("raw_value"))
         .alias("raw_value")
     )
-    if failures.filter(pl.col("source_row").is_null()).height:
-        # dataframe-wide checks name the model, not a column: fall back to the row's line number
-        failures = failures.drop("source_row").join(raw_text.select("row", "source_row"), on="row")
-    return good, failures
+    # a check that blames a column the file does not carry still knows the row's line
+    lines = raw_values.select("row", "source_row").unique()
+    return good, failures.drop("source_row").join(lines, on="row", how="left")
 
 
 # ---------------------------------------------------------------- load into the warehouse
@@ -351,27 +356,32 @@ def _insert_rejects(con, source: str, failures: pl.DataFrame, source_file: str, 
 
 def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
     """Keep one row per natural key: the newest file (modification time, then name), then its last line.
-    Only keys that the newly read files carry can have gained a copy, so only those are ranked."""
+
+    Only keys the newly read files carry can have gained a copy. A 64-bit hash of the key finds the
+    candidates cheaply (one integer per row, not a window over every column of every row); the exact
+    key then decides among the few candidates, so a hash collision can never drop a distinct row."""
     key = NATURAL_KEYS[source] or tuple(RAW_COLUMNS[source])
-    partition = ", ".join(f'r."{c}"' for c in key)
-    same_key = " and ".join(f'r."{c}" is not distinct from n."{c}"' for c in key)
+    columns = ", ".join(f'"{c}"' for c in key)
+    qualified = ", ".join(f'r."{c}"' for c in key)
     con.register("new_files", pl.DataFrame({"source_file": new_files}).to_arrow())
     try:
         con.execute(
             f"""
             create or replace temp table dropped as
-            with touched as (
-                select r.rowid as rid from raw.{source} r
-                semi join (select * from raw.{source} where source_file in (select source_file from new_files)) n
-                on {same_key}
+            with hashed as (
+                select hash({columns}) as key_hash, source_file in (select source_file from new_files) as is_new
+                from raw.{source}
+            ),
+            repeated as (
+                select key_hash from hashed group by key_hash having count(*) > 1 and bool_or(is_new)
             ),
             ranked as (
                 select r.rowid as rid, r.source_file,
-                       row_number() over (partition by {partition}
+                       row_number() over (partition by {qualified}
                                           order by f.file_mtime desc, r.source_file desc, r.source_row desc) as copy
                 from raw.{source} r
                 join quality.file_loads f on f.source = $source and f.source_file = r.source_file
-                where r.rowid in (select rid from touched)
+                where hash({qualified}) in (select key_hash from repeated)
             )
             select rid, source_file from ranked where copy > 1
             """,
