@@ -1,0 +1,94 @@
+"""Smoke test of the benchmark harness (pipelines/bench) at toy scale: no timing is asserted, only that
+each part runs and that the pandas peer agrees with the pipeline's SQL on the committed sample."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.bench import _months_of_data, format_report, summarise, targets
+from pipelines.bench.data import data_files
+from pipelines.bench.limit import run_limit
+from pipelines.bench.runner import run_sampled
+from pipelines.bench.scales import SCALES, generator_version
+from pipelines.bench.stages import analyse, stage_of
+from pipelines.cli import build_parser
+from pipelines.config import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+
+
+def test_cli_has_bench_and_scales_are_ordered():
+    args = build_parser().parse_args(["bench", "--scale", "toy", "--repeat", "2", "--no-peer"])
+    assert (args.scale, args.repeat, args.no_peer) == ("toy", 2, True)
+    sizes = [SCALES[s].customers for s in ("toy", "small", "medium", "large")]
+    assert sizes == sorted(sizes)
+    assert generator_version() == generator_version() and len(generator_version()) == 12
+    assert _months_of_data(SCALES["small"]) == ("2026-09", "2026-10")
+
+
+def test_analyse_groups_steps_into_stages_with_peaks():
+    report = {
+        "steps": [
+            {"step": "raw__orders", "start": 10.0, "end": 12.0, "status": "success"},
+            {"step": "staging__orders", "start": 12.0, "end": 13.0, "status": "success"},
+            {"step": "marts__orders", "start": 13.0, "end": 14.0, "status": "success"},
+            {"step": "warehouse", "start": 14.0, "end": 14.5, "status": "failure"},
+        ],
+        "probes": [("ingest.pandera_validate", 10.5, 11.0)],
+        "rss_samples": [(10.1, 1000 * 1024), (12.5, 3000 * 1024), (13.5, 2000 * 1024)],
+        "wall_seconds": 6.0, "wall_start": 9.0, "imported": 9.5, "materialize_start": 9.8, "materialize_end": 14.6,
+        "wall_end": 15.0, "exit_code": 0, "vm_hwm_kb": 3100 * 1024, "checks": [],
+    }
+    result = analyse(report, {"orders": 1000, "touchpoints": 3000})
+    assert result["stages"]["ingest:orders"]["seconds"] == 2.0
+    assert result["stages"]["ingest:orders"]["rows_per_second"] == 500
+    assert result["stages"]["staging"]["peak_rss_mib"] == 3000
+    assert result["stages"]["publish"]["failed"] == ["warehouse"]
+    assert result["probes"]["ingest.pandera_validate"]["seconds"] == 0.5
+    assert stage_of("raw__touchpoints") == "ingest:touchpoints"
+    summary = summarise(SCALES["toy"], [{"full": result, "limit": {"seconds": 1.0, "read_seconds": 0.9, "query_seconds": 0.1}}],
+                        {"rows": {"orders": 1000}, "bytes": 1})
+    assert summary["ratio_pipeline_over_limit"] == 6.0
+    summary["targets"] = targets(summary, Path("."))
+    assert summary["targets"]["pipeline_within_3x_limit"]["met"] is False
+    text = format_report({"scale": "toy", "repeat": 1, "summary": summary, "backfill_months": ("2026-09", "2026-10")})
+    assert "pipeline / limit = 6.0x" in text
+
+
+def test_rss_sampler_sees_a_child_process_memory(tmp_path):
+    code = "import time; x = bytearray(200 * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep(0.5)"
+    rc, t0, t1, samples = run_sampled([sys.executable, "-c", code], tmp_path / "log.txt")
+    assert rc == 0 and t1 > t0
+    assert max(kb for _, kb in samples) > 150 * 1024
+
+
+def test_limit_reads_every_sample_file():
+    result = run_limit(SAMPLE, data_files(SAMPLE))
+    assert result["rows"]["touchpoints"] == 19350
+    assert result["rows"]["orders"] == 7630
+    assert result["cac_rows"] > 0 and result["seconds"] > 0
+
+
+def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch):
+    pytest.importorskip("pandas")
+    import duckdb
+
+    from pipelines.bench.compare import compare
+    from pipelines.bench.peer import run_peer
+    from pipelines.config import load_config
+    from pipelines.ingest import ingest_source
+    from pipelines.raw_tables import SOURCES
+    from pipelines.transform import EARLIEST, LATEST, run_transforms
+
+    config = load_config()
+    con = duckdb.connect(":memory:")
+    for source in SOURCES:
+        ingest_source(con, source, SAMPLE, "bench-test", "bench-secret", max_reject_share=1.0)
+    run_transforms(con, config, (EARLIEST, LATEST))
+    result = compare(con, run_peer(SAMPLE))
+    con.close()
+    assert result["cac_rows_compared"] > 100 and result["ltv_rows_compared"] > 100
+    assert result["cac_mismatches"] == [] and result["ltv_mismatches"] == []
