@@ -34,9 +34,11 @@ NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
     "orders": ("order_id",),
     "customers": ("customer_id",),
     "fx_rates": ("date", "currency"),
+    "touchpoints": ("visitor_id", "ts", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"),
     "costs": None,  # None: the whole row is the key
-    "touchpoints": None,
 }
+# Costs carry no id: two equal rows in one file are two costs; only an older file's copy is a re-export.
+COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
 INGEST_VERSION = "1"  # bump when a change to reading or casting must reload every file
 
 
@@ -363,6 +365,7 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
     key = NATURAL_KEYS[source] or tuple(RAW_COLUMNS[source])
     columns = ", ".join(f'"{c}"' for c in key)
     qualified = ", ".join(f'r."{c}"' for c in key)
+    rank, by_line = ("dense_rank", "") if source in COPIES_WITHIN_A_FILE_ARE_DISTINCT else ("row_number", ", r.source_row desc")
     con.register("new_files", pl.DataFrame({"source_file": new_files}).to_arrow())
     try:
         con.execute(
@@ -377,8 +380,8 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
             ),
             ranked as (
                 select r.rowid as rid, r.source_file,
-                       row_number() over (partition by {qualified}
-                                          order by f.file_mtime desc, r.source_file desc, r.source_row desc) as copy
+                       {rank}() over (partition by {qualified}
+                                      order by f.file_mtime desc, r.source_file desc{by_line}) as copy
                 from raw.{source} r
                 join quality.file_loads f on f.source = $source and f.source_file = r.source_file
                 where hash({qualified}) in (select key_hash from repeated)

@@ -1,6 +1,8 @@
 """Runs the SQL models in sql/: one file = one select = one table, ordered by the tables each mentions.
 
 A file's first line says how it is materialised:
+  -- materialized: view                        computed when read (for big, cheap-to-compute rows
+                                               read once or twice: writing them would cost more)
   -- materialized: table                       rebuilt whole
   -- materialized: incremental by <column>     rows whose <column> falls in the window are replaced
 Parameters are bound by DuckDB (`$name`), never pasted into the SQL text.
@@ -23,7 +25,7 @@ SQL_DIR = PROJECT_ROOT / "sql"
 SCHEMAS = ("staging", "marts")
 _REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_HEADER = re.compile(r"--\s*materialized:\s*(table|incremental by ([a-z_][a-z0-9_]*))\s*$")
+_HEADER = re.compile(r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*))\s*$")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class SqlModel:
     path: Path
     partition_column: str | None  # None = rebuilt whole
     refs: frozenset[str]
+    is_view: bool = False
 
     @property
     def table(self) -> str:
@@ -51,10 +54,16 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             text = path.read_text(encoding="utf-8")
             header = _HEADER.match(text.splitlines()[0].strip()) if text.strip() else None
             if header is None:
-                raise ValueError(f"{path}: first line must be '-- materialized: table' or '-- materialized: incremental by <column>'")
+                raise ValueError(
+                    f"{path}: first line must be '-- materialized: view', '-- materialized: table' "
+                    "or '-- materialized: incremental by <column>'"
+                )
             table = f"{schema}.{path.stem}"
             refs = {f"{s}.{t}" for s, t in _REF.findall(_strip_comments(text))} - {table}
-            models[table] = SqlModel(schema, path.stem, path, header.group(2), frozenset(refs))
+            is_view = header.group(1) == "view"
+            if is_view and _PARAM.search(_strip_comments(text)):
+                raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
+            models[table] = SqlModel(schema, path.stem, path, header.group(2), frozenset(refs), is_view)
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
 
@@ -64,6 +73,14 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     query = model.sql
     con.execute(f"create schema if not exists {model.schema}")
     bound = _bind(query, params)
+    existing = _kind(con, model.table)
+    if model.is_view:
+        if existing == "table":  # it was a table in an older build
+            con.execute(f"drop table {model.table}")
+        con.execute(f"create or replace view {model.table} as {query}")
+        return 0
+    if existing == "view":
+        con.execute(f"drop view {model.table}")
     if model.partition_column is None:
         con.execute(f"create or replace table {model.table} as {query}", bound)
         return _count(con, model.table)
@@ -102,6 +119,13 @@ def _bind(query: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
+
+
+def _kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    schema, name = table.split(".")
+    sql = "select table_type from information_schema.tables where table_schema = ? and table_name = ?"
+    found = scalar(con, sql, [schema, name])
+    return {"BASE TABLE": "table", "VIEW": "view"}.get(found) if found else None
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -153,3 +153,18 @@ def test_a_changed_file_or_secret_reloads_the_source(tmp_path, con):
     assert ingest_source(con, "fx_rates", tmp_path, "r3", "another secret").reused_files == 0
     assert ingest_source(con, "fx_rates", tmp_path, "r4", "another secret").reused_files == 1
     assert scalar(con, "select count(*) from raw.fx_rates") == 1
+
+
+def test_duplicate_rules_per_source(tmp_path, con):
+    # a visit logged twice (same visitor, time and tags) is one visit, whatever its referrer says
+    write(tmp_path / "touchpoints" / "t.csv",
+          "visitor_id,ts,utm_source,referrer\nv1,2024-03-01 10:00,vk,https://vk.com/\nv1,2024-03-01 10:00,vk,\nv1,2024-03-01 10:05,vk,\n")
+    assert ingest_source(con, "touchpoints", tmp_path, "r", SECRET).rows_loaded == 2
+    # costs have no id: equal rows in one file are two costs, a copy in an older file is a re-export
+    header = "period_start,period_end,category,amount,currency\n"
+    row = "2024-03-01,2024-03-31,software,100,RUB\n"
+    write(tmp_path / "costs" / "new.csv", header + row + row, mtime=1_700_000_100)
+    write(tmp_path / "costs" / "old.csv", header + row, mtime=1_700_000_000)
+    load = ingest_source(con, "costs", tmp_path, "r", SECRET)
+    assert scalar(con, "select sum(amount) from raw.costs") == 200
+    assert {f.source_file: f.duplicates_dropped for f in load.files} == {"costs/new.csv": 0, "costs/old.csv": 1}

@@ -72,3 +72,15 @@ def test_window_widens_to_whole_periods_of_every_grain():
     assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["year", "month"]}})) == (date(2024, 1, 1), date(2025, 1, 1))
     # a week that starts in February holds March days: it is recomputed too
     assert widen_window(date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["month", "week"]}})) == (date(2024, 2, 26), date(2024, 4, 1))
+
+
+def test_a_view_is_computed_when_read_and_takes_no_parameters(tmp_path):
+    write_model(tmp_path, "staging", "v", "-- materialized: view\nselect 41 + 1 as answer\n")
+    con = duckdb.connect()
+    model = discover_models(tmp_path)[0]
+    assert run_model(con, model, {}) == 0
+    assert rows(con, "select table_type from information_schema.tables where table_name = 'v'") == [("VIEW",)]
+    assert rows(con, "select answer from staging.v") == [(42,)]
+    write_model(tmp_path, "staging", "w", "-- materialized: view\nselect $x as x\n")
+    with pytest.raises(ValueError, match="a view cannot take bound parameters"):
+        discover_models(tmp_path)

@@ -138,7 +138,9 @@ def test_input_order_and_duplicate_exports_change_nothing(dataset, rnd: random.R
     # every row shuffled, and also exported in an older overlapping file
     shuffled = {}
     for name, table_rows in data.items():
-        copies = [r | {"source_file": "test/2023-older.csv"} for r in table_rows] + list(table_rows)
+        # re-exported touches are dropped by ingest, before staging (tests/test_ingest.py)
+        older = [] if name.endswith("touchpoints") else [r | {"source_file": "test/2023-older.csv"} for r in table_rows]
+        copies = older + list(table_rows)
         rnd.shuffle(copies)
         shuffled[name] = copies
     got = snapshot(build(shuffled))

