@@ -93,6 +93,14 @@ phone_matches as (
     group by phone_key
 ),
 
+phone_emails as (
+    -- a guest who once left both e-mail and phone is one customer: a phone-only order joins that e-mail
+    select phone_key, min(email_key) as email_key
+    from normalised
+    where phone_key is not null and email_key is not null
+    group by phone_key
+),
+
 identified as (
     -- METRICS.md: CRM id where known (also found through the order's e-mail or phone), else e-mail,
     -- else phone. Orders with none of them fall back to the web visitor, then to the order itself,
@@ -105,6 +113,7 @@ identified as (
             when email_matches.customer_id is not null then 'crm:' || email_matches.customer_id
             when phone_matches.customer_id is not null then 'crm:' || phone_matches.customer_id
             when normalised.email_key is not null then 'email:' || normalised.email_key
+            when phone_emails.email_key is not null then 'email:' || phone_emails.email_key
             when normalised.phone_key is not null then 'phone:' || normalised.phone_key
             when normalised.visitor_id is not null then 'visitor:' || normalised.visitor_id
             else 'order:' || normalised.order_id
@@ -112,6 +121,7 @@ identified as (
     from normalised
     left join email_matches on email_matches.email_key = normalised.email_key
     left join phone_matches on phone_matches.phone_key = normalised.phone_key
+    left join phone_emails on phone_emails.phone_key = normalised.phone_key
 ),
 
 with_order_rate as (

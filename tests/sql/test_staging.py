@@ -165,6 +165,7 @@ def test_customer_keys_and_visitor_links(warehouse):
         order("e", customer_id=None, phone_key="p8", visitor_id="v2"),
         order("f", customer_id=None, visitor_id="v3"),
         order("g", customer_id=None),
+        order("h", customer_id=None, phone_key="p7"),                   # phone only, seen with e7 on "d"
     ])
     insert(warehouse, "raw.touchpoints", [
         {"visitor_id": "v1", "ts": datetime(2024, 3, 1)},
@@ -175,7 +176,7 @@ def test_customer_keys_and_visitor_links(warehouse):
     run(warehouse)
     keys = dict(rows(warehouse, "select order_id, customer_key from staging.orders"))
     assert keys == {"a": "crm:42", "b": "crm:42", "c": "crm:43", "d": "email:e7", "e": "phone:p8",
-                    "f": "visitor:v3", "g": "order:g"}
+                    "f": "visitor:v3", "g": "order:g", "h": "email:e7"}
     touches = sorted(rows(warehouse, "select visitor_id, customer_key from staging.customer_touches"))
     assert touches == [("v1", "crm:42"), ("v2", "phone:p8"), ("v9", "crm:43")]
 
