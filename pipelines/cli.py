@@ -82,9 +82,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return validate_paths([Path(p) for p in args.paths], args.source)
         if args.command == "rollback":
-            from pipelines.warehouse import WarehousePaths, rollback
+            from pipelines.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
 
-            rollback(WarehousePaths(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE)))
+            try:
+                rollback(WarehousePaths(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE)))
+            except (PublishError, WarehouseBusy) as exc:
+                print(f"rollback refused: {exc}", file=sys.stderr)
+                return 1
             print("rolled back: the previous warehouse is published again (run rollback again to undo)")
             return 0
         if args.command == "report":

@@ -1,6 +1,7 @@
 """The last asset of every run: record what the build is, run the blocking checks, publish atomically."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster inspects the annotations of asset functions
+# (context, resources) at definition time and rejects them as strings.
 
 import hashlib
 import subprocess

@@ -4,10 +4,12 @@ Exports do not respect period boundaries (a file holds many months), so every ru
 as it is now; the partition window only bounds what the SQL models recompute downstream.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster inspects the annotations of asset functions
+# (context, resources) at definition time and rejects them as strings.
 
 import dagster as dg
 
+from pipelines.faults import pause_point
 from pipelines.identity import hash_secret
 from pipelines.ingest import IngestError, ingest_source
 from pipelines.partitions import POOL, monthly, single_run
@@ -38,6 +40,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                 )
             except IngestError as exc:
                 raise dg.Failure(description=str(exc)) from exc
+            pause_point("ingest")  # test-only: lets a test kill the run mid-ingest (pipelines/faults.py)
         for reason, count in sorted(load.reasons.items(), key=lambda kv: -kv[1]):
             context.log.warning(f"{source}: {count} row(s) rejected: {reason}")
         yield dg.MaterializeResult(

@@ -16,7 +16,9 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.config import PROJECT_ROOT, Config, load_config
-from pipelines.warehouse import WarehousePaths, build_lock, start_build
+from pipelines.warehouse import (
+    LockHolder, PublishError, WarehouseBusy, WarehousePaths, build_lock, process_alive, start_build,
+)
 
 
 def _resolve(path: str) -> Path:
@@ -55,18 +57,32 @@ class WarehouseResource(dg.ConfigurableResource):
     def run_id(self) -> str:
         return self._run_id
 
+    @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:
         run_id = context.run_id or "adhoc"
         paths = self.paths
-        with build_lock(paths, wait_seconds=self.lock_wait_seconds):
-            self._run_id = run_id
-            self._build = start_build(paths, run_id)
-            try:
-                yield self
-            finally:
-                # Published builds were renamed away; anything still here is an unpublished build.
-                self._build.unlink(missing_ok=True)
-                self._build.with_name(self._build.name + ".wal").unlink(missing_ok=True)
+
+        def waiting(holder: LockHolder) -> None:
+            context.log.info(
+                f"another run is building {paths.published} (process {holder.pid}, run {holder.run_id}): "
+                f"waiting up to {self.lock_wait_seconds:g}s for it to finish"
+            )
+
+        try:
+            with build_lock(paths, self.lock_wait_seconds, run_id, on_wait=waiting) as previous:
+                if previous.run_id and previous.run_id != run_id and context.instance is not None:
+                    release_dead_run(context.instance, previous, context.log)
+                self._run_id = run_id
+                self._build = start_build(paths, run_id)
+                try:
+                    yield self
+                finally:
+                    # Published builds were renamed away; anything still here is an unpublished build.
+                    self._build.unlink(missing_ok=True)
+                    self._build.with_name(self._build.name + ".wal").unlink(missing_ok=True)
+        except (WarehouseBusy, PublishError) as exc:
+            # a Failure carries the message to the run's failure event (and the CLI prints it)
+            raise dg.Failure(description=str(exc)) from exc
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -76,3 +92,24 @@ class WarehouseResource(dg.ConfigurableResource):
             con.execute("checkpoint")
         finally:
             con.close()
+
+
+def release_dead_run(instance: dg.DagsterInstance, holder: LockHolder, log=None) -> None:
+    """The previous holder of the build lock has let go of it, so none of its steps runs any more: free
+    the pool slots it may still hold (a run killed with -9 never frees them, and the next run would
+    wait for them forever), and mark it failed if its process is gone but Dagster still has it running."""
+    run_id = holder.run_id
+    if not run_id or run_id in ("adhoc", "rollback"):
+        return
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits:
+        storage.free_concurrency_slots_for_run(run_id)
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished and not process_alive(holder.pid):
+        message = (
+            f"run {run_id} died while building the warehouse (process {holder.pid} is gone); "
+            "its unpublished build was discarded and the published warehouse was never touched"
+        )
+        instance.report_run_failed(run, message=message)
+        if log is not None:
+            log.warning(message)

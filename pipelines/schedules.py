@@ -1,8 +1,7 @@
 """The nightly refresh: the current month, plus the previous one while its late data can still arrive."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -11,7 +10,8 @@ from pipelines.config import Config, load_config
 
 
 def refresh_range(today: date, late_data_days: int) -> tuple[str, str]:
-    """Monthly partition keys (first, last) a nightly run on `today` refreshes."""
+    """Monthly partition keys (first, last) a nightly run on `today` refreshes: the current month, and
+    during its first `late_data_days` days (day 1 .. late_data_days) the previous month too."""
     current = today.replace(day=1)
     if today.day <= late_data_days:
         previous = date(current.year - (current.month == 1), (current.month - 2) % 12 + 1, 1)
@@ -19,7 +19,15 @@ def refresh_range(today: date, late_data_days: int) -> tuple[str, str]:
     return current.isoformat(), current.isoformat()
 
 
-def build_nightly_schedule(job: dg.UnresolvedAssetJobDefinition, config: Config | None = None) -> dg.ScheduleDefinition:
+def local_date(moment: datetime, timezone: str) -> date:
+    """The calendar date of `moment` where the schedule runs (a naive moment is taken as local there)."""
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def build_nightly_schedule(job, config: Config | None = None) -> dg.ScheduleDefinition:
+    """`job`: the partitioned refresh job; cron, time zone and late-data days come from [schedule]."""
     config = config or load_config()
 
     @dg.schedule(
@@ -32,10 +40,11 @@ def build_nightly_schedule(job: dg.UnresolvedAssetJobDefinition, config: Config 
         f"{config.late_data_days} days of a month.",
     )
     def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        moment: datetime = context.scheduled_execution_time
-        first, last = refresh_range(moment.date(), config.late_data_days)
+        moment = context.scheduled_execution_time or datetime.now(ZoneInfo(config.schedule_timezone))
+        today = local_date(moment, config.schedule_timezone)
+        first, last = refresh_range(today, config.late_data_days)
         return dg.RunRequest(
-            run_key=f"nightly-{moment.date().isoformat()}",
+            run_key=f"nightly-{today.isoformat()}",
             tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
         )
 
