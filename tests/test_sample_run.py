@@ -29,9 +29,10 @@ def warehouse(tmp_path_factory):
 @pytest.fixture(scope="module")
 def published(warehouse):
     keys = monthly.get_partition_keys()
+    instance = dg.DagsterInstance.ephemeral()  # held here: Dagster keeps only a weak reference
     result = dg.materialize(
         all_assets,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
         resources={"warehouse": WarehouseResource(raw_dir=str(SAMPLE), warehouse_path=str(warehouse))},
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
     )

@@ -42,9 +42,10 @@ def publish(raw: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
         (raw / source).mkdir(parents=True, exist_ok=True)
     warehouse = tmp_path / "warehouse.duckdb"
     keys = monthly.get_partition_keys()
+    instance = dg.DagsterInstance.ephemeral()  # held here: Dagster keeps only a weak reference
     result = dg.materialize(
         all_assets,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
         resources={"warehouse": WarehouseResource(raw_dir=str(raw), warehouse_path=str(warehouse))},
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
     )
