@@ -63,9 +63,10 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
     description="Runs the blocking checks on the build and, if they pass, atomically replaces the analysts' file.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    window = run_window(context)
     with warehouse.connect() as con:
-        record_build_info(con, warehouse, run_window(context))
-        results = run_checks(con)
+        record_build_info(con, warehouse, window)
+        results = run_checks(con, window)
     for result in results:
         (context.log.info if result.passed else context.log.error)(f"check {result.name}: {result.detail}")
     failed = [r for r in results if not r.passed]
@@ -74,6 +75,7 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
             description="blocking checks failed, the published warehouse was left as it was: "
             + "; ".join(f"{r.name} ({r.failures} failing)" for r in failed),
         )
+    warehouse.close()  # checkpointed and closed: the file is whole before it is renamed
     try:
         publish(warehouse.paths, warehouse.build_path)
     except PublishError as exc:

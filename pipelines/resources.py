@@ -7,6 +7,7 @@ the build in. The job runs with the in-process executor, so the run's steps shar
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +17,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.config import PROJECT_ROOT, Config, load_config
+from pipelines.transform import write_config_tables
 from pipelines.warehouse import (
     LockHolder, PublishError, WarehouseBusy, WarehousePaths, build_lock, process_alive, start_build,
 )
@@ -34,6 +36,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     _build: Path | None = PrivateAttr(default=None)
     _run_id: str = PrivateAttr(default="")
+    _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     @property
     def paths(self) -> WarehousePaths:
@@ -77,6 +80,9 @@ class WarehouseResource(dg.ConfigurableResource):
                 try:
                     yield self
                 finally:
+                    if self._con is not None:  # a failed run: drop the connection, then the build
+                        self._con.close()
+                        self._con = None
                     # Published builds were renamed away; anything still here is an unpublished build.
                     self._build.unlink(missing_ok=True)
                     self._build.with_name(self._build.name + ".wal").unlink(missing_ok=True)
@@ -86,12 +92,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.build_path))
-        try:
-            yield con
-            con.execute("checkpoint")
-        finally:
-            con.close()
+        """The run's one connection to its build file, opened by the first step that needs it: reopening
+        and checkpointing the file in every step cost more than many of the steps themselves."""
+        if self._con is None:
+            con = duckdb.connect(str(self.build_path))
+            # bounded memory: DuckDB spills to disk (beside the build file) rather than grow past it
+            con.execute(f"set memory_limit = '{os.environ.get('ACQ_DUCKDB_MEMORY_LIMIT', '4GB')}'")
+            write_config_tables(con, self.config)
+            self._con = con
+        yield self._con
+
+    def close(self) -> None:
+        """Checkpoint and close the build, as publishing needs (a file with an open log is not whole)."""
+        if self._con is not None:
+            try:
+                self._con.execute("checkpoint")
+            finally:
+                self._con.close()
+                self._con = None
 
 
 def release_dead_run(instance: dg.DagsterInstance, holder: LockHolder, log=None) -> None:

@@ -11,7 +11,7 @@ from pipelines.partitions import POOL, monthly, run_window, single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql_models import SqlModel, discover_models, run_model
 from pipelines.table_docs import document_tables
-from pipelines.transform import as_of_date, model_params, write_config_tables
+from pipelines.transform import as_of_date, model_params
 
 
 def _key(table: str) -> dg.AssetKey:
@@ -34,7 +34,6 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         config = warehouse.config
         window = run_window(context)
         with warehouse.connect() as con:
-            write_config_tables(con, config)
             params = model_params(config, window, as_of_date(con, config))
             if model.schema == "marts":
                 pause_point("marts")  # test-only: lets a test kill the run mid-marts (pipelines/faults.py)

@@ -5,6 +5,14 @@ A file's first line says how it is materialised:
                                                read once or twice: writing them would cost more)
   -- materialized: table                       rebuilt whole
   -- materialized: incremental by <column>     rows whose <column> falls in the window are replaced
+  -- materialized: incremental by <column> per <grain column>
+                                               the same, with each row's window widened to whole
+                                               periods of its own grain only (a backfill of January
+                                               rewrites January, its week, quarter and year rows,
+                                               not the other months of that year)
+Models sum money with `exact_sum(x)` (a macro defined here): summands are cast to DECIMAL(38, 10), so
+a sum is exact and does not depend on the order DuckDB's threads add rows in; a plain sum of doubles
+may differ in its last bits from run to run, and re-runs must give byte-identical tables.
 Parameters are bound by DuckDB (`$name`), never pasted into the SQL text.
 """
 
@@ -20,12 +28,16 @@ import duckdb
 
 from pipelines.config import PROJECT_ROOT
 from pipelines.db import scalar
+from pipelines.periods import covering_periods
 
 SQL_DIR = PROJECT_ROOT / "sql"
 SCHEMAS = ("staging", "marts")
 _REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
+MACROS = "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double"
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_HEADER = re.compile(r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*))\s*$")
+_HEADER = re.compile(
+    r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*)(?: per ([a-z_][a-z0-9_]*))?)\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class SqlModel:
     partition_column: str | None  # None = rebuilt whole
     refs: frozenset[str]
     is_view: bool = False
+    grain_column: str | None = None  # incremental per grain: each row's window follows its grain
 
     @property
     def table(self) -> str:
@@ -63,13 +76,14 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             is_view = header.group(1) == "view"
             if is_view and _PARAM.search(_strip_comments(text)):
                 raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
-            models[table] = SqlModel(schema, path.stem, path, header.group(2), frozenset(refs), is_view)
+            models[table] = SqlModel(schema, path.stem, path, header.group(2), frozenset(refs), is_view, header.group(3))
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
     """Materialise one model in the open connection; returns the number of rows written."""
+    con.execute(MACROS)
     query = model.sql
     con.execute(f"create schema if not exists {model.schema}")
     bound = _bind(query, params)
@@ -86,15 +100,15 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         return _count(con, model.table)
 
     column = model.partition_column
-    window = f"{column} >= $window_start and {column} < $window_end"
-    windowed = bound | {"window_start": params["window_start"], "window_end": params["window_end"]}
-    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", windowed)
+    _write_windows(con, model, params)
+    window = (
+        f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
+        f"and {column} >= w.window_start and {column} < w.window_end)"
+    )
+    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
     new_columns = _columns(con, "__model_rows")
     if _exists(con, model.table) and _columns(con, model.table) == new_columns:
-        con.execute(
-            f"delete from {model.table} where {window}",
-            {"window_start": params["window_start"], "window_end": params["window_end"]},
-        )
+        con.execute(f"delete from {model.table} where {window}")
         con.execute(f"insert into {model.table} by name select * from __model_rows")
     else:
         # First build, or the model's columns changed: rebuild the whole table so no period keeps an old shape.
@@ -102,6 +116,17 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     written = scalar(con, "select count(*) from __model_rows")
     con.execute("drop table __model_rows")
     return int(written)
+
+
+def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> None:
+    """__windows(grain, window_start, window_end): one window for the model, or one per grain."""
+    if model.grain_column:
+        start, end = params["range_start"], params["range_end"]
+        windows = [(grain, *covering_periods(start, end, grain)) for grain in params["grains"]]
+    else:
+        windows = [(None, params["window_start"], params["window_end"])]
+    con.execute("create or replace temp table __windows (grain varchar, window_start date, window_end date)")
+    con.executemany("insert into __windows values (?, ?, ?)", windows)
 
 
 def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:

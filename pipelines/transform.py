@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import duckdb
 
 from pipelines.config import Config
 from pipelines.db import scalar
+from pipelines.periods import EARLIEST, LATEST, covering_periods
 from pipelines.fx import check_fx
 from pipelines.sql_models import discover_models, run_model
 from pipelines.table_docs import document_tables
 
-EARLIEST = date(1900, 1, 1)
-LATEST = date(2999, 12, 31)
+__all__ = ["EARLIEST", "LATEST", "as_of_date", "model_params", "run_transforms", "widen_window", "write_config_tables"]
 
 
 def as_of_date(con: duckdb.DuckDBPyConnection, config: Config) -> date:
@@ -32,11 +32,8 @@ def widen_window(start: date, end: date, config: Config) -> tuple[date, date]:
     or a week straddling the first month, is recomputed whole when any of its days is."""
     if start <= EARLIEST and end >= LATEST:
         return start, end
-    last_day = end - timedelta(days=1)
-    return (
-        min(_period_start(start, grain) for grain in config.grains),
-        max(_period_end(last_day, grain) for grain in config.grains),
-    )
+    windows = [covering_periods(start, end, grain) for grain in config.grains]
+    return min(w[0] for w in windows), max(w[1] for w in windows)
 
 
 def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict[str, Any]:
@@ -44,6 +41,8 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
     return {
         "window_start": start,
         "window_end": end,
+        "range_start": window[0],  # the run's own months, before widening (per-grain windows start here)
+        "range_end": window[1],
         "as_of_date": as_of,
         "reporting_currency": config.reporting_currency,
         "default_margin_rate": config.default_margin_rate,
@@ -89,30 +88,3 @@ def run_transforms(con: duckdb.DuckDBPyConnection, config: Config, window: tuple
     written |= {m.table: run_model(con, m, params) for m in models if m.schema != "staging"}
     document_tables(con, [m.table for m in models])  # comments from schemas/tables.py models
     return written
-
-
-def _period_start(day: date, grain: str) -> date:
-    if grain == "day":
-        return day
-    if grain == "week":
-        return day - timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    if grain == "quarter":
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, 1, 1)
-
-
-def _period_end(day: date, grain: str) -> date:
-    """Exclusive end of the period holding `day`."""
-    if grain == "day":
-        return day + timedelta(days=1)
-    if grain == "week":
-        return _period_start(day, grain) + timedelta(days=7)
-    if grain == "month":
-        return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-    if grain == "quarter":
-        start = _period_start(day, grain)
-        month = start.month + 3
-        return date(start.year + (month > 12), (month - 1) % 12 + 1, 1)
-    return date(day.year + 1, 1, 1)

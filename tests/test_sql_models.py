@@ -84,3 +84,18 @@ def test_a_view_is_computed_when_read_and_takes_no_parameters(tmp_path):
     write_model(tmp_path, "staging", "w", "-- materialized: view\nselect $x as x\n")
     with pytest.raises(ValueError, match="a view cannot take bound parameters"):
         discover_models(tmp_path)
+
+
+def test_per_grain_windows_rewrite_only_the_periods_the_range_touches(tmp_path):
+    write_model(tmp_path, "marts", "g", """-- materialized: incremental by period_start per period_grain
+select 'month' as period_grain, ('2024-01-01'::date + to_months(range::int))::date as period_start, $v::int as v from range(12)
+union all select 'year', '2024-01-01'::date, $v::int""")
+    model = discover_models(tmp_path)[0]
+    con = duckdb.connect()
+    base = {"grains": ["month", "year"], "range_start": EARLIEST, "range_end": LATEST, "window_start": EARLIEST, "window_end": LATEST}
+    run_model(con, model, base | {"v": 1})
+    march_april = {"range_start": date(2024, 3, 1), "range_end": date(2024, 5, 1), "window_start": date(2024, 1, 1), "window_end": date(2025, 1, 1)}
+    assert run_model(con, model, base | march_april | {"v": 2}) == 3
+    got = {(g, str(d)): v for g, d, v in rows(con, "select * from marts.g")}
+    assert got[("month", "2024-03-01")] == got[("month", "2024-04-01")] == got[("year", "2024-01-01")] == 2
+    assert got[("month", "2024-01-01")] == got[("month", "2024-07-01")] == got[("month", "2024-12-01")] == 1

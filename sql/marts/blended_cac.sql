@@ -1,4 +1,4 @@
--- materialized: incremental by period_start
+-- materialized: incremental by period_start per period_grain
 -- Blended CAC per period grain and period (model-independent), accounting for every cost of the period
 -- once: ad_spend + direct_costs + allocated_costs + retention_costs + unallocated_costs = total_cost.
 with grains as (
@@ -23,7 +23,7 @@ orders_by_period as (
         date_trunc(grains.period_grain, orders.order_date)::date as period_start,
         count(*) as orders,
         count(*) filter (where orders.customer_type = 'new') as new_customers,
-        coalesce(sum(orders.revenue) filter (where orders.customer_type = 'new'), 0) as first_order_revenue
+        coalesce(exact_sum(case when orders.customer_type = 'new' then orders.revenue end), 0) as first_order_revenue
     from orders
     cross join grains
     group by all
@@ -33,9 +33,9 @@ spend_by_period as (
     select
         grains.period_grain,
         date_trunc(grains.period_grain, ad_spend.date)::date as period_start,
-        sum(ad_spend.spend) as ad_spend,
-        cast(sum(ad_spend.impressions) as bigint) as impressions,
-        cast(sum(ad_spend.clicks) as bigint) as clicks
+        exact_sum(ad_spend.spend) as ad_spend,
+        cast(exact_sum(ad_spend.impressions) as bigint) as impressions,
+        cast(exact_sum(ad_spend.clicks) as bigint) as clicks
     from ad_spend
     cross join grains
     group by all
@@ -45,14 +45,12 @@ costs_by_period as (
     select
         grains.period_grain,
         date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is not null), 0) as direct_costs,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is null and costs_daily.allocation = 'orders'), 0) as by_orders,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is null and costs_daily.allocation = 'new_customers'), 0) as by_new_customers,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.channel is null and costs_daily.allocation = 'spend'), 0) as by_spend,
+        coalesce(exact_sum(case when costs_daily.channel is not null then costs_daily.amount end), 0) as direct_costs,
+        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'orders' then costs_daily.amount end), 0) as by_orders,
+        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'new_customers' then costs_daily.amount end), 0) as by_new_customers,
+        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'spend' then costs_daily.amount end), 0) as by_spend,
         -- 'none' and any rule the pipeline does not know: allocated to no channel
-        coalesce(sum(costs_daily.amount) filter (
-            where costs_daily.channel is null and costs_daily.allocation not in ('orders', 'new_customers', 'spend')
-        ), 0) as by_none
+        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation not in ('orders', 'new_customers', 'spend') then costs_daily.amount end), 0) as by_none
     from costs_daily
     cross join grains
     group by all

@@ -30,7 +30,7 @@ repeaters as (
         cohort_month,
         channel,
         attribution_model,
-        coalesce(sum(credit) filter (where orders >= 2), 0) as repeat_customers
+        coalesce(exact_sum(case when orders >= 2 then credit end), 0) as repeat_customers
     from members
     group by all
 ),
@@ -56,8 +56,8 @@ churn as (
         cohort_month,
         channel,
         attribution_model,
-        sum(active_customers) as retained_customer_months,
-        sum(prior_active_customers) as prior_customer_months
+        exact_sum(active_customers) as retained_customer_months,
+        exact_sum(prior_active_customers) as prior_customer_months
     from transitions
     where month_index >= 1 and month_complete
     group by all
@@ -71,10 +71,10 @@ totals as (
         any_value(cohort_customers) as customers,
         -- months_observed counts every month index with a row, the partial as-of month included.
         count(*) as months_observed,
-        sum(orders) as orders,
-        sum(revenue) as revenue,
-        sum(margin) as margin,
-        sum(active_customers) as active_customer_months,
+        exact_sum(orders) as orders,
+        exact_sum(revenue) as revenue,
+        exact_sum(margin) as margin,
+        exact_sum(active_customers) as active_customer_months,
         max(cum_margin_per_customer) filter (where month_index = 0 and month_complete) as ltv_margin_1,
         max(cum_margin_per_customer) filter (where month_index = 2 and month_complete) as ltv_margin_3,
         max(cum_margin_per_customer) filter (where month_index = 5 and month_complete) as ltv_margin_6,

@@ -1,4 +1,4 @@
--- materialized: incremental by period_start
+-- materialized: incremental by period_start per period_grain
 -- CAC per period grain, period, channel and attribution model, with the costs behind it (METRICS.md).
 with grains as (
     select unnest(cast($grains as varchar[])) as period_grain
@@ -46,9 +46,9 @@ spend_by_channel as (
         grains.period_grain,
         date_trunc(grains.period_grain, ad_spend.date)::date as period_start,
         ad_spend.channel,
-        sum(ad_spend.spend) as ad_spend,
-        cast(sum(ad_spend.impressions) as bigint) as impressions,
-        cast(sum(ad_spend.clicks) as bigint) as clicks
+        exact_sum(ad_spend.spend) as ad_spend,
+        cast(exact_sum(ad_spend.impressions) as bigint) as impressions,
+        cast(exact_sum(ad_spend.clicks) as bigint) as clicks
     from ad_spend
     cross join grains
     group by all
@@ -60,7 +60,7 @@ direct_by_channel as (
         grains.period_grain,
         date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
         costs_daily.channel,
-        sum(costs_daily.amount) as direct_costs
+        exact_sum(costs_daily.amount) as direct_costs
     from costs_daily
     cross join grains
     where costs_daily.channel is not null
@@ -74,8 +74,8 @@ new_by_channel as (
         date_trunc(grains.period_grain, attribution.date)::date as period_start,
         attribution.channel,
         attribution.attribution_model,
-        sum(attribution.credit) as new_customers,
-        sum(attribution.credit * attribution.revenue) as first_order_revenue
+        exact_sum(attribution.credit) as new_customers,
+        exact_sum(attribution.credit * attribution.revenue) as first_order_revenue
     from attribution
     cross join grains
     group by all
@@ -106,7 +106,7 @@ orders_by_period as (
 ),
 
 spend_by_period as (
-    select period_grain, period_start, sum(ad_spend) as ad_spend
+    select period_grain, period_start, exact_sum(ad_spend) as ad_spend
     from spend_by_channel
     group by all
 ),
@@ -116,9 +116,9 @@ shared_by_period as (
     select
         grains.period_grain,
         date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.allocation = 'orders'), 0) as by_orders,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.allocation = 'new_customers'), 0) as by_new_customers,
-        coalesce(sum(costs_daily.amount) filter (where costs_daily.allocation = 'spend'), 0) as by_spend
+        coalesce(exact_sum(case when costs_daily.allocation = 'orders' then costs_daily.amount end), 0) as by_orders,
+        coalesce(exact_sum(case when costs_daily.allocation = 'new_customers' then costs_daily.amount end), 0) as by_new_customers,
+        coalesce(exact_sum(case when costs_daily.allocation = 'spend' then costs_daily.amount end), 0) as by_spend
     from costs_daily
     cross join grains
     where costs_daily.channel is null

@@ -56,8 +56,8 @@ costs as (
     select
         cac.channel,
         cac.attribution_model,
-        sum(cac.ad_spend) / nullif(sum(cac.new_customers), 0) as cac_paid,
-        sum(cac.total_cost) / nullif(sum(cac.new_customers), 0) as cac_full
+        exact_sum(cac.ad_spend) / nullif(exact_sum(cac.new_customers), 0) as cac_paid,
+        exact_sum(cac.total_cost) / nullif(exact_sum(cac.new_customers), 0) as cac_full
     from cac
     cross join bounds
     where cac.cohort_month between bounds.window_start and bounds.window_end
@@ -69,23 +69,23 @@ pooled as (
         channel,
         attribution_model,
         count(*) as cohorts,
-        sum(customers) as customers,
+        exact_sum(customers) as customers,
         -- LTV at h over the cohorts complete at h only, weighted by cohort size; NULL if none is.
-        sum(ltv_margin_1 * customers) / nullif(sum(customers) filter (where ltv_margin_1 is not null), 0) as ltv_margin_1,
-        sum(ltv_margin_3 * customers) / nullif(sum(customers) filter (where ltv_margin_3 is not null), 0) as ltv_margin_3,
-        sum(ltv_margin_6 * customers) / nullif(sum(customers) filter (where ltv_margin_6 is not null), 0) as ltv_margin_6,
-        sum(ltv_margin_12 * customers) / nullif(sum(customers) filter (where ltv_margin_12 is not null), 0) as ltv_margin_12,
-        sum(ltv_margin_24 * customers) / nullif(sum(customers) filter (where ltv_margin_24 is not null), 0) as ltv_margin_24,
-        sum(ltv_revenue_1 * customers) / nullif(sum(customers) filter (where ltv_revenue_1 is not null), 0) as ltv_revenue_1,
-        sum(ltv_revenue_3 * customers) / nullif(sum(customers) filter (where ltv_revenue_3 is not null), 0) as ltv_revenue_3,
-        sum(ltv_revenue_6 * customers) / nullif(sum(customers) filter (where ltv_revenue_6 is not null), 0) as ltv_revenue_6,
-        sum(ltv_revenue_12 * customers) / nullif(sum(customers) filter (where ltv_revenue_12 is not null), 0) as ltv_revenue_12,
-        sum(ltv_revenue_24 * customers) / nullif(sum(customers) filter (where ltv_revenue_24 is not null), 0) as ltv_revenue_24,
-        sum(orders) as orders,
-        sum(revenue) as revenue,
-        sum(margin) as margin,
-        sum(active_customer_months) as active_customer_months,
-        sum(repeat_customers) as repeat_customers
+        exact_sum(ltv_margin_1 * customers) / nullif(exact_sum(case when ltv_margin_1 is not null then customers end), 0) as ltv_margin_1,
+        exact_sum(ltv_margin_3 * customers) / nullif(exact_sum(case when ltv_margin_3 is not null then customers end), 0) as ltv_margin_3,
+        exact_sum(ltv_margin_6 * customers) / nullif(exact_sum(case when ltv_margin_6 is not null then customers end), 0) as ltv_margin_6,
+        exact_sum(ltv_margin_12 * customers) / nullif(exact_sum(case when ltv_margin_12 is not null then customers end), 0) as ltv_margin_12,
+        exact_sum(ltv_margin_24 * customers) / nullif(exact_sum(case when ltv_margin_24 is not null then customers end), 0) as ltv_margin_24,
+        exact_sum(ltv_revenue_1 * customers) / nullif(exact_sum(case when ltv_revenue_1 is not null then customers end), 0) as ltv_revenue_1,
+        exact_sum(ltv_revenue_3 * customers) / nullif(exact_sum(case when ltv_revenue_3 is not null then customers end), 0) as ltv_revenue_3,
+        exact_sum(ltv_revenue_6 * customers) / nullif(exact_sum(case when ltv_revenue_6 is not null then customers end), 0) as ltv_revenue_6,
+        exact_sum(ltv_revenue_12 * customers) / nullif(exact_sum(case when ltv_revenue_12 is not null then customers end), 0) as ltv_revenue_12,
+        exact_sum(ltv_revenue_24 * customers) / nullif(exact_sum(case when ltv_revenue_24 is not null then customers end), 0) as ltv_revenue_24,
+        exact_sum(orders) as orders,
+        exact_sum(revenue) as revenue,
+        exact_sum(margin) as margin,
+        exact_sum(active_customer_months) as active_customer_months,
+        exact_sum(repeat_customers) as repeat_customers
     from cohorts
     group by all
 ),
@@ -97,8 +97,8 @@ curve as (
         cohort_ltv.channel,
         cohort_ltv.attribution_model,
         cohort_ltv.month_index,
-        sum(cohort_ltv.cum_margin_per_customer * cohort_ltv.cohort_customers)
-            / sum(cohort_ltv.cohort_customers) as cum_margin_per_customer
+        exact_sum(cohort_ltv.cum_margin_per_customer * cohort_ltv.cohort_customers)
+            / exact_sum(cohort_ltv.cohort_customers) as cum_margin_per_customer
     from cohort_ltv
     cross join bounds
     where cohort_ltv.cohort_month between bounds.window_start and bounds.window_end
@@ -140,7 +140,7 @@ churn as (
     select
         channel,
         attribution_model,
-        1 - sum(active_customers) / nullif(sum(prior_active_customers), 0) as monthly_churn
+        1 - exact_sum(active_customers) / nullif(exact_sum(prior_active_customers), 0) as monthly_churn
     from transitions
     where month_index >= 1 and month_complete
     group by all

@@ -31,8 +31,8 @@ order_months as (
         orders.customer_key,
         date_trunc('month', orders.order_ts)::date as activity_month,
         count(*) as orders,
-        sum(orders.revenue) as revenue,
-        sum(orders.margin) as margin
+        exact_sum(orders.revenue) as revenue,
+        exact_sum(orders.margin) as margin
     from orders
     cross join as_of
     where orders.order_ts::date <= as_of.as_of_date
@@ -44,8 +44,8 @@ refund_months as (
     select
         orders.customer_key,
         date_trunc('month', orders.refunded_at)::date as activity_month,
-        sum(coalesce(orders.refunded_amount, 0)) as refunded,
-        sum(coalesce(orders.refund_margin, 0)) as refund_margin
+        exact_sum(coalesce(orders.refunded_amount, 0)) as refunded,
+        exact_sum(coalesce(orders.refund_margin, 0)) as refund_margin
     from orders
     cross join as_of
     where orders.refunded_at is not null
@@ -73,10 +73,10 @@ cohort_activity as (
         members.channel,
         members.attribution_model,
         date_diff('month', members.cohort_month, customer_months.activity_month) as month_index,
-        coalesce(sum(members.credit) filter (where customer_months.orders > 0), 0) as active_customers,
-        sum(members.credit * customer_months.orders) as orders,
-        sum(members.credit * customer_months.revenue) as revenue,
-        sum(members.credit * customer_months.margin) as margin
+        coalesce(exact_sum(case when customer_months.orders > 0 then members.credit end), 0) as active_customers,
+        exact_sum(members.credit * customer_months.orders) as orders,
+        exact_sum(members.credit * customer_months.revenue) as revenue,
+        exact_sum(members.credit * customer_months.margin) as margin
     from members
     inner join customer_months using (customer_key)
     where customer_months.activity_month >= members.cohort_month
@@ -84,7 +84,7 @@ cohort_activity as (
 ),
 
 cohorts as (
-    select cohort_month, channel, attribution_model, sum(credit) as cohort_customers
+    select cohort_month, channel, attribution_model, exact_sum(credit) as cohort_customers
     from members
     group by all
 ),
@@ -131,8 +131,8 @@ final as (
         monthly.orders::double as orders,
         monthly.revenue::double as revenue,
         monthly.margin::double as margin,
-        (sum(monthly.revenue) over cohort_to_date / monthly.cohort_customers)::double as cum_revenue_per_customer,
-        (sum(monthly.margin) over cohort_to_date / monthly.cohort_customers)::double as cum_margin_per_customer
+        (exact_sum(monthly.revenue) over cohort_to_date / monthly.cohort_customers)::double as cum_revenue_per_customer,
+        (exact_sum(monthly.margin) over cohort_to_date / monthly.cohort_customers)::double as cum_margin_per_customer
     from monthly
     cross join as_of
     window cohort_to_date as (

@@ -52,7 +52,7 @@ credited as (
         acquired.cohort_month,
         attribution.attribution_model,
         attribution.channel,
-        sum(attribution.credit) as credit
+        exact_sum(attribution.credit) as credit
     from acquired
     inner join attribution on attribution.order_id = acquired.order_id
     group by all
@@ -67,25 +67,25 @@ unassigned as (
         acquired.cohort_month,
         models.attribution_model,
         'unattributed' as channel,
-        1 - coalesce(sum(credited.credit), 0) as credit
+        1 - coalesce(exact_sum(credited.credit), 0) as credit
     from acquired
     cross join models
     left join credited
         on credited.customer_key = acquired.customer_key
         and credited.attribution_model = models.attribution_model
     group by all
-    having 1 - coalesce(sum(credited.credit), 0) > 1e-9
+    having 1 - coalesce(exact_sum(credited.credit), 0) > 1e-9
 ),
 
 members as (
-    select customer_key, cohort_month, attribution_model, channel, sum(credit) as credit
+    select customer_key, cohort_month, attribution_model, channel, exact_sum(credit) as credit
     from (
         select * from credited
         union all by name
         select * from unassigned
     )
     group by all
-    having sum(credit) > 0
+    having exact_sum(credit) > 0
 ),
 
 -- Valid orders (marts.orders holds only those) up to the as-of date, first purchase included:

@@ -2,16 +2,12 @@
 
 DuckDB keeps one database instance per path and process, so "what does a new connection see" must be
 asked from a fresh process: `python tests/e2e/inspect_wh.py PATH` prints a JSON object
-  {"tables": {schema.table: md5 of its rows}, "close": {the same with doubles cut to 12 significant
-   digits}, "cac_periods" / "cac_periods_close": {grain|period_start: md5 of marts.channel_period_cac
-   rows of that period}, "build_runs": [run_id, ...] (meta.build_info in build order)}
+  {"tables": {schema.table: md5 of its rows}, "cac_periods": {grain|period_start: md5 of
+   marts.channel_period_cac rows of that period}, "build_runs": [run_id, ...] (meta.build_info in build order)}
 Columns that differ between runs by nature (run ids, load/build timestamps) are left out of the
 fingerprints; meta.build_info gains a row per run, so only its latest row (without them) is compared.
-
-"close" exists because a sum of doubles depends on the order it adds the rows in, which DuckDB's
-parallel aggregation does not fix, and a backfill (delete then insert of a window) also changes the
-physical row order of an incremental table: a recomputed amount can differ from the last run's in its
-last bit (2249.9999999999995 against 2250.0) on the same inputs.
+Fingerprints are exact: the marts sum money with exact_sum (pipelines/sql_models.py), so no last bit
+depends on the order DuckDB's threads add rows in.
 """
 
 from __future__ import annotations
@@ -30,14 +26,8 @@ def fingerprint(con: duckdb.DuckDBPyConnection, query: str) -> str:
     return con.execute(sql).fetchall()[0][0]
 
 
-def select_lists(columns: list[tuple[str, str]]) -> tuple[str, str]:
-    """Select lists of the columns as they are, and with doubles cut to 12 significant digits."""
-    exact = ", ".join(f'"{name}"' for name, _ in columns)
-    close = ", ".join(
-        "printf('%.12g', \"{0}\") as \"{0}\"".format(name) if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
-        for name, kind in columns
-    )
-    return exact, close
+def select_list(columns: list[tuple[str, str]]) -> str:
+    return ", ".join(f'"{name}"' for name, _ in columns)
 
 
 def inspect(path: str) -> dict:
@@ -47,17 +37,15 @@ def inspect(path: str) -> dict:
             "select schema_name, table_name from duckdb_tables() where schema_name in "
             f"({', '.join(repr(s) for s in SCHEMAS)}) order by 1, 2"
         ).fetchall()
-        out: dict = {"tables": {}, "close": {}, "cac_periods": {}, "cac_periods_close": {}, "build_runs": []}
+        out: dict = {"tables": {}, "cac_periods": {}, "build_runs": []}
         for schema, table in tables:
             columns = [(r[0], r[1]) for r in con.execute(f"describe {schema}.{table}").fetchall()]
             keep = [(name, kind) for name, kind in columns if name not in VOLATILE]
-            exact, close = select_lists(keep)
             last = " order by built_at desc limit 1" if (schema, table) == ("meta", "build_info") else ""
-            out["tables"][f"{schema}.{table}"] = fingerprint(con, f"select {exact} from {schema}.{table}{last}")
-            out["close"][f"{schema}.{table}"] = fingerprint(con, f"select {close} from {schema}.{table}{last}")
+            out["tables"][f"{schema}.{table}"] = fingerprint(con, f"select {select_list(keep)} from {schema}.{table}{last}")
         if ("marts", "channel_period_cac") in tables:
             columns = [(r[0], r[1]) for r in con.execute("describe marts.channel_period_cac").fetchall()]
-            exact, close = select_lists(columns)
+            exact = select_list(columns)
             periods = con.execute(
                 "select distinct period_grain, period_start from marts.channel_period_cac order by 1, 2"
             ).fetchall()
@@ -65,7 +53,6 @@ def inspect(path: str) -> dict:
                 where = f"where period_grain = '{grain}' and period_start = '{start}'"
                 key = f"{grain}|{start}"
                 out["cac_periods"][key] = fingerprint(con, f"select {exact} from marts.channel_period_cac {where}")
-                out["cac_periods_close"][key] = fingerprint(con, f"select {close} from marts.channel_period_cac {where}")
         if ("meta", "build_info") in tables:
             out["build_runs"] = [r[0] for r in con.execute("select run_id from meta.build_info order by built_at").fetchall()]
         return out
