@@ -6,16 +6,12 @@ from __future__ import annotations
 import json
 import re
 
-import dagster as dg
 import duckdb
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pipelines.charts import write_charts
+from pipeline_runs import materialize_everything
 from pipelines.config import PROJECT_ROOT
-from pipelines.definitions import all_assets
-from pipelines.partitions import monthly
-from pipelines.resources import WarehouseResource
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 MANIFEST = json.loads((SAMPLE / "MANIFEST.json").read_text(encoding="utf-8"))
@@ -28,14 +24,7 @@ def warehouse(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def published(warehouse):
-    keys = monthly.get_partition_keys()
-    instance = dg.DagsterInstance.ephemeral()  # held here: Dagster keeps only a weak reference
-    result = dg.materialize(
-        all_assets,
-        instance=instance,
-        resources={"warehouse": WarehouseResource(raw_dir=str(SAMPLE), warehouse_path=str(warehouse))},
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-    )
+    result = materialize_everything(SAMPLE, warehouse)
     assert result.success
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert checks and all(e.event_specific_data.passed for e in checks)

@@ -6,14 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pipelines.definitions import all_assets
-from pipelines.partitions import monthly
-from pipelines.resources import WarehouseResource
+from pipeline_runs import materialize_everything
+
 
 MARCH = date(2025, 3, 1)
 
@@ -41,15 +38,7 @@ def publish(raw: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
     for source in ("customers", "touchpoints", "fx_rates", "costs", "ad_spend", "orders"):
         (raw / source).mkdir(parents=True, exist_ok=True)
     warehouse = tmp_path / "warehouse.duckdb"
-    keys = monthly.get_partition_keys()
-    instance = dg.DagsterInstance.ephemeral()  # held here: Dagster keeps only a weak reference
-    result = dg.materialize(
-        all_assets,
-        instance=instance,
-        resources={"warehouse": WarehouseResource(raw_dir=str(raw), warehouse_path=str(warehouse))},
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-    )
-    assert result.success
+    assert materialize_everything(raw, warehouse).success
     return duckdb.connect(str(warehouse), read_only=True)
 
 
