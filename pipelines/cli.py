@@ -163,13 +163,14 @@ def _materialize(args: argparse.Namespace) -> int:
             print(f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)", file=sys.stderr)
             return 2
     resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait)
-    result = dg.materialize(
-        all_assets,
-        instance=dg.DagsterInstance.get(),
-        resources={"warehouse": resource},
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-        raise_on_error=False,
-    )
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            all_assets,
+            instance=instance,
+            resources={"warehouse": resource},
+            tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+            raise_on_error=False,
+        )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:

@@ -15,10 +15,12 @@ from pipelines.resources import WarehouseResource
 def materialize_everything(raw: Path, warehouse: Path) -> dg.ExecuteInProcessResult:
     """One Dagster run of every asset over every month (an ephemeral instance: no history kept)."""
     keys = monthly.get_partition_keys()
-    instance = dg.DagsterInstance.ephemeral()  # held here: Dagster keeps only a weak reference
-    return dg.materialize(
-        all_assets,
-        instance=instance,
-        resources={"warehouse": WarehouseResource(raw_dir=str(raw), warehouse_path=str(warehouse))},
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-    )
+    # entered, not just created: the instance then is the current one for Dagster's definitions loading,
+    # whatever instance an earlier test left behind (Dagster keeps only a weak reference to it)
+    with dg.DagsterInstance.ephemeral() as instance:
+        return dg.materialize(
+            all_assets,
+            instance=instance,
+            resources={"warehouse": WarehouseResource(raw_dir=str(raw), warehouse_path=str(warehouse))},
+            tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        )
