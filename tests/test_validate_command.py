@@ -1,0 +1,38 @@
+"""`python -m pipelines validate`: a per-file report without touching any warehouse, exit 1 on rejects."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pipelines.config import PROJECT_ROOT
+from pipelines.validate_files import validate_paths
+
+SAMPLE = PROJECT_ROOT / "data" / "sample"
+
+
+def test_the_sample_folder_reports_every_planted_bad_row():
+    lines: list[str] = []
+    assert validate_paths([SAMPLE], out=lines.append) == 1
+    planted = json.loads((SAMPLE / "MANIFEST.json").read_text(encoding="utf-8"))["bad_rows"]
+    for bad in planted:
+        file_line = next(line for line in lines if line.startswith(str(SAMPLE / bad["path"]) + ":"))
+        assert " rejected" in file_line
+        assert any(line.startswith(f"  line {bad['line']}: {bad['column']} = ") for line in lines), bad
+    layouts = {line.split("layout ")[1].split(" ")[0] for line in lines if "layout " in line}
+    assert layouts == {"canonical", "google_ads_ui", "meta_ads_manager", "yandex_direct_api", "vk_ads_stats"}
+
+
+def test_a_clean_file_passes_and_an_unreadable_one_fails(tmp_path):
+    good = tmp_path / "fx_rates" / "rates.csv"
+    good.parent.mkdir()
+    good.write_text("date;currency;rate\n01.03.2024;USD;90,5\n", encoding="cp1251")
+    command = [sys.executable, "-m", "pipelines", "validate", str(good)]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fx_rates, layout canonical" in result.stdout and "1 valid, 0 rejected" in result.stdout
+    bad = tmp_path / "fx_rates" / "broken.csv"
+    bad.write_text("when,what\n2024-03-01,90\n", encoding="utf-8")
+    result = subprocess.run([*command[:-1], str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 1 and "ERROR" in result.stdout
