@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pandera.polars as pa
-import polars as pl
 
 MODELS = ["first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"]
 GRAINS = ["day", "week", "month", "quarter", "year"]

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from conftest import PYTHON, ROOT, Site, assert_ok, inspect_file, kill, make_site, wait_for_file
+from conftest import PYTHON, ROOT, Site, assert_ok, kill, make_site, wait_for_file
 from rawdata import build_rows, write_raw
 from pipelines.periods import covering_periods
 

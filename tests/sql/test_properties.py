@@ -4,7 +4,7 @@ costs add up across channels, and neither input order nor duplicate exports chan
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 from hypothesis import HealthCheck, Phase, given, settings
