@@ -47,6 +47,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
             asset_key=key,
             metadata={
                 "files": len(load.files),
+                "files_reused": load.reused_files,  # unchanged since an earlier run: not read again
                 "rows_loaded": load.rows_loaded,
                 "rows_rejected": load.rows_rejected,
                 "duplicates_dropped": sum(f.duplicates_dropped for f in load.files),
