@@ -52,6 +52,3 @@ def validate_paths(paths: list[Path], source: str | None = None, out=print) -> i
         if rejected:
             status = 1
     return status
-
-
-
