@@ -10,6 +10,13 @@ A file's first line says how it is materialised:
                                                periods of its own grain only (a backfill of January
                                                rewrites January, its week, quarter and year rows,
                                                not the other months of that year)
+  -- materialized: incremental by <column> since $<param>
+                                               the window runs from the bound parameter (a date, or a
+                                               callable given the connection, evaluated just before the
+                                               model runs) to the end of the run's months
+An incremental model is rebuilt whole when its SQL or the run's settings (params["settings_fingerprint"])
+differ from those that wrote its stored rows (meta.model_state): a changed channel rule or look-back
+must not leave older periods computed the old way.
 Models sum money with `exact_sum(x)` (a macro defined here): summands are cast to DECIMAL(38, 10), so
 a sum is exact and does not depend on the order DuckDB's threads add rows in; a plain sum of doubles
 may differ in its last bits from run to run, and re-runs must give byte-identical tables.
@@ -18,8 +25,10 @@ Parameters are bound by DuckDB (`$name`), never pasted into the SQL text.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -28,15 +37,22 @@ import duckdb
 
 from pipelines.config import PROJECT_ROOT
 from pipelines.db import scalar
-from pipelines.periods import covering_periods
+from pipelines.periods import EARLIEST, LATEST, covering_periods
 
 SQL_DIR = PROJECT_ROOT / "sql"
 SCHEMAS = ("staging", "marts")
 _REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
-MACROS = "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double"
+MACROS = (
+    "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
+    # a UTM value as analysts mean it: URL-decoded ('+' is a space, so an encoded %2B stays '+'),
+    # lower case, and NULL when empty or an analytics placeholder such as '(none)' or '(not set)'
+    "create or replace temp macro utm_value(x) as "
+    "nullif(nullif(nullif(nullif(trim(lower(url_decode(replace(x, '+', ' ')))), ''), '(direct)'), '(none)'), '(not set)')"
+)
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(
-    r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*)(?: per ([a-z_][a-z0-9_]*))?)\s*$"
+    r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*)"
+    r"(?: per ([a-z_][a-z0-9_]*)| since \$([a-z_][a-z0-9_]*))?)\s*$"
 )
 
 
@@ -49,6 +65,7 @@ class SqlModel:
     refs: frozenset[str]
     is_view: bool = False
     grain_column: str | None = None  # incremental per grain: each row's window follows its grain
+    since_param: str | None = None  # incremental since a parameter: [params[since_param], range_end)
 
     @property
     def table(self) -> str:
@@ -76,7 +93,9 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             is_view = header.group(1) == "view"
             if is_view and _PARAM.search(_strip_comments(text)):
                 raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
-            models[table] = SqlModel(schema, path.stem, path, header.group(2), frozenset(refs), is_view, header.group(3))
+            models[table] = SqlModel(
+                schema, path.stem, path, header.group(2), frozenset(refs), is_view, header.group(3), header.group(4)
+            )
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
 
@@ -99,23 +118,62 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         con.execute(f"create or replace table {model.table} as {query}", bound)
         return _count(con, model.table)
 
+    fingerprint = _fingerprint(model, params)
+    if model.since_param:
+        start = params[model.since_param]
+        params = params | {model.since_param: start(con) if callable(start) else start}
+    everything = params | _FULL_WINDOW | ({model.since_param: EARLIEST} if model.since_param else {})
+    if not _exists(con, model.table) or _stored(con, model.table, "fingerprint") != fingerprint or params == everything:
+        # First build, the model's SQL or the settings changed, or an all-time run: one plain rebuild.
+        con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
+        _store_fingerprint(con, model.table, fingerprint, params.get("as_of_date"))
+        return _count(con, model.table)
+    written_as_of = _stored(con, model.table, "as_of_date")
+    if model.grain_column and written_as_of and written_as_of < params["range_start"]:
+        # the period holding the as-of date of the stored rows was incomplete then (period_complete...)
+        params = params | {"range_start": written_as_of}
     column = model.partition_column
     _write_windows(con, model, params)
     window = (
         f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
         f"and {column} >= w.window_start and {column} < w.window_end)"
     )
+    bound = _bind(query, params)
     con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
-    new_columns = _columns(con, "__model_rows")
-    if _exists(con, model.table) and _columns(con, model.table) == new_columns:
+    if _exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
         con.execute(f"delete from {model.table} where {window}")
         con.execute(f"insert into {model.table} by name select * from __model_rows")
     else:
-        # First build, or the model's columns changed: rebuild the whole table so no period keeps an old shape.
-        con.execute(f"create or replace table {model.table} as {query}", bound)
+        # The model's columns changed: rebuild the whole table so no period keeps an old shape.
+        con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
+    _store_fingerprint(con, model.table, fingerprint, params.get("as_of_date"))
     written = scalar(con, "select count(*) from __model_rows")
     con.execute("drop table __model_rows")
     return int(written)
+
+
+_FULL_WINDOW = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
+
+
+def _fingerprint(model: SqlModel, params: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{model.sql}|{params.get('settings_fingerprint', '')}".encode()).hexdigest()
+
+
+def _stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
+    """What meta.model_state remembers of the run that last wrote `table`."""
+    if not _exists(con, "meta.model_state"):
+        return None
+    return scalar(con, f"select {field} from meta.model_state where table_name = ?", [table])
+
+
+def _store_fingerprint(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any) -> None:
+    con.execute("create schema if not exists meta")
+    con.execute(
+        """create table if not exists meta.model_state (
+            table_name varchar primary key, fingerprint varchar, as_of_date date, updated_at timestamp)"""
+    )
+    now = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, like quality.file_loads.loaded_at
+    con.execute("insert or replace into meta.model_state values (?, ?, ?, ?)", [table, fingerprint, as_of, now])
 
 
 def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> None:
@@ -123,6 +181,8 @@ def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict
     if model.grain_column:
         start, end = params["range_start"], params["range_end"]
         windows = [(grain, *covering_periods(start, end, grain)) for grain in params["grains"]]
+    elif model.since_param:
+        windows = [(None, params[model.since_param], params["range_end"])]
     else:
         windows = [(None, params["window_start"], params["window_end"])]
     con.execute("create or replace temp table __windows (grain varchar, window_start date, window_end date)")

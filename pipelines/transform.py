@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import Any
 
@@ -52,7 +53,70 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "ltv_horizons": list(config.ltv_horizons),
         "summary_months": config.summary_months,
         "default_model": config.default_model,
+        "settings_fingerprint": settings_fingerprint(config),
+        # attribution recomputes the run's months and any older first purchase that changed (see below)
+        "attribution_start": lambda con: attribution_start(con, window[0]),
     }
+
+
+def settings_fingerprint(config: Config) -> str:
+    """Everything in the config file that shapes model rows, so incremental models know when stored
+    periods were computed under other settings (sql_models: they are then rebuilt whole)."""
+    settings = {
+        name: getattr(config, name)
+        for name in (
+            "reporting_currency", "default_margin_rate", "lookback_days", "half_life_days", "grains",
+            "ltv_horizons", "summary_months", "default_model", "channel_rules", "source_aliases",
+        )
+    }
+    return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
+
+
+def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date:
+    """Where marts.attribution must be recomputed from: the run's first month, or earlier when a first
+    purchase before it changed since the stored credits were computed (a guest linked to a CRM record,
+    two identities merged, a first purchase refunded...). Compares the current first purchases
+    (marts.orders, rebuilt just before) with the ones the stored credits were computed for (marts.first_purchases,
+    rebuilt just after): both are one row per customer, so this costs an orders-sized join, not a touches-sized one."""
+    if range_start <= EARLIEST or not all(_exists(con, t) for t in ("marts.attribution", "marts.first_purchases")):
+        return EARLIEST
+    changed = scalar(
+        con,
+        """
+        with current_first as (
+            select order_id, customer_key, order_ts as first_purchase_ts, channel
+            from marts.orders where customer_type = 'new'
+        ),
+        stored_first as (
+            select order_id, customer_key, first_purchase_ts, order_channel as channel from marts.first_purchases
+        )
+        select min(coalesce(current_first.first_purchase_ts, stored_first.first_purchase_ts))::date
+        from current_first
+        full join stored_first
+            on stored_first.order_id = current_first.order_id
+            and stored_first.customer_key = current_first.customer_key
+            and stored_first.first_purchase_ts = current_first.first_purchase_ts
+            and stored_first.channel is not distinct from current_first.channel
+        where current_first.order_id is null or stored_first.order_id is null
+        """,
+    )
+    # touchpoint exports loaded since the credits were stored (a late or corrected file of an older month)
+    late_touch = None
+    if _exists(con, "quality.file_loads") and _exists(con, "meta.model_state"):
+        late_touch = scalar(
+            con,
+            """select min(ts)::date from raw.touchpoints where source_file in (
+                   select source_file from quality.file_loads
+                   where source = 'touchpoints'
+                     and loaded_at > (select updated_at from meta.model_state where table_name = 'marts.attribution'))""",
+        )
+    starts = [range_start] + [d.replace(day=1) for d in (changed, late_touch) if d]
+    return min(starts)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(scalar(con, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]))
 
 
 def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:

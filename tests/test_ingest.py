@@ -91,6 +91,23 @@ def test_overlapping_exports_keep_the_newest_file(tmp_path, con):
     assert rows(con, "select sum(rows_loaded + duplicates_dropped) from quality.file_loads") == [(3,)]
 
 
+@pytest.mark.parametrize("source, header, old_row, new_row, check", [
+    ("orders", "order_id,customer_id,created_at,status,revenue,currency\n", "o1,c1,2024-03-01 10:00,paid,100,RUB\n",
+     "o1,c1,2024-03-01 10:00,refunded,100,RUB\n", "select status from raw.orders"),
+    ("customers", "customer_id,email\n", "c1,old@example.com\n", "c1,new@example.com\n",
+     "select email_key = sha256($secret || 'new@example.com') from raw.customers"),
+    ("fx_rates", "date,currency,rate\n", "2024-03-01,usd,90\n", "2024-03-01,USD,91\n", "select rate from raw.fx_rates"),
+])
+def test_a_row_exported_again_keeps_the_newer_file(tmp_path, con, source, header, old_row, new_row, check):
+    # the older file sorts last by name: the modification time decides, not the name
+    write(tmp_path / source / "z_old.csv", header + old_row, mtime=1_700_000_000)
+    write(tmp_path / source / "a_new.csv", header + new_row, mtime=1_700_000_100)
+    load = ingest_source(con, source, tmp_path, "r", SECRET)
+    params = {"secret": SECRET} if "$secret" in check else None
+    assert con.execute(check, params).fetchall() == [({"orders": "refunded", "customers": True, "fx_rates": 91.0}[source],)]
+    assert {f.source_file: f.duplicates_dropped for f in load.files} == {f"{source}/z_old.csv": 1, f"{source}/a_new.csv": 0}
+
+
 def test_personal_data_is_hashed_with_the_secret(tmp_path, con):
     write(tmp_path / "customers" / "crm.csv",
           "customer_id,email,phone,created_at\nc1, Ann@Example.COM ,+7 (912) 345-67-89,2024-01-01\nc2,ann@example.com,8 912 345 67 89,2024-01-02\n")

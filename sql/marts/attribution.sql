@@ -1,13 +1,20 @@
--- materialized: table
+-- materialized: incremental by first_purchase_ts since $attribution_start
 -- Credits of every first purchase to the touches before it, under each of the six attribution models.
+-- Only first purchases from $attribution_start on are recomputed: the run's months, or earlier when an
+-- older first purchase changed (pipelines/transform.py: attribution_start), so a nightly run reads the
+-- touches of the last months, not of the whole history.
 with first_purchases as (
     select order_id, customer_key, order_ts as first_purchase_ts, channel, source, medium, campaign, content, term
     from marts.orders
-    where customer_type = 'new'
+    where customer_type = 'new' and order_ts >= $attribution_start and order_ts < $range_end
 ),
 
 customer_touches as (
-    select * from staging.customer_touches
+    -- the look-back reaches before the window; this filter reaches raw.touchpoints, whose row groups
+    -- are skipped by their ts ranges
+    select *
+    from staging.customer_touches
+    where ts >= $attribution_start::timestamp - to_days(cast($lookback_days as integer)) and ts < $range_end
 ),
 
 models as (

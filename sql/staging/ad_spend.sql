@@ -12,16 +12,6 @@ aliases as (
     select alias, source from config.source_aliases
 ),
 
-deduped as (
-    -- a campaign-day exported twice in overlapping files is kept once: the newest file wins
-    select *
-    from source
-    qualify row_number() over (
-        partition by date, lower(trim(platform)), campaign_id
-        order by source_file desc nulls last, source_row desc nulls last
-    ) = 1
-),
-
 cleaned as (
     select
         date,
@@ -37,33 +27,23 @@ cleaned as (
         coalesce(clicks, 0) as clicks,
         spend as spend_original,
         upper(trim(currency)) as currency,
-        -- '+' means space in query strings: replaced before URL-decoding, so an encoded %2B stays '+'
-        nullif(trim(lower(url_decode(replace(utm_source, '+', ' ')))), '') as source_decoded,
-        nullif(trim(lower(url_decode(replace(utm_medium, '+', ' ')))), '') as medium_decoded,
-        nullif(trim(lower(url_decode(replace(utm_campaign, '+', ' ')))), '') as campaign_decoded,
+        utm_value(utm_source) as source_clean,
+        utm_value(utm_medium) as medium,
+        utm_value(utm_campaign) as campaign,
         source_file,
         source_row
-    from deduped
-),
-
-placeholders_removed as (
-    select
-        *,
-        case when source_decoded in ('(direct)', '(none)', '(not set)') then null else source_decoded end as source_clean,
-        case when medium_decoded in ('(direct)', '(none)', '(not set)') then null else medium_decoded end as medium,
-        case when campaign_decoded in ('(direct)', '(none)', '(not set)') then null else campaign_decoded end as campaign
-    from cleaned
+    from source  -- ingest already kept one row per campaign-day (the newest export)
 ),
 
 converted as (
     -- ASOF: the latest rate on or before the spend's date; the reporting currency needs none
     select
-        placeholders_removed.*,
-        case when placeholders_removed.currency = $reporting_currency then 1.0 else fx_rates.rate end as fx_rate
-    from placeholders_removed
+        cleaned.*,
+        case when cleaned.currency = $reporting_currency then 1.0 else fx_rates.rate end as fx_rate
+    from cleaned
     asof left join fx_rates
-        on fx_rates.currency = placeholders_removed.currency
-        and placeholders_removed.date >= fx_rates.date
+        on fx_rates.currency = cleaned.currency
+        and cleaned.date >= fx_rates.date
 )
 
 select

@@ -4,7 +4,7 @@
 -- Matching the few distinct combinations instead of every row keeps regexes off the big tables.
 with touchpoints as (
     select distinct source, medium, campaign, referrer_host, click_id_type, null::varchar as platform
-    from staging.touchpoints
+    from staging.touch_tags
 ),
 
 orders as (

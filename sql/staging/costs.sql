@@ -1,19 +1,6 @@
 -- materialized: table
 -- Non-ad costs (salaries, software, services...), as exported, once each, with normalised channel and rule.
-with source as (
-    select * from raw.costs
-),
-
-deduped as (
-    -- a cost row exported in several overlapping files is kept from the newest file only; identical rows
-    -- within one file are kept (two equal invoices in one export are two costs)
-    select *
-    from source
-    qualify source_file is not distinct from max(source_file) over (
-        partition by period_start, period_end, category, channel, amount, currency, allocation
-    )
-)
-
+-- Ingest already dropped copies from older overlapping exports (equal rows within one file are two costs).
 select
     period_start,
     -- a period ending before it starts is read as a single day
@@ -29,5 +16,5 @@ select
     upper(trim(currency)) as currency,
     source_file,
     source_row
-from deduped
+from raw.costs
 where period_start is not null

@@ -1,5 +1,6 @@
--- materialized: table
--- Touchpoints that belong to a known customer, with their channel: the input of attribution.
+-- materialized: view
+-- Touchpoints that belong to a known customer, with their channel: the input of attribution. A view,
+-- so attribution reads only the touches of the periods it recomputes (a filter on ts reaches raw.touchpoints).
 with touchpoints as (
     select * from staging.touchpoints
 ),

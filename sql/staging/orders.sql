@@ -16,66 +16,63 @@ aliases as (
     select alias, source from config.source_aliases
 ),
 
-deduped as (
-    -- an order exported twice in overlapping files is kept once: the newest file wins
-    select *
+tag_combinations as (
+    -- URL-decoding runs once per distinct tag combination, not once per order
+    select distinct utm_source, utm_medium, utm_campaign, utm_content, utm_term
     from source
-    qualify row_number() over (
-        partition by trim(order_id)
-        order by source_file desc nulls last, source_row desc nulls last
-    ) = 1
 ),
 
-cleaned as (
+normalised_tags as (
+    -- analytics placeholders such as '(none)', '(direct)', '(not set)' carry no information;
+    -- source aliases (fb -> facebook, ...) come from the config file
     select
-        trim(order_id) as order_id,
-        nullif(trim(customer_id), '') as customer_id,
-        nullif(trim(email_key), '') as email_key,
-        nullif(trim(phone_key), '') as phone_key,
-        nullif(trim(visitor_id), '') as visitor_id,
-        created_at as order_ts,
-        created_at::date as order_date,
-        lower(trim(status)) as status,
-        upper(trim(currency)) as currency,
-        revenue as revenue_original,
-        cost_of_goods as cost_of_goods_original,
-        coalesce(refunded_amount, 0) as refunded_amount_original,
-        -- a refund without a date is booked at the order's own time
-        case when coalesce(refunded_amount, 0) > 0 then coalesce(refunded_at, created_at) end as refunded_at,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        utm_content,
-        utm_term,
-        -- '+' means space in query strings: replaced before URL-decoding, so an encoded %2B stays '+'
-        nullif(trim(lower(url_decode(replace(utm_source, '+', ' ')))), '') as source_decoded,
-        nullif(trim(lower(url_decode(replace(utm_medium, '+', ' ')))), '') as medium_decoded,
-        nullif(trim(lower(url_decode(replace(utm_campaign, '+', ' ')))), '') as campaign_decoded,
-        nullif(trim(lower(url_decode(replace(utm_content, '+', ' ')))), '') as content_decoded,
-        nullif(trim(lower(url_decode(replace(utm_term, '+', ' ')))), '') as term_decoded,
-        source_file,
-        source_row
-    from deduped
-    where nullif(trim(order_id), '') is not null
-),
-
-placeholders_removed as (
-    -- analytics placeholders such as '(none)', '(direct)', '(not set)' carry no information
-    select
-        *,
-        case when source_decoded in ('(direct)', '(none)', '(not set)') then null else source_decoded end as source_clean,
-        case when medium_decoded in ('(direct)', '(none)', '(not set)') then null else medium_decoded end as medium,
-        case when campaign_decoded in ('(direct)', '(none)', '(not set)') then null else campaign_decoded end as campaign,
-        case when content_decoded in ('(direct)', '(none)', '(not set)') then null else content_decoded end as content,
-        case when term_decoded in ('(direct)', '(none)', '(not set)') then null else term_decoded end as term
-    from cleaned
+        tag_combinations.*,
+        coalesce(aliases.source, utm_value(utm_source)) as source,
+        utm_value(utm_medium) as medium,
+        utm_value(utm_campaign) as campaign,
+        utm_value(utm_content) as content,
+        utm_value(utm_term) as term
+    from tag_combinations
+    left join aliases on aliases.alias = utm_value(utm_source)
 ),
 
 normalised as (
-    -- source aliases (fb -> facebook, ...) from the config file
-    select placeholders_removed.*, coalesce(aliases.source, placeholders_removed.source_clean) as source
-    from placeholders_removed
-    left join aliases on aliases.alias = placeholders_removed.source_clean
+    -- ingest kept one row per order id (the newest export) and trimmed every value
+    select
+        source.order_id,
+        source.customer_id,
+        source.email_key,
+        source.phone_key,
+        source.visitor_id,
+        source.created_at as order_ts,
+        source.created_at::date as order_date,
+        lower(trim(source.status)) as status,
+        upper(trim(source.currency)) as currency,
+        source.revenue as revenue_original,
+        source.cost_of_goods as cost_of_goods_original,
+        coalesce(source.refunded_amount, 0) as refunded_amount_original,
+        -- a refund without a date is booked at the order's own time
+        case when coalesce(source.refunded_amount, 0) > 0 then coalesce(source.refunded_at, source.created_at) end as refunded_at,
+        source.utm_source,
+        source.utm_medium,
+        source.utm_campaign,
+        source.utm_content,
+        source.utm_term,
+        tags.source,
+        tags.medium,
+        tags.campaign,
+        tags.content,
+        tags.term,
+        source.source_file,
+        source.source_row
+    from source
+    join normalised_tags as tags
+        on tags.utm_source is not distinct from source.utm_source
+        and tags.utm_medium is not distinct from source.utm_medium
+        and tags.utm_campaign is not distinct from source.utm_campaign
+        and tags.utm_content is not distinct from source.utm_content
+        and tags.utm_term is not distinct from source.utm_term
+    where source.order_id is not null
 ),
 
 email_matches as (

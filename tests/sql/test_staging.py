@@ -1,4 +1,4 @@
-"""Staging models: FX conversion, missing rates, UTM normalisation and channel rules, identity, dedup,
+"""Staging models: FX conversion, missing rates, UTM normalisation and channel rules, identity,
 costs spread over days. Every expected number is worked out by hand from the rows inserted."""
 
 from __future__ import annotations
@@ -179,28 +179,6 @@ def test_customer_keys_and_visitor_links(warehouse):
                     "f": "visitor:v3", "g": "order:g", "h": "email:e7"}
     touches = sorted(rows(warehouse, "select visitor_id, customer_key from staging.customer_touches"))
     assert touches == [("v1", "crm:42"), ("v2", "phone:p8"), ("v9", "crm:43")]
-
-
-# --------------------------------------------------------------------------------------------- dedup
-def test_rows_exported_twice_are_kept_once_newest_file_winning(warehouse):
-    insert(warehouse, "raw.orders", [order("o1", revenue=100.0, source_file="orders/2024-03-01.csv")])
-    insert(warehouse, "raw.orders", [order("o1", revenue=120.0, source_file="orders/2024-03-15.csv"),
-                                     order("o2", source_file="orders/2024-03-15.csv")])
-    touch = {"visitor_id": "v1", "customer_id": "c-o1", "ts": datetime(2024, 3, 1), "utm_source": "vk", "utm_medium": "cpc"}
-    insert(warehouse, "raw.touchpoints", [touch | {"source_file": "t/a.csv"}])  # touch copies: dropped at ingest (tests/test_ingest.py)
-    spend = {"date": date(2024, 3, 1), "platform": "vk_ads", "campaign_id": "1", "currency": "RUB"}
-    insert(warehouse, "raw.ad_spend", [spend | {"spend": 10.0, "source_file": "s/a.csv"}, spend | {"spend": 11.0, "source_file": "s/b.csv"}])
-    cost = {"period_start": date(2024, 3, 1), "period_end": date(2024, 3, 1), "category": "software", "amount": 5.0, "currency": "RUB"}
-    # the same cost in two files counts once; two equal rows within the newest file are two costs
-    insert(warehouse, "raw.costs", [cost | {"source_file": "c/a.csv"}, cost | {"source_file": "c/b.csv"}, cost | {"source_file": "c/b.csv"}])
-    insert(warehouse, "raw.fx_rates", [{"date": date(2024, 3, 1), "currency": "USD", "rate": r, "source_file": f}
-                                       for r, f in [(90.0, "fx/b.csv"), (91.0, "fx/a.csv")]])
-    run(warehouse)
-    assert sorted(rows(warehouse, "select order_id, revenue from staging.orders")) == [("o1", 120.0), ("o2", 100.0)]
-    assert rows(warehouse, "select count(*) from staging.touchpoints") == [(1,)]
-    assert rows(warehouse, "select spend from staging.ad_spend") == [(11.0,)]
-    assert rows(warehouse, "select count(*), sum(amount) from staging.costs_daily") == [(2, 10.0)]
-    assert rows(warehouse, "select rate from staging.fx_rates") == [(90.0,)]
 
 
 # ------------------------------------------------------------------------------------------ costs
