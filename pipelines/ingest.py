@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,6 +39,11 @@ NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
 }
 # Costs carry no id: two equal rows in one file are two costs; only an older file's copy is a re-export.
 COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
+# The key's time column: a copy of a new row lies in the new rows' time range, so the duplicate search
+# reads only the row groups of that range (raw tables are appended file by file, so time clusters).
+KEY_TIME = {"touchpoints": "ts", "ad_spend": "date", "fx_rates": "date"}
+# Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
+CHUNK_ROWS = 1_000_000
 INGEST_VERSION = "1"  # bump when a change to reading or casting must reload every file
 
 
@@ -283,13 +288,16 @@ def _load_file(con, source: str, path: Path, name: str, run_id: str, secret: str
         read = read_export(path, source, options=options) if options else read_export(path, source)
     except ExportError as exc:
         raise IngestError(str(exc)) from exc
-    good, failures = split_rows(source, read)
-    _insert_good(con, source, good, name, read.layout, secret)
-    _insert_rejects(con, source, failures, name, run_id)
+    loaded = rejected = 0
+    for chunk in read.frame.iter_slices(CHUNK_ROWS):
+        good, failures = split_rows(source, replace(read, frame=chunk))
+        _insert_good(con, source, good, name, read.layout, secret)
+        _insert_rejects(con, source, failures, name, run_id)
+        loaded, rejected = loaded + good.height, rejected + failures["row"].n_unique()
     size, mtime = _fingerprint(path)
     return FileLoad(
         source=source, source_file=name, layout=read.layout, encoding=read.encoding, delimiter=read.delimiter,
-        rows_read=read.rows_read, rows_loaded=good.height, rows_rejected=failures["row"].n_unique(),
+        rows_read=read.rows_read, rows_loaded=loaded, rows_rejected=rejected,
         rows_skipped=read.skipped_lines, duplicates_dropped=0, file_sha256=_sha256(path), file_size=size,
         file_mtime=mtime, load_signature=signature,
     )
@@ -367,6 +375,13 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
     qualified = ", ".join(f'r."{c}"' for c in key)
     rank, by_line = ("dense_rank", "") if source in COPIES_WITHIN_A_FILE_ARE_DISTINCT else ("row_number", ", r.source_row desc")
     con.register("new_files", pl.DataFrame({"source_file": new_files}).to_arrow())
+    in_range, r_in_range, bounds = "true", "true", {}
+    if source in KEY_TIME:
+        time = KEY_TIME[source]
+        bounds["low"], bounds["high"] = con.execute(
+            f"select min({time}), max({time}) from raw.{source} where source_file in (select source_file from new_files)"
+        ).fetchone()
+        in_range, r_in_range = f"{time} between $low and $high", f"r.{time} between $low and $high"
     try:
         con.execute(
             f"""
@@ -374,6 +389,7 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
             with hashed as (
                 select hash({columns}) as key_hash, source_file in (select source_file from new_files) as is_new
                 from raw.{source}
+                where {in_range}
             ),
             repeated as (
                 select key_hash from hashed group by key_hash having count(*) > 1 and bool_or(is_new)
@@ -384,11 +400,11 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
                                       order by f.file_mtime desc, r.source_file desc{by_line}) as copy
                 from raw.{source} r
                 join quality.file_loads f on f.source = $source and f.source_file = r.source_file
-                where hash({qualified}) in (select key_hash from repeated)
+                where hash({qualified}) in (select key_hash from repeated) and {r_in_range}
             )
             select rid, source_file from ranked where copy > 1
             """,
-            {"source": source},
+            {"source": source} | bounds,
         )
     finally:
         con.unregister("new_files")

@@ -60,4 +60,18 @@ class BuildInfo(pa.DataFrameModel):
         description = "One row per published build: when, from what, with which settings and code."
 
 
-TABLES = [RejectedRows, FileLoads, BuildInfo]
+class ModelState(pa.DataFrameModel):
+    table_name: pl.String = pa.Field(unique=True, description="an incrementally maintained table, e.g. marts.attribution")
+    fingerprint: pl.String = pa.Field(description="hash of the table's SQL and the settings it was computed with")
+    as_of_date: pl.Date = pa.Field(nullable=True, description="the as-of date of the run that last wrote it")
+    updated_at: pl.Datetime = pa.Field(description="when a run last wrote it (UTC)")
+
+    class Config:
+        name = "meta.model_state"
+        description = (
+            "What each incremental table's stored rows were computed with: a run whose SQL or settings differ "
+            "rebuilds the table whole instead of only its window."
+        )
+
+
+TABLES = [RejectedRows, FileLoads, BuildInfo, ModelState]

@@ -61,31 +61,49 @@ credited as (
 -- METRICS.md: credits sum to 1 per first purchase and model. Whatever a model leaves unassigned
 -- (a first purchase with no attribution rows at all) goes to `unattributed`, so the weighted cohort
 -- size always equals its number of customers. The 1e-9 ignores floating-point dust.
+assigned as (
+    select customer_key, attribution_model, sum(credit) as credit
+    from credited
+    group by all
+),
+
 unassigned as (
     select
         acquired.customer_key,
         acquired.cohort_month,
         models.attribution_model,
         'unattributed' as channel,
-        1 - coalesce(exact_sum(credited.credit), 0) as credit
+        1 - coalesce(assigned.credit, 0) as credit
     from acquired
     cross join models
-    left join credited
-        on credited.customer_key = acquired.customer_key
-        and credited.attribution_model = models.attribution_model
-    group by all
-    having 1 - coalesce(exact_sum(credited.credit), 0) > 1e-9
+    left join assigned
+        on assigned.customer_key = acquired.customer_key
+        and assigned.attribution_model = models.attribution_model
+    where 1 - coalesce(assigned.credit, 0) > 1e-9
 ),
 
 members as (
-    select customer_key, cohort_month, attribution_model, channel, exact_sum(credit) as credit
-    from (
-        select * from credited
-        union all by name
-        select * from unassigned
-    )
-    group by all
-    having exact_sum(credit) > 0
+    -- an `unattributed` remainder adds to an `unattributed` credit the customer already has (a join
+    -- against the few remainders, not a second grouping of every credit)
+    select
+        credited.customer_key,
+        credited.cohort_month,
+        credited.attribution_model,
+        credited.channel,
+        credited.credit + coalesce(unassigned.credit, 0) as credit
+    from credited
+    left join unassigned
+        on unassigned.customer_key = credited.customer_key
+        and unassigned.attribution_model = credited.attribution_model
+        and unassigned.channel = credited.channel
+    where credited.credit > 0
+    union all
+    select unassigned.customer_key, unassigned.cohort_month, unassigned.attribution_model, unassigned.channel, unassigned.credit
+    from unassigned
+    anti join credited
+        on credited.customer_key = unassigned.customer_key
+        and credited.attribution_model = unassigned.attribution_model
+        and credited.channel = unassigned.channel
 ),
 
 -- Valid orders (marts.orders holds only those) up to the as-of date, first purchase included:
@@ -111,4 +129,3 @@ final as (
 )
 
 select * from final
-order by cohort_month, attribution_model, channel, customer_key

@@ -17,11 +17,11 @@ missing as (
     -- cancelled and fully refunded orders count nowhere, so their rates are not needed
     select currency, order_date as date, 'orders' as source
     from orders
-    where is_valid and fx_rate is null and revenue_original is not null
+    where is_valid and fx_rate is null
     union all
     select currency, refunded_at::date, 'orders (refund)'
     from orders
-    where is_valid and refund_fx_rate is null and refunded_amount_original > 0
+    where is_valid and refund_fx_rate is null and refunded_at is not null  -- refunded_at: only set for a refund
     union all
     select currency, date, 'ad_spend'
     from ad_spend

@@ -147,12 +147,12 @@ converted as (
     from with_refund_rate
 )
 
+-- narrow on purpose (every mart reads it): original amounts, raw tags and personal keys stay in
+-- raw.orders, one join away through source_file and source_row
 select
     order_id,
     customer_key,
     resolved_customer_id as customer_id,
-    email_key,
-    phone_key,
     visitor_id,
     order_ts,
     order_date,
@@ -162,18 +162,11 @@ select
         and not (refunded_amount_original > 0 and refunded_amount_original >= revenue_original) as is_valid,
     currency,
     fx_rate,
-    revenue_original,
     revenue_original * fx_rate as revenue,
     cost_of_goods_original * fx_rate as cost_of_goods,
-    refunded_amount_original,
     case when refunded_amount_original > 0 then refunded_amount_original * refund_rate else 0.0 end as refunded_amount,
     refunded_at,
     refund_rate as refund_fx_rate,
-    utm_source,
-    utm_medium,
-    utm_campaign,
-    utm_content,
-    utm_term,
     source,
     medium,
     campaign,

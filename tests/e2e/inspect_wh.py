@@ -17,7 +17,7 @@ import sys
 
 import duckdb
 
-VOLATILE = ("run_id", "loaded_at", "built_at")
+VOLATILE = ("run_id", "loaded_at", "built_at", "updated_at")
 SCHEMAS = ("raw", "staging", "marts", "quality", "meta", "config")
 
 
