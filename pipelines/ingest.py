@@ -9,6 +9,7 @@ column, check and (masked) value; quality.file_loads reconciles every file:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -18,7 +19,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.db import rows
+from pipelines.db import rows, scalar
 from pipelines.identity import mask, normalise_email, normalise_phone
 from pipelines.raw_tables import RAW_COLUMNS, create_raw_tables
 from pipelines.readers import ExportError, ReadResult, read_export
@@ -43,7 +44,7 @@ COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
 # reads only the row groups of that range (raw tables are appended file by file, so time clusters).
 KEY_TIME = {"touchpoints": "ts", "ad_spend": "date", "fx_rates": "date"}
 # Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 500_000
 INGEST_VERSION = "1"  # bump when a change to reading or casting must reload every file
 
 
@@ -135,20 +136,26 @@ def cast_frame(source: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
                 value = pl.when(whole).then(number.cast(pl.Int64, strict=False)).otherwise(None)
             else:
                 value = number
-            failures.append(
-                pl.when(text.is_not_null() & value.is_null())
-                .then(pl.struct(column_name=pl.lit(name), check_name=pl.lit(f"cast_{dtype}".lower()), reason=pl.lit(f"not {expected}")))
-                .alias(f"__fail_{name}")
-            )
+            # flagged in the same pass as the cast, so each value is parsed once
+            failures.append((name, f"cast_{dtype}".lower(), f"not {expected}"))
+            typed.append((text.is_not_null() & value.is_null()).alias(f"__fail_{name}"))
         typed.append(value.cast(dtype).alias(name))
     out = frame.select(typed)
     if not failures:
         return out, _empty_failures()
+    flags = [f"__fail_{name}" for name, _, _ in failures]
+    failed = out.select(pl.any_horizontal(flags).any()).item()
+    out_typed = out.drop(flags)
+    if not failed:  # the common case: no bookkeeping on the whole frame
+        return out_typed, _empty_failures()
+    checks = pl.DataFrame(failures, schema=["column_name", "check_name", "reason"], orient="row")
     fails = (
-        frame.with_row_index("row").select("row", *failures)
-        .unpivot(index="row").drop_nulls("value").unnest("value").drop("variable")
+        out.with_row_index("row").select("row", *flags)
+        .unpivot(index="row", variable_name="column_name").filter(pl.col("value"))
+        .with_columns(pl.col("column_name").str.strip_prefix("__fail_"))
+        .join(checks, on="column_name", maintain_order="left").select("row", "column_name", "check_name", "reason")
     )
-    return out, fails.with_columns(pl.col("row").cast(pl.Int64))
+    return out_typed, fails.with_columns(pl.col("row").cast(pl.Int64))
 
 
 def validate_frame(source: str, typed: pl.DataFrame) -> pl.DataFrame:
@@ -249,6 +256,17 @@ def ingest_source(
     read: a nightly run costs what the new exports cost, not the history. A changed or vanished file
     reloads the whole source, so no row of an old version survives.
     """
+    # Loading appends blocks DuckDB would keep cached up to its memory limit, beside the polars frames
+    # of the file at hand: a smaller limit while loading keeps the process's peak memory down.
+    run_limit = scalar(con, "select current_setting('memory_limit')")
+    con.execute(f"set memory_limit = '{os.environ.get('ACQ_DUCKDB_INGEST_MEMORY_LIMIT', '2GB')}'")
+    try:
+        return _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental)
+    finally:
+        con.execute(f"set memory_limit = '{run_limit}'")
+
+
+def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental) -> SourceLoad:
     create_raw_tables(con)
     create_quality_tables(con)
     files = {path.relative_to(raw_dir).as_posix(): path for path in export_files(raw_dir, source)}

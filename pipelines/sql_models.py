@@ -44,6 +44,13 @@ SCHEMAS = ("staging", "marts")
 _REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
 MACROS = (
     "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
+    # click_id is `name=value` (contracts section 5): the name says which platform's click it was.
+    # Stored in the warehouse (not temp): the staging views use it when analysts read them.
+    "create schema if not exists staging;"
+    "create or replace macro staging.click_id_type(click_id) as case "
+    "when click_id is null then null "
+    "when contains(click_id, '=') then coalesce(nullif(lower(ltrim(split_part(click_id, '=', 1), '?&')), ''), 'unknown') "
+    "else 'unknown' end;"
     # a UTM value as analysts mean it: URL-decoded ('+' is a space, so an encoded %2B stays '+'),
     # lower case, and NULL when empty or an analytics placeholder such as '(none)' or '(not set)'
     "create or replace temp macro utm_value(x) as "

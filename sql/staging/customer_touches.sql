@@ -1,39 +1,46 @@
 -- materialized: view
 -- Touchpoints that belong to a known customer, with their channel: the input of attribution. A view,
 -- so attribution reads only the touches of the periods it recomputes (a filter on ts reaches raw.touchpoints).
-with touchpoints as (
-    select * from staging.touchpoints
-),
-
-visitor_customers as (
-    select visitor_id, customer_key from staging.visitor_customers
+with known_touches as (
+    -- a touchpoint that names its CRM customer uses it; others are linked through the visitor's orders.
+    -- Only these go on to the tag and channel joins: most visitors never buy.
+    select
+        touches.*,
+        coalesce('crm:' || touches.customer_id, visitor_customers.customer_key) as customer_key
+    from raw.touchpoints as touches
+    left join staging.visitor_customers on visitor_customers.visitor_id = touches.visitor_id
+    where coalesce('crm:' || touches.customer_id, visitor_customers.customer_key) is not null
+        and touches.ts is not null
 ),
 
 channel_map as (
-    select * from staging.channel_map
+    select * from staging.channel_map where platform is null
 )
 
 select
-    -- a touchpoint that names its CRM customer uses it; others are linked through the visitor's orders
-    coalesce('crm:' || touchpoints.customer_id, visitor_customers.customer_key) as customer_key,
-    touchpoints.visitor_id,
-    touchpoints.ts,
+    known_touches.customer_key,
+    known_touches.visitor_id,
+    known_touches.ts,
     channel_map.channel,
-    touchpoints.source,
-    touchpoints.medium,
-    touchpoints.campaign,
-    touchpoints.content,
-    touchpoints.term,
-    touchpoints.referrer_host,
-    touchpoints.click_id_type
-from touchpoints
-left join visitor_customers on visitor_customers.visitor_id = touchpoints.visitor_id
+    tags.source,
+    tags.medium,
+    tags.campaign,
+    tags.content,
+    tags.term,
+    tags.referrer_host,
+    tags.click_id_type
+from known_touches
+join staging.touch_tags as tags
+    on tags.utm_source is not distinct from known_touches.utm_source
+    and tags.utm_medium is not distinct from known_touches.utm_medium
+    and tags.utm_campaign is not distinct from known_touches.utm_campaign
+    and tags.utm_content is not distinct from known_touches.utm_content
+    and tags.utm_term is not distinct from known_touches.utm_term
+    and tags.referrer is not distinct from known_touches.referrer
+    and tags.click_id_type is not distinct from staging.click_id_type(known_touches.click_id)
 join channel_map
-    on channel_map.source is not distinct from touchpoints.source
-    and channel_map.medium is not distinct from touchpoints.medium
-    and channel_map.campaign is not distinct from touchpoints.campaign
-    and channel_map.referrer_host is not distinct from touchpoints.referrer_host
-    and channel_map.click_id_type is not distinct from touchpoints.click_id_type
-    and channel_map.platform is null
-where coalesce('crm:' || touchpoints.customer_id, visitor_customers.customer_key) is not null
-    and touchpoints.ts is not null
+    on channel_map.source is not distinct from tags.source
+    and channel_map.medium is not distinct from tags.medium
+    and channel_map.campaign is not distinct from tags.campaign
+    and channel_map.referrer_host is not distinct from tags.referrer_host
+    and channel_map.click_id_type is not distinct from tags.click_id_type

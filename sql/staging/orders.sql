@@ -1,15 +1,13 @@
 -- materialized: table
 -- Orders, one per order id: customer key, validity, amounts in the reporting currency, normalised UTM tags.
-with source as (
-    select * from raw.orders
-),
-
-customers as (
+-- raw.orders is named where it is read (not a shared CTE): a CTE read twice is materialised, and
+-- materialising 10 M wide rows costs more than scanning the columns twice
+with customers as (
     select customer_id, email_key, phone_key from staging.customers
 ),
 
-fx_rates as (
-    select currency, date, rate from staging.fx_rates
+fx_daily as (
+    select currency, date, rate from staging.fx_daily
 ),
 
 aliases as (
@@ -19,7 +17,7 @@ aliases as (
 tag_combinations as (
     -- URL-decoding runs once per distinct tag combination, not once per order
     select distinct utm_source, utm_medium, utm_campaign, utm_content, utm_term
-    from source
+    from raw.orders
 ),
 
 normalised_tags as (
@@ -39,40 +37,40 @@ normalised_tags as (
 normalised as (
     -- ingest kept one row per order id (the newest export) and trimmed every value
     select
-        source.order_id,
-        source.customer_id,
-        source.email_key,
-        source.phone_key,
-        source.visitor_id,
-        source.created_at as order_ts,
-        source.created_at::date as order_date,
-        lower(trim(source.status)) as status,
-        upper(trim(source.currency)) as currency,
-        source.revenue as revenue_original,
-        source.cost_of_goods as cost_of_goods_original,
-        coalesce(source.refunded_amount, 0) as refunded_amount_original,
+        raw_orders.order_id,
+        raw_orders.customer_id,
+        raw_orders.email_key,
+        raw_orders.phone_key,
+        raw_orders.visitor_id,
+        raw_orders.created_at as order_ts,
+        raw_orders.created_at::date as order_date,
+        lower(trim(raw_orders.status)) as status,
+        upper(trim(raw_orders.currency)) as currency,
+        raw_orders.revenue as revenue_original,
+        raw_orders.cost_of_goods as cost_of_goods_original,
+        coalesce(raw_orders.refunded_amount, 0) as refunded_amount_original,
         -- a refund without a date is booked at the order's own time
-        case when coalesce(source.refunded_amount, 0) > 0 then coalesce(source.refunded_at, source.created_at) end as refunded_at,
-        source.utm_source,
-        source.utm_medium,
-        source.utm_campaign,
-        source.utm_content,
-        source.utm_term,
+        case when coalesce(raw_orders.refunded_amount, 0) > 0 then coalesce(raw_orders.refunded_at, raw_orders.created_at) end as refunded_at,
+        raw_orders.utm_source,
+        raw_orders.utm_medium,
+        raw_orders.utm_campaign,
+        raw_orders.utm_content,
+        raw_orders.utm_term,
         tags.source,
         tags.medium,
         tags.campaign,
         tags.content,
         tags.term,
-        source.source_file,
-        source.source_row
-    from source
+        raw_orders.source_file,
+        raw_orders.source_row
+    from raw.orders as raw_orders
     join normalised_tags as tags
-        on tags.utm_source is not distinct from source.utm_source
-        and tags.utm_medium is not distinct from source.utm_medium
-        and tags.utm_campaign is not distinct from source.utm_campaign
-        and tags.utm_content is not distinct from source.utm_content
-        and tags.utm_term is not distinct from source.utm_term
-    where source.order_id is not null
+        on tags.utm_source is not distinct from raw_orders.utm_source
+        and tags.utm_medium is not distinct from raw_orders.utm_medium
+        and tags.utm_campaign is not distinct from raw_orders.utm_campaign
+        and tags.utm_content is not distinct from raw_orders.utm_content
+        and tags.utm_term is not distinct from raw_orders.utm_term
+    where raw_orders.order_id is not null
 ),
 
 email_matches as (
@@ -93,8 +91,8 @@ phone_matches as (
 phone_emails as (
     -- a guest who once left both e-mail and phone is one customer: a phone-only order joins that e-mail
     select phone_key, min(email_key) as email_key
-    from normalised
-    where phone_key is not null and email_key is not null
+    from raw.orders
+    where phone_key is not null and email_key is not null and order_id is not null
     group by phone_key
 ),
 
@@ -122,21 +120,21 @@ identified as (
 ),
 
 with_order_rate as (
-    -- ASOF: the latest rate on or before the order's date
-    select identified.*, fx_rates.rate as order_fx_rate
+    -- the latest rate on or before the order's date (staging.fx_daily carries rates over gaps)
+    select identified.*, fx_daily.rate as order_fx_rate
     from identified
-    asof left join fx_rates
-        on fx_rates.currency = identified.currency
-        and identified.order_date >= fx_rates.date
+    left join fx_daily
+        on fx_daily.currency = identified.currency
+        and fx_daily.date = identified.order_date
 ),
 
 with_refund_rate as (
     -- a refund is converted at the rate of its own date
-    select with_order_rate.*, fx_rates.rate as refund_fx_rate
+    select with_order_rate.*, fx_daily.rate as refund_fx_rate
     from with_order_rate
-    asof left join fx_rates
-        on fx_rates.currency = with_order_rate.currency
-        and with_order_rate.refunded_at::date >= fx_rates.date
+    left join fx_daily
+        on fx_daily.currency = with_order_rate.currency
+        and fx_daily.date = with_order_rate.refunded_at::date
 ),
 
 converted as (

@@ -4,12 +4,7 @@
 with combinations as (
     select
         utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer,
-        -- click_id is `name=value` (contracts section 5): the name says which platform's click it was
-        case
-            when click_id is null then null
-            when contains(click_id, '=') then coalesce(nullif(lower(ltrim(split_part(click_id, '=', 1), '?&')), ''), 'unknown')
-            else 'unknown'
-        end as click_id_type
+        staging.click_id_type(click_id) as click_id_type
     from raw.touchpoints
     group by all
 ),
@@ -26,10 +21,6 @@ select
     combinations.utm_term,
     combinations.referrer,
     combinations.click_id_type,
-    hash(
-        combinations.utm_source, combinations.utm_medium, combinations.utm_campaign,
-        combinations.utm_content, combinations.utm_term, combinations.referrer, combinations.click_id_type
-    ) as tag_hash,
     -- placeholders such as '(none)' or '(not set)' carry no information (macro utm_value)
     coalesce(aliases.source, utm_value(combinations.utm_source)) as source,
     utm_value(combinations.utm_medium) as medium,
