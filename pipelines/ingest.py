@@ -19,6 +19,7 @@ import duckdb
 import pandera.polars as pa
 import polars as pl
 
+from pipelines.background import ahead
 from pipelines.db import rows, scalar
 from pipelines.identity import mask, normalise_email, normalise_phone
 from pipelines.raw_tables import RAW_COLUMNS, create_raw_tables
@@ -286,7 +287,7 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
         con.execute("delete from quality.file_loads where source = ?", [source])
         previous = {}
     new_files = [name for name in files if name not in previous]
-    loads = [_load_file(con, source, files[name], name, run_id, secret, options, signature) for name in new_files]
+    loads = _load_files(con, source, [(name, files[name]) for name in new_files], run_id, secret, options, signature)
     _record_file_loads(con, loads, run_id)
     if loads:
         _drop_duplicates(con, source, new_files)
@@ -301,17 +302,33 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
     return load
 
 
-def _load_file(con, source: str, path: Path, name: str, run_id: str, secret: str, options, signature: str) -> FileLoad:
-    try:
-        read = read_export(path, source, options=options) if options else read_export(path, source)
-    except ExportError as exc:
-        raise IngestError(str(exc)) from exc
-    loaded = rejected = 0
-    for chunk in read.frame.iter_slices(CHUNK_ROWS):
-        good, failures = split_rows(source, replace(read, frame=chunk))
+def _load_files(con, source: str, files: list[tuple[str, Path]], run_id: str, secret: str, options, signature: str) -> list[FileLoad]:
+    """Insert each file's chunks while the next chunk is read, cast and validated in a worker thread."""
+    loads, loaded, rejected = [], 0, 0
+    for name, path, read, good, failures in ahead(_validated_chunks(source, files, options)):
+        if good is None:  # the file's last chunk is in
+            loads.append(_file_load(source, name, path, read, loaded, rejected, signature))
+            loaded = rejected = 0
+            continue
         _insert_good(con, source, good, name, read.layout, secret)
         _insert_rejects(con, source, failures, name, run_id)
         loaded, rejected = loaded + good.height, rejected + failures["row"].n_unique()
+    return loads
+
+
+def _validated_chunks(source: str, files: list[tuple[str, Path]], options):
+    """(name, path, read, good rows, failures) per chunk of each file, then (name, path, read, None, None)."""
+    for name, path in files:
+        try:
+            read = read_export(path, source, options=options) if options else read_export(path, source)
+        except ExportError as exc:
+            raise IngestError(str(exc)) from exc
+        for chunk in read.frame.iter_slices(CHUNK_ROWS):
+            yield name, path, read, *split_rows(source, replace(read, frame=chunk))
+        yield name, path, read, None, None
+
+
+def _file_load(source: str, name: str, path: Path, read: ReadResult, loaded: int, rejected: int, signature: str) -> FileLoad:
     size, mtime = _fingerprint(path)
     return FileLoad(
         source=source, source_file=name, layout=read.layout, encoding=read.encoding, delimiter=read.delimiter,
