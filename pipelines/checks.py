@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 import pandera.polars as pa
 
-from pipelines.db import rows, scalar
+from pipelines.db import rows, scalar, table_exists
 from pipelines.periods import EARLIEST, LATEST
 from pipelines.table_docs import published_models
 
@@ -75,24 +75,19 @@ CHECKS = (
 )
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(scalar(con, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]))
-
-
 def run_checks(
     con: duckdb.DuckDBPyConnection, window: tuple[date, date] = (EARLIEST, LATEST), validate_rows_up_to: int = 5_000_000
 ) -> list[CheckResult]:
     results = []
     for check in CHECKS:
-        if not all(_exists(con, t) for t in check.needs):
+        if not all(table_exists(con, t) for t in check.needs):
             continue
         params = {"window_start": window[0], "window_end": window[1]}
         bad = rows(con, check.sql, params) if "$window_start" in check.sql else rows(con, check.sql)
         results.append(CheckResult(check.name, not bad, len(bad), f"{check.description}; e.g. {bad[:3]}" if bad else check.description))
     # The published tables' Pandera models double as contracts: a mart that breaks one is a bug.
     for table, model in published_models().items():
-        if not _exists(con, table):
+        if not table_exists(con, table):
             continue
         if scalar(con, f"select count(*) from {table}") > validate_rows_up_to:
             continue  # the big fact tables are covered by the SQL checks above

@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.db import scalar
+from pipelines.db import scalar, table_exists
 from pipelines.periods import EARLIEST, LATEST, covering_periods
 
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -130,7 +130,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         start = params[model.since_param]
         params = params | {model.since_param: start(con) if callable(start) else start}
     everything = params | _FULL_WINDOW | ({model.since_param: EARLIEST} if model.since_param else {})
-    if not _exists(con, model.table) or _stored(con, model.table, "fingerprint") != fingerprint or params == everything:
+    if not table_exists(con, model.table) or _stored(con, model.table, "fingerprint") != fingerprint or params == everything:
         # First build, the model's SQL or the settings changed, or an all-time run: one plain rebuild.
         con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
         _store_fingerprint(con, model.table, fingerprint, params.get("as_of_date"))
@@ -147,7 +147,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     )
     bound = _bind(query, params)
     con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
-    if _exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
+    if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
         con.execute(f"delete from {model.table} where {window}")
         con.execute(f"insert into {model.table} by name select * from __model_rows")
     else:
@@ -168,7 +168,7 @@ def _fingerprint(model: SqlModel, params: dict[str, Any]) -> str:
 
 def _stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
     """What meta.model_state remembers of the run that last wrote `table`."""
-    if not _exists(con, "meta.model_state"):
+    if not table_exists(con, "meta.model_state"):
         return None
     return scalar(con, f"select {field} from meta.model_state where table_name = ?", [table])
 
@@ -218,12 +218,6 @@ def _kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     sql = "select table_type from information_schema.tables where table_schema = ? and table_name = ?"
     found = scalar(con, sql, [schema, name])
     return {"BASE TABLE": "table", "VIEW": "view"}.get(found) if found else None
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-    return bool(scalar(con, sql, [schema, name]))
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from pipelines.config import Config
-from pipelines.db import scalar
+from pipelines.db import scalar, table_exists
 from pipelines.periods import EARLIEST, LATEST, covering_periods
 from pipelines.fx import check_fx
 from pipelines.sql_models import discover_models, run_model
@@ -78,7 +78,7 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
     two identities merged, a first purchase refunded...). Compares the current first purchases
     (marts.orders, rebuilt just before) with the ones the stored credits were computed for (marts.first_purchases,
     rebuilt just after): both are one row per customer, so this costs an orders-sized join, not a touches-sized one."""
-    if range_start <= EARLIEST or not all(_exists(con, t) for t in ("marts.attribution", "marts.first_purchases")):
+    if range_start <= EARLIEST or not all(table_exists(con, t) for t in ("marts.attribution", "marts.first_purchases")):
         return EARLIEST
     changed = scalar(
         con,
@@ -102,7 +102,7 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
     )
     # touchpoint exports loaded since the credits were stored (a late or corrected file of an older month)
     late_touch = None
-    if _exists(con, "quality.file_loads") and _exists(con, "meta.model_state"):
+    if table_exists(con, "quality.file_loads") and table_exists(con, "meta.model_state"):
         late_touch = scalar(
             con,
             """select min(ts)::date from raw.touchpoints where source_file in (
@@ -113,10 +113,6 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
     starts = [range_start] + [d.replace(day=1) for d in (changed, late_touch) if d]
     return min(starts)
 
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(scalar(con, "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]))
 
 
 def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
