@@ -31,13 +31,9 @@ select
     tags.click_id_type
 from known_touches
 join staging.touch_tags as tags
-    on tags.utm_source is not distinct from known_touches.utm_source
-    and tags.utm_medium is not distinct from known_touches.utm_medium
-    and tags.utm_campaign is not distinct from known_touches.utm_campaign
-    and tags.utm_content is not distinct from known_touches.utm_content
-    and tags.utm_term is not distinct from known_touches.utm_term
-    and tags.referrer is not distinct from known_touches.referrer
-    and tags.click_id_type is not distinct from staging.click_id_type(known_touches.click_id)
+    on tags.tag_key = staging.touch_tag_key(
+        known_touches.utm_source, known_touches.utm_medium, known_touches.utm_campaign, known_touches.utm_content, known_touches.utm_term, known_touches.referrer, known_touches.click_id
+    )
 join channel_map
     on channel_map.source is not distinct from tags.source
     and channel_map.medium is not distinct from tags.medium
