@@ -44,6 +44,10 @@ SCHEMAS = ("staging", "marts")
 _REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
 MACROS = (
     "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
+    # the last day of the period of `grain` that starts on `period_start`
+    "create or replace temp macro last_day_of_period(grain, period_start) as (period_start + case grain "
+    "when 'day' then interval 1 day when 'week' then interval 7 day when 'month' then interval 1 month "
+    "when 'quarter' then interval 3 month else interval 1 year end)::date - 1;"
     # click_id is `name=value` (contracts section 5): the name says which platform's click it was.
     # Stored in the warehouse (not temp): the staging views use it when analysts read them.
     "create schema if not exists staging;"

@@ -99,16 +99,7 @@ split as (
         + case when orders > 0 then 0.0 else by_orders end
         + case when new_customers > 0 then 0.0 else by_new_customers end
         + case when ad_spend <> 0 then 0.0 else by_spend end as unallocated_costs,
-        (
-            period_start
-            + case period_grain
-                when 'day' then interval 1 day
-                when 'week' then interval 7 day
-                when 'month' then interval 1 month
-                when 'quarter' then interval 3 month
-                else interval 1 year
-            end
-        )::date - 1 as period_end
+        last_day_of_period(period_grain, period_start) as period_end
     from joined
 )
 

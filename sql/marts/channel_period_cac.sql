@@ -187,16 +187,7 @@ costed as (
         allocated.*,
         ad_spend + direct_costs + allocated_costs as total_cost,
         new_customers + repeat_orders as attributed_orders,
-        (
-            period_start
-            + case period_grain
-                when 'day' then interval 1 day
-                when 'week' then interval 7 day
-                when 'month' then interval 1 month
-                when 'quarter' then interval 3 month
-                else interval 1 year
-            end
-        )::date - 1 as period_end
+        last_day_of_period(period_grain, period_start) as period_end
     from allocated
 )
 
