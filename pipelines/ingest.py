@@ -305,9 +305,9 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
 def _load_files(con, source: str, files: list[tuple[str, Path]], run_id: str, secret: str, options, signature: str) -> list[FileLoad]:
     """Insert each file's chunks while the next chunk is read, cast and validated in a worker thread."""
     loads, loaded, rejected = [], 0, 0
-    for name, path, read, good, failures in ahead(_validated_chunks(source, files, options)):
-        if good is None:  # the file's last chunk is in
-            loads.append(_file_load(source, name, path, read, loaded, rejected, signature))
+    for name, path, read, good, failures, sha256 in ahead(_validated_chunks(source, files, options)):
+        if sha256 is not None:  # the file's last chunk is in
+            loads.append(_file_load(source, name, path, read, loaded, rejected, sha256, signature))
             loaded = rejected = 0
             continue
         _insert_good(con, source, good, name, read.layout, secret)
@@ -317,23 +317,26 @@ def _load_files(con, source: str, files: list[tuple[str, Path]], run_id: str, se
 
 
 def _validated_chunks(source: str, files: list[tuple[str, Path]], options):
-    """(name, path, read, good rows, failures) per chunk of each file, then (name, path, read, None, None)."""
+    """(name, path, read, good rows, failures, None) per chunk of each file, then (name, path, read, None,
+    None, sha256): hashing the file here, in the worker thread, keeps that second read off the insert's path."""
     for name, path in files:
         try:
-            read = read_export(path, source, options=options) if options else read_export(path, source)
+            read = read_export(path, source, options=options)
         except ExportError as exc:
             raise IngestError(str(exc)) from exc
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
-            yield name, path, read, *split_rows(source, replace(read, frame=chunk))
-        yield name, path, read, None, None
+            yield name, path, read, *split_rows(source, replace(read, frame=chunk)), None
+        yield name, path, read, None, None, _sha256(path)
 
 
-def _file_load(source: str, name: str, path: Path, read: ReadResult, loaded: int, rejected: int, signature: str) -> FileLoad:
+def _file_load(
+    source: str, name: str, path: Path, read: ReadResult, loaded: int, rejected: int, sha256: str, signature: str
+) -> FileLoad:
     size, mtime = _fingerprint(path)
     return FileLoad(
         source=source, source_file=name, layout=read.layout, encoding=read.encoding, delimiter=read.delimiter,
         rows_read=read.rows_read, rows_loaded=loaded, rows_rejected=rejected,
-        rows_skipped=read.skipped_lines, duplicates_dropped=0, file_sha256=_sha256(path), file_size=size,
+        rows_skipped=read.skipped_lines, duplicates_dropped=0, file_sha256=sha256, file_size=size,
         file_mtime=mtime, load_signature=signature,
     )
 
