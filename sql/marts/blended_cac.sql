@@ -86,8 +86,8 @@ joined as (
 ),
 
 split as (
-    -- the same rules as marts.channel_period_cac: the channels' shares of each rule sum to the part
-    -- counted here as allocated (credits of a first purchase sum to 1 under every model)
+    -- marts.channel_period_cac divides the same pools among channels: the channels' shares of each rule
+    -- sum to the part counted here as allocated (credits of a first purchase sum to 1 under every model)
     select
         joined.*,
         case when orders > 0 then by_orders * new_customers / orders else 0.0 end
@@ -115,6 +115,10 @@ select
     allocated_costs,
     retention_costs,
     unallocated_costs,
+    -- the shared-cost pools by allocation rule: marts.channel_period_cac divides these among channels
+    by_orders as shared_by_orders,
+    by_new_customers as shared_by_new_customers,
+    by_spend as shared_by_spend,
     ad_spend + direct_costs + by_orders + by_new_customers + by_spend + by_none as total_cost,
     orders,
     new_customers,

@@ -94,35 +94,19 @@ repeat_by_channel as (
     group by all
 ),
 
-orders_by_period as (
+period_totals as (
+    -- the period's orders, new customers, ad spend and shared-cost pools, as marts.blended_cac counts
+    -- them: the allocation below divides exactly what the blended table accounts for
     select
-        grains.period_grain,
-        date_trunc(grains.period_grain, orders.order_date)::date as period_start,
-        count(*) as orders,
-        count(*) filter (where orders.customer_type = 'new') as new_customers
-    from orders
-    cross join grains
-    group by all
-),
-
-spend_by_period as (
-    select period_grain, period_start, exact_sum(ad_spend) as ad_spend
-    from spend_by_channel
-    group by all
-),
-
-shared_by_period as (
-    -- shared costs (no channel) by allocation rule; empty rule was read as 'orders' in staging
-    select
-        grains.period_grain,
-        date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
-        coalesce(exact_sum(case when costs_daily.allocation = 'orders' then costs_daily.amount end), 0) as by_orders,
-        coalesce(exact_sum(case when costs_daily.allocation = 'new_customers' then costs_daily.amount end), 0) as by_new_customers,
-        coalesce(exact_sum(case when costs_daily.allocation = 'spend' then costs_daily.amount end), 0) as by_spend
-    from costs_daily
-    cross join grains
-    where costs_daily.channel is null
-    group by all
+        period_grain,
+        period_start,
+        orders as period_orders,
+        new_customers as period_new_customers,
+        ad_spend as period_ad_spend,
+        shared_by_orders,
+        shared_by_new_customers,
+        shared_by_spend
+    from marts.blended_cac
 ),
 
 channel_keys as (
@@ -154,20 +138,18 @@ joined as (
         coalesce(new_by_channel.new_customers, 0.0) as new_customers,
         coalesce(new_by_channel.first_order_revenue, 0.0) as first_order_revenue,
         coalesce(repeat_by_channel.repeat_orders, 0) as repeat_orders,
-        coalesce(orders_by_period.orders, 0) as period_orders,
-        coalesce(orders_by_period.new_customers, 0) as period_new_customers,
-        coalesce(spend_by_period.ad_spend, 0.0) as period_ad_spend,
-        coalesce(shared_by_period.by_orders, 0.0) as shared_by_orders,
-        coalesce(shared_by_period.by_new_customers, 0.0) as shared_by_new_customers,
-        coalesce(shared_by_period.by_spend, 0.0) as shared_by_spend
+        coalesce(period_totals.period_orders, 0) as period_orders,
+        coalesce(period_totals.period_new_customers, 0) as period_new_customers,
+        coalesce(period_totals.period_ad_spend, 0.0) as period_ad_spend,
+        coalesce(period_totals.shared_by_orders, 0.0) as shared_by_orders,
+        coalesce(period_totals.shared_by_new_customers, 0.0) as shared_by_new_customers,
+        coalesce(period_totals.shared_by_spend, 0.0) as shared_by_spend
     from channel_keys
     left join spend_by_channel using (period_grain, period_start, channel)
     left join direct_by_channel using (period_grain, period_start, channel)
     left join repeat_by_channel using (period_grain, period_start, channel)
     left join new_by_channel using (period_grain, period_start, channel, attribution_model)
-    left join orders_by_period using (period_grain, period_start)
-    left join spend_by_period using (period_grain, period_start)
-    left join shared_by_period using (period_grain, period_start)
+    left join period_totals using (period_grain, period_start)
 ),
 
 allocated as (
