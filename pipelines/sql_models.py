@@ -12,11 +12,16 @@ A file's first line says how it is materialised:
                                                not the other months of that year)
   -- materialized: incremental by <column> since $<param>
                                                the window runs from the bound parameter (a date, or a
-                                               callable given the connection, evaluated just before the
-                                               model runs) to the end of the run's months
+                                               callable given the connection and the table, evaluated
+                                               just before the model runs) to the end of the run's months
+  -- materialized: incremental by <column> per <grain column> since $<param>
+                                               per grain, from the earlier of the run's first month and
+                                               the parameter
 An incremental model is rebuilt whole when its SQL or the run's settings (params["settings_fingerprint"])
-differ from those that wrote its stored rows (meta.model_state): a changed channel rule or look-back
-must not leave older periods computed the old way.
+differ from those that wrote its stored rows (meta.model_state), or when the as-of date moved back: a
+changed channel rule or look-back must not leave older periods computed the old way. Every write of an
+incremental model is logged with the start of the rows it replaced (meta.model_writes), so a model built
+from it can recompute from there (pipelines/transform.py: rewritten_since).
 Models sum money with `exact_sum(x)` (a macro defined here): summands are cast to DECIMAL(38, 10), so
 a sum is exact and does not depend on the order DuckDB's threads add rows in; a plain sum of doubles
 may differ in its last bits from run to run, and re-runs must give byte-identical tables.
@@ -68,7 +73,7 @@ MACROS = (
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(
     r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*)"
-    r"(?: per ([a-z_][a-z0-9_]*)| since \$([a-z_][a-z0-9_]*))?)\s*$"
+    r"(?: per ([a-z_][a-z0-9_]*))?(?: since \$([a-z_][a-z0-9_]*))?)\s*$"
 )
 
 
@@ -137,19 +142,25 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     fingerprint = _fingerprint(model, params)
     if model.since_param:
         start = params[model.since_param]
-        params = params | {model.since_param: start(con) if callable(start) else start}
+        params = params | {model.since_param: start(con, model.table) if callable(start) else start}
     everything = params | _FULL_WINDOW | ({model.since_param: EARLIEST} if model.since_param else {})
-    if not table_exists(con, model.table) or _stored(con, model.table, "fingerprint") != fingerprint or params == everything:
-        # First build, the model's SQL or the settings changed, or an all-time run: one plain rebuild.
-        con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
-        _store_fingerprint(con, model.table, fingerprint, params.get("as_of_date"))
-        return _count(con, model.table)
     written_as_of = _stored(con, model.table, "as_of_date")
+    if (
+        not table_exists(con, model.table)
+        or _stored(con, model.table, "fingerprint") != fingerprint
+        or (written_as_of and params.get("as_of_date") and params["as_of_date"] < written_as_of)
+        or params == everything
+    ):
+        # First build, the model's SQL or the settings changed, the as-of date moved back (rows outside
+        # the window would keep a later view), or an all-time run: one plain rebuild.
+        con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
+        _store_state(con, model.table, fingerprint, params.get("as_of_date"), EARLIEST)
+        return _count(con, model.table)
     if model.grain_column and written_as_of and written_as_of < params["range_start"]:
         # the period holding the as-of date of the stored rows was incomplete then (period_complete...)
         params = params | {"range_start": written_as_of}
     column = model.partition_column
-    _write_windows(con, model, params)
+    rewritten_from = _write_windows(con, model, params)
     window = (
         f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
         f"and {column} >= w.window_start and {column} < w.window_end)"
@@ -162,7 +173,8 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     else:
         # The model's columns changed: rebuild the whole table so no period keeps an old shape.
         con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
-    _store_fingerprint(con, model.table, fingerprint, params.get("as_of_date"))
+        rewritten_from = EARLIEST
+    _store_state(con, model.table, fingerprint, params.get("as_of_date"), rewritten_from)
     written = scalar(con, "select count(*) from __model_rows")
     con.execute("drop table __model_rows")
     return int(written)
@@ -182,20 +194,28 @@ def _stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
     return scalar(con, f"select {field} from meta.model_state where table_name = ?", [table])
 
 
-def _store_fingerprint(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any) -> None:
+def _store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any, rewritten_from: Any) -> None:
+    """Remember how `table` was written (meta.model_state) and log which rows the write replaced."""
     con.execute("create schema if not exists meta")
     con.execute(
         """create table if not exists meta.model_state (
             table_name varchar primary key, fingerprint varchar, as_of_date date, updated_at timestamp)"""
     )
+    con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
     now = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, like quality.file_loads.loaded_at
     con.execute("insert or replace into meta.model_state values (?, ?, ?, ?)", [table, fingerprint, as_of, now])
+    con.execute("insert into meta.model_writes values (?, ?, ?)", [table, rewritten_from, now])
+    # a write older than every table's last write can no longer be "since" any of them
+    con.execute("delete from meta.model_writes where written_at < (select min(updated_at) from meta.model_state)")
 
 
-def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> None:
-    """__windows(grain, window_start, window_end): one window for the model, or one per grain."""
+def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> Any:
+    """__windows(grain, window_start, window_end): one window for the model, or one per grain.
+    Returns the earliest window start."""
     if model.grain_column:
         start, end = params["range_start"], params["range_end"]
+        if model.since_param:
+            start = min(start, params[model.since_param])
         windows = [(grain, *covering_periods(start, end, grain)) for grain in params["grains"]]
     elif model.since_param:
         windows = [(None, params[model.since_param], params["range_end"])]
@@ -203,6 +223,7 @@ def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict
         windows = [(None, params["window_start"], params["window_end"])]
     con.execute("create or replace temp table __windows (grain varchar, window_start date, window_end date)")
     con.executemany("insert into __windows values (?, ?, ?)", windows)
+    return min(w[1] for w in windows)
 
 
 def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:

@@ -54,8 +54,12 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "summary_months": config.summary_months,
         "default_model": config.default_model,
         "settings_fingerprint": settings_fingerprint(config),
-        # attribution recomputes the run's months and any older first purchase that changed (see below)
-        "attribution_start": lambda con: attribution_start(con, window[0]),
+        # Where incremental models recompute from (callables, evaluated just before the model runs):
+        # the run's first month, or earlier when older inputs changed (see the functions below).
+        "touch_tags_start": lambda con, table: late_touches_start(con, table, window[0]),
+        "attribution_start": lambda con, table: attribution_start(con, window[0]),
+        # models built from first purchases and their credits follow every month attribution rewrote
+        "attribution_rewrites_start": lambda con, table: rewritten_since(con, "marts.attribution", table, window[0]),
     }
 
 
@@ -100,19 +104,41 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         where current_first.order_id is null or stored_first.order_id is null
         """,
     )
-    # touchpoint exports loaded since the credits were stored (a late or corrected file of an older month)
-    late_touch = None
-    if table_exists(con, "quality.file_loads") and table_exists(con, "meta.model_state"):
-        late_touch = scalar(
-            con,
-            """select min(ts)::date from raw.touchpoints where source_file in (
-                   select source_file from quality.file_loads
-                   where source = 'touchpoints'
-                     and loaded_at > (select updated_at from meta.model_state where table_name = 'marts.attribution'))""",
-        )
-    starts = [range_start] + [d.replace(day=1) for d in (changed, late_touch) if d]
-    return min(starts)
+    starts = [range_start, late_touches_start(con, "marts.attribution", range_start)]
+    return min(starts + [changed.replace(day=1)] if changed else starts)
 
+
+def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: date) -> date:
+    """The run's first month, or the month of the oldest touch in touchpoint exports loaded since `table`
+    was last written (a late or corrected file of an older month; a reloaded source counts as all new)."""
+    if range_start <= EARLIEST or not table_exists(con, "meta.model_state"):
+        return EARLIEST
+    if not table_exists(con, "quality.file_loads"):
+        return range_start
+    late_touch = scalar(
+        con,
+        """select min(ts)::date from raw.touchpoints where source_file in (
+               select source_file from quality.file_loads
+               where source = 'touchpoints'
+                 and loaded_at > coalesce((select updated_at from meta.model_state where table_name = ?), '-infinity'))""",
+        [table],
+    )
+    return min(range_start, late_touch.replace(day=1)) if late_touch else range_start
+
+
+def rewritten_since(con: duckdb.DuckDBPyConnection, upstream: str, table: str, range_start: date) -> date:
+    """The run's first month, or the oldest start of the rows `upstream` rewrote since `table` was last
+    written (meta.model_writes), so a table built from an incremental one follows all its changes."""
+    if range_start <= EARLIEST or not table_exists(con, "meta.model_writes"):
+        return EARLIEST
+    oldest = scalar(
+        con,
+        """select min(window_start) from meta.model_writes
+           where table_name = ? and written_at > coalesce(
+               (select updated_at from meta.model_state where table_name = ?), '-infinity')""",
+        [upstream, table],
+    )
+    return min(range_start, oldest) if oldest else range_start
 
 
 def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -42,7 +42,6 @@ class CohortMembers(pa.DataFrameModel):
     attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model the credit comes from (first_touch, last_touch, last_non_direct, linear, time_decay, position_based).")
     channel: pl.String = pa.Field(nullable=False, description="Channel credited for the first purchase; credit a model leaves unassigned (no attribution rows) goes to 'unattributed'.")
     credit: pl.Float64 = pa.Field(nullable=False, gt=0, le=1 + 1e-9, description="Attribution credit of this channel for the customer's first purchase (sums to 1 per customer and model); the customer's weight in the cohort.")
-    orders: pl.Int32 = pa.Field(nullable=False, ge=1, description="Valid orders of the customer up to the as-of date, first purchase included.")
 
     class Config:
         name = "marts.cohort_members"
@@ -66,6 +65,7 @@ class CohortLtv(pa.DataFrameModel):
     active_customers: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Cohort customers with at least one valid order in month k, {_WEIGHTED}.")
     retention_rate: pl.Float64 = pa.Field(nullable=False, ge=0, le=1 + 1e-9, description="active_customers / cohort_customers: share of the cohort ordering in month k.")
     orders: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Valid orders of the cohort placed in month k, {_WEIGHTED}.")
+    repeat_customers: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Cohort customers whose second valid order was placed in month k or earlier, {_WEIGHTED}; at the as-of month, the customers with 2 or more valid orders to date.")
     revenue: pl.Float64 = pa.Field(nullable=False, description=f"Revenue of the cohort's valid orders placed in month k minus partial refunds whose refunded_at falls in month k, {_WEIGHTED}; reporting currency. Can be negative in a month with only refunds.")
     margin: pl.Float64 = pa.Field(nullable=False, description=f"Gross margin of the cohort's valid orders placed in month k minus the margin of partial refunds whose refunded_at falls in month k, {_WEIGHTED}; reporting currency.")
     cum_revenue_per_customer: pl.Float64 = pa.Field(nullable=False, description="Σ revenue over month indexes 0..k / cohort_customers.")

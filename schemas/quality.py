@@ -74,4 +74,17 @@ class ModelState(pa.DataFrameModel):
         )
 
 
-TABLES = [RejectedRows, FileLoads, BuildInfo, ModelState]
+class ModelWrites(pa.DataFrameModel):
+    table_name: pl.String = pa.Field(description="an incrementally maintained table, e.g. marts.attribution")
+    window_start: pl.Date = pa.Field(description="first date of the rows the write replaced (1900-01-01: rebuilt whole)")
+    written_at: pl.Datetime = pa.Field(description="when the write happened (UTC)")
+
+    class Config:
+        name = "meta.model_writes"
+        description = (
+            "One row per write of an incremental table: tables built from it (marts.cohort_members from "
+            "marts.attribution) recompute from the oldest row rewritten since their own last write."
+        )
+
+
+TABLES = [RejectedRows, FileLoads, BuildInfo, ModelState, ModelWrites]

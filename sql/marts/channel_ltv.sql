@@ -9,14 +9,11 @@ with
 cohort_ltv as (
     select
         cohort_month, channel, attribution_model, month_index, month_complete, cohort_customers,
-        active_customers, orders, revenue, margin, cum_revenue_per_customer, cum_margin_per_customer
+        active_customers, orders, repeat_customers, revenue, margin, cum_revenue_per_customer,
+        cum_margin_per_customer
     from marts.cohort_ltv
 ),
 
-members as (
-    select cohort_month, channel, attribution_model, credit, orders
-    from marts.cohort_members
-),
 
 cac as (
     select period_start as cohort_month, channel, attribution_model, cac_paid, cac_full
@@ -25,13 +22,14 @@ cac as (
 ),
 
 -- logic ctes
+-- customers with a second valid order by the as-of month: cohort_ltv's cumulative count at its last month
 repeaters as (
     select
         cohort_month,
         channel,
         attribution_model,
-        coalesce(exact_sum(case when orders >= 2 then credit end), 0) as repeat_customers
-    from members
+        arg_max(repeat_customers, month_index) as repeat_customers
+    from cohort_ltv
     group by all
 ),
 

@@ -1,5 +1,7 @@
--- materialized: incremental by period_start per period_grain
+-- materialized: incremental by period_start per period_grain since $attribution_rewrites_start
 -- CAC per period grain, period, channel and attribution model, with the costs behind it (METRICS.md).
+-- A run rewrites its own periods, and older ones whose credits marts.attribution rewrote since
+-- (pipelines/transform.py: rewritten_since).
 with grains as (
     select unnest(cast($grains as varchar[])) as period_grain
 ),

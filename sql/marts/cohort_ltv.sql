@@ -13,7 +13,7 @@ members as (
 ),
 
 orders as (
-    select customer_key, order_ts, revenue, margin, refunded_amount, refunded_at, refund_margin
+    select customer_key, order_ts, customer_order_number, revenue, margin, refunded_amount, refunded_at, refund_margin
     from marts.orders
 ),
 
@@ -31,6 +31,8 @@ order_months as (
         orders.customer_key,
         date_trunc('month', orders.order_ts)::date as activity_month,
         count(*) as orders,
+        -- the customer's second valid order: from this month on the customer is a repeat customer
+        count(*) filter (where orders.customer_order_number = 2) as second_orders,
         exact_sum(orders.revenue) as revenue,
         exact_sum(orders.margin) as margin
     from orders
@@ -59,6 +61,7 @@ customer_months as (
         customer_key,
         activity_month,
         coalesce(order_months.orders, 0) as orders,
+        coalesce(order_months.second_orders, 0) as second_orders,
         coalesce(order_months.revenue, 0) - coalesce(refund_months.refunded, 0) as revenue,
         coalesce(order_months.margin, 0) - coalesce(refund_months.refund_margin, 0) as margin
     from order_months
@@ -75,6 +78,7 @@ cohort_activity as (
         date_diff('month', members.cohort_month, customer_months.activity_month) as month_index,
         coalesce(exact_sum(case when customer_months.orders > 0 then members.credit end), 0) as active_customers,
         exact_sum(members.credit * customer_months.orders) as orders,
+        exact_sum(members.credit * customer_months.second_orders) as new_repeat_customers,
         exact_sum(members.credit * customer_months.revenue) as revenue,
         exact_sum(members.credit * customer_months.margin) as margin
     from members
@@ -110,6 +114,7 @@ monthly as (
         spine.cohort_customers,
         coalesce(cohort_activity.active_customers, 0) as active_customers,
         coalesce(cohort_activity.orders, 0) as orders,
+        coalesce(cohort_activity.new_repeat_customers, 0) as new_repeat_customers,
         coalesce(cohort_activity.revenue, 0) as revenue,
         coalesce(cohort_activity.margin, 0) as margin
     from spine
@@ -129,6 +134,7 @@ final as (
         monthly.active_customers::double as active_customers,
         (monthly.active_customers / monthly.cohort_customers)::double as retention_rate,
         monthly.orders::double as orders,
+        (exact_sum(monthly.new_repeat_customers) over cohort_to_date)::double as repeat_customers,
         monthly.revenue::double as revenue,
         monthly.margin::double as margin,
         (exact_sum(monthly.revenue) over cohort_to_date / monthly.cohort_customers)::double as cum_revenue_per_customer,

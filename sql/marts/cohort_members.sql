@@ -1,10 +1,13 @@
--- materialized: table
+-- materialized: incremental by cohort_month since $attribution_rewrites_start
 -- Who belongs to which acquisition cohort, with what weight: one row per customer x attribution model
 -- x channel credited for the customer's first purchase. The one place where credits become cohort
 -- weights; cohort_ltv, channel_ltv and channel_summary all read it.
 -- Every first purchase has credits summing to 1 under each of the six models (marts.attribution gives
 -- a purchase without touches to `unattributed`; a blocking check verifies the sums before publishing),
 -- so the weighted size of a cohort is its number of customers.
+-- Only cohorts from $attribution_rewrites_start on are recomputed: the run's months, or the oldest month whose
+-- credits marts.attribution rewrote since (pipelines/transform.py: rewritten_since). Nothing here changes
+-- when an older customer orders again (order counts live in marts.cohort_ltv), so older cohorts keep.
 
 with
 
@@ -12,16 +15,13 @@ with
 first_purchases as (
     select customer_key, order_id, first_purchase_ts, acquisition_month
     from marts.first_purchases
+    where first_purchase_ts >= $attribution_rewrites_start and first_purchase_ts < $range_end
 ),
 
 attribution as (
     select order_id, attribution_model, channel, credit
     from marts.attribution
-),
-
-orders as (
-    select customer_key, order_ts
-    from marts.orders
+    where first_purchase_ts >= $attribution_rewrites_start and first_purchase_ts < $range_end
 ),
 
 -- logic ctes
@@ -29,26 +29,14 @@ as_of as (
     select $as_of_date::date as as_of_date
 ),
 
--- Valid orders (marts.orders holds only those) up to the as-of date, first purchase included:
--- the base of orders per customer and the repeat purchase rate.
-order_counts as (
-    select orders.customer_key, count(*) as orders
-    from orders
-    cross join as_of
-    where orders.order_ts::date <= as_of.as_of_date
-    group by all
-),
-
 -- A cohort is an as-of view: customers first buying after the as-of date are not in it yet.
 acquired as (
     select
         fp.customer_key,
         fp.order_id,
-        date_trunc('month', fp.acquisition_month)::date as cohort_month,
-        coalesce(order_counts.orders, 0)::integer as orders
+        date_trunc('month', fp.acquisition_month)::date as cohort_month
     from first_purchases as fp
     cross join as_of
-    left join order_counts on order_counts.customer_key = fp.customer_key
     where fp.first_purchase_ts::date <= as_of.as_of_date
 ),
 
@@ -61,9 +49,9 @@ credited as (
     group by all
 ),
 
--- every model seen in attribution, plus the default one
+-- every model seen in attribution (in any month), plus the default one
 models as (
-    select distinct attribution_model from attribution
+    select distinct attribution_model from marts.attribution
     union
     select $default_model::varchar
 ),
@@ -83,8 +71,7 @@ final as (
         acquired.cohort_month,
         weights.attribution_model,
         weights.channel,
-        weights.credit,
-        acquired.orders
+        weights.credit
     from (
         select * from credited
         union all

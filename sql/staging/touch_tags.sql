@@ -1,14 +1,18 @@
--- materialized: table
--- Every distinct (UTM tags, referrer, click-id name) seen in touchpoints, normalised once: touchpoints are
--- by far the biggest input, so URL-decoding, regexes and alias lookups run per combination, not per row.
+-- materialized: incremental by seen_month since $touch_tags_start
+-- Every distinct (UTM tags, referrer, click-id name) seen in touchpoints per month, normalised once:
+-- touchpoints are by far the biggest input, so URL-decoding, regexes and alias lookups run per
+-- combination, not per row. Kept per month so a nightly run reads only the new months' touches
+-- (and older months whose exports arrived late: pipelines/transform.py, late_touches_start).
 with combinations as (
     select distinct
+        date_trunc('month', ts)::date as seen_month,
         staging.touch_tag_key(utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, click_id) as tag_key
     from raw.touchpoints
+    where ts >= $touch_tags_start and ts < $range_end
 ),
 
 unpacked as (
-    select tag_key, unnest(tag_key) from combinations
+    select seen_month, tag_key, unnest(tag_key) from combinations
 ),
 
 aliases as (
@@ -16,6 +20,7 @@ aliases as (
 )
 
 select
+    unpacked.seen_month,
     unpacked.tag_key,
     unpacked.utm_source,
     unpacked.utm_medium,

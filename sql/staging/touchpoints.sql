@@ -27,3 +27,4 @@ join staging.touch_tags as tags
     on tags.tag_key = staging.touch_tag_key(
         touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term, touches.referrer, touches.click_id
     )
+    and tags.seen_month = date_trunc('month', touches.ts)

@@ -17,7 +17,7 @@ import sys
 
 import duckdb
 
-VOLATILE = ("run_id", "loaded_at", "built_at", "updated_at")
+VOLATILE = ("run_id", "loaded_at", "built_at", "updated_at", "written_at")
 SCHEMAS = ("raw", "staging", "marts", "quality", "meta", "config")
 
 
@@ -41,7 +41,11 @@ def inspect(path: str) -> dict:
         for schema, table in tables:
             columns = [(r[0], r[1]) for r in con.execute(f"describe {schema}.{table}").fetchall()]
             keep = [(name, kind) for name, kind in columns if name not in VOLATILE]
-            last = " order by built_at desc limit 1" if (schema, table) == ("meta", "build_info") else ""
+            last = {
+                # logs grow by a row per run: their last entry is what a re-run must reproduce
+                ("meta", "build_info"): " order by built_at desc limit 1",
+                ("meta", "model_writes"): " qualify row_number() over (partition by table_name order by written_at desc) = 1",
+            }.get((schema, table), "")
             out["tables"][f"{schema}.{table}"] = fingerprint(con, f"select {select_list(keep)} from {schema}.{table}{last}")
         if ("marts", "channel_period_cac") in tables:
             columns = [(r[0], r[1]) for r in con.execute("describe marts.channel_period_cac").fetchall()]

@@ -188,14 +188,22 @@ def test_every_configured_grain_and_an_incremental_window(warehouse):
         ("week", date(2024, 2, 26), date(2024, 3, 3), 2.0), ("week", date(2024, 4, 1), date(2024, 4, 7), 1.0),
         ("year", date(2024, 1, 1), date(2024, 12, 31), 3.0),
     ]
-    # new April data, and a run over April only: March month rows stay as they were
-    insert(warehouse, "raw.orders", new_orders("c", 3, day=date(2024, 4, 20), utm_source="vk", utm_medium="cpc")
-           + new_orders("late", 5, day=date(2024, 3, 20), utm_source="vk", utm_medium="cpc"))
+    # new April data, and a run over April only: April is rewritten, March month rows are left alone
+    # (marked here, so a rewrite would show)
+    warehouse.execute("update marts.channel_period_cac set new_customers = -1 where period_grain = 'month' and period_start = '2024-03-01'")
+    insert(warehouse, "raw.orders", new_orders("c", 3, day=date(2024, 4, 20), utm_source="vk", utm_medium="cpc"))
     run(warehouse, config, window=(date(2024, 4, 1), date(2024, 5, 1)))
     got = dict(rows(warehouse, """select period_start, new_customers from marts.channel_period_cac
                                   where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'"""))
-    assert got == {date(2024, 3, 1): 2.0, date(2024, 4, 1): 4.0}
+    assert got == {date(2024, 3, 1): -1, date(2024, 4, 1): 4.0}
     assert rows(warehouse, "select new_customers from marts.blended_cac where period_grain = 'month' and period_start = '2024-04-01'") == [(4,)]
+    # first purchases of March arriving late: the April run recomputes March too, as attribution does
+    insert(warehouse, "raw.orders", new_orders("late", 5, day=date(2024, 3, 20), utm_source="vk", utm_medium="cpc"))
+    run(warehouse, config, window=(date(2024, 4, 1), date(2024, 5, 1)))
+    got = dict(rows(warehouse, """select period_start, new_customers from marts.channel_period_cac
+                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'"""))
+    assert got == {date(2024, 3, 1): 7.0, date(2024, 4, 1): 4.0}
+    assert rows(warehouse, "select new_customers from marts.blended_cac where period_grain = 'month' and period_start = '2024-03-01'") == [(7,)]
     # changed settings (here the grains) leave no period computed the old way: everything is rebuilt
     run(warehouse, make_config(grains=("month",)), window=(date(2024, 4, 1), date(2024, 5, 1)))
     got = dict(rows(warehouse, """select period_start, new_customers from marts.channel_period_cac

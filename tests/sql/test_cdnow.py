@@ -81,7 +81,9 @@ def build_upstream_marts(con, transactions: pd.DataFrame) -> None:
            select order_id, customer as customer_key, order_ts, date_trunc('month', order_ts)::date as order_month,
                   revenue::double as revenue, null::double as cost_of_goods, revenue * $rate as margin,
                   true as margin_estimated, null::double as refunded_amount, null::timestamp as refunded_at,
-                  null::double as refund_margin, null::varchar as customer_type, null::varchar as channel,
+                  null::double as refund_margin, null::varchar as customer_type,
+                  row_number() over (partition by customer order by order_ts, order_id) as customer_order_number,
+                  null::varchar as channel,
                   null::varchar as visitor_id
            from orders""",
         {"rate": MARGIN_RATE},
@@ -109,7 +111,10 @@ def build_upstream_marts(con, transactions: pd.DataFrame) -> None:
 
 
 def run_ltv_models(con) -> None:
-    params = {"as_of_date": AS_OF, "summary_months": 12, "default_model": "last_non_direct"}
+    params = {
+        "as_of_date": AS_OF, "summary_months": 12, "default_model": "last_non_direct",
+        "range_end": date(2999, 12, 31), "attribution_rewrites_start": date(1900, 1, 1),  # all cohorts
+    }
     models = {m.table: m for m in discover_models()}
     for table in LTV_MODELS:
         run_model(con, models[table], params)

@@ -22,7 +22,8 @@ LND = "last_non_direct"
 UPSTREAM = {
     "orders": """order_id varchar, customer_key varchar, order_ts timestamp, order_month date, revenue double,
         cost_of_goods double, margin double, margin_estimated boolean, refunded_amount double,
-        refunded_at timestamp, refund_margin double, customer_type varchar, channel varchar, visitor_id varchar""",
+        refunded_at timestamp, refund_margin double, customer_type varchar, customer_order_number bigint,
+        channel varchar, visitor_id varchar""",
     "first_purchases": """customer_key varchar, order_id varchar, first_purchase_ts timestamp,
         acquisition_month date, revenue double, margin double, channel varchar""",
     "attribution": """order_id varchar, customer_key varchar, attribution_model varchar, touch_ts timestamp,
@@ -70,6 +71,12 @@ def build_upstream(con, orders, credits=None, cac=()):
         """update marts.orders o set customer_type = case when o.order_id = f.order_id then 'new' else 'repeat' end
            from marts.first_purchases f where f.customer_key = o.customer_key"""
     )
+    con.execute(
+        """update marts.orders o set customer_order_number = n.number
+           from (select order_id, row_number() over (partition by customer_key order by order_ts, order_id) as number
+                 from marts.orders) n
+           where n.order_id = o.order_id"""
+    )
     for customer, shares in (credits or {}).items():
         for model, channel, credit in shares:
             con.execute(
@@ -94,6 +101,8 @@ def run_ltv(con, as_of: str, summary_months: int = 12, default_model: str = LND)
         "ltv_horizons": [1, 3, 6, 12, 24],
         "window_start": date(1900, 1, 1),
         "window_end": date(2999, 12, 31),
+        "range_end": date(2999, 12, 31),
+        "attribution_rewrites_start": date(1900, 1, 1),  # all cohorts
     }
     models = {m.table: m for m in discover_models()}
     for table in LTV_MODELS:
@@ -149,7 +158,7 @@ def test_cohort_ltv_rows_run_to_the_as_of_month_with_observed_zeros(hand):
     got = records(
         hand,
         """select month_index, activity_month, month_complete, cohort_customers, active_customers, retention_rate,
-                  orders, revenue, margin, cum_revenue_per_customer, cum_margin_per_customer
+                  orders, repeat_customers, revenue, margin, cum_revenue_per_customer, cum_margin_per_customer
            from marts.cohort_ltv where channel = 'vk_ads' order by month_index""",
     )
     assert [r["month_index"] for r in got] == [0, 1, 2, 3, 4, 5]
@@ -159,6 +168,8 @@ def test_cohort_ltv_rows_run_to_the_as_of_month_with_observed_zeros(hand):
     assert [r["active_customers"] for r in got] == [2, 1, 1, 0, 0, 1]
     assert [r["retention_rate"] for r in got] == [1, 0.5, 0.5, 0, 0, 0.5]
     assert [r["orders"] for r in got] == [2, 1, 1, 0, 0, 1]
+    # B's second order is in February (k = 1), A's in March (k = 2); the count is cumulative
+    assert [r["repeat_customers"] for r in got] == [0, 1, 2, 2, 2, 2]
     assert [r["revenue"] for r in got] == [1600, 300, 500, 0, 0, 800]
     assert [r["margin"] for r in got] == [640, 120, 200, 0, 0, 320]
     assert [r["cum_revenue_per_customer"] for r in got] == pytest.approx([800, 950, 1200, 1200, 1200, 1600])
@@ -333,6 +344,9 @@ def test_multi_touch_credits_weight_the_cohort_and_missing_credit_goes_to_unattr
     assert vk[1]["active_customers"] == pytest.approx(0.5)
     assert vk[1]["retention_rate"] == pytest.approx(0.5 / 1.5)
     assert vk[1]["cum_margin_per_customer"] == pytest.approx((300 + 100) / 1.5)
+    # A orders again in February: half a repeat customer in vk_ads, half in google_ads; B never does
+    assert (vk[0]["repeat_customers"], vk[1]["repeat_customers"]) == (0, pytest.approx(0.5))
+    assert got[("linear", "google_ads", 1)]["repeat_customers"] == pytest.approx(0.5)
     google = got[("linear", "google_ads", 1)]
     assert google["cohort_customers"] == pytest.approx(0.5)
     assert google["cum_margin_per_customer"] == pytest.approx(600)  # per customer, A's full value

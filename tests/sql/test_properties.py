@@ -33,7 +33,10 @@ PLATFORMS = ["google_ads", "vk_ads", "meta_ads", "yandex_direct", "someads"]
 COST_CHANNELS = [None, None, "vk_ads", "organic_search", "seo_team"]
 ALLOCATIONS = [None, "orders", "new_customers", "spend", "none"]
 STATUSES = ["paid", "paid", "completed", "cancelled", "refunded"]
-MARTS = ["marts.orders", "marts.first_purchases", "marts.attribution", "marts.channel_period_cac", "marts.blended_cac"]
+MARTS = [
+    "marts.orders", "marts.first_purchases", "marts.attribution", "marts.channel_period_cac", "marts.blended_cac",
+    "marts.cohort_members", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+]
 
 order_st = st.tuples(st.integers(0, 60), st.sampled_from(STATUSES), st.integers(1, 500), st.sampled_from(range(len(TAGS))),
                      st.integers(0, 100))  # day, status, revenue, tags, partial refund %
