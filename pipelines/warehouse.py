@@ -13,7 +13,6 @@ import fcntl
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,41 +130,8 @@ def start_build(paths: WarehousePaths, run_id: str) -> Path:
     build = paths.build_file(run_id)
     if paths.published.exists():
         _refuse_stale_wal(paths)
-        copy_file(paths.published, build)
+        shutil.copyfile(paths.published, build)
     return build
-
-
-def copy_file(source: Path, target: Path, slices: int = 4) -> None:
-    """shutil.copyfile, in parallel slices where the kernel copies ranges (Linux copy_file_range): a
-    nightly run starts by copying the whole warehouse (gigabytes), kernel time that one core would
-    spend alone (measured at 8 GB: 13.8 s in one slice, 8.4 s in four)."""
-    size = source.stat().st_size
-    if not hasattr(os, "copy_file_range") or size < 64 << 20:
-        shutil.copyfile(source, target)
-        return
-    step = -(-size // slices)
-    src, dst = os.open(source, os.O_RDONLY), os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.ftruncate(dst, size)
-
-        def copy_slice(start: int) -> None:
-            offset, end = start, min(size, start + step)
-            while offset < end:
-                copied = os.copy_file_range(src, dst, end - offset, offset, offset)
-                if copied == 0:
-                    raise OSError(f"{source} ended at byte {offset} while being copied; expected {size}")
-                offset += copied
-
-        with ThreadPoolExecutor(slices) as pool:
-            list(pool.map(copy_slice, range(0, size, step)))
-    except OSError:
-        os.close(dst)
-        dst = -1
-        shutil.copyfile(source, target)  # e.g. a file system without range copies
-    finally:
-        os.close(src)
-        if dst >= 0:
-            os.close(dst)
 
 
 def clean_leftovers(paths: WarehousePaths) -> list[Path]:

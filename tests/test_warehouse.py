@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -11,7 +10,6 @@ import pytest
 
 from pipelines.db import scalar
 from pipelines.warehouse import (
-    copy_file,
     PublishError, WarehouseBusy, WarehousePaths, build_lock, publish, rollback, start_build,
 )
 
@@ -107,11 +105,3 @@ def test_leftovers_of_a_dead_run_are_cleaned(tmp_path):
     with build_lock(paths):
         start_build(paths, "r1")
     assert [p.name for p in paths.build_dir.iterdir()] == []
-
-
-def test_the_build_copy_is_byte_identical_in_parallel_slices(tmp_path):
-    source = tmp_path / "big.duckdb"
-    source.write_bytes(os.urandom(1 << 20) * 70 + b"an odd tail")  # over the 64 MiB where slicing starts
-    target = tmp_path / "copy.duckdb"
-    copy_file(source, target, slices=3)
-    assert target.read_bytes() == source.read_bytes()
