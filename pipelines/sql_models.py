@@ -25,7 +25,8 @@ from it can recompute from there (pipelines/transform.py: rewritten_since).
 Models sum money with `exact_sum(x)` (a macro defined here): summands are cast to DECIMAL(38, 10), so
 a sum is exact and does not depend on the order DuckDB's threads add rows in; a plain sum of doubles
 may differ in its last bits from run to run, and re-runs must give byte-identical tables.
-Parameters are bound by DuckDB (`$name`), never pasted into the SQL text.
+Parameters are bound by DuckDB (`$name`), never pasted into the SQL text. Incremental models also get
+`$rewrite_start`, the first date of the rows being replaced, to skip older inputs.
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     con.execute(MACROS)
     query = model.sql
     con.execute(f"create schema if not exists {model.schema}")
+    if model.partition_column:
+        # the first date of the rows this write replaces (all time until the window is known): an
+        # incremental model may skip inputs before it, which cannot reach a replaced row
+        params = params | {"rewrite_start": EARLIEST}
     bound = _bind(query, params)
     existing = _kind(con, model.table)
     if model.is_view:
@@ -161,6 +166,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         params = params | {"range_start": written_as_of}
     column = model.partition_column
     rewritten_from = _write_windows(con, model, params)
+    params = params | {"rewrite_start": rewritten_from}
     window = (
         f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
         f"and {column} >= w.window_start and {column} < w.window_end)"

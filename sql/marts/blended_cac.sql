@@ -3,20 +3,21 @@
 -- once: ad_spend + direct_costs + allocated_costs + retention_costs + unallocated_costs = total_cost.
 -- A run rewrites its own periods, and older ones whose first purchases changed since (a guest linked
 -- to a CRM record can move a new customer to another month): pipelines/transform.py, attribution_start.
+-- Inputs are read from $rewrite_start on, where the first rewritten period starts.
 with grains as (
     select unnest(cast($grains as varchar[])) as period_grain
 ),
 
 orders as (
-    select order_date, customer_type, revenue from marts.orders
+    select order_date, customer_type, revenue from marts.orders where order_date >= $rewrite_start
 ),
 
 ad_spend as (
-    select date, spend, impressions, clicks from staging.ad_spend
+    select date, spend, impressions, clicks from staging.ad_spend where date >= $rewrite_start
 ),
 
 costs_daily as (
-    select date, channel, allocation, amount from staging.costs_daily
+    select date, channel, allocation, amount from staging.costs_daily where date >= $rewrite_start
 ),
 
 orders_by_period as (

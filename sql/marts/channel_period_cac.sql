@@ -1,7 +1,8 @@
 -- materialized: incremental by period_start per period_grain since $attribution_rewrites_start
 -- CAC per period grain, period, channel and attribution model, with the costs behind it (METRICS.md).
 -- A run rewrites its own periods, and older ones whose credits marts.attribution rewrote since
--- (pipelines/transform.py: rewritten_since).
+-- (pipelines/transform.py: rewritten_since). Every input is read from $rewrite_start on: a rewritten
+-- period starts on or after it, so older rows could only reach periods that are kept.
 with grains as (
     select unnest(cast($grains as varchar[])) as period_grain
 ),
@@ -13,7 +14,7 @@ models as (
 ),
 
 orders as (
-    select order_date, customer_type, channel from marts.orders
+    select order_date, customer_type, channel from marts.orders where order_date >= $rewrite_start
 ),
 
 attribution as (
@@ -25,6 +26,7 @@ attribution as (
         first_purchases.revenue
     from marts.attribution
     join marts.first_purchases on first_purchases.order_id = attribution.order_id
+    where attribution.first_purchase_ts >= $rewrite_start
 ),
 
 ad_spend as (
@@ -37,10 +39,11 @@ ad_spend as (
         and channel_map.referrer_host is null
         and channel_map.click_id_type is null
         and channel_map.platform is not distinct from ad_spend.platform
+    where ad_spend.date >= $rewrite_start
 ),
 
 costs_daily as (
-    select date, channel, allocation, amount from staging.costs_daily
+    select date, channel, allocation, amount from staging.costs_daily where date >= $rewrite_start
 ),
 
 spend_by_channel as (
@@ -109,6 +112,7 @@ period_totals as (
         shared_by_new_customers,
         shared_by_spend
     from marts.blended_cac
+    where period_start >= $rewrite_start
 ),
 
 channel_keys as (
