@@ -1,6 +1,7 @@
--- materialized: table
+-- materialized: view
 -- CRM customers, one per customer id (ingest kept the newest export of each), with the customer key
--- every mart uses (`crm:<id>`).
+-- every mart uses (`crm:<id>`). A view: a projection read once per run by staging.orders, where
+-- writing 4.75 M rows of hashed keys cost 7 s of every nightly run at large.
 select
     'crm:' || customer_id as customer_key,
     customer_id,
