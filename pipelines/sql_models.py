@@ -61,11 +61,12 @@ MACROS = (
     "when click_id is null then null "
     "when contains(click_id, '=') then coalesce(nullif(lower(ltrim(split_part(click_id, '=', 1), '?&')), ''), 'unknown') "
     "else 'unknown' end;"
-    # what identifies a touch's tag combination in staging.touch_tags (struct equality: NULLs match)
+    # what identifies a touch's row in staging.touch_tags, its tag combination in the month of the touch
+    # (struct equality: NULLs match)
     "create or replace macro staging.touch_tag_key(utm_source, utm_medium, utm_campaign, utm_content, utm_term, "
-    "referrer, click_id) as struct_pack(utm_source := utm_source, utm_medium := utm_medium, "
+    "referrer, click_id, ts) as struct_pack(utm_source := utm_source, utm_medium := utm_medium, "
     "utm_campaign := utm_campaign, utm_content := utm_content, utm_term := utm_term, referrer := referrer, "
-    "click_id_type := staging.click_id_type(click_id));"
+    "click_id_type := staging.click_id_type(click_id), seen_month := date_trunc('month', ts)::date);"
     # a UTM value as analysts mean it: URL-decoded ('+' is a space, so an encoded %2B stays '+'),
     # lower case, and NULL when empty or an analytics placeholder such as '(none)' or '(not set)'
     "create or replace temp macro utm_value(x) as "

@@ -32,9 +32,8 @@ select
 from known_touches
 join staging.touch_tags as tags
     on tags.tag_key = staging.touch_tag_key(
-        known_touches.utm_source, known_touches.utm_medium, known_touches.utm_campaign, known_touches.utm_content, known_touches.utm_term, known_touches.referrer, known_touches.click_id
+        known_touches.utm_source, known_touches.utm_medium, known_touches.utm_campaign, known_touches.utm_content, known_touches.utm_term, known_touches.referrer, known_touches.click_id, known_touches.ts
     )
-    and tags.seen_month = date_trunc('month', known_touches.ts)
 join channel_map
     on channel_map.source is not distinct from tags.source
     and channel_map.medium is not distinct from tags.medium

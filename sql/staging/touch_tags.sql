@@ -5,14 +5,13 @@
 -- (and older months whose exports arrived late: pipelines/transform.py, late_touches_start).
 with combinations as (
     select distinct
-        date_trunc('month', ts)::date as seen_month,
-        staging.touch_tag_key(utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, click_id) as tag_key
+        staging.touch_tag_key(utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, click_id, ts) as tag_key
     from raw.touchpoints
     where ts >= $touch_tags_start and ts < $range_end
 ),
 
 unpacked as (
-    select seen_month, tag_key, unnest(tag_key) from combinations
+    select tag_key, unnest(tag_key) from combinations
 ),
 
 aliases as (

@@ -25,6 +25,5 @@ select
 from raw.touchpoints as touches
 join staging.touch_tags as tags
     on tags.tag_key = staging.touch_tag_key(
-        touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term, touches.referrer, touches.click_id
+        touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term, touches.referrer, touches.click_id, touches.ts
     )
-    and tags.seen_month = date_trunc('month', touches.ts)
