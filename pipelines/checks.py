@@ -14,6 +14,7 @@ import pandera.polars as pa
 
 from pipelines.db import rows, scalar, table_exists
 from pipelines.periods import EARLIEST, LATEST
+from pipelines.sql_models import last_rewrite_start
 from pipelines.table_docs import published_models
 
 
@@ -81,7 +82,7 @@ def run_checks(
     con: duckdb.DuckDBPyConnection, window: tuple[date, date] = (EARLIEST, LATEST), validate_rows_up_to: int = 5_000_000
 ) -> list[CheckResult]:
     results = []
-    known = {"window_start": window[0], "window_end": window[1], "attribution_rewritten_from": _rewritten_from(con, "marts.attribution")}
+    known = {"window_start": window[0], "window_end": window[1], "attribution_rewritten_from": last_rewrite_start(con, "marts.attribution")}
     for check in CHECKS:
         if not all(table_exists(con, t) for t in check.needs):
             continue
@@ -103,12 +104,3 @@ def run_checks(
             results.append(CheckResult(f"schema:{table}", False, cases.height, f"{table}: {cases.head(5)}"))
     return results
 
-
-def _rewritten_from(con: duckdb.DuckDBPyConnection, table: str) -> date:
-    """The first date of the rows the last write of an incremental table replaced (all time if unknown)."""
-    if not table_exists(con, "meta.model_writes"):
-        return EARLIEST
-    found = scalar(
-        con, "select window_start from meta.model_writes where table_name = ? order by written_at desc limit 1", [table]
-    )
-    return found or EARLIEST

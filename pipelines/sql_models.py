@@ -216,6 +216,16 @@ def _store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, a
     con.execute("delete from meta.model_writes where written_at < (select min(updated_at) from meta.model_state)")
 
 
+def last_rewrite_start(con: duckdb.DuckDBPyConnection, table: str) -> Any:
+    """The first date of the rows the last write of an incremental table replaced (all time if unknown)."""
+    if not table_exists(con, "meta.model_writes"):
+        return EARLIEST
+    found = scalar(
+        con, "select window_start from meta.model_writes where table_name = ? order by written_at desc limit 1", [table]
+    )
+    return found or EARLIEST
+
+
 def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> Any:
     """__windows(grain, window_start, window_end): one window for the model, or one per grain.
     Returns the earliest window start."""
