@@ -45,7 +45,7 @@ COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
 # reads only the row groups of that range (raw tables are appended file by file, so time clusters).
 KEY_TIME = {"touchpoints": "ts", "ad_spend": "date", "fx_rates": "date"}
 # Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 1_000_000
 INGEST_VERSION = "1"  # bump when a change to reading or casting must reload every file
 
 
