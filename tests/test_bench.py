@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.bench import _months_of_data, format_report, summarise, targets
 from pipelines.bench.data import data_files
-from pipelines.bench.limit import run_limit
+from pipelines.bench.limit import run_limit, run_store_floor
 from pipelines.bench.runner import run_sampled
 from pipelines.bench.scales import SCALES, generator_version
 from pipelines.bench.stages import analyse, stage_of
@@ -92,3 +92,11 @@ def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch):
     con.close()
     assert result["cac_rows_compared"] > 100 and result["ltv_rows_compared"] > 100
     assert result["cac_mismatches"] == [] and result["ltv_mismatches"] == []
+
+
+def test_store_floor_copies_every_sample_row_into_a_database_file_and_removes_it(tmp_path):
+    files = data_files(SAMPLE)
+    floor = run_store_floor(files, tmp_path / "floor.duckdb")
+    assert floor["rows"] == run_limit(SAMPLE, files)["rows"]
+    assert floor["seconds"] > 0 and floor["file_bytes"] > 0
+    assert list(tmp_path.iterdir()) == []

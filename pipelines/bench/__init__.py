@@ -78,7 +78,7 @@ def bench(scale_name: str, repeat: int = 1, seed: int = 7, peer: bool = True, ba
           log=None) -> dict:
     from pipelines.bench import scales
     from pipelines.bench.data import data_files, ensure_data
-    from pipelines.bench.limit import run_limit
+    from pipelines.bench.limit import run_limit, run_store_floor
     from pipelines.bench.runner import run_peer_process, run_pipeline
     from pipelines.bench.stages import analyse
 
@@ -119,6 +119,9 @@ def bench(scale_name: str, repeat: int = 1, seed: int = 7, peer: bool = True, ba
         log("  limit (DuckDB read + one query) ...")
         r["limit"] = run_limit(raw_dir, files)
         log(f"  limit: {r['limit']['seconds']:.1f}s")
+        log("  storage floor (DuckDB copies every file into a database file) ...")
+        r["store_floor"] = run_store_floor(files, work / "store-floor.duckdb")
+        log(f"  storage floor: {r['store_floor']['seconds']:.1f}s")
         if run_peer:
             log("  pandas peer ...")
             r["peer"] = run_peer_process(raw_dir, work / f"peer-{i + 1}")
@@ -185,6 +188,7 @@ def summarise(scale, rounds: list[dict], data_info: dict) -> dict:
             per_step.setdefault(s["step"], []).append(s["seconds"])
     full_wall = _median([f["wall_seconds"] for f in full])
     limit = _median([r["limit"]["seconds"] for r in rounds])
+    store_floor = _median([r["store_floor"]["seconds"] for r in rounds if "store_floor" in r])
     peers = [r["peer"] for r in rounds if r.get("peer") and r["peer"]["exit_code"] == 0]
     peer = _median([p["wall_seconds"] for p in peers])
     backfills = [r["backfill"] for r in rounds if r.get("backfill") and r["backfill"]["exit_code"] == 0]
@@ -203,6 +207,7 @@ def summarise(scale, rounds: list[dict], data_info: dict) -> dict:
         "limit_seconds": limit,
         "limit_read_seconds": _median([r["limit"]["read_seconds"] for r in rounds]),
         "limit_query_seconds": _median([r["limit"]["query_seconds"] for r in rounds]),
+        "store_floor_seconds": store_floor,
         "peer_seconds": peer,
         "peer_peak_rss_mib": _median([p["peak_rss_mib"] for p in peers]),
         "backfill_seconds": backfill,
@@ -210,6 +215,7 @@ def summarise(scale, rounds: list[dict], data_info: dict) -> dict:
                             for name in (backfills[0]["stages"] if backfills else {})},
         "ratio_pipeline_over_limit": _ratio(full_wall, limit),
         "ratio_peer_over_pipeline": _ratio(peer, full_wall),
+        "ratio_store_floor_over_limit": _ratio(store_floor, limit),
         "ratio_backfill_over_full": _ratio(backfill, full_wall),
         "pandera_share_of_ingest": _ratio(probes.get("ingest.pandera_validate"), ingest),
         "failed_checks": full[0]["failed_checks"],
@@ -316,6 +322,9 @@ def format_report(doc: dict) -> str:
                  f"{_fmt(s['full_peak_rss_mib'], 0):>9s}")
     lines += ["", f"limit (DuckDB read {_fmt(s['limit_read_seconds'], 2)}s + query {_fmt(s['limit_query_seconds'], 2)}s): "
               f"{_fmt(s['limit_seconds'], 2)}s   pipeline / limit = {_fmt(s['ratio_pipeline_over_limit'], 1)}x"]
+    if s.get("store_floor_seconds"):
+        lines.append(f"storage floor (DuckDB copies every file into a database file): {_fmt(s['store_floor_seconds'], 2)}s "
+                     f"= {_fmt(s['ratio_store_floor_over_limit'], 1)}x the limit")
     lines.append(f"pandas peer: {_fmt(s['peer_seconds'], 2)}s (peak {_fmt(s['peer_peak_rss_mib'], 0)} MiB)   "
                  f"peer / pipeline = {_fmt(s['ratio_peer_over_pipeline'], 2)}x")
     lines.append(f"nightly backfill {doc['backfill_months'][0]}..{doc['backfill_months'][1]}: "

@@ -71,6 +71,33 @@ def _spend_select(path: Path) -> str:
     raise ValueError(f"{path}: no limit reader for layout {layout}")
 
 
+def run_store_floor(files: dict[str, list[Path]], path: Path) -> dict:
+    """Seconds for DuckDB alone to copy every raw file into a table of a database file (text columns,
+    timestamps parsed; no validation, lineage or dedup): the floor of any pipeline that keeps its raw
+    rows in a warehouse, which the limit (an in-memory read) is not. The file is removed afterwards."""
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    con = duckdb.connect(str(path))
+    rows: dict[str, int] = {}
+    started = time.perf_counter()
+    for source, paths in files.items():
+        if source == "ad_spend":  # the platform layouts need their own positions
+            parts = [_spend_select(p) for p in paths]
+        else:
+            stamped = {"touchpoints": "ts", "orders": "created_at", "customers": "created_at"}.get(source)
+            typed = f" replace ({TS.format(stamped)} as {stamped})" if stamped else ""
+            parts = [f"select *{typed} from {_csv(p)}" for p in paths]
+        con.execute(f"create table {source} as " + " union all by name ".join(parts))
+        rows[source] = con.execute(f"select count(*) from {source}").fetchall()[0][0]
+    con.execute("checkpoint")
+    seconds = time.perf_counter() - started
+    size = path.stat().st_size
+    con.close()
+    for written in path.parent.glob(path.name + "*"):
+        written.unlink()
+    return {"seconds": seconds, "rows": rows, "file_bytes": size}
+
+
 def run_limit(raw_dir: Path, files: dict[str, list[Path]], threads: int | None = None) -> dict:
     """Seconds to read all files (per source) and to run the CAC query, rows read, and the result."""
     con = duckdb.connect()
