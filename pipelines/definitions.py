@@ -6,7 +6,6 @@ import os
 
 import dagster as dg
 
-from pipelines.partitions import monthly
 from pipelines.publish import published_warehouse
 from pipelines.raw import raw_assets
 from pipelines.resources import WarehouseResource
@@ -16,10 +15,10 @@ from pipelines.sql_assets import sql_assets
 all_assets = [*raw_assets, *sql_assets, published_warehouse]
 
 # One job over everything: a run always ends by publishing, so analysts never see half a build.
+# It is partitioned by month because its assets are (Dagster infers that from the selection).
 refresh_job = dg.define_asset_job(
     "refresh",
     selection=dg.AssetSelection.assets(*all_assets),
-    partitions_def=monthly,
     executor_def=dg.in_process_executor,  # the run's steps share one build file and one lock
     description="Ingest every export, rebuild the marts for the selected months, check, publish.",
 )

@@ -62,7 +62,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:
-        run_id = context.run_id or "adhoc"
+        run_id = context.run.run_id if context.run else "adhoc"
         paths = self.paths
 
         def waiting(holder: LockHolder) -> None:

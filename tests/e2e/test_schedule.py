@@ -29,7 +29,7 @@ def requested_range(schedule: dg.ScheduleDefinition, moment: datetime) -> tuple[
 
 def test_the_project_schedule_comes_from_acquisition_toml():
     config = load_config()
-    schedule = defs.get_schedule_def("nightly_refresh")
+    schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == config.schedule_cron == "30 2 * * *"
     assert schedule.execution_timezone == config.schedule_timezone == "Europe/Moscow"
     assert schedule.job_name == "refresh"
@@ -52,7 +52,7 @@ def test_the_project_schedule_comes_from_acquisition_toml():
     ],
 )
 def test_nightly_run_requests_cover_current_and_late_months(night, first, last):
-    got_first, got_last, run_key = requested_range(defs.get_schedule_def("nightly_refresh"), night)
+    got_first, got_last, run_key = requested_range(defs.resolve_schedule_def("nightly_refresh"), night)
     assert (got_first, got_last) == (first, last)
     assert run_key == f"nightly-{night.astimezone(MSK).date().isoformat()}"  # one run per night, even on retry
 
@@ -75,6 +75,6 @@ def test_late_data_days_zero_never_refreshes_the_previous_month():
 
 def test_schedule_can_be_called_directly_like_dagster_docs_show():
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 1, 3, 2, 30, tzinfo=MSK))
-    request = defs.get_schedule_def("nightly_refresh")(context)
+    request = defs.resolve_schedule_def("nightly_refresh")(context)
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-12-01"
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2025-01-01"
