@@ -103,4 +103,3 @@ def run_checks(
             cases = exc.failure_cases
             results.append(CheckResult(f"schema:{table}", False, cases.height, f"{table}: {cases.head(5)}"))
     return results
-

@@ -105,7 +105,9 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         """,
     )
     starts = [range_start, late_touches_start(con, "marts.attribution", range_start)]
-    return min(starts + [changed.replace(day=1)] if changed else starts)
+    if changed:
+        starts.append(changed.replace(day=1))
+    return min(starts)
 
 
 def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: date) -> date:
