@@ -181,11 +181,10 @@ def test_committed_sample_is_small_and_current(tmp_path):
     assert _hashes(tmp_path) == _hashes(SAMPLE), "data/sample is stale: regenerate it with the command in its MANIFEST.md"
 
 
-def test_falls_back_to_plain_csv_without_layout_writers(tmp_path, monkeypatch):
-    import pipelines.generate.writers as writers
-    monkeypatch.setattr(writers, "external_writer", lambda module: None)
-    generate(tmp_path, 60, 1, months=2)
+def test_canonical_layouts_write_every_file_as_plain_canonical_csv(tmp_path):
+    generate(tmp_path, 60, 1, months=2, layouts="canonical")
     data = json.loads((tmp_path / "MANIFEST.json").read_text(encoding="utf-8"))
-    assert {f["writer"] for f in data["files"]} == {"fallback csv"}
+    assert {f["layout"] for f in data["files"]} == {"canonical"}
     for f in data["files"]:
-        assert read_export(tmp_path / f["path"], f["source"]).frame.height == f["rows"], f["path"]
+        result = read_export(tmp_path / f["path"], f["source"])
+        assert (result.layout, result.frame.height) == ("canonical", f["rows"]), f["path"]

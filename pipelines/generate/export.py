@@ -26,8 +26,8 @@ def _epoch(d: date) -> int:
 
 
 def write_ad_spend(out: Output, cal: Calendar, spend: pl.DataFrame) -> None:
-    """Google: first year as a Google Ads UI report, second year canonical (+ a re-exported week);
-    Meta: first year English, second year Russian Ads Manager; Yandex Direct API TSV; VK Ads CSV."""
+    """Google: first year as a Google Ads UI report (.xlsx), second year canonical (+ a re-exported week);
+    Meta: first year English default columns, second year Russian with ids; Yandex Direct API TSV; VK Ads CSV."""
     split = add_months(cal.start, 12) if cal.months > 12 else cal.end + timedelta(days=1)
     halves = (cal.start, split - timedelta(days=1)), (split, cal.end)
     plat = {p: spend.filter(pl.col("platform") == p) for p in ch.PAID}
@@ -37,8 +37,10 @@ def write_ad_spend(out: Output, cal: Calendar, spend: pl.DataFrame) -> None:
         return plat[p].filter(pl.col("date").is_between(a, b))
 
     g1, g2 = part("google_ads", 0), part("google_ads", 1)
-    write_native(out, "google_ads", f"ad_spend/google_ads_ui_{_span(*halves[0])}.csv", g1,
-                 typed_to_text(g1, "ad_spend"), note="Google Ads UI report")
+    xlsx = out.layouts == "native"
+    write_native(out, "google_ads_xlsx" if xlsx else "google_ads",
+                 f"ad_spend/google_ads_ui_{_span(*halves[0])}.{'xlsx' if xlsx else 'csv'}", g1,
+                 typed_to_text(g1, "ad_spend"), note="Google Ads UI report downloaded as .xlsx" if xlsx else "Google Ads UI report")
     if g2.height:
         text = typed_to_text(g2, "ad_spend")
         h = text.height
@@ -57,11 +59,12 @@ def write_ad_spend(out: Output, cal: Calendar, spend: pl.DataFrame) -> None:
             write_canonical(out, "ad_spend", rel, typed_to_text(dup, "ad_spend"),
                             note="overlapping re-export: every row duplicates google_ads second-year file")
             out.duplicates.append((rel, dup.height, f"ad_spend/google_ads_{_span(*halves[1])}.csv"))
-    for i, lang in ((0, "en"), (1, "ru")):
+    for i, lang, writer, how in ((0, "en", "meta_ads_default", "default columns (no campaign id)"),
+                                 (1, "ru", "meta_ads", "chosen columns with campaign id")):
         m = part("meta_ads", i)
         if m.height:
-            write_native(out, "meta_ads", f"ad_spend/meta_ads_{_span(*halves[i])}_{lang}.csv", m,
-                         typed_to_text(m, "ad_spend"), note=f"Meta Ads Manager export, {lang} headers, USD",
+            write_native(out, writer, f"ad_spend/meta_ads_{_span(*halves[i])}_{lang}.csv", m,
+                         typed_to_text(m, "ad_spend"), note=f"Meta Ads Manager export, {lang} headers, USD, {how}",
                          language=lang)
     y, v = plat["yandex_direct"], plat["vk_ads"]
     ext = "tsv" if out.layouts == "native" else "csv"

@@ -1,19 +1,24 @@
-"""Writing files: the layout writers of pipelines.readers when they are importable, a plain canonical
-CSV otherwise; file quirks; planting bad rows; a record of every file for the manifest."""
+"""Writing files: the platform layout writers (layout_writers.py) or canonical CSV; file quirks;
+planting bad rows; a record of every file for the manifest."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from pipelines.generate import layout_writers as lw
 from pipelines.generate.text import decimal_comma as to_decimal_comma
 
-LAYOUT_OF = {  # writer module -> layout name as the readers report it
-    "canonical": "canonical", "google_ads": "google_ads_ui", "meta_ads": "meta_ads_manager",
-    "yandex_direct": "yandex_direct_api", "vk_ads": "vk_ads_stats",
+WRITERS = {  # writer -> (function, layout name as the readers report it)
+    "canonical": (lw.write_canonical, "canonical"),
+    "google_ads": (lw.write_google_ads, "google_ads_ui"),
+    "google_ads_xlsx": (lw.write_google_ads_xlsx, "google_ads_ui"),
+    "meta_ads": (lw.write_meta_ads, "meta_ads_manager"),
+    "meta_ads_default": (lw.write_meta_default, "meta_ads_manager"),
+    "yandex_direct": (lw.write_yandex_direct, "yandex_direct_api"),
+    "vk_ads": (lw.write_vk_ads, "vk_ads_stats"),
 }
 
 
@@ -78,13 +83,8 @@ class Output:
         return out
 
 
-def external_writer(module: str):
-    """pipelines.readers.<module>.write if it can be imported now, else None (the readers are written
-    in parallel; anything broken there must not stop sample generation)."""
-    try:
-        return getattr(importlib.import_module(f"pipelines.readers.{module}"), "write", None)
-    except Exception:  # noqa: BLE001 - an unfinished readers package is a normal state
-        return None
+def writer_of(module: str):
+    return WRITERS[module][0]
 
 
 def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quirks: Quirks | None = None,
@@ -103,14 +103,9 @@ def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quir
         text = to_decimal_comma(text, source)
     path = out.root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = external_writer("canonical")
-    if writer is not None:
-        writer(text, path, delimiter=quirks.delimiter, encoding=quirks.encoding,
-               decimal_comma=quirks.decimal_comma, bom=quirks.bom)
-        used = "pipelines.readers.canonical.write"
-    else:
-        _plain_csv(text, path, quirks)
-        used = "fallback csv"
+    writer_of("canonical")(text, path, delimiter=quirks.delimiter, encoding=quirks.encoding,
+                           decimal_comma=quirks.decimal_comma, bom=quirks.bom)
+    used = "layout_writers.write_canonical"
     if quirks.trailing_blank:
         with open(path, "ab") as fh:
             fh.write(b"\r\n" if _uses_crlf(path) else b"\n")
@@ -119,9 +114,9 @@ def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quir
 
 def write_native(out: Output, module: str, rel: str, typed: pl.DataFrame, text: pl.DataFrame,
                  note: str = "", **kwargs) -> None:
-    """A platform export via pipelines.readers.<module>.write(typed frame); a plain canonical CSV in
-    its place while that writer does not exist (or when every file is to be canonical)."""
-    writer = None if out.layouts == "canonical" else external_writer(module)
+    """A platform export written by its layout writer from the typed frame; a plain canonical CSV in
+    its place when every file is to be canonical."""
+    writer = None if out.layouts == "canonical" else writer_of(module)
     path = out.root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     if writer is None:
@@ -131,8 +126,8 @@ def write_native(out: Output, module: str, rel: str, typed: pl.DataFrame, text: 
                                     "tab-separated" if delimiter == "\t" else "", note))
         return
     writer(typed, path, **kwargs)
-    out.files.append(FileRecord(rel, "ad_spend", LAYOUT_OF[module], typed.height,
-                                f"pipelines.readers.{module}.write", _kw(kwargs), note))
+    out.files.append(FileRecord(rel, "ad_spend", WRITERS[module][1], typed.height,
+                                f"layout_writers.{writer.__name__}", _kw(kwargs), note))
 
 
 def _kw(kwargs: dict) -> str:

@@ -3,6 +3,7 @@
     result = read_export(path, "ad_spend")
     result.frame  # canonical columns of the source, all pl.String, plus source_row (pl.Int64)
 
+Every layout is a declaration in layouts.toml, read by one engine (engine.py) from CSV/TSV or .xlsx.
 See docs/data_contracts.md §1.
 """
 
@@ -11,42 +12,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import canonical, google_ads, meta_ads, vk_ads, yandex_direct
+from . import engine
 from .base import COLUMNS, REQUIRED, SOURCES, ExportError, ReadResult
-from .text import open_text, sniff_delimiter, split_line
+from .layout import CANONICAL, Layout, canonical_layout, layout_names, platform_layouts
 
-# Detection order matters: platform layouts have distinctive headers; canonical comes last because
-# any header naming a canonical column (e.g. VK's English `Date`) would match it.
-LAYOUTS = {
-    module.NAME: module for module in (google_ads, meta_ads, yandex_direct, vk_ads, canonical)
-}
-
-__all__ = ["COLUMNS", "LAYOUTS", "REQUIRED", "SOURCES", "ExportError", "ReadResult", "detect_layout", "read_export"]
+__all__ = [
+    "CANONICAL", "COLUMNS", "REQUIRED", "SOURCES", "ExportError", "Layout", "ReadResult", "canonical_layout",
+    "detect_layout", "identify", "layout_names", "platform_layouts", "read_export",
+]
 
 
-def detect_layout(path: Path, source: str) -> str:
-    """Name of the layout whose header the file has (the file name plays no part)."""
-    path = Path(path)
+def _check(source: str) -> None:
     if source not in COLUMNS:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    lines = open_text(path).lines
-    for name, layout in LAYOUTS.items():
-        if layout.detect(lines):
-            if source not in layout.sources:
-                raise ExportError(path, 1, f"layout {name} holds {', '.join(sorted(layout.sources))}, not {source}")
-            return name
-    raise ExportError(path, 1, _unrecognised(lines, source))
+
+
+def detect_layout(path: Path, source: str, options: Mapping | None = None) -> str:
+    """Name of the layout whose header the file has (the file name plays no part)."""
+    _check(source)
+    return identify(path, source, options).layout.name
+
+
+def identify(path: Path, source: str, options: Mapping | None = None) -> engine.Match:
+    """The layout, language, header line and columns a file would be read with."""
+    _check(source)
+    return engine.identify(Path(path), source, options)[1]
 
 
 def read_export(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
-    """Read one export file. options: `yandex_money_in_micros` (bool, default True) and `currency`
-    (the currency for Google/Yandex reports without a currency column)."""
-    layout = LAYOUTS[detect_layout(path, source)]
-    return layout.read(Path(path), source, options)
-
-
-def _unrecognised(lines: list[str], source: str) -> str:
-    seen = [split_line(line, sniff_delimiter(line)) for line in lines[:3] if line.strip()]
-    expected = [f"canonical {source} columns (required: {', '.join(REQUIRED[source])})"]
-    expected += [layout.EXPECTED for layout in LAYOUTS.values() if layout is not canonical and source in layout.sources]
-    return f"unrecognised layout; header lines seen: {seen}; expected one of: {'; '.join(expected)}"
+    """Read one export file. options: `currency` (the account currency for reports without one),
+    `yandex_money_in_micros` (absent = told apart per file), `encoding` (override detection)."""
+    _check(source)
+    return engine.read(Path(path), source, options)

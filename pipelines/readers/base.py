@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -47,7 +47,9 @@ class ReadResult:
     rows_read: int
     skipped_lines: int
     encoding: str
-    delimiter: str
+    delimiter: str  # "xlsx" for a workbook
+    language: str | None = None  # the interface language of the header (platform layouts)
+    notes: list[str] = field(default_factory=list)  # how the file was read where it was not plain
 
 
 class ExportError(Exception):
@@ -56,19 +58,6 @@ class ExportError(Exception):
     def __init__(self, path: Path | str, line: int, message: str):
         self.path, self.line, self.message = Path(path), line, message
         super().__init__(f"{path}:{line}: {message}")
-
-
-def check_source(source: str, served: frozenset[str], layout: str) -> None:
-    if source not in COLUMNS:
-        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    if source not in served:
-        raise ValueError(f"layout {layout} serves {', '.join(sorted(served))}, not {source}")
-
-
-def with_all_columns(frame: pl.DataFrame, source: str) -> pl.DataFrame:
-    """The frame plus any canonical column it lacks, as nulls (writers accept partial frames)."""
-    missing = [pl.lit(None, pl.String).alias(c) for c in COLUMNS[source] if c not in frame.columns]
-    return frame.with_columns(missing)
 
 
 def blank(columns: list[str]) -> pl.Expr:

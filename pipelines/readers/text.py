@@ -5,7 +5,6 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import polars as pl
 from .base import ROW, ExportError
 
 HEAD_BYTES = 64 * 1024
+# encodings a non-UTF-8 export is guessed among: Russian Windows and DOS, Western Windows, KOI8-R
+GUESSED = ("cp1251", "cp1252", "koi8_r", "cp866", "iso8859_15")
 HEAD_LINES = 20
 DELIMITERS = (",", ";", "\t")
 # BOM -> (reported encoding, codec for the bytes after the BOM)
@@ -31,25 +32,57 @@ class TextFile:
     codec: str  # Python codec for the bytes after the BOM
     bom: int  # BOM length in bytes
     lines: list[str]  # first lines, decoded, without line ends
+    how: str = ""  # how the encoding was found: byte order mark, valid UTF-8, guessed (confidence), set
 
 
-def open_text(path: Path) -> TextFile:
-    """Detect the encoding from the file's start (BOM, else strict UTF-8, else cp1251) and decode it."""
+def open_text(path: Path, encoding: str | None = None) -> TextFile:
+    """Decode the file's start: a BOM or valid UTF-8 is known; anything else is guessed among the
+    single-byte encodings exports use (charset-normalizer), and the guess is reported as one.
+    `encoding` (a per-source setting) overrides both."""
     path = Path(path)
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)
         at_end = not f.read(1)
-    for bom, encoding, codec in BOMS:
+    if encoding:
+        codec = codecs.lookup(encoding).name
+        return TextFile(path, codec, codec, 0, _head_lines(path, head, codec, at_end), "set in the settings")
+    for bom, name, codec in BOMS:
         if head.startswith(bom):
-            return TextFile(path, encoding, codec, len(bom), _head_lines(path, head[len(bom):], codec, at_end))
+            return TextFile(path, name, codec, len(bom), _head_lines(path, head[len(bom):], codec, at_end), "byte order mark")
     try:
-        return TextFile(path, "utf-8", "utf-8", 0, _head_lines(path, head, "utf-8", at_end))
+        return TextFile(path, "utf-8", "utf-8", 0, _head_lines(path, head, "utf-8", at_end), "valid UTF-8")
     except ExportError:
         pass
+    codec, confidence = _guess(head)
+    if codec is None:
+        raise _decode_error(path, head, "utf-8", _utf8_error(head))
     try:
-        return TextFile(path, "cp1251", "cp1251", 0, _head_lines(path, head, "cp1251", at_end))
+        lines = _head_lines(path, head, codec, at_end)
     except ExportError as e:
-        raise ExportError(path, e.line, "cannot decode the file as UTF-8, UTF-16 (BOM) or cp1251") from None
+        raise ExportError(path, e.line, "cannot decode the file as UTF-8, UTF-16 (BOM) or a single-byte encoding") from None
+    return TextFile(path, codec, codec, 0, lines, f"guessed (confidence {confidence:.2f})")
+
+
+def _utf8_error(data: bytes) -> UnicodeDecodeError:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e
+    raise AssertionError("valid UTF-8")
+
+
+def _guess(head: bytes) -> tuple[str, float]:
+    """The single-byte encoding whose decoding reads least like noise; cp1251 when nothing fits."""
+    import charset_normalizer  # maintained detector; imported here, most files never need it
+
+    # judge on the lines that are not plain ASCII: a few Cyrillic words in a mostly-ASCII file
+    # would otherwise read as well in a Western encoding
+    lines = [line for line in head.split(b"\n") if max(line, default=0) >= 0x80]
+    sample = b"\n".join(lines)[:HEAD_BYTES] or head
+    best = charset_normalizer.from_bytes(sample, cp_isolation=list(GUESSED)).best()
+    if best is None:  # every candidate reads as noise: not text in any encoding exports use
+        return None, 0.0
+    return codecs.lookup(best.encoding).name, 1.0 - best.chaos
 
 
 def _head_lines(path: Path, data: bytes, codec: str, at_end: bool) -> list[str]:
@@ -123,7 +156,7 @@ def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str
         row_index_name=ROW,
     )
     frame, encoding = _read_csv(tf, header_index, options)
-    return _trim(frame, names), encoding
+    return trim(frame, names), encoding
 
 
 def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFrame, str]:
@@ -133,9 +166,16 @@ def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFr
         except pl.exceptions.ComputeError as e:
             if "utf-8" not in str(e).lower():
                 raise ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {e}") from None
-        # the first 64 KiB were valid UTF-8 but a later byte is not: cp1251 after all (a BOM'd
-        # file claims UTF-8, so decoding it strictly again reports where it breaks)
-        codec, encoding = ("utf-8", tf.encoding) if tf.bom else ("cp1251", "cp1251")
+        # the first 64 KiB were valid UTF-8 but a later byte is not: a single-byte encoding after all
+        # (a BOM'd file claims UTF-8, so decoding it strictly again reports where it breaks)
+        if tf.bom:
+            codec, encoding = "utf-8", tf.encoding
+        else:
+            data = tf.path.read_bytes()
+            codec, _ = _guess(data)
+            if codec is None:
+                raise _decode_error(tf.path, data, "utf-8", _utf8_error(data))
+            encoding = codec
     else:
         codec, encoding = tf.codec, tf.encoding
     data = decode_all(tf, codec).encode()
@@ -145,7 +185,7 @@ def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFr
         raise ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {e}") from None
 
 
-def _trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+def trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Surrounding whitespace (NBSP too) off every value, whitespace-only -> null. Only columns that
     have such values are rewritten: in big files most have none, and stripping copies every string."""
     padded = frame.select(pl.col(n).str.contains(r"^\s|\s$").any() for n in names).row(0)
@@ -153,50 +193,3 @@ def _trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
         pl.col(n).str.strip_chars().replace("", None) for n, has_padding in zip(names, padded) if has_padding
     ]
     return frame.with_columns(exprs) if exprs else frame
-
-
-def find_header(lines: list[str], is_header, max_index: int = 5) -> tuple[int, str, list[str]] | None:
-    """First of the first lines whose lower-cased cells satisfy `is_header`: (index, delimiter, cells)."""
-    for index, line in enumerate(lines[:max_index]):
-        delimiter = sniff_delimiter(line)
-        cells = split_line(line, delimiter)
-        if is_header([header_key(c) for c in cells]):
-            return index, delimiter, cells
-    return None
-
-
-def header_key(cell: str) -> str:
-    """How header cells are compared: case-insensitive, `ё` as `е`, single spaces."""
-    return " ".join(cell.lower().replace("ё", "е").split())
-
-
-def map_header(cells: list[str], aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    """canonical column -> polars column name, for the first alias (in priority order) present."""
-    names = header_names(cells)
-    keys = [header_key(c) for c in cells]
-    found = {}
-    for column, options in aliases.items():
-        for option in options:
-            if option in keys:
-                found[column] = names[keys.index(option)]
-                break
-    return found
-
-
-def require(path: Path, line: int, found: Mapping[str, str], needed: Mapping[str, str]) -> None:
-    """Raise naming the header labels (and canonical names) of required columns not found."""
-    missing = [f"{label} ({column})" for column, label in needed.items() if column not in found]
-    if missing:
-        raise ExportError(path, line, f"required column(s) missing: {', '.join(missing)}")
-
-
-def quote_field(expr: pl.Expr, specials: str) -> pl.Expr:
-    """CSV-quote text containing a quote, line break or one of `specials` (writers)."""
-    pattern = "[\"\r\n" + re.escape(specials) + "]"
-    quoted = pl.lit('"') + expr.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    return pl.when(expr.str.contains(pattern)).then(quoted).otherwise(expr)
-
-
-def write_lines(path: Path, lines: list[str], encoding: str, bom: bytes = b"", newline: str = "\n") -> None:
-    """Join lines (few preamble lines plus the already-formatted data rows) and write them encoded."""
-    Path(path).write_bytes(bom + (newline.join(lines) + newline).encode(encoding))

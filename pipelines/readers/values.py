@@ -9,6 +9,8 @@ cheap path; only the others go through the regex rules (which skip the nulls sta
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 _SIGN = r"[+-]?"
@@ -215,3 +217,11 @@ def text_frame(frame: pl.DataFrame, decimal_comma: bool = False) -> pl.DataFrame
             col = col.cast(pl.String)
         exprs.append(col.alias(name))
     return frame.select(exprs)
+
+
+def excel_serial_date(expr: pl.Expr) -> pl.Expr:
+    """ISO date text from an Excel serial day number (`45356` or `45356.5`, days since 1899-12-30,
+    the 1900 system that every current Excel writes); null for anything else."""
+    serial = pl.when(expr.str.contains(r"^\d{5}(\.\d+)?$")).then(expr).cast(pl.Float64, strict=False)
+    days = serial.floor().cast(pl.Int64)
+    return (pl.lit(date(1899, 12, 30)) + pl.duration(days=days)).dt.strftime("%Y-%m-%d")

@@ -120,7 +120,7 @@ def test_missing_required_column_is_named(exports):
 
 
 def test_file_of_another_source_names_all_missing_columns(exports):
-    with pytest.raises(ExportError, match="missing for orders: order_id, created_at, status, revenue"):
+    with pytest.raises(ExportError, match="canonical lacks order_id, created_at, status, revenue"):
         read_export(exports / "canonical/ad_spend_crlf.csv", "orders")
 
 

@@ -1,0 +1,303 @@
+"""The one reader: find the header of any declared layout in a file, map it, shape canonical columns.
+
+    match = identify(sheet, source)        # which layout, language, header line, columns
+    result = read(path, source, options)   # ReadResult with canonical text columns
+
+Detection scores every declared layout (and the canonical columns) on each of the first lines: a
+layout fits a line when all its required columns are found there; the fitting layout that names
+the most header cells wins (declaration order breaks ties). A file no layout fits gets an error
+naming the header it has and, for the closest layouts, which required columns are missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from .base import ExportError, ReadResult, blank, finish
+from .layout import CANONICAL, Layout, canonical_layout, currency_marks, header_key, platform_layouts
+from .sheet import Sheet, open_sheet, other_sheets
+from .text import header_names
+from .values import excel_serial_date, normalise_date, normalise_number
+
+MICROS = 1_000_000
+DATE_LIKE = re.compile(r"^\d{1,4}[-./]\d{1,2}[-./]\d{1,4}$")
+# In micros every amount is a whole multiple of 10 000: the API returns amounts to the kopeck/cent.
+MICROS_STEP = 10_000
+
+
+@dataclass
+class Match:
+    layout: Layout
+    language: str
+    header_index: int
+    cells: list[str]
+    columns: dict[str, int]  # canonical column -> cell index
+    currency_mark: str | None  # from a `{currency}` label
+    named: int  # header cells the layout knows (read or ignored)
+    missing: list[tuple[str, ...]] = field(default_factory=list)  # required groups not found
+
+    @property
+    def fits(self) -> bool:
+        return not self.missing
+
+
+def _match_line(layout: Layout, language: str, cells: list[str], index: int, options: Mapping) -> Match:
+    keys = [header_key(c) for c in cells]
+    used: set[int] = set()
+    columns: dict[str, int] = {}
+    mark = None
+    named = 0
+    for label in layout.labels[language]:
+        if label.column and label.column in columns:
+            continue
+        for i, key in enumerate(keys):
+            if i in used:
+                continue
+            hit, found_mark = label.match(key)
+            if hit:
+                used.add(i)
+                named += 1
+                if label.column:
+                    columns[label.column] = i
+                    if label.column == "spend" and found_mark:
+                        mark = found_mark
+                break
+    match = Match(layout, language, index, cells, columns, mark, named)
+    match.missing = [group for group in layout.required if not any(_has(match, c, options) for c in group)]
+    return match
+
+
+def _has(match: Match, column: str, options: Mapping) -> bool:
+    if column in match.columns:
+        return True
+    if column != "currency":
+        return False
+    for way in match.layout.currency:
+        if (way == "header" and match.currency_mark) or (way == "option" and options.get("currency")):
+            return True
+        if way not in ("column", "header", "option"):  # a literal default, e.g. "RUB"
+            return True
+    return False
+
+
+def candidates(sheet: Sheet, source: str, options: Mapping) -> list[Match]:
+    """Every layout of the source matched against each of its header lines, best first."""
+    layouts = [lay for lay in platform_layouts().values() if source in lay.sources] + [canonical_layout(source)]
+    found = []
+    for order, layout in enumerate(layouts):
+        for index, cells in enumerate(sheet.head[: layout.header_within]):
+            if not any(cells):
+                continue
+            for language in layout.labels:
+                match = _match_line(layout, language, cells, index, options)
+                if match.named:
+                    found.append((order, match))
+    # fitting first, then most named cells, then the fewest missing, then declaration order and line
+    found.sort(key=lambda om: (not om[1].fits, -om[1].named, len(om[1].missing), om[0], om[1].header_index))
+    return [m for _, m in found]
+
+
+def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[Sheet, Match]:
+    """The sheet and the layout match a file is read with; ExportError when nothing fits."""
+    options = options or {}
+    sheet = open_sheet(path, options.get("encoding"))
+    tried = []
+    for candidate_sheet in [sheet, *other_sheets(sheet)]:
+        found = candidates(candidate_sheet, source, options)
+        if found and found[0].fits:
+            _unambiguous(path, found)
+            return candidate_sheet, found[0]
+        tried += found
+    for other in {lay.sources for lay in platform_layouts().values()} - {frozenset([source])}:
+        (other_source,) = other
+        found = candidates(sheet, other_source, options)
+        if found and found[0].fits and found[0].layout.name != CANONICAL:
+            raise ExportError(path, found[0].header_index + 1,
+                              f"layout {found[0].layout.name} holds {other_source}, not {source}")
+    raise ExportError(path, 1, unrecognised(sheet, source, tried))
+
+
+def _unambiguous(path: Path, found: list[Match]) -> None:
+    """Two platforms whose labels fit one header equally well: the rows' platform (and so their
+    channel) would be a coin toss, so the file is refused instead."""
+    best = found[0]
+    for other in found[1:]:
+        if not other.fits or other.named < best.named:
+            return
+        if other.layout.platform != best.layout.platform:
+            raise ExportError(path, best.header_index + 1, (
+                f"the header {best.cells} fits both {best.layout.name} and {other.layout.name} equally: "
+                "add a column that tells them apart (e.g. the campaign id) or put the file in a folder of its own"))
+
+
+def unrecognised(sheet: Sheet, source: str, tried: list[Match]) -> str:
+    header = next((cells for cells in sheet.head if any(cells)), [])
+    closest, seen = [], set()
+    for match in sorted(tried, key=lambda m: (len(m.missing), -m.named)):
+        if match.layout.name in seen:
+            continue
+        seen.add(match.layout.name)
+        missing = ", ".join(" or ".join(match.layout.label_of(c, match.language) for c in g) for g in match.missing)
+        where = f" (line {match.header_index + 1})" if match.header_index else ""
+        closest.append(f"{match.layout.name}{where} lacks {missing}")
+        if len(closest) == 3:
+            break
+    canonical = canonical_layout(source)
+    expected = f"canonical {source} columns (required: {', '.join(c for (c,) in canonical.required)})"
+    message = f"unrecognised layout; header found: {header}; "
+    if header and DATE_LIKE.match(header[0]):
+        message += "the first line holds data, not column names: export with the column header; "
+    if closest:
+        return message + f"closest layouts: {' | '.join(closest)}; or {expected}"
+    return message + f"expected {expected} or one of the layouts in pipelines/readers/layouts.toml"
+
+
+# ------------------------------------------------------------------------------------------- read
+
+def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
+    """Read one export file. options: `currency` (the account currency, for layouts that may take
+    it from the settings), `yandex_money_in_micros` (True / False; absent = told apart per file),
+    `encoding` (overrides detection for text files)."""
+    options = options or {}
+    sheet, match = identify(path, source, options)
+    layout = match.layout
+    names = header_names(match.cells)
+    raw, encoding = sheet.body(match.header_index, names)
+    col = {column: pl.col(names[i]) for column, i in match.columns.items()}
+    notes = []
+    if sheet.kind == "text" and sheet.text.how.startswith(("guessed", "set")):
+        notes.append(f"encoding {sheet.text.how}")
+    if sheet.sheet_name:
+        notes.append(f"sheet {sheet.sheet_name!r}")
+
+    comma = layout.decimal_comma.get(match.language)
+    if layout.name == CANONICAL and sheet.kind == "text" and sheet.delimiters[match.header_index] == ";":
+        comma = True  # `;` files are written where the comma is the decimal mark
+    if sheet.kind == "xlsx":
+        comma = None  # number cells arrive as `1234.5`; text cells may still be written either way
+
+    def number(expr: pl.Expr) -> pl.Expr:
+        if layout.zero:
+            expr = pl.when(expr.is_in(list(layout.zero))).then(pl.lit("0")).otherwise(expr)
+        value = normalise_number(expr, comma)
+        return value.fill_null("0") if layout.empty_is_zero else value
+
+    values: dict[str, pl.Expr] = {}
+    for column, expr in col.items():
+        if column in NUMBER_COLUMNS.get(source, ()):
+            values[column] = number(expr)
+        elif column in DATE_COLUMNS.get(source, ()) and layout.name != CANONICAL:
+            values[column] = _date(expr, layout.date_order, sheet.kind)
+        elif column in DATE_COLUMNS.get(source, ()) and sheet.kind == "xlsx":
+            values[column] = pl.coalesce(excel_serial_date(expr), expr)
+        else:
+            values[column] = expr
+    if layout.platform:
+        values["platform"] = pl.lit(layout.platform)
+    keep = ~blank(names)
+    if layout.summary:
+        first = pl.coalesce(pl.col(n) for n in names).str.to_lowercase()
+        keep &= ~pl.any_horizontal(first.str.contains(p.pattern) for p in layout.summary).fill_null(False)
+    if layout.summary_if_empty:
+        present = [col[c] for c in layout.summary_if_empty if c in col]
+        if present:
+            keep &= ~pl.all_horizontal(c.is_null() for c in present)
+    if source == "ad_spend":
+        _ad_spend(layout, match, values, col, raw, keep, options, notes, path)
+    result = finish(layout.name, source, raw, keep, values, match.header_index, encoding,
+                    sheet.delimiters[match.header_index])
+    result.language = match.language or None
+    result.notes = notes
+    return result
+
+
+NUMBER_COLUMNS = {
+    "ad_spend": ("impressions", "clicks", "spend"),
+    "costs": ("amount",),
+    "orders": ("revenue", "cost_of_goods", "refunded_amount"),
+    "fx_rates": ("rate",),
+}
+DATE_COLUMNS = {
+    "ad_spend": ("date",), "costs": ("period_start", "period_end"), "fx_rates": ("date",),
+    "orders": ("created_at", "refunded_at"), "customers": ("created_at",), "touchpoints": ("ts",),
+}
+
+
+def _date(expr: pl.Expr, order: str, kind: str) -> pl.Expr:
+    if order == "mdy":  # 3/5/2024 is 5 March in a US interface
+        expr = expr.str.replace(r"^(\d{1,2})/(\d{1,2})/(\d{4})", "$3-$1-$2")
+    if kind == "xlsx":
+        expr = pl.coalesce(excel_serial_date(expr), expr)
+    return normalise_date(expr)
+
+
+def _ad_spend(layout, match, values, col, raw, keep, options, notes, path) -> None:
+    """Campaign key, currency and money units: the parts of an ad report that vary by platform."""
+    key = next((c for c in layout.key if c in col), None)
+    if key and key != "campaign_id":
+        # Meta exports no campaign id unless the column is added: the name is the campaign's key
+        values["campaign_id"] = col[key]
+        notes.append(f"campaign key: {key} (the export has no campaign id column)")
+    values["currency"] = _currency(layout, match, col, options, path)
+    if layout.money == "micros_or_units" and "spend" in values:
+        in_micros = _money_in_micros(raw.filter(keep), values["spend"], options, path, notes)
+        if in_micros:
+            units = (values["spend"].cast(pl.Float64, strict=False) / MICROS).cast(pl.String)
+            values["spend"] = pl.coalesce(units, values["spend"])  # text that is no number stays for validation
+
+
+def _currency(layout: Layout, match: Match, col: dict, options: Mapping, path: Path) -> pl.Expr:
+    for way in layout.currency:
+        if way == "column" and "currency" in col:
+            return col["currency"]
+        if way == "header" and match.currency_mark:
+            return pl.lit(currency_code(match.currency_mark, path, match.header_index))
+        if way == "option" and options.get("currency"):
+            return pl.lit(str(options["currency"]).upper())
+        if way not in ("column", "header", "option"):
+            return pl.lit(way)
+    raise ExportError(path, match.header_index + 1, f"{layout.name}: no currency column, mark or setting")
+
+
+def currency_code(mark: str, path: Path, line: int) -> str:
+    key = header_key(mark).strip(" .")
+    marks = currency_marks()
+    for candidate in (key, key + ".", header_key(mark)):
+        if candidate in marks:
+            return marks[candidate]
+    if len(key) == 3 and key.isalpha():
+        return key.upper()
+    raise ExportError(path, line + 1, f"unknown currency mark {mark!r} in the header")
+
+
+def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path: Path, notes: list) -> bool:
+    """Yandex's returnMoneyInMicros, told apart per file, never guessed silently: in micros every
+    amount is a whole multiple of 10 000; in units amounts have decimals or are not such multiples.
+    A file where both readings fit (no amount, or too few to tell) needs the setting."""
+    amounts = rows.select(spend.cast(pl.Float64, strict=False).alias("v")).get_column("v").drop_nulls()
+    nonzero = amounts.filter(amounts != 0)
+    whole_steps = bool(nonzero.len()) and bool(((nonzero % MICROS_STEP) == 0).all())
+    setting = options.get("yandex_money_in_micros")
+    if setting is not None:
+        if setting and nonzero.len() and not whole_steps:
+            raise ExportError(path, 1, "yandex_money_in_micros is set, but Cost holds amounts that are not "
+                              "whole multiples of 10 000 (money in currency units): set it to false")
+        notes.append(f"money in {'micros' if setting else 'currency units'} (set in the settings)")
+        return bool(setting)
+    if nonzero.len() == 0:
+        notes.append("money: no non-zero amount, units and micros read the same")
+        return False
+    if not whole_steps:
+        notes.append("money in currency units (amounts with decimals or not multiples of 10 000)")
+        return False
+    if nonzero.len() >= 2 or float(nonzero.min()) >= MICROS:
+        notes.append(f"money in micros (all {nonzero.len()} non-zero Cost values are whole multiples of 10 000)")
+        return True
+    raise ExportError(path, 1, f"cannot tell whether Cost is in micros or in currency units from "
+                      f"{nonzero.len()} amount(s) {nonzero.to_list()}: set yandex_money_in_micros "
+                      "for ad_spend in the settings")

@@ -1,0 +1,78 @@
+"""A file as rows of cells, whatever it is: CSV/TSV in any encoding, or an .xlsx workbook.
+
+The engine looks at the first rows (`head`) to find the header, then asks for every row after it
+(`body`) as string columns, one row per physical line or sheet row, with the row's 1-based number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from .base import ROW, ExportError
+from .text import HEAD_LINES, TextFile, open_text, read_table, sniff_delimiter, split_line, trim
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass
+class Sheet:
+    path: Path
+    kind: str  # "text" or "xlsx"
+    head: list[list[str]]  # first rows as cells (header search)
+    delimiters: list[str]  # text: the delimiter each head line was split with
+    encoding: str
+    text: TextFile | None = None
+    frame: pl.DataFrame | None = None  # xlsx: the whole chosen sheet as strings
+    sheet_name: str | None = None
+
+    def body(self, header_index: int, names: list[str]) -> tuple[pl.DataFrame, str]:
+        """Rows after the header as trimmed strings named `names`, plus ROW (0-based among them)."""
+        if self.kind == "text":
+            return read_table(self.text, header_index, names, self.delimiters[header_index])
+        body = self.frame.slice(header_index + 1)
+        width = min(body.width, len(names))
+        body = body.select(pl.nth(range(width))).rename(dict(zip(body.columns[:width], names[:width])))
+        body = body.with_columns(pl.lit(None, pl.String).alias(n) for n in names[width:])
+        return trim(body.with_row_index(ROW), names), self.encoding
+
+
+def open_sheet(path: Path, encoding: str | None = None) -> Sheet:
+    """`encoding` overrides detection for text files (a per-source setting)."""
+    path = Path(path)
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if path.suffix.lower() in XLSX_SUFFIXES or magic == ZIP_MAGIC:
+        return _open_xlsx(path)
+    tf = open_text(path, encoding)
+    delimiters = [sniff_delimiter(line) for line in tf.lines]
+    head = [split_line(line, d) for line, d in zip(tf.lines, delimiters)]
+    return Sheet(path, "text", head, delimiters, tf.encoding, text=tf)
+
+
+def _open_xlsx(path: Path) -> Sheet:
+    """The first sheet with something on it (a workbook may open with a notes sheet; the engine
+    tries the others when the first has no header it knows)."""
+    import fastexcel  # Rust (calamine) reader, polars' own engine for read_excel
+
+    try:
+        workbook = fastexcel.read_excel(path)
+    except Exception as exc:  # noqa: BLE001 - fastexcel raises its own hierarchy for broken files
+        raise ExportError(path, 1, f"cannot open as an .xlsx workbook: {exc}") from None
+    sheets = []
+    for name in workbook.sheet_names:
+        frame = workbook.load_sheet(name, header_row=None, dtypes="string").to_polars()
+        head = [["" if v is None else str(v).strip() for v in row] for row in frame.head(HEAD_LINES).iter_rows()]
+        sheets.append(Sheet(path, "xlsx", head, ["xlsx"] * len(head), "xlsx", frame=frame, sheet_name=name))
+    if not sheets:
+        raise ExportError(path, 1, "the workbook has no sheets")
+    first = sheets[0]
+    first.alternatives = sheets[1:]  # type: ignore[attr-defined]
+    return first
+
+
+def other_sheets(sheet: Sheet) -> list[Sheet]:
+    return getattr(sheet, "alternatives", [])
