@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check export files without touching the warehouse")
     validate.add_argument("paths", nargs="+", help="files, or folders of <source>/ subfolders")
     validate.add_argument("--source", default=None, help="source of the files (default: the parent folder's name)")
+    validate.add_argument("--config", default=None, help="settings file whose [sources.*] reader options apply")
 
     rollback = commands.add_parser("rollback", help="put the previous published warehouse back")
     rollback.add_argument("--warehouse", default=None)
@@ -80,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             from pipelines.validate_files import validate_paths
 
-            return validate_paths([Path(p) for p in args.paths], args.source)
+            from pipelines.config import load_config
+
+            options = load_config(args.config).reader_options
+            return validate_paths([Path(p) for p in args.paths], args.source, options=options)
         if args.command == "rollback":
             from pipelines.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
 

@@ -58,6 +58,7 @@ class Config:
     late_data_days: int = 5
     source_aliases: dict[str, str] = field(default_factory=dict)
     channel_rules: tuple[ChannelRule, ...] = ()
+    reader_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # [sources.<source>]
     source_path: Path | None = None
 
     @property
@@ -99,13 +100,13 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config:
     where = f"{source_path}: " if source_path else ""
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"channels"}
+    known_sections = {section for section, _ in _SCALARS} | {"channels", "sources"}
     for section, body in raw.items():
         if section not in known_sections:
             raise ConfigError(f"{where}unknown section [{section}]; known: {sorted(known_sections)}")
         if not isinstance(body, dict):
             raise ConfigError(f"{where}[{section}] must be a table, got {body!r}")
-        if section == "channels":
+        if section in ("channels", "sources"):
             continue
         for key, value in body.items():
             attribute = _SCALARS.get((section, key))
@@ -119,6 +120,7 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
             raise ConfigError(f"{where}unknown key channels.{key}; known: ['rules', 'source_aliases']")
     values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
     values["channel_rules"] = _rules(where, channels.get("rules", []))
+    values["reader_options"] = _reader_options(where, raw.get("sources", {}))
     if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
         raise ConfigError(f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}")
     return Config(**values, source_path=source_path)
@@ -174,6 +176,42 @@ def _check(key: str, attribute: str, value: Any) -> Any:
             raise fail("an IANA time zone such as 'Europe/Moscow'") from None
         return value
     return value
+
+
+# [sources.<source>]: how that source's exports are read where a file cannot say it itself
+READER_OPTIONS = {
+    "currency": "the account currency of reports that carry none (Google Ads, Microsoft), e.g. 'USD'",
+    "yandex_money_in_micros": "true / false: Yandex Direct API money units; unset = told apart per file",
+    "encoding": "the text encoding of every file of the source, e.g. 'cp1251' (overrides detection)",
+}
+
+
+def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
+    from pipelines.readers import SOURCES  # the readers own the list of sources
+
+    out = {}
+    for source, options in sources.items():
+        if source not in SOURCES:
+            raise ConfigError(f"{where}unknown section [sources.{source}]; known sources: {list(SOURCES)}")
+        if not isinstance(options, dict):
+            raise ConfigError(f"{where}[sources.{source}] must be a table, got {options!r}")
+        for key, value in options.items():
+            name = f"{where}sources.{source}.{key} = {value!r}"
+            if key not in READER_OPTIONS:
+                raise ConfigError(f"{where}unknown key sources.{source}.{key}; known: {sorted(READER_OPTIONS)}")
+            if key == "currency" and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value)):
+                raise ConfigError(f"{name}: expected a three-letter ISO code such as 'USD'")
+            if key == "yandex_money_in_micros" and not isinstance(value, bool):
+                raise ConfigError(f"{name}: expected true or false")
+            if key == "encoding":
+                import codecs
+
+                try:
+                    codecs.lookup(str(value))
+                except LookupError:
+                    raise ConfigError(f"{name}: not an encoding Python knows (e.g. 'utf-8', 'cp1251')") from None
+        out[source] = dict(options)
+    return out
 
 
 def _aliases(where: str, aliases: Any) -> dict[str, str]:

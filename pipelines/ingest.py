@@ -46,7 +46,7 @@ COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
 KEY_TIME = {"touchpoints": "ts", "ad_spend": "date", "fx_rates": "date"}
 # Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
 CHUNK_ROWS = 1_000_000
-INGEST_VERSION = "1"  # bump when a change to reading or casting must reload every file
+INGEST_VERSION = "2"  # bump when a change to reading or casting must reload every file
 
 
 class IngestError(RuntimeError):
@@ -60,6 +60,8 @@ class FileLoad:
     layout: str
     encoding: str
     delimiter: str
+    language: str | None
+    notes: str
     rows_read: int
     rows_loaded: int
     rows_rejected: int
@@ -290,6 +292,8 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
     loads = _load_files(con, source, [(name, files[name]) for name in new_files], run_id, secret, options, signature)
     _record_file_loads(con, loads, run_id)
     if loads:
+        if source == "ad_spend":
+            _key_campaigns_by_id(con)
         _drop_duplicates(con, source, new_files)
     load = _source_load(con, source, reused=len(previous))
     if load.reject_share > max_reject_share:
@@ -335,7 +339,7 @@ def _file_load(
     size, mtime = _fingerprint(path)
     return FileLoad(
         source=source, source_file=name, layout=read.layout, encoding=read.encoding, delimiter=read.delimiter,
-        rows_read=read.rows_read, rows_loaded=loaded, rows_rejected=rejected,
+        language=read.language, notes="; ".join(read.notes), rows_read=read.rows_read, rows_loaded=loaded, rows_rejected=rejected,
         rows_skipped=read.skipped_lines, duplicates_dropped=0, file_sha256=sha256, file_size=size,
         file_mtime=mtime, load_signature=signature,
     )
@@ -400,6 +404,34 @@ def _insert_rejects(con, source: str, failures: pl.DataFrame, source_file: str, 
         con.execute("insert into quality.rejected_rows by name select * from rejects")
     finally:
         con.unregister("rejects")
+
+
+NAME_KEYED = "campaign key: campaign_name%"
+
+
+def _key_campaigns_by_id(con) -> None:
+    """Rows of exports without a campaign id carry the campaign's name as its key (Meta's default
+    columns). Where another export names the same campaign of the platform with exactly one id, those
+    rows take that id, so the same campaign-day exported with and without ids is one fact and the
+    duplicate search below keeps one copy."""
+    con.execute(
+        """
+        update raw.ad_spend r set campaign_id = m.campaign_id
+        from (
+            select platform, campaign_name, min(campaign_id) as campaign_id
+            from raw.ad_spend
+            where source_file not in (select source_file from quality.file_loads
+                                      where source = 'ad_spend' and notes like $name_keyed)
+              and campaign_name is not null
+            group by all
+            having count(distinct campaign_id) = 1
+        ) m
+        where r.source_file in (select source_file from quality.file_loads
+                                where source = 'ad_spend' and notes like $name_keyed)
+          and r.platform = m.platform and r.campaign_name = m.campaign_name and r.campaign_id = r.campaign_name
+        """,
+        {"name_keyed": NAME_KEYED},
+    )
 
 
 def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
@@ -471,7 +503,7 @@ def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:
 
 def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists quality")
-    if "load_signature" not in {c for (c,) in rows(con, "select column_name from duckdb_columns() where schema_name = 'quality' and table_name = 'file_loads'")}:
+    if "notes" not in {c for (c,) in rows(con, "select column_name from duckdb_columns() where schema_name = 'quality' and table_name = 'file_loads'")}:
         con.execute("drop table if exists quality.file_loads")  # an older shape: every source reloads once
     con.execute(
         """create table if not exists quality.rejected_rows (
@@ -481,7 +513,7 @@ def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """create table if not exists quality.file_loads (
             run_id varchar, source varchar, source_file varchar, layout varchar, encoding varchar,
-            delimiter varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint, rows_skipped bigint,
+            delimiter varchar, language varchar, notes varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint, rows_skipped bigint,
             duplicates_dropped bigint, file_sha256 varchar, file_size bigint, file_mtime timestamp,
             load_signature varchar, loaded_at timestamp)"""
     )

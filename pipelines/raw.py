@@ -36,7 +36,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
             try:
                 load = ingest_source(
                     con, source, warehouse.raw_path, warehouse.run_id, hash_secret(),
-                    max_reject_share=config.max_reject_share,
+                    max_reject_share=config.max_reject_share, options=config.reader_options.get(source),
                 )
             except IngestError as exc:
                 raise dg.Failure(description=str(exc)) from exc

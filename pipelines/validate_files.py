@@ -1,14 +1,14 @@
 """`python -m pipelines validate PATH...`: check exports without touching any warehouse.
 
-Prints, per file, the layout recognised, rows read/loadable/rejected/skipped and every reject with
-its line, column and reason; exits 1 when anything was rejected or could not be read.
+Prints, per file, the layout and interface language recognised, how it was read (encoding, sheet,
+campaign key, money units), rows read/loadable/rejected/skipped and every reject with its line,
+column and reason. A file no layout fits gets the header it has and, for the closest layouts, the
+required columns they miss. Exits 1 when anything was rejected or could not be read.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-
 
 from pipelines.ingest import split_rows
 from pipelines.raw_tables import SOURCES
@@ -28,7 +28,7 @@ def _files(paths: list[Path], source: str | None) -> list[tuple[Path, str | None
     return found
 
 
-def validate_paths(paths: list[Path], source: str | None = None, out=print) -> int:
+def validate_paths(paths: list[Path], source: str | None = None, out=print, options: dict | None = None) -> int:
     status = 0
     for path, file_source in _files(paths, source):
         if file_source is None:
@@ -36,17 +36,20 @@ def validate_paths(paths: list[Path], source: str | None = None, out=print) -> i
             status = 1
             continue
         try:
-            read = read_export(path, file_source)
+            read = read_export(path, file_source, (options or {}).get(file_source))
         except ExportError as exc:
             out(f"{path}: ERROR {exc}")
             status = 1
             continue
         good, failures = split_rows(file_source, read)
         rejected = failures["row"].n_unique()
+        language = f", {read.language}" if read.language else ""
         out(
-            f"{path}: {file_source}, layout {read.layout} ({read.encoding}, {read.delimiter!r}): "
+            f"{path}: {file_source}, layout {read.layout}{language} ({read.encoding}, {read.delimiter!r}): "
             f"{read.rows_read} rows read, {good.height} valid, {rejected} rejected, {read.skipped_lines} structural lines skipped"
         )
+        for note in read.notes:
+            out(f"  {note}")
         for row in failures.sort("source_row").iter_rows(named=True):
             out(f"  line {row['source_row']}: {row['column_name']} = {row['raw_value']!r}: {row['reason']} [{row['check_name']}]")
         if rejected:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.readers import detect_layout
 
@@ -51,9 +52,22 @@ TS = "coalesce(try_strptime({0}, '%Y-%m-%d %H:%M:%S'), try_strptime({0}, '%d.%m.
 DATE = "(" + TS + ")::date"
 
 
-def _spend_select(path: Path) -> str:
-    """(date, platform, spend, currency) from one ad-spend export, whatever its layout."""
+def _spend_select(path: Path, con: duckdb.DuckDBPyConnection) -> str:
+    """(date, platform, spend, currency) from one ad-spend export, whatever its layout. A workbook
+    (DuckDB's excel extension is not installable offline) is read by polars' calamine engine and
+    handed to DuckDB as a view."""
     layout = detect_layout(path, "ad_spend")
+    if path.suffix.lower() == ".xlsx":
+        view = f"xlsx_{abs(hash(path.as_posix()))}"
+        con.register(view, pl.read_excel(path, engine="calamine", has_header=False, infer_schema_length=0).to_arrow())
+        spend = "try_cast(column_6 as double)" if layout == "google_ads_ui" else None
+        if spend is None:
+            raise ValueError(f"{path}: no limit reader for layout {layout} as .xlsx")
+        return (f"select try_strptime(left(column_0, 10), '%Y-%m-%d')::date as date, 'google_ads' as platform, "
+                f"{spend} as spend, column_3 as currency from {view} where try_strptime(left(column_0, 10), '%Y-%m-%d') is not null")
+    if layout == "meta_ads_manager" and detect_layout_default_meta(path):
+        return (f"select {DATE.format('#1')} as date, 'meta_ads' as platform, {NUM.format('#10')} as spend, 'USD' as currency "
+                f"from {_csv(path)} where #2 is not null")
     if layout == "canonical":
         return f"select {DATE.format('date')} as date, platform, {NUM.format('spend')} as spend, currency from {_csv(path)}"
     if layout == "google_ads_ui":
@@ -71,6 +85,12 @@ def _spend_select(path: Path) -> str:
     raise ValueError(f"{path}: no limit reader for layout {layout}")
 
 
+def detect_layout_default_meta(path: Path) -> bool:
+    """Meta's default columns (Day, Campaign name, …, Amount spent) rather than the id layout."""
+    with path.open(encoding="utf-8-sig") as handle:
+        return handle.readline().startswith("Day,Campaign name,")
+
+
 def run_store_floor(files: dict[str, list[Path]], path: Path) -> dict:
     """Seconds for DuckDB alone to copy every raw file into a table of a database file (text columns,
     timestamps parsed; no validation, lineage or dedup): the floor of any pipeline that keeps its raw
@@ -82,7 +102,7 @@ def run_store_floor(files: dict[str, list[Path]], path: Path) -> dict:
     started = time.perf_counter()
     for source, paths in files.items():
         if source == "ad_spend":  # the platform layouts need their own positions
-            parts = [_spend_select(p) for p in paths]
+            parts = [_spend_select(p, con) for p in paths]
         else:
             stamped = {"touchpoints": "ts", "orders": "created_at", "customers": "created_at"}.get(source)
             typed = f" replace ({TS.format(stamped)} as {stamped})" if stamped else ""
@@ -109,7 +129,7 @@ def run_limit(raw_dir: Path, files: dict[str, list[Path]], threads: int | None =
     for source, paths in files.items():
         t0 = time.perf_counter()
         if source == "ad_spend":
-            parts = [_spend_select(p) for p in paths]
+            parts = [_spend_select(p, con) for p in paths]
         elif source == "touchpoints":
             parts = [f"select visitor_id, customer_id, {TS.format('ts')} as ts, lower(trim(utm_source)) as src, "
                      f"lower(trim(utm_medium)) as med, click_id from {_csv(p)}" for p in paths]
