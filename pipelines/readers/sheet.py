@@ -6,6 +6,7 @@ The engine looks at the first rows (`head`) to find the header, then asks for ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class Sheet:
     text: TextFile | None = None
     frame: pl.DataFrame | None = None  # xlsx: the whole chosen sheet as strings
     sheet_name: str | None = None
+    others: Callable[[], list[Sheet]] | None = None  # xlsx: the workbook's other sheets, loaded on demand
 
     def body(self, header_index: int, names: list[str]) -> tuple[pl.DataFrame, str]:
         """Rows after the header as trimmed strings named `names`, plus ROW (0-based among them)."""
@@ -54,25 +56,26 @@ def open_sheet(path: Path, encoding: str | None = None) -> Sheet:
 
 
 def _open_xlsx(path: Path) -> Sheet:
-    """The first sheet with something on it (a workbook may open with a notes sheet; the engine
-    tries the others when the first has no header it knows)."""
+    """The first sheet; the others are loaded only if the engine finds no header it knows in it (a
+    workbook may open with a notes sheet). Parsing a sheet is most of an .xlsx read: one pass each."""
     import fastexcel  # Rust (calamine) reader, polars' own engine for read_excel
 
     try:
         workbook = fastexcel.read_excel(path)
+        names = workbook.sheet_names
     except Exception as exc:  # noqa: BLE001 - fastexcel raises its own hierarchy for broken files
         raise ExportError(path, 1, f"cannot open as an .xlsx workbook: {exc}") from None
-    sheets = []
-    for name in workbook.sheet_names:
+    if not names:
+        raise ExportError(path, 1, "the workbook has no sheets")
+
+    def load(name: str) -> Sheet:
         frame = workbook.load_sheet(name, header_row=None, dtypes="string").to_polars()
         head = [["" if v is None else str(v).strip() for v in row] for row in frame.head(HEAD_LINES).iter_rows()]
-        sheets.append(Sheet(path, "xlsx", head, ["xlsx"] * len(head), "xlsx", frame=frame, sheet_name=name))
-    if not sheets:
-        raise ExportError(path, 1, "the workbook has no sheets")
-    first = sheets[0]
-    first.alternatives = sheets[1:]  # type: ignore[attr-defined]
-    return first
+        return Sheet(path, "xlsx", head, ["xlsx"] * len(head), "xlsx", frame=frame, sheet_name=name,
+                     others=lambda: [load(other) for other in names[1:]])
+
+    return load(names[0])
 
 
 def other_sheets(sheet: Sheet) -> list[Sheet]:
-    return getattr(sheet, "alternatives", [])
+    return sheet.others() if sheet.others else []

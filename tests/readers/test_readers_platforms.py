@@ -257,6 +257,7 @@ def test_tiktok_csv_and_xlsx(exports):
     ]
     assert result.skipped_lines == 1  # `Total of 2 results`
     xlsx = read_export(exports / "tiktok_ads_manager/custom_report.xlsx", "ad_spend")
+    assert "sheet 'Export'" in xlsx.notes  # the first sheet holds notes, the header is on the second
     assert rows(xlsx) == [("2024-03-07", "tiktok_ads", "1790000000000001", "Spring UGC", "12000", "150", "75.25", "USD", 2)]
 
 
