@@ -326,3 +326,12 @@ def test_empty_file_is_an_unrecognised_layout(tmp_path):
     with pytest.raises(ExportError, match="unrecognised layout") as caught:
         detect_layout(path, "orders")
     assert caught.value.line == 1
+
+
+@pytest.mark.parametrize("header", ["date,campaign_id,spend,currency", "Date,Campaign ID,Spend,Currency"])
+def test_a_canonical_header_missing_platform_is_no_platform_layout(tmp_path, header):
+    """Generic names (date, spend, currency) alone never make a file some platform's export."""
+    path = tmp_path / "spend.csv"
+    path.write_text(header + "\n2024-03-05,1,2,USD\n", encoding="utf-8")
+    with pytest.raises(ExportError, match="canonical lacks platform"):
+        read_export(path, "ad_spend")
