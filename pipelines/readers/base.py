@@ -50,6 +50,7 @@ class ReadResult:
     delimiter: str  # "xlsx" for a workbook
     language: str | None = None  # the interface language of the header (platform layouts)
     notes: list[str] = field(default_factory=list)  # how the file was read where it was not plain
+    suspects: dict[int, str] = field(default_factory=dict)  # source_row -> why the row cannot be trusted
 
 
 class ExportError(Exception):

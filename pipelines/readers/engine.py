@@ -11,6 +11,7 @@ naming the header it has and, for the closest layouts, which required columns ar
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import polars as pl
 from .base import ExportError, ReadResult, blank, finish
 from .layout import CANONICAL, Layout, canonical_layout, currency_marks, header_key, platform_layouts
 from .sheet import Sheet, open_sheet, other_sheets
-from .text import header_names
+from .text import cut_last_line, header_names
 from .values import excel_serial_date, normalise_date, normalise_number
 
 MICROS = 1_000_000
@@ -212,8 +213,31 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     result = finish(layout.name, source, raw, keep, values, match.header_index, encoding,
                     sheet.delimiters[match.header_index])
     result.language = match.language or None
+    notes += _lookalikes(layout, match)
+    if sheet.kind == "text":
+        cut = cut_last_line(sheet.text)
+        if cut is not None and cut in set(result.frame["source_row"].tail(1).to_list()):
+            result.suspects[cut] = ("the file ends inside this line (no line break, shorter than every line "
+                                    "before it): cut off in the download or copy")
+            notes.append(f"line {cut} looks cut off")
     result.notes = notes
     return result
+
+
+def _lookalikes(layout: Layout, match: Match) -> list[str]:
+    """Header cells that read nothing but look like a column the layout knows (`UTM Sorce`,
+    `cost_of_good`): said in the file's notes, so a typo never silently empties a column."""
+    used = set(match.columns.values())
+    known = {label.key: label.column for labels in layout.labels.values() for label in labels if label.column}
+    found = []
+    for i, cell in enumerate(match.cells):
+        key = header_key(cell)
+        if i in used or not key or key in known:
+            continue
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.85)
+        if close and known[close[0]] not in match.columns:
+            found.append(f"column {cell!r} is not read: did you mean {known[close[0]]}?")
+    return found
 
 
 NUMBER_COLUMNS = {

@@ -13,6 +13,8 @@ import polars as pl
 from .base import ROW, ExportError
 
 HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 16 * 1024  # what the cut-line check reads of a file's end
+TAIL_LINES = 50
 # encodings a non-UTF-8 export is guessed among: Russian Windows and DOS, Western Windows, KOI8-R
 GUESSED = ("cp1251", "cp1252", "koi8_r", "cp866", "iso8859_15")
 HEAD_LINES = 20
@@ -193,3 +195,30 @@ def trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
         pl.col(n).str.strip_chars().replace("", None) for n, has_padding in zip(names, padded) if has_padding
     ]
     return frame.with_columns(exprs) if exprs else frame
+
+
+def cut_last_line(tf: TextFile) -> int | None:
+    """1-based number of the file's last line when it looks cut off: no line break after it and
+    shorter than every one of the lines before it (a download or copy that stopped mid-line, e.g.
+    `31.10.2026;USD;9` for `...;91.9987`). Reads only the file's tail."""
+    size = tf.path.stat().st_size
+    with tf.path.open("rb") as handle:
+        handle.seek(max(tf.bom, size - TAIL_BYTES))
+        tail = handle.read()
+    if not tail or tail.endswith(b"\n") or tail.endswith(b"\r"):
+        return None
+    unit = 2 if tf.codec.startswith("utf-16") else 1
+    if unit == 2 and (size - max(tf.bom, size - TAIL_BYTES)) % 2:
+        tail = tail[1:]
+    try:
+        text = tail.decode(tf.codec, errors="replace")
+    except LookupError:
+        return None
+    lines = text.split("\n")
+    last, before = lines[-1], [line.rstrip("\r") for line in lines[1:-1] if line.strip()]
+    if len(before) < 3 or len(last) >= min(len(line) for line in before[-TAIL_LINES:]):
+        return None
+    # count every line break of the file: the tail only shows the end
+    with tf.path.open("rb") as handle:
+        breaks = sum(block.count("\n".encode(tf.codec)) for block in iter(lambda: handle.read(1 << 20), b""))
+    return breaks + 1
