@@ -33,6 +33,8 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse_path: str = "data/warehouse.duckdb"
     config_path: str = ""  # "" = the project's acquisition.toml
     lock_wait_seconds: float = 0.0
+    allow_missing: bool = False  # build without a source folder that is not there (else the run fails)
+    allow_shrink: bool = False  # publish a source that shrank past quality.max_shrink_share
 
     _build: Path | None = PrivateAttr(default=None)
     _run_id: str = PrivateAttr(default="")
@@ -89,6 +91,10 @@ class WarehouseResource(dg.ConfigurableResource):
         except (WarehouseBusy, PublishError) as exc:
             # a Failure carries the message to the run's failure event (and the CLI prints it)
             raise dg.Failure(description=str(exc)) from exc
+        except PermissionError as exc:  # the warehouse folder (lock, build) is not writable: say which and how
+            from pipelines.preflight import permission_message
+
+            raise dg.Failure(description=permission_message(exc, paths.published.parent)) from None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
