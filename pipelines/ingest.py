@@ -451,6 +451,10 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bound
             read = read_export(path, source, options=options)
         except ExportError as exc:
             raise IngestError(str(exc)) from exc
+        except Exception as exc:  # a reader that trips over a mangled file still names it
+            detail = str(exc)
+            detail = detail if len(detail) <= 500 else detail[:500] + " … (cut)"
+            raise IngestError(f"{source}/{path.name}: cannot be read ({type(exc).__name__}: {detail})") from exc
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
             yield name, path, read, *split_rows(source, replace(read, frame=chunk), bounds), None
         yield name, path, read, None, None, _sha256(path)
