@@ -307,11 +307,23 @@ def source_folders(raw_dir: Path, source: str) -> list[Path]:
     return sorted(p for p in raw_dir.iterdir() if p.is_dir() and p.name.lower() == source)
 
 
-def export_files(raw_dir: Path, source: str) -> list[Path]:
+# Files that are never exports: documents, images, archives, and downloads still in progress (a browser
+# writes .crdownload/.part until the file is whole). They are skipped with a warning, not read.
+NOT_EXPORTS = {
+    ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".doc", ".docx", ".ppt", ".pptx", ".zip", ".7z", ".rar",
+    ".exe", ".tmp", ".bak", ".log", ".part", ".partial", ".crdownload", ".download",
+}
+
+
+def _candidates(raw_dir: Path, source: str) -> list[Path]:
     return sorted(
         p for folder in source_folders(raw_dir, source) for p in folder.rglob("*")
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in (".md",)
     )
+
+
+def export_files(raw_dir: Path, source: str) -> list[Path]:
+    return [p for p in _candidates(raw_dir, source) if p.suffix.lower() not in NOT_EXPORTS]
 
 
 def raw_folder_warnings(raw_dir: Path, sources: tuple[str, ...]) -> list[str]:
@@ -327,6 +339,10 @@ def raw_folder_warnings(raw_dir: Path, sources: tuple[str, ...]) -> list[str]:
         elif path.is_file():
             warnings.append(f"file {path.name} in {raw_dir} is outside a source folder and was not read "
                             f"(move it into one of {', '.join(s + '/' for s in sources)})")
+    for source in sources:
+        for path in _candidates(raw_dir, source):
+            if path.suffix.lower() in NOT_EXPORTS:
+                warnings.append(f"{path.relative_to(raw_dir).as_posix()} is not an export ({path.suffix.lower()} file) and was not read")
     return warnings
 
 

@@ -79,3 +79,13 @@ def test_plausible_bounds_default_to_the_nineties_and_the_day_after_the_run():
     assert config.plausible_max_date(date(2026, 12, 1)) == date(2026, 12, 2)
     fixed = parse_config({"quality": {"max_date": "2030-01-01"}})
     assert fixed.plausible_max_date(date(2026, 12, 1)) == date(2030, 1, 1)
+
+
+def test_the_as_of_date_never_passes_the_run_date():
+    import duckdb
+
+    from pipelines.config import Config, run_date
+    from pipelines.transform import as_of_date
+
+    assert as_of_date(duckdb.connect(), Config(as_of_date=date(2099, 12, 31))) == run_date()
+    assert as_of_date(duckdb.connect(), Config(as_of_date=date(2024, 6, 30))) == date(2024, 6, 30)

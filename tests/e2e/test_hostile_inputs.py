@@ -120,6 +120,8 @@ def test_implausible_and_contradictory_rows_are_quarantined_and_folders_match_ca
     (site.raw / "refunds").mkdir()
     (site.raw / "refunds" / "r.csv").write_text("order_id,amount\nO1,5\n", encoding="utf-8")
     (site.raw / "notes.txt").write_text("exports of March\n", encoding="utf-8")
+    (site.raw / "orders" / "invoice.pdf").write_bytes(b"%PDF-1.4 not an export")
+    (site.raw / "orders" / "orders_next.csv.crdownload").write_bytes(b"order_id,created_at\nhalf-down")
 
     # the test data holds ~60 orders: six rejects are over the default 5 % threshold
     config = site.root / "lenient.toml"
@@ -151,6 +153,8 @@ def test_implausible_and_contradictory_rows_are_quarantined_and_folders_match_ca
     # what was not read is said in the run summary
     assert f"warning: unknown folder refunds/ in {site.raw} was not read" in result.stderr
     assert f"warning: file notes.txt in {site.raw} is outside a source folder and was not read" in result.stderr
+    assert "warning: orders/invoice.pdf is not an export (.pdf file) and was not read" in result.stderr
+    assert "warning: orders/orders_next.csv.crdownload is not an export (.crdownload file)" in result.stderr
 
 
 def test_a_channel_rule_duckdb_cannot_compile_is_a_config_error_naming_rule_and_key(site, tmp_path):
