@@ -58,6 +58,7 @@ AMOUNT_COLUMNS = {
     "ad_spend": ("spend",),
     "costs": ("amount",),
     "orders": ("revenue", "cost_of_goods", "refunded_amount"),
+    "fx_rates": ("rate",),  # not an amount, but a rate past the ceiling would carry any amount past it
 }
 # Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
 CHUNK_ROWS = 1_000_000

@@ -43,7 +43,9 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                     con, source, raw_dir, warehouse.run_id, hash_secret(),
                     max_reject_share=config.max_reject_share, bounds=Bounds.from_config(config),
                 )
-                check_no_sharp_shrink(source, published, load, config.max_shrink_share, warehouse.allow_shrink)
+                # a folder allowed to be missing may take the published rows with it: that was the point
+                allowed = warehouse.allow_shrink or (warehouse.allow_missing and not source_folders(raw_dir, source))
+                check_no_sharp_shrink(source, published, load, config.max_shrink_share, allowed)
             except Exception as exc:
                 # Messages reach the terminal and Dagster's event storage: mask personal data, keep them
                 # short, and leave the unmasked exception out of the stored chain (`from None`).

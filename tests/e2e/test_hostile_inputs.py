@@ -71,14 +71,25 @@ def test_a_wrong_raw_folder_is_refused_before_anything_runs(site, tmp_path, case
     assert sha256(site.warehouse) == before
 
 
-def test_a_missing_source_folder_fails_naming_it_unless_allowed(site):
+def test_a_missing_source_folder_fails_naming_it_unless_allowed(site, tmp_path):
     before = sha256(site.warehouse)
-    shutil.rmtree(site.raw / "orders")
+    orders = query(site.warehouse, "select count(*) from raw.orders")[0][0]
+    (site.raw / "orders").rename(tmp_path / "orders")
     result = backfill(site)
     assert result.returncode == 1
-    assert f"orders: no orders/ folder in {site.raw}; the published warehouse holds" in result.stderr
+    assert (f"orders: no orders/ folder in {site.raw}; the published warehouse holds {orders} orders rows "
+            "from 1 file(s)") in result.stderr
     assert "--allow-missing" in result.stderr and "Traceback" not in result.stderr
     assert sha256(site.warehouse) == before
+
+    # said explicitly: built without the folder, its published rows gone with it
+    (tmp_path / "orders").rename(site.raw / "orders")
+    shutil.rmtree(site.raw / "costs")
+    result = backfill(site, "--allow-missing")
+    assert_ok(result)
+    assert f"costs: no costs/ folder in {site.raw}; built without it (--allow-missing)" in result.stderr
+    assert query(site.warehouse, "select count(*) from raw.costs") == [[0]]
+    assert query(site.warehouse, "select count(*) from raw.orders") == [[orders]]
 
 
 def test_a_source_that_shrank_sharply_is_refused_unless_allowed(site):
