@@ -23,6 +23,8 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", default=None, help=f"the DuckDB file to publish (default {DEFAULT_WAREHOUSE})")
     parser.add_argument("--config", default=None, help="settings file (default acquisition.toml)")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a running build (default: fail at once)")
+    parser.add_argument("--allow-missing", action="store_true", help="build even if a source folder is missing")
+    parser.add_argument("--allow-shrink", action="store_true", help="publish even if a source shrank past quality.max_shrink_share")
 
 
 def _month(text: str) -> date:
@@ -143,6 +145,13 @@ def _materialize(args: argparse.Namespace) -> int:
     raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
     warehouse = _absolute(args.warehouse) or str(PROJECT_ROOT / DEFAULT_WAREHOUSE)
     config = _absolute(args.config) or ""
+    from pipelines.preflight import preflight
+
+    errors, warnings = preflight(Path(raw), Path(warehouse), args.allow_missing)
+    for line in errors:
+        print(line, file=sys.stderr)
+    if errors:
+        return 2
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(PROJECT_ROOT)  # keep run history (dagster.yaml is there)
     home = Path(os.environ["DAGSTER_HOME"]).resolve()
@@ -166,7 +175,8 @@ def _materialize(args: argparse.Namespace) -> int:
         if missing:
             print(f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)", file=sys.stderr)
             return 2
-    resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait)
+    resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait,
+                                 allow_missing=args.allow_missing, allow_shrink=args.allow_shrink)
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
             all_assets,
@@ -175,6 +185,8 @@ def _materialize(args: argparse.Namespace) -> int:
             tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
             raise_on_error=False,
         )
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:

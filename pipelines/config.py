@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ class Config:
     ltv_horizons: tuple[int, ...] = (1, 3, 6, 12, 24)
     summary_months: int = 12
     max_reject_share: float = 0.05
+    min_date: date = date(1990, 1, 1)
+    max_date: date | None = None  # None: the day after the run's date (see plausible_max_date)
+    max_amount: float = 1e12
+    max_shrink_share: float = 0.5
     schedule_cron: str = "30 2 * * *"
     schedule_timezone: str = "Europe/Moscow"
     late_data_days: int = 5
@@ -64,6 +69,16 @@ class Config:
     @property
     def coarsest_grain(self) -> str:
         return max(self.grains, key=GRAINS.index)
+
+    def plausible_max_date(self, today: date | None = None) -> date:
+        """Latest plausible date of a row: configured, else the day after the run's date (UTC), which
+        leaves a day for exports written in time zones ahead of UTC."""
+        return self.max_date or (today or run_date()) + timedelta(days=1)
+
+
+def run_date() -> date:
+    """The run's date (UTC): no row may be dated after the day after it, and the as-of date never passes it."""
+    return datetime.now(timezone.utc).date()
 
 
 # key in file -> (section, name, attribute)
@@ -79,6 +94,10 @@ _SCALARS: dict[tuple[str, str], str] = {
     ("ltv", "horizons"): "ltv_horizons",
     ("ltv", "summary_months"): "summary_months",
     ("quality", "max_reject_share"): "max_reject_share",
+    ("quality", "min_date"): "min_date",
+    ("quality", "max_date"): "max_date",
+    ("quality", "max_amount"): "max_amount",
+    ("quality", "max_shrink_share"): "max_shrink_share",
     ("schedule", "cron"): "schedule_cron",
     ("schedule", "timezone"): "schedule_timezone",
     ("schedule", "late_data_days"): "late_data_days",
@@ -121,6 +140,8 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
     values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
     values["channel_rules"] = _rules(where, channels.get("rules", []))
     values["reader_options"] = _reader_options(where, raw.get("sources", {}))
+    if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
+        raise ConfigError(f"{where}quality.max_date = {values['max_date']}: expected a date after quality.min_date")
     if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
         raise ConfigError(f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}")
     return Config(**values, source_path=source_path)
@@ -134,12 +155,16 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):
             raise fail("a three-letter ISO code such as 'RUB'")
         return value
-    if attribute in ("default_margin_rate", "max_reject_share"):
+    if attribute in ("default_margin_rate", "max_reject_share", "max_shrink_share"):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise fail("a number from 0 to 1")
         return float(value)
-    if attribute in ("as_of_date", "partitions_start"):
-        if attribute == "as_of_date" and value in ("", None):
+    if attribute == "max_amount":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e25:
+            raise fail("a number > 0 and < 1e25 (sums of amounts must fit DECIMAL(38, 10))")
+        return float(value)
+    if attribute in ("as_of_date", "partitions_start", "min_date", "max_date"):
+        if attribute in ("as_of_date", "max_date") and value in ("", None):
             return None
         if isinstance(value, date):
             return value
@@ -237,9 +262,29 @@ def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
         for name, pattern in patterns.items():
             if pattern is None:
                 continue
-            try:
-                re.compile(pattern)
-            except (re.error, TypeError) as exc:
-                raise ConfigError(f"{key}.{name} = {pattern!r}: not a valid regular expression ({exc})") from None
+            if not isinstance(pattern, str):
+                raise ConfigError(f"{key}.{name} = {pattern!r} ({rule['channel']}): expected a regular expression as text")
+            problem = _re2_error(pattern)
+            if problem:
+                raise ConfigError(
+                    f"{key}.{name} = {pattern!r} ({rule['channel']}): not a regular expression DuckDB (RE2) accepts: "
+                    f"{problem}. RE2 has no look-around ((?=...), (?!...)) or back-references"
+                ) from None
         parsed.append(ChannelRule(priority=position, channel=rule["channel"].strip(), **patterns))
     return tuple(parsed)
+
+
+@functools.lru_cache(maxsize=None)
+def _re2_error(pattern: str) -> str | None:
+    """Compile the pattern with DuckDB's own regex engine (RE2), which the channel rules run on: Python's
+    `re` accepts patterns RE2 rejects (look-ahead), and those would fail only minutes into a run."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).removeprefix("Invalid Input Error: ").strip()
+    finally:
+        con.close()
+    return None

@@ -8,6 +8,7 @@ differ between installations.
 from __future__ import annotations
 
 import logging
+import re
 import os
 import secrets
 from pathlib import Path
@@ -63,3 +64,23 @@ def mask(value: str | None) -> str | None:
         name, _, domain = value.partition("@")
         return f"{name[:1]}***@{domain[:1]}***"
     return f"***{value[-2:]}" if len(value) > 2 else "***"
+
+
+# E-mails and phone-like digit runs (10-15 digits, with the separators people type) inside free text.
+_EMAIL_IN_TEXT = re.compile(r"[^\s@,;:\"'<>()\[\]{}|]+@[^\s@,;:\"'<>()\[\]{}|]+")
+_PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\d[\d ()\-]{8,20}\d(?![\w.])")
+_DATE_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{2}[./]\d{2}[./]\d{4}")
+
+
+def _mask_phone(match: re.Match) -> str:
+    text = match.group(0)
+    digits = sum(c.isdigit() for c in text)
+    if not 10 <= digits <= 15 or _DATE_LIKE.search(text):
+        return text
+    return mask(re.sub(r"\D", "", text))
+
+
+def mask_text(text: str) -> str:
+    """A message (an error, a log line, event metadata) with every e-mail and phone in it masked the
+    way quality.rejected_rows masks them: messages reach terminals and Dagster's storage."""
+    return _PHONE_IN_TEXT.sub(_mask_phone, _EMAIL_IN_TEXT.sub(lambda m: mask(m.group(0)), text))

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ import pandera.polars as pa
 import polars as pl
 
 from pipelines.background import ahead
+from pipelines.config import Config
 from pipelines.db import rows, scalar
 from pipelines.identity import mask, normalise_email, normalise_phone
 from pipelines.raw_tables import RAW_COLUMNS, create_raw_tables
@@ -41,9 +42,24 @@ NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
 }
 # Costs carry no id: two equal rows in one file are two costs; only an older file's copy is a re-export.
 COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
+# Two rows of one file under one key with different content contradict each other (two orders under
+# one id, two spends for one campaign-day): both are quarantined. Not for touchpoints: a tracker that
+# logs one visit twice (same visitor, time and tags) often loses the referrer or click id on the copy,
+# and that is still one visit. Costs have no key.
+CONFLICTS_QUARANTINED = {"ad_spend", "orders", "customers", "fx_rates"}
 # The key's time column: a copy of a new row lies in the new rows' time range, so the duplicate search
 # reads only the row groups of that range (raw tables are appended file by file, so time clusters).
 KEY_TIME = {"touchpoints": "ts", "ad_spend": "date", "fx_rates": "date"}
+# Money columns bounded by quality.max_amount. Compared in the row's own currency, before FX: the
+# ceiling (1e12 by default) exists so that no sum can overflow DECIMAL(38, 10) later, and it is
+# orders of magnitude beyond any real amount in any currency, so where the rate would put it does not
+# matter for telling a real amount from junk (1e30, a concatenated id, a misplaced column).
+AMOUNT_COLUMNS = {
+    "ad_spend": ("spend",),
+    "costs": ("amount",),
+    "orders": ("revenue", "cost_of_goods", "refunded_amount"),
+    "fx_rates": ("rate",),  # not an amount, but a rate past the ceiling would carry any amount past it
+}
 # Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
 CHUNK_ROWS = 1_000_000
 INGEST_VERSION = "2"  # bump when a change to reading or casting must reload every file
@@ -51,6 +67,19 @@ INGEST_VERSION = "2"  # bump when a change to reading or casting must reload eve
 
 class IngestError(RuntimeError):
     """The run cannot go on: an unreadable file, a missing column, or too many rejected rows."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Plausible values (METRICS.md): rows outside are quarantined with the setting named."""
+
+    min_date: date
+    max_date: date
+    max_amount: float
+
+    @classmethod
+    def from_config(cls, config: Config, today: date | None = None) -> "Bounds":
+        return cls(config.min_date, config.plausible_max_date(today), config.max_amount)
 
 
 @dataclass
@@ -207,10 +236,57 @@ def _empty_failures() -> pl.DataFrame:
     return pl.DataFrame(schema={"row": pl.Int64, "column_name": pl.String, "check_name": pl.String, "reason": pl.String})
 
 
-def split_rows(source: str, read: ReadResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+def bounds_failures(source: str, typed: pl.DataFrame, bounds: Bounds) -> pl.DataFrame:
+    """Dates and amounts outside the configured plausible range, as `row, column_name, check_name,
+    reason` (the shape of cast failures). Applied here rather than as Pandera checks because the
+    bounds are settings and the upper date moves with the run's date."""
+    schema = INPUT_MODELS[source].to_schema()
+    checks = []  # (flag expression, column, check name, reason)
+    for name, column in schema.columns.items():
+        dtype = column.dtype.type
+        if dtype == pl.Date or isinstance(dtype, pl.Datetime) or dtype == pl.Datetime:
+            day = pl.col(name) if dtype == pl.Date else pl.col(name).dt.date()
+            checks.append((day > bounds.max_date, name, "max_date", f"in the future: after quality.max_date {bounds.max_date}"))
+            checks.append((day < bounds.min_date, name, "min_date", f"before quality.min_date {bounds.min_date}"))
+    for name in AMOUNT_COLUMNS.get(source, ()):
+        checks.append((pl.col(name).abs() > bounds.max_amount, name, "max_amount", f"over quality.max_amount {bounds.max_amount:g}".replace("e+", "e")))
+    if not checks or typed.height == 0:
+        return _empty_failures()
+    flags = typed.select([flag.fill_null(False).alias(f"__b{i}") for i, (flag, *_) in enumerate(checks)])
+    if not flags.select(pl.any_horizontal(pl.all()).any()).item():  # the common case: nothing out of range
+        return _empty_failures()
+    names = pl.DataFrame(
+        [(f"__b{i}", column, check, reason) for i, (_, column, check, reason) in enumerate(checks)],
+        schema=["flag", "column_name", "check_name", "reason"], orient="row",
+    )
+    return (
+        flags.with_row_index("row").unpivot(index="row", variable_name="flag").filter(pl.col("value"))
+        .join(names, on="flag", maintain_order="left")
+        .select(pl.col("row").cast(pl.Int64), "column_name", "check_name", "reason")
+    )
+
+
+def _suspect_failures(read: ReadResult) -> pl.DataFrame:
+    """Rows the reader could not trust as a whole (a cut-off last line): every value of them may be
+    short, so the row is quarantined under its first column."""
+    if not read.suspects:
+        return _empty_failures()
+    rows = read.frame.with_row_index("row").filter(pl.col("source_row").is_in(list(read.suspects)))
+    first = read.frame.columns[0]
+    return rows.select(
+        pl.col("row").cast(pl.Int64), pl.lit(first).alias("column_name"), pl.lit("whole_line").alias("check_name"),
+        pl.col("source_row").replace_strict(read.suspects, return_dtype=pl.String).alias("reason"),
+    )
+
+
+def split_rows(source: str, read: ReadResult, bounds: Bounds | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(good typed rows with source_row, failures with source_row and raw value) for one file."""
     typed, cast_failures = cast_frame(source, read.frame)
-    failures = pl.concat([cast_failures, validate_frame(source, typed)]).unique(maintain_order=True)
+    bounds = bounds or Bounds.from_config(Config())
+    failures = pl.concat(
+        [cast_failures, bounds_failures(source, typed, bounds), validate_frame(source, typed),
+         _suspect_failures(read)]
+    ).unique(maintain_order=True)
     typed = typed.with_columns(read.frame["source_row"])
     if failures.height == 0:  # the common case: no bookkeeping on the whole frame
         return typed, failures.with_columns(pl.lit(None, pl.Int64).alias("source_row"), pl.lit(None, pl.String).alias("raw_value"))
@@ -241,16 +317,95 @@ def split_rows(source: str, read: ReadResult) -> tuple[pl.DataFrame, pl.DataFram
 
 # ---------------------------------------------------------------- load into the warehouse
 
-def export_files(raw_dir: Path, source: str) -> list[Path]:
-    folder = raw_dir / source
-    if not folder.is_dir():
+def source_folders(raw_dir: Path, source: str) -> list[Path]:
+    """The source's folders under the raw folder, matched case-blind (`Costs/` is `costs/`)."""
+    if not raw_dir.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in (".md",))
+    return sorted(p for p in raw_dir.iterdir() if p.is_dir() and p.name.lower() == source)
+
+
+# Files that are never exports: documents, images, archives, and downloads still in progress (a browser
+# writes .crdownload/.part until the file is whole). They are skipped with a warning, not read.
+NOT_EXPORTS = {
+    ".pdf", ".png", ".jpg", ".jpeg", ".gif", ".doc", ".docx", ".ppt", ".pptx", ".zip", ".7z", ".rar",
+    ".exe", ".tmp", ".bak", ".log", ".part", ".partial", ".crdownload", ".download",
+}
+
+
+def _candidates(raw_dir: Path, source: str) -> list[Path]:
+    return sorted(
+        p for folder in source_folders(raw_dir, source) for p in folder.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in (".md",)
+    )
+
+
+def export_files(raw_dir: Path, source: str) -> list[Path]:
+    return [p for p in _candidates(raw_dir, source) if p.suffix.lower() not in NOT_EXPORTS]
+
+
+def raw_folder_warnings(raw_dir: Path, sources: tuple[str, ...]) -> list[str]:
+    """What lies under the raw folder and is not read: unknown folders and files outside source folders."""
+    if not raw_dir.is_dir():
+        return []
+    warnings = []
+    for path in sorted(raw_dir.iterdir()):
+        if path.name.startswith(".") or path.name.startswith("MANIFEST") or path.suffix.lower() == ".md":
+            continue
+        if path.is_dir() and path.name.lower() not in sources:
+            warnings.append(f"unknown folder {path.name}/ in {raw_dir} was not read (source folders: {', '.join(sources)})")
+        elif path.is_file():
+            warnings.append(f"file {path.name} in {raw_dir} is outside a source folder and was not read "
+                            f"(move it into one of {', '.join(s + '/' for s in sources)})")
+    for source in sources:
+        for path in _candidates(raw_dir, source):
+            if path.suffix.lower() in NOT_EXPORTS:
+                warnings.append(f"{path.relative_to(raw_dir).as_posix()} is not an export ({path.suffix.lower()} file) and was not read")
+    return warnings
+
+
+def published_data_rows(con: duckdb.DuckDBPyConnection, source: str) -> tuple[int, int]:
+    """(data rows, files) of the source as the build's starting point (a copy of the published
+    warehouse) recorded them, before this run reconciles the folder."""
+    if not scalar(con, "select count(*) from duckdb_tables() where schema_name = 'quality' and table_name = 'file_loads'"):
+        return 0, 0
+    data_rows, files = con.execute(
+        "select coalesce(sum(rows_read - rows_skipped), 0), count(*) from quality.file_loads where source = ?", [source]
+    ).fetchone()
+    return int(data_rows), int(files)
+
+
+def check_source_present(raw_dir: Path, source: str, published: tuple[int, int], allow_missing: bool) -> None:
+    """A raw folder or source folder that is not there is a mistake (a typo, an unmounted share, a failed
+    export), not an empty source: refuse, unless the run says so explicitly."""
+    if not raw_dir.is_dir():
+        raise IngestError(f"raw folder {raw_dir} does not exist: check --raw (or ACQ_RAW_DIR)")
+    if source_folders(raw_dir, source) or allow_missing:
+        return
+    had = f"; the published warehouse holds {published[0]} {source} rows from {published[1]} file(s)" if published[1] else ""
+    raise IngestError(
+        f"{source}: no {source}/ folder in {raw_dir}{had}. Put the exports there (an empty {source}/ folder "
+        f"means no data), or pass --allow-missing to build without it"
+    )
+
+
+def check_no_sharp_shrink(source: str, published: tuple[int, int], load: SourceLoad, max_shrink_share: float,
+                          allow_shrink: bool) -> None:
+    """A source whose data rows fall sharply against the published warehouse has most likely lost files
+    (a partial copy, a wrong folder): refuse to publish it, unless the run says so explicitly."""
+    before, files = published
+    if allow_shrink or before == 0 or load.data_rows >= before * (1 - max_shrink_share):
+        return
+    raise IngestError(
+        f"{source}: {load.data_rows} data rows in {len(load.files)} file(s) now, against {before} in {files} file(s) "
+        f"in the published warehouse ({1 - load.data_rows / before:.0%} fewer, over quality.max_shrink_share "
+        f"{max_shrink_share:.0%}). If the exports really shrank, pass --allow-shrink"
+    )
 
 
 def ingest_source(
     con: duckdb.DuckDBPyConnection, source: str, raw_dir: Path, run_id: str, secret: str,
     max_reject_share: float = 1.0, options: dict | None = None, incremental: bool = True,
+    bounds: Bounds | None = None,
 ) -> SourceLoad:
     """Bring raw.<source> in line with what the export folder holds now.
 
@@ -264,16 +419,17 @@ def ingest_source(
     run_limit = scalar(con, "select current_setting('memory_limit')")
     con.execute(f"set memory_limit = '{os.environ.get('ACQ_DUCKDB_INGEST_MEMORY_LIMIT', '2GB')}'")
     try:
-        return _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental)
+        return _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental,
+                              bounds or Bounds.from_config(Config()))
     finally:
         con.execute(f"set memory_limit = '{run_limit}'")
 
 
-def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental) -> SourceLoad:
+def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental, bounds) -> SourceLoad:
     create_raw_tables(con)
     create_quality_tables(con)
     files = {path.relative_to(raw_dir).as_posix(): path for path in export_files(raw_dir, source)}
-    signature = _load_signature(options, secret)
+    signature = _load_signature(options, secret, bounds)
     previous = {
         name: (size, mtime, sig)
         for name, size, mtime, sig in rows(
@@ -282,19 +438,19 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
     }
     unchanged = incremental and bool(previous) and all(
         name in files and (*_fingerprint(files[name]), signature) == previous[name] for name in previous
-    )
+    ) and not _future_rows_now_due(con, source, bounds)
     if not unchanged:
         con.execute(f"delete from raw.{source}")
         con.execute("delete from quality.rejected_rows where source = ?", [source])
         con.execute("delete from quality.file_loads where source = ?", [source])
         previous = {}
     new_files = [name for name in files if name not in previous]
-    loads = _load_files(con, source, [(name, files[name]) for name in new_files], run_id, secret, options, signature)
+    loads = _load_files(con, source, [(name, files[name]) for name in new_files], run_id, secret, options, signature, bounds)
     _record_file_loads(con, loads, run_id)
     if loads:
         if source == "ad_spend":
             _key_campaigns_by_id(con)
-        _drop_duplicates(con, source, new_files)
+        _drop_duplicates(con, source, new_files, run_id)
     load = _source_load(con, source, reused=len(previous))
     if load.reject_share > max_reject_share:
         worst = max(load.files, key=lambda f: f.rows_rejected)
@@ -306,10 +462,12 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
     return load
 
 
-def _load_files(con, source: str, files: list[tuple[str, Path]], run_id: str, secret: str, options, signature: str) -> list[FileLoad]:
+def _load_files(
+    con, source: str, files: list[tuple[str, Path]], run_id: str, secret: str, options, signature: str, bounds: Bounds,
+) -> list[FileLoad]:
     """Insert each file's chunks while the next chunk is read, cast and validated in a worker thread."""
     loads, loaded, rejected = [], 0, 0
-    for name, path, read, good, failures, sha256 in ahead(_validated_chunks(source, files, options)):
+    for name, path, read, good, failures, sha256 in ahead(_validated_chunks(source, files, options, bounds)):
         if sha256 is not None:  # the file's last chunk is in
             loads.append(_file_load(source, name, path, read, loaded, rejected, sha256, signature))
             loaded = rejected = 0
@@ -320,7 +478,7 @@ def _load_files(con, source: str, files: list[tuple[str, Path]], run_id: str, se
     return loads
 
 
-def _validated_chunks(source: str, files: list[tuple[str, Path]], options):
+def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bounds: Bounds):
     """(name, path, read, good rows, failures, None) per chunk of each file, then (name, path, read, None,
     None, sha256): hashing the file here, in the worker thread, keeps that second read off the insert's path."""
     for name, path in files:
@@ -328,8 +486,12 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options):
             read = read_export(path, source, options=options)
         except ExportError as exc:
             raise IngestError(str(exc)) from exc
+        except Exception as exc:  # a reader that trips over a mangled file still names it
+            detail = str(exc)
+            detail = detail if len(detail) <= 500 else detail[:500] + " … (cut)"
+            raise IngestError(f"{source}/{path.name}: cannot be read ({type(exc).__name__}: {detail})") from exc
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
-            yield name, path, read, *split_rows(source, replace(read, frame=chunk)), None
+            yield name, path, read, *split_rows(source, replace(read, frame=chunk), bounds), None
         yield name, path, read, None, None, _sha256(path)
 
 
@@ -356,15 +518,32 @@ def _source_load(con, source: str, reused: int) -> SourceLoad:
     return load
 
 
+def _future_rows_now_due(con, source: str, bounds: Bounds) -> bool:
+    """Has a row quarantined as in the future (or under another max_date) become plausible since?"""
+    values = con.sql(
+        "select raw_value from quality.rejected_rows where source = $source and check_name = 'max_date'",
+        params={"source": source},
+    ).pl()
+    if values.height == 0:
+        return False
+    day = parse_timestamp(pl.col("raw_value").str.strip_chars()).dt.date()
+    return bool(values.select((day <= bounds.max_date).fill_null(False).any()).item())
+
+
 def _fingerprint(path: Path) -> tuple[int, datetime]:
     stat = path.stat()
     mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(tzinfo=None)
     return stat.st_size, mtime
 
 
-def _load_signature(options: dict | None, secret: str) -> str:
-    """What else decides a file's rows: reader options, the hashing secret and this module's version."""
-    material = f"{INGEST_VERSION}|{sorted((options or {}).items())}|{hashlib.sha256(secret.encode()).hexdigest()}"
+def _load_signature(options: dict | None, secret: str, bounds: Bounds | None = None) -> str:
+    """What else decides a file's rows: reader options, the hashing secret, the plausible bounds and this
+    module's version. The default upper date moves every day and is left out (else every file would
+    reload nightly); `_future_rows_now_due` reloads a source instead when a row it quarantined as in the
+    future has become plausible."""
+    bounds = bounds or Bounds.from_config(Config())
+    fixed = (bounds.min_date, bounds.max_amount)
+    material = f"{INGEST_VERSION}|{sorted((options or {}).items())}|{hashlib.sha256(secret.encode()).hexdigest()}|{fixed}"
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -434,12 +613,14 @@ def _key_campaigns_by_id(con) -> None:
     )
 
 
-def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
+def _drop_duplicates(con, source: str, new_files: list[str], run_id: str = "") -> None:
     """Keep one row per natural key: the newest file (modification time, then name), then its last line.
 
     Only keys the newly read files carry can have gained a copy. A 64-bit hash of the key finds the
     candidates cheaply (one integer per row, not a window over every column of every row); the exact
-    key then decides among the few candidates, so a hash collision can never drop a distinct row."""
+    key then decides among the few candidates, so a hash collision can never drop a distinct row.
+    Within one file, copies of a key that differ in content are not a re-export but a contradiction:
+    they are quarantined, all of them, before the rest is de-duplicated."""
     key = NATURAL_KEYS[source] or tuple(RAW_COLUMNS[source])
     columns = ", ".join(f'"{c}"' for c in key)
     qualified = ", ".join(f'r."{c}"' for c in key)
@@ -455,16 +636,22 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
     try:
         con.execute(
             f"""
-            create or replace temp table dropped as
+            create or replace temp table repeated as
             with hashed as (
                 select hash({columns}) as key_hash, source_file in (select source_file from new_files) as is_new
                 from raw.{source}
                 where {in_range}
-            ),
-            repeated as (
-                select key_hash from hashed group by key_hash having count(*) > 1 and bool_or(is_new)
-            ),
-            ranked as (
+            )
+            select key_hash from hashed group by key_hash having count(*) > 1 and bool_or(is_new)
+            """,
+            bounds,
+        )
+        if source in CONFLICTS_QUARANTINED:
+            _quarantine_conflicts(con, source, key, r_in_range, bounds, run_id)
+        con.execute(
+            f"""
+            create or replace temp table dropped as
+            with ranked as (
                 select r.rowid as rid, r.source_file,
                        {rank}() over (partition by {qualified}
                                       order by f.file_mtime desc, r.source_file desc{by_line}) as copy
@@ -487,6 +674,57 @@ def _drop_duplicates(con, source: str, new_files: list[str]) -> None:
         {"source": source},
     )
     con.execute("drop table dropped")
+    con.execute("drop table repeated")
+
+
+def _quarantine_conflicts(con, source: str, key: tuple[str, ...], r_in_range: str, bounds: dict, run_id: str) -> None:
+    """Rows of one new file sharing a natural key but not their content: which is right cannot be told,
+    so every one of them goes to quality.rejected_rows, naming another line of the same key."""
+    key_cols = ", ".join(f'"{c}"' for c in key)
+    content = ", ".join(f'r."{c}"' for c in RAW_COLUMNS[source])
+    joined = " and ".join(f'c."{c}" is not distinct from g."{c}"' for c in key)
+    key_text = " || ' | ' || ".join(f"""coalesce(c."{c}"::varchar, '')""" for c in key)
+    con.execute(
+        f"""
+        create or replace temp table conflicts as
+        with candidates as (
+            select r.rowid as rid, r.source_file, r.source_row, {", ".join(f'r."{c}"' for c in key)},
+                   hash({content}) as content_hash
+            from raw.{source} r
+            where hash({", ".join(f'r."{c}"' for c in key)}) in (select key_hash from repeated) and {r_in_range}
+              and r.source_file in (select source_file from new_files)
+        ),
+        groups as (
+            select source_file, {key_cols}, list_sort(list(source_row)) as lines
+            from candidates group by source_file, {key_cols}
+            having count(distinct content_hash) > 1
+        )
+        select c.rid, c.source_file, c.source_row, {key_text} as raw_value,
+               case when c.source_row = g.lines[1] then g.lines[2] else g.lines[1] end as other_line
+        from candidates c join groups g on c.source_file = g.source_file and {joined}
+        """,
+        bounds,
+    )
+    if not scalar(con, "select count(*) from conflicts"):
+        con.execute("drop table conflicts")
+        return
+    con.execute(
+        """insert into quality.rejected_rows by name
+           select $run_id as run_id, $source as source, source_file, source_row, $column as column_name,
+                  'conflicting_duplicate' as check_name, raw_value,
+                  'conflicting duplicate of line ' || other_line as reason
+           from conflicts""",
+        {"run_id": run_id, "source": source, "column": "+".join(key)},
+    )
+    con.execute(f"delete from raw.{source} where rowid in (select rid from conflicts)")
+    con.execute(
+        """update quality.file_loads f
+           set rows_rejected = f.rows_rejected + d.n, rows_loaded = f.rows_loaded - d.n
+           from (select source_file, count(*) as n from conflicts group by all) d
+           where f.source = $source and f.source_file = d.source_file""",
+        {"source": source},
+    )
+    con.execute("drop table conflicts")
 
 
 def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:

@@ -12,8 +12,10 @@ import duckdb
 
 from pipelines.checks import run_checks
 from pipelines.config import PROJECT_ROOT
+from pipelines.ingest import raw_folder_warnings
 from pipelines.partitions import POOL, monthly, run_window, single_run
 from pipelines.raw import raw_assets
+from pipelines.raw_tables import SOURCES
 from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import sql_assets
 from pipelines.table_docs import document_tables
@@ -64,6 +66,10 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = run_window(context)
+    # what lies under the raw folder unread (an unknown folder, a loose file) is said, not ignored
+    warnings = raw_folder_warnings(warehouse.raw_path, SOURCES)
+    for warning in warnings:
+        context.log.warning(warning)
     with warehouse.connect() as con:
         record_build_info(con, warehouse, window)
         results = run_checks(con, window)
@@ -85,5 +91,6 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
             "path": dg.MetadataValue.path(str(warehouse.paths.published)),
             "size_mb": round(warehouse.paths.published.stat().st_size / 2**20, 2),
             "checks_passed": len(results),
+            "raw_folder_warnings": "\n".join(warnings) or "none",
         }
     )

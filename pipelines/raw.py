@@ -10,8 +10,10 @@ as it is now; the partition window only bounds what the SQL models recompute dow
 import dagster as dg
 
 from pipelines.faults import pause_point
-from pipelines.identity import hash_secret
-from pipelines.ingest import IngestError, ingest_source
+from pipelines.identity import hash_secret, mask_text
+from pipelines.ingest import (
+    Bounds, IngestError, check_no_sharp_shrink, check_source_present, ingest_source, published_data_rows, source_folders,
+)
 from pipelines.partitions import POOL, monthly, single_run
 from pipelines.raw_tables import SOURCES
 from pipelines.resources import WarehouseResource
@@ -32,15 +34,31 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         config = warehouse.config
+        raw_dir = warehouse.raw_path
         with warehouse.connect() as con:
             try:
+                published = published_data_rows(con, source)
+                check_source_present(raw_dir, source, published, warehouse.allow_missing)
                 load = ingest_source(
-                    con, source, warehouse.raw_path, warehouse.run_id, hash_secret(),
+                    con, source, raw_dir, warehouse.run_id, hash_secret(),
                     max_reject_share=config.max_reject_share, options=config.reader_options.get(source),
+                    bounds=Bounds.from_config(config),
                 )
-            except IngestError as exc:
-                raise dg.Failure(description=str(exc)) from exc
+                # a folder allowed to be missing may take the published rows with it: that was the point
+                allowed = warehouse.allow_shrink or (warehouse.allow_missing and not source_folders(raw_dir, source))
+                check_no_sharp_shrink(source, published, load, config.max_shrink_share, allowed)
+            except Exception as exc:
+                # Messages reach the terminal and Dagster's event storage: mask personal data, keep them
+                # short, and leave the unmasked exception out of the stored chain (`from None`).
+                text = mask_text(str(exc))
+                text = text if len(text) <= 2000 else text[:2000] + " … (cut)"
+                kind = "" if isinstance(exc, IngestError) else f"{type(exc).__name__}: "
+                prefix = "" if text.startswith(f"{source}:") else f"{source}: "
+                raise dg.Failure(description=prefix + kind + text) from None
             pause_point("ingest")  # test-only: lets a test kill the run mid-ingest (pipelines/faults.py)
+        folders = [f.name for f in source_folders(raw_dir, source)]
+        if not folders:
+            context.log.warning(f"{source}: no {source}/ folder in {raw_dir}; built without it (--allow-missing)")
         for reason, count in sorted(load.reasons.items(), key=lambda kv: -kv[1]):
             context.log.warning(f"{source}: {count} row(s) rejected: {reason}")
         yield dg.MaterializeResult(
@@ -53,6 +71,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                 "duplicates_dropped": sum(f.duplicates_dropped for f in load.files),
                 "reject_share": dg.MetadataValue.float(load.reject_share),
                 "layouts": ", ".join(sorted({f.layout for f in load.files})),
+                "folders": ", ".join(f + "/" for f in folders) or "(none)",
             },
         )
         yield dg.AssetCheckResult(

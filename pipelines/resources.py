@@ -8,7 +8,7 @@ the build in. The job runs with the in-process executor, so the run's steps shar
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +17,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.config import PROJECT_ROOT, Config, load_config
+from pipelines.pool import PoolWaitError, registered, wait_for_pool
 from pipelines.transform import write_config_tables
 from pipelines.warehouse import (
     LockHolder, PublishError, WarehouseBusy, WarehousePaths, build_lock, process_alive, start_build,
@@ -33,6 +34,8 @@ class WarehouseResource(dg.ConfigurableResource):
     warehouse_path: str = "data/warehouse.duckdb"
     config_path: str = ""  # "" = the project's acquisition.toml
     lock_wait_seconds: float = 0.0
+    allow_missing: bool = False  # build without a source folder that is not there (else the run fails)
+    allow_shrink: bool = False  # publish a source that shrank past quality.max_shrink_share
 
     _build: Path | None = PrivateAttr(default=None)
     _run_id: str = PrivateAttr(default="")
@@ -71,10 +74,14 @@ class WarehouseResource(dg.ConfigurableResource):
                 f"waiting up to {self.lock_wait_seconds:g}s for it to finish"
             )
 
+        instance = context.instance
         try:
-            with build_lock(paths, self.lock_wait_seconds, run_id, on_wait=waiting) as previous:
-                if previous.run_id and previous.run_id != run_id and context.instance is not None:
-                    release_dead_run(context.instance, previous, context.log)
+            with registered(instance, run_id, str(paths.published)) if instance else nullcontext(), \
+                    build_lock(paths, self.lock_wait_seconds, run_id, on_wait=waiting) as previous:
+                if previous.run_id and previous.run_id != run_id and instance is not None:
+                    release_dead_run(instance, previous, context.log)
+                if instance is not None:  # a dead run of any warehouse of this Dagster home may hold the pool
+                    wait_for_pool(instance, run_id, self.lock_wait_seconds, context.log)
                 self._run_id = run_id
                 self._build = start_build(paths, run_id)
                 try:
@@ -86,9 +93,13 @@ class WarehouseResource(dg.ConfigurableResource):
                     # Published builds were renamed away; anything still here is an unpublished build.
                     self._build.unlink(missing_ok=True)
                     self._build.with_name(self._build.name + ".wal").unlink(missing_ok=True)
-        except (WarehouseBusy, PublishError) as exc:
+        except (WarehouseBusy, PublishError, PoolWaitError) as exc:
             # a Failure carries the message to the run's failure event (and the CLI prints it)
             raise dg.Failure(description=str(exc)) from exc
+        except PermissionError as exc:  # the warehouse folder (lock, build) is not writable: say which and how
+            from pipelines.preflight import permission_message
+
+            raise dg.Failure(description=permission_message(exc, paths.published.parent)) from None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.config import Config
+from pipelines.config import Config, run_date
 from pipelines.db import scalar, table_exists
 from pipelines.periods import EARLIEST, LATEST, covering_periods
 from pipelines.fx import check_fx
@@ -19,13 +19,16 @@ __all__ = ["EARLIEST", "LATEST", "as_of_date", "model_params", "run_transforms",
 
 
 def as_of_date(con: duckdb.DuckDBPyConnection, config: Config) -> date:
-    """The configured as-of date, else the latest date present in orders and ad spend (METRICS.md)."""
+    """The configured as-of date, else the latest date present in orders and ad spend (METRICS.md);
+    never after the run's date: a period that has not ended yet is never reported as lived through
+    (ingest quarantines rows dated after quality.max_date, so one placeholder cannot move it either)."""
+    today = run_date()
     if config.as_of_date:
-        return config.as_of_date
+        return min(config.as_of_date, today)
     latest = scalar(
         con, "select greatest((select max(created_at)::date from raw.orders), (select max(date) from raw.ad_spend))"
     )
-    return latest or date.today()
+    return min(latest, today) if latest else today
 
 
 def widen_window(start: date, end: date, config: Config) -> tuple[date, date]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.identity import mask_text
 from pipelines.ingest import split_rows
 from pipelines.raw_tables import SOURCES
 from pipelines.readers import ExportError, read_export
@@ -38,7 +39,7 @@ def validate_paths(paths: list[Path], source: str | None = None, out=print, opti
         try:
             read = read_export(path, file_source, (options or {}).get(file_source))
         except ExportError as exc:
-            out(f"{path}: ERROR {exc}")
+            out(f"{path}: ERROR {mask_text(str(exc))[:2000]}")  # a terminal is no place for e-mails and phones
             status = 1
             continue
         good, failures = split_rows(file_source, read)

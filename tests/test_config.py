@@ -44,6 +44,13 @@ def test_empty_file_means_defaults():
         ({"channels": {"rules": [{"channel": "x", "source": "("}]}}, "channels.rules[1].source = '('"),
         ({"channels": {"rules": [{"channel": "x"}]}}, "channels.rules[1] (x): a rule must match"),
         ({"channels": {"rules": [{"channel": "x", "sauce": "a"}]}}, "unknown field(s) ['sauce']"),
+        # valid in Python's re, not in DuckDB's RE2, which the rules run on
+        ({"channels": {"rules": [{"channel": "a", "source": "^a$"}, {"channel": "paid", "medium": "^(?!organic)"}]}},
+         "channels.rules[2].medium = '^(?!organic)' (paid): not a regular expression DuckDB (RE2) accepts"),
+        ({"quality": {"min_date": "1990-13-01"}}, "quality.min_date = '1990-13-01'"),
+        ({"quality": {"max_date": "1980-01-01"}}, "quality.max_date = 1980-01-01: expected a date after quality.min_date"),
+        ({"quality": {"max_amount": 1e30}}, "quality.max_amount = 1e+30"),
+        ({"quality": {"max_shrink_share": 2}}, "quality.max_shrink_share = 2"),
     ],
 )
 def test_bad_settings_are_named(raw, named):
@@ -64,3 +71,21 @@ def test_file_errors_name_the_file(tmp_path):
     config = load_config(good)
     assert config.as_of_date == date(2025, 6, 30)
     assert config.coarsest_grain == "week"
+
+
+def test_plausible_bounds_default_to_the_nineties_and_the_day_after_the_run():
+    config = parse_config({})
+    assert config.min_date == date(1990, 1, 1) and config.max_amount == 1e12 and config.max_shrink_share == 0.5
+    assert config.plausible_max_date(date(2026, 12, 1)) == date(2026, 12, 2)
+    fixed = parse_config({"quality": {"max_date": "2030-01-01"}})
+    assert fixed.plausible_max_date(date(2026, 12, 1)) == date(2030, 1, 1)
+
+
+def test_the_as_of_date_never_passes_the_run_date():
+    import duckdb
+
+    from pipelines.config import Config, run_date
+    from pipelines.transform import as_of_date
+
+    assert as_of_date(duckdb.connect(), Config(as_of_date=date(2099, 12, 31))) == run_date()
+    assert as_of_date(duckdb.connect(), Config(as_of_date=date(2024, 6, 30))) == date(2024, 6, 30)

@@ -45,7 +45,7 @@ def test_every_rejection_reason_is_quarantined_with_file_line_column(tmp_path, c
         + "A7,,,,,2024-03-05,paid,10,,,,RUB\n"                       # 8: no identity at all
         + "A8,,ann@example,,,2024-03-05,paid,10,,,,RUB\n"            # 9: malformed e-mail
         + "A9,c1,,,,2024-03-05,paid,10,,20,2024-03-06,RUB\n"         # 10: refund above revenue
-        + "A10,c1,,,,1999-12-31,paid,10,,,,RUB\n",                   # 11: implausible date
+        + "A10,c1,,,,1989-12-31,paid,10,,,,RUB\n",                   # 11: implausible date
     )
     load = ingest_source(con, "orders", tmp_path, "run-1", SECRET)
     assert load.rows_loaded == 1 and load.rows_rejected == 9
@@ -62,7 +62,7 @@ def test_every_rejection_reason_is_quarantined_with_file_line_column(tmp_path, c
         (10, "refunded_amount"): "refunded_amount exceeds revenue",
         (11, "created_at"): got[(11, "created_at")],
     }
-    assert "pattern" in got[(9, "email")] and "range" in got[(11, "created_at")]
+    assert "pattern" in got[(9, "email")] and got[(11, "created_at")] == "before quality.min_date 1990-01-01"
     # personal data never lands in the quarantine in clear
     assert scalar(con, "select raw_value from quality.rejected_rows where column_name = 'email'") == "a***@e***"
     assert scalar(con, "select count(distinct source_file) from quality.rejected_rows") == 1
@@ -185,3 +185,56 @@ def test_duplicate_rules_per_source(tmp_path, con):
     load = ingest_source(con, "costs", tmp_path, "r", SECRET)
     assert scalar(con, "select sum(amount) from raw.costs") == 200
     assert {f.source_file: f.duplicates_dropped for f in load.files} == {"costs/new.csv": 0, "costs/old.csv": 1}
+
+
+def test_implausible_dates_and_amounts_and_early_refunds_are_quarantined_with_the_setting_named(tmp_path, con):
+    from datetime import date
+
+    from pipelines.config import Config
+    from pipelines.ingest import Bounds
+
+    write(
+        tmp_path / "orders" / "orders.csv",
+        ORDERS_HEADER
+        + "B1,c1,,,,1997-01-01 10:00,paid,1000,600,,,RUB\n"          # 2: CDNOW-era: plausible
+        + "B2,c1,,,,2099-12-31,paid,10,,,,RUB\n"                      # 3: placeholder date
+        + "B3,c1,,,,2024-03-05,paid,1e30,,,,RUB\n"                    # 4: absurd revenue
+        + "B4,c1,,,,2024-03-05,paid,10,,5,2024-03-01,RUB\n"           # 5: refunded before ordered
+        + "B5,c1,,,,2024-03-05 18:00,paid,10,,5,2024-03-05,RUB\n",    # 6: refunded the same day: fine
+    )
+    bounds = Bounds.from_config(Config(), today=date(2026, 12, 1))
+    load = ingest_source(con, "orders", tmp_path, "r", SECRET, bounds=bounds)
+    assert load.rows_loaded == 2 and load.rows_rejected == 3
+    assert rows(con, "select source_row, column_name, check_name, reason from quality.rejected_rows order by 1") == [
+        (3, "created_at", "max_date", "in the future: after quality.max_date 2026-12-02"),
+        (4, "revenue", "max_amount", "over quality.max_amount 1e12"),
+        (5, "refunded_at", "refund_not_before_order", "refunded_at is before created_at"),
+    ]
+    # a later run whose max_date has reached the quarantined date reloads the source, though its file is unchanged
+    later = Bounds.from_config(Config(), today=date(2099, 12, 31))
+    again = ingest_source(con, "orders", tmp_path, "r2", SECRET, bounds=later)
+    assert again.reused_files == 0 and again.rows_loaded == 3
+
+
+def test_conflicting_copies_within_a_file_are_quarantined_identical_ones_dropped(tmp_path, con):
+    write(
+        tmp_path / "orders" / "orders.csv",
+        ORDERS_HEADER
+        + "C1,c1,,,,2024-03-05 10:00,paid,1000,600,,,RUB\n"   # 2 \
+        + "C2,c2,,,,2024-03-05 10:00,paid,500,,,,RUB\n"       # 3  | C1 twice with different revenue:
+        + "C1,c1,,,,2024-03-05 10:00,paid,9000,600,,,RUB\n"   # 4 /  both quarantined
+        + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n"       # 5 \
+        + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n",      # 6 /  identical: one kept, one counted
+        mtime=1_700_000_000,
+    )
+    # a newer file re-exporting C2 with other content is a correction, not a conflict: it wins
+    write(tmp_path / "orders" / "later.csv", ORDERS_HEADER + "C2,c2,,,,2024-03-05 10:00,paid,550,,,,RUB\n",
+          mtime=1_700_000_100)
+    load = ingest_source(con, "orders", tmp_path, "r", SECRET)
+    assert rows(con, "select order_id, revenue from raw.orders order by 1") == [("C2", 550.0), ("C3", 700.0)]
+    assert rows(con, "select source_row, column_name, check_name, raw_value, reason from quality.rejected_rows order by 1") == [
+        (2, "order_id", "conflicting_duplicate", "C1", "conflicting duplicate of line 4"),
+        (4, "order_id", "conflicting_duplicate", "C1", "conflicting duplicate of line 2"),
+    ]
+    by_file = {f.source_file: (f.rows_read, f.rows_loaded, f.duplicates_dropped, f.rows_rejected) for f in load.files}
+    assert by_file == {"orders/orders.csv": (5, 1, 2, 2), "orders/later.csv": (1, 1, 0, 0)}

@@ -15,6 +15,7 @@ from .base import ROW, ExportError
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 16 * 1024  # what the cut-line check reads of a file's end
 TAIL_LINES = 50
+EXCERPT = 80  # characters of a line an error message may quote
 # encodings a non-UTF-8 export is guessed among: Russian Windows and DOS, Western Windows, KOI8-R
 GUESSED = ("cp1251", "cp1252", "koi8_r", "cp866", "iso8859_15")
 HEAD_LINES = 20
@@ -167,7 +168,7 @@ def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFr
             return pl.read_csv(tf.path, **options), tf.encoding
         except pl.exceptions.ComputeError as e:
             if "utf-8" not in str(e).lower():
-                raise ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {e}") from None
+                raise parse_error(tf, header_index, e, codec=tf.codec) from None
         # the first 64 KiB were valid UTF-8 but a later byte is not: a single-byte encoding after all
         # (a BOM'd file claims UTF-8, so decoding it strictly again reports where it breaks)
         if tf.bom:
@@ -184,7 +185,7 @@ def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFr
     try:
         return pl.read_csv(data, **options), encoding
     except pl.exceptions.ComputeError as e:
-        raise ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {e}") from None
+        raise parse_error(tf, header_index, e, codec=codec) from None
 
 
 def trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -222,3 +223,19 @@ def cut_last_line(tf: TextFile) -> int | None:
     with tf.path.open("rb") as handle:
         breaks = sum(block.count("\n".encode(tf.codec)) for block in iter(lambda: handle.read(1 << 20), b""))
     return breaks + 1
+
+
+def parse_error(tf: TextFile, header_index: int, error: Exception, codec: str) -> ExportError:
+    """Where a file stops being CSV, as a person would look for it: the first line after the header
+    with an odd number of quotes (a quoted value that never ends swallows the rest of the file), and a
+    short excerpt of it, e-mails and phones masked. Never the parser's message, which quotes the
+    file's rest. Runs only when parsing failed."""
+    from pipelines.identity import mask_text
+
+    text = tf.path.read_bytes()[tf.bom:].decode(codec, errors="replace")
+    for number, line in enumerate(text.split("\n")[header_index + 1:], start=header_index + 2):
+        if line.count('"') % 2:
+            excerpt = mask_text(line.rstrip("\r")[:EXCERPT])
+            return ExportError(tf.path, number, f"cannot parse as CSV: a quote opens a value that never closes, "
+                                                f"from line {number} on: {excerpt!r}")
+    return ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {mask_text(str(error)[:EXCERPT])}")
