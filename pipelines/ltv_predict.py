@@ -303,6 +303,7 @@ def _backtest(con, fits, backtest_from: date, as_of: date) -> None:
                     exact_sum(holdout_margin) as actual_margin
                 from customers
                 group by grouping sets ((channel), ())
+                having count(*) > 0  -- no customers yet 6 months ago: no row (quality.ltv_fits says so)
             )
             select
                 $backtest_from::date as calibration_end,
