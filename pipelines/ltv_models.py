@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 LOG_BOUND = 20.0
-GRADIENT_TOLERANCE = 1e-5  # of the mean log-likelihood per observation, in log-parameters
+GRADIENT_TOLERANCE = 1e-4  # of the mean log-likelihood per observation, in log-parameters
 
 
 @dataclass(frozen=True)
