@@ -40,30 +40,39 @@ class Fit:
 
 
 # ------------------------------------------------------------------------------------------------ BG/NBD
-def _bgnbd_nll(log_params, x, t_x, T, w):
+def _bgnbd_nll(log_params, x, t_x, T, w, xu, inv, wx):
+    """Mean negative log-likelihood and its gradient in the log-parameters. Terms that depend on the
+    frequency alone (the gamma functions) are evaluated once per distinct frequency `xu` and weighted by
+    `wx` (Σ w per distinct frequency; `inv` maps rows to them); only the logs of the times are per row."""
     r, alpha, a, b = np.exp(log_params)
+    total = wx.sum()
     repeat = x > 0
-    A1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    A2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    A3 = -(r + x) * np.log(alpha + T)
-    A4 = np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x)
-    A4 = np.where(repeat, A4, -np.inf)
+    b_x1 = (b + np.maximum(xu, 1) - 1)[inv]
+    ll_x = gammaln(r + xu) - gammaln(r) + gammaln(a + b) + gammaln(b + xu) - gammaln(b) - gammaln(a + b + xu)
+    log_alpha_T, log_alpha_tx = np.log(alpha + T), np.log(alpha + t_x)
+    A3 = -(r + x) * log_alpha_T
+    A4 = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * log_alpha_tx, -np.inf)
     top = np.maximum(A3, A4)
-    ll = A1 + A2 + top + np.log(np.exp(A3 - top) + np.exp(A4 - top))
-    w3 = np.exp(A3 - top - np.log(np.exp(A3 - top) + np.exp(A4 - top)))  # share of the "still alive" term
-    w4 = 1.0 - w3
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x)
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w4 / (b + np.maximum(x, 1) - 1)
-    total = w.sum()
-    grad = np.array([(w * d).sum() for d in (d_r, d_alpha, d_a, d_b)]) * np.array([r, alpha, a, b])
-    return -(w * ll).sum() / total, -grad / total
+    log_sum = np.log(np.exp(A3 - top) + np.exp(A4 - top))
+    ll = (wx * ll_x).sum() + total * r * np.log(alpha) + (w * (top + log_sum)).sum()
+    w4 = np.exp(A4 - top - log_sum)  # share of the "dropped out after the last purchase" term
+    w3 = 1.0 - w4
+    d_r = (wx * (digamma(r + xu) - digamma(r))).sum() + total * np.log(alpha) - (w * (w3 * log_alpha_T + w4 * log_alpha_tx)).sum()
+    d_alpha = total * r / alpha - (w * (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))).sum()
+    d_a = (wx * (digamma(a + b) - digamma(a + b + xu))).sum() + (w * w4).sum() / a
+    d_b = (wx * (digamma(a + b) + digamma(b + xu) - digamma(b) - digamma(a + b + xu))).sum() - (w * w4 / b_x1).sum()
+    grad = np.array([d_r, d_alpha, d_a, d_b]) * np.array([r, alpha, a, b])
+    return -ll / total, -grad / total
 
 
-def fit_bgnbd(frequency, recency, tenure, weights=None) -> Fit:
+def _by_frequency(x, w):
+    xu, inv = np.unique(x, return_inverse=True)
+    return xu, inv, np.bincount(inv, weights=w, minlength=len(xu))
+
+
+def fit_bgnbd(frequency, recency, tenure, weights=None, start: dict[str, float] | None = None) -> Fit:
     """BG/NBD maximum likelihood on (frequency, recency, tenure[, weight]) rows; r, alpha (in the unit of
-    the times given), a, b."""
+    the times given), a, b. `start`: parameters to start from (e.g. the pooled fit's), else lifetimes' start."""
     x = np.asarray(frequency, dtype=float)
     t_x = np.asarray(recency, dtype=float)
     T = np.asarray(tenure, dtype=float)
@@ -74,11 +83,11 @@ def fit_bgnbd(frequency, recency, tenure, weights=None) -> Fit:
     if not (x > 0).any():
         return Fit(dict.fromkeys(names, np.nan), False, "no repeat purchases: BG/NBD is not identified", np.nan)
     scale = 1.0 / T.max()
-    args = (x, t_x * scale, T * scale, w)
-    result = _minimize(_bgnbd_nll, 4, args)
+    start = _start(start, names, {"alpha": scale})
+    args = (x, t_x * scale, T * scale, w, *_by_frequency(x, w))
+    result = _minimize(_bgnbd_nll, 4, args, start)
     r, alpha, a, b = np.exp(result.x)
-    fit = _finish(result, dict(zip(names, (r, alpha / scale, a, b))))
-    return fit
+    return _finish(result, dict(zip(names, (r, alpha / scale, a, b))))
 
 
 def bgnbd_expected_purchases(params: dict[str, float], t, x, t_x, T):
@@ -108,22 +117,27 @@ def bgnbd_p_alive(params: dict[str, float], x, t_x, T):
 
 
 # ------------------------------------------------------------------------------------------ Gamma-Gamma
-def _gg_nll(log_params, x, m, w):
+def _gg_nll(log_params, x, m, w, xu, inv, wx, log_m_sums):
+    """Mean negative log-likelihood and gradient in the log-parameters; the gamma functions once per
+    distinct frequency, Σ w log m and Σ w x log m precomputed (`log_m_sums`)."""
     p, q, v = np.exp(log_params)
-    px = p * x
+    total = wx.sum()
+    sum_w_log_m, sum_wx_log_m = log_m_sums
+    pxu = p * xu
+    log_xm_v = np.log(x * m + v)
     ll = (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-        + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(x * m + v)
+        (wx * (gammaln(pxu + q) - gammaln(pxu) - gammaln(q) + q * np.log(v) + pxu * np.log(xu))).sum()
+        + p * sum_wx_log_m - sum_w_log_m
+        - (w * (p * x + q) * log_xm_v).sum()
     )
-    d_p = x * (digamma(px + q) - digamma(px) + np.log(m) + np.log(x) - np.log(x * m + v))
-    d_q = digamma(px + q) - digamma(q) + np.log(v) - np.log(x * m + v)
-    d_v = q / v - (px + q) / (x * m + v)
-    total = w.sum()
-    grad = np.array([(w * d).sum() for d in (d_p, d_q, d_v)]) * np.array([p, q, v])
-    return -(w * ll).sum() / total, -grad / total
+    d_p = (wx * xu * (digamma(pxu + q) - digamma(pxu) + np.log(xu))).sum() + sum_wx_log_m - (w * x * log_xm_v).sum()
+    d_q = (wx * (digamma(pxu + q) - digamma(q) + np.log(v))).sum() - (w * log_xm_v).sum()
+    d_v = total * q / v - (w * (p * x + q) / (x * m + v)).sum()
+    grad = np.array([d_p, d_q, d_v]) * np.array([p, q, v])
+    return -ll / total, -grad / total
 
 
-def fit_gamma_gamma(frequency, monetary_value, weights=None) -> Fit:
+def fit_gamma_gamma(frequency, monetary_value, weights=None, start: dict[str, float] | None = None) -> Fit:
     """Gamma-Gamma maximum likelihood on customers with frequency > 0 and a positive mean value per repeat
     purchase (the caller filters); p, q, v (v in the unit of the values). Unusable when q <= 1: the
     population mean v p / (q - 1) does not exist."""
@@ -136,7 +150,10 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None) -> Fit:
     if x.size < 2:
         return Fit(dict.fromkeys(names, np.nan), False, "fewer than 2 repeat customers with a positive value", np.nan)
     scale = 1.0 / (np.average(m, weights=w))
-    result = _minimize(_gg_nll, 3, (x, m * scale, w))
+    m = m * scale
+    log_m = np.log(m)
+    args = (x, m, w, *_by_frequency(x, w), ((w * log_m).sum(), (w * x * log_m).sum()))
+    result = _minimize(_gg_nll, 3, args, _start(start, names, {"v": scale}))
     p, q, v = np.exp(result.x)
     fit = _finish(result, {"p": p, "q": q, "v": v / scale})
     if fit.converged and not q > 1:
@@ -155,9 +172,17 @@ def gamma_gamma_expected_value(params: dict[str, float], x, m):
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _minimize(function, size: int, args):
+def _start(params: dict[str, float] | None, names, scales: dict[str, float]):
+    """Log-parameters to start from: lifetimes' 0.1 each, or given (finite) parameters, scaled as fitted."""
+    if not params or not all(np.isfinite(params.get(n, np.nan)) and params[n] > 0 for n in names):
+        return None
+    logs = np.log([params[n] * scales.get(n, 1.0) for n in names])
+    return np.clip(logs, -LOG_BOUND + 1, LOG_BOUND - 1)
+
+
+def _minimize(function, size: int, args, start=None):
     return minimize(
-        function, x0=np.full(size, 0.1), args=args, jac=True, method="L-BFGS-B",
+        function, x0=np.full(size, 0.1) if start is None else start, args=args, jac=True, method="L-BFGS-B",
         bounds=[(-LOG_BOUND, LOG_BOUND)] * size, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
     )
 

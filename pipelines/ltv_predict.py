@@ -119,13 +119,19 @@ def _fit_groups(con, summary: str, minimum: int, purpose: str, summary_as_of: da
             from {summary} group by all order by channel"""
     ).pl()
 
-    def fit(h: pl.DataFrame, v: pl.DataFrame) -> GroupFit:
+    def fit(h: pl.DataFrame, v: pl.DataFrame, start: GroupFit | None = None) -> GroupFit:
         return GroupFit(
-            fit_bgnbd(h["x"].to_numpy(), h["t_x"].to_numpy(), h["T"].to_numpy(), h["w"].to_numpy()),
-            fit_gamma_gamma(v["x"].to_numpy(), v["m"].to_numpy(), v["w"].to_numpy()),
+            fit_bgnbd(h["x"].to_numpy(), h["t_x"].to_numpy(), h["T"].to_numpy(), h["w"].to_numpy(),
+                      start=start.bg.params if start and start.bg.converged else None),
+            fit_gamma_gamma(v["x"].to_numpy(), v["m"].to_numpy(), v["w"].to_numpy(),
+                            start=start.gg.params if start and start.gg.converged else None),
         )
 
-    pooled = fit(histories, values)
+    # pooled: the same rows over all channels, identical histories merged (fewer rows, same likelihood)
+    pooled = fit(
+        histories.group_by("x", "t_x", "T").agg(pl.col("w").sum()).sort("x", "t_x", "T"),
+        values.group_by("x", "m").agg(pl.col("w").sum()).sort("x", "m"),
+    )
     totals = sizes.select(pl.col("customers", "repeat_customers", "value_customers").sum()).row(0)
     rows = [_fit_row(purpose, summary_as_of, POOLED, totals, "fitted" if pooled.usable else "not_converged", POOLED, pooled)]
     chosen: dict[str, tuple[str, GroupFit]] = {}
@@ -135,7 +141,8 @@ def _fit_groups(con, summary: str, minimum: int, purpose: str, summary_as_of: da
                                  f"{customers} customers < ltv.min_customers_per_fit = {minimum}: the pooled fit is used"))
             chosen[channel] = (POOLED, pooled)
             continue
-        own = fit(histories.filter(pl.col("channel") == channel), values.filter(pl.col("channel") == channel))
+        # a channel's fit starts from the pooled optimum: fewer iterations, the same maximum
+        own = fit(histories.filter(pl.col("channel") == channel), values.filter(pl.col("channel") == channel), pooled)
         used = channel if own.usable else POOLED
         rows.append(_fit_row(purpose, summary_as_of, channel, (customers, repeaters, valued),
                              "fitted" if own.usable else "not_converged", used, own))
@@ -240,23 +247,21 @@ def _write_predictions(con) -> None:
     )
     horizons = ",\n".join(
         [f"c.expected_orders_{h}m" for h in HORIZONS]
-        + [f"c.expected_orders_{h}m * m.expected_margin_per_order as expected_margin_{h}m" for h in HORIZONS]
-        + [f"c.orders_to_horizon_{h} * m.expected_margin_per_order as expected_margin_to_horizon_{h}" for h in HORIZONS]
+        + [f"c.expected_orders_{h}m * s.expected_margin_per_order as expected_margin_{h}m" for h in HORIZONS]
+        + [f"c.orders_to_horizon_{h} * s.expected_margin_per_order as expected_margin_to_horizon_{h}" for h in HORIZONS]
     )
     con.execute(
         f"""create or replace table marts.customer_ltv_predicted as
-            with margins as (
-                select s.customer_key, {per_order} as expected_margin_per_order
+            with base as (
+                select s.*, a.fit_used, {per_order} as expected_margin_per_order
                 from __ltv_summary s join __ltv_assign a using (channel)
             )
             select
-                s.customer_key, s.first_purchase_date, s.acquisition_month, s.channel, a.fit_used,
+                s.customer_key, s.first_purchase_date, s.acquisition_month, s.channel, s.fit_used,
                 s.frequency, s.recency, s.tenure, s.monetary_value,
-                c.p_alive, m.expected_margin_per_order,
+                c.p_alive, s.expected_margin_per_order,
                 {horizons}
-            from __ltv_summary s
-            join __ltv_assign a using (channel)
-            join margins m using (customer_key)
+            from base s
             left join __ltv_combos c using (channel, frequency, recency, tenure)
             order by s.customer_key"""
     )
