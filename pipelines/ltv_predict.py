@@ -1,7 +1,8 @@
 """Predicted LTV (METRICS.md "Predicted LTV"): marts.customer_ltv_predicted, quality.ltv_fits, quality.ltv_backtest.
 
-sql/marts/customer_ltv_predicted.sql computes, in DuckDB, every customer's daily summary (frequency,
-recency, tenure in days, mean margin per repeat purchase day). Here:
+sql/marts/customer_ltv_predicted.sql computes, in DuckDB and in one pass, every customer's daily summary
+(frequency, recency, tenure in days, mean margin per repeat purchase day) at the as-of date and at the
+as-of date - 6 months, with what followed. Here:
 
 1. the summary's distinct (channel, frequency, recency, tenure) rows, with their customer counts as
    weights, are fitted with BG/NBD per channel that has at least `ltv.min_customers_per_fit`
@@ -61,12 +62,11 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     con.execute("create schema if not exists quality")
     backtest_from = scalar(con, "select ($d::date - to_months($m::integer))::date", {"d": as_of, "m": BACKTEST_MONTHS})
 
-    _summarise(con, model, params, as_of, "__ltv_summary")
+    _summarise(con, model, params, backtest_from)
     forecast_rows, forecast_fits = _fit_groups(con, "__ltv_summary", minimum, "forecast", as_of)
     _forecast_combos(con, forecast_fits, as_of)
     _write_predictions(con)
 
-    _summarise(con, model, params, backtest_from, "__ltv_backtest_summary")
     backtest_rows, backtest_fits = _fit_groups(con, "__ltv_backtest_summary", minimum, "backtest", backtest_from)
     _backtest(con, backtest_fits, backtest_from, as_of)
 
@@ -82,11 +82,20 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
 
 
 # --------------------------------------------------------------------------------------------- the summary
-def _summarise(con, model: SqlModel, params: dict[str, Any], summary_as_of: date, name: str) -> None:
+def _summarise(con, model: SqlModel, params: dict[str, Any], backtest_from: date) -> None:
+    """__ltv_summary (the SQL file's select: both summaries in one pass) and __ltv_backtest_summary
+    (its back-test columns under the forecast's names, for the customers acquired by then)."""
     query = model.sql
     con.execute(
-        f"create or replace temp table {name} as {query}",
-        bind(query, params | {"summary_as_of": summary_as_of}),
+        f"create or replace temp table __ltv_summary as {query}",
+        bind(query, params | {"backtest_as_of": backtest_from}),
+    )
+    con.execute(
+        """create or replace temp table __ltv_backtest_summary as
+           select customer_key, first_purchase_date, acquisition_month, channel, frequency_cal as frequency,
+                  recency_cal as recency, tenure_cal as tenure, monetary_value_cal as monetary_value,
+                  holdout_orders, holdout_margin
+           from __ltv_summary where tenure_cal is not null"""
     )
 
 
