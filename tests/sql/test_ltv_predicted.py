@@ -422,3 +422,13 @@ def test_the_fit_is_an_asset_between_the_orders_and_channel_ltv():
 
 def one_value(con, sql: str, params=None):
     return (con.execute(sql, params) if params is not None else con.execute(sql)).fetchall()[0][0]
+
+
+def test_min_customers_per_fit_is_a_setting_checked_like_the_others():
+    from pipelines.config import ConfigError, load_config, parse_config
+
+    assert load_config().ltv_min_customers_per_fit == 500
+    assert parse_config({"ltv": {"min_customers_per_fit": 50}}).ltv_min_customers_per_fit == 50
+    for bad in (0, -5, 2.5, True, "500"):
+        with pytest.raises(ConfigError, match="ltv.min_customers_per_fit"):
+            parse_config({"ltv": {"min_customers_per_fit": bad}})
