@@ -432,3 +432,34 @@ def test_min_customers_per_fit_is_a_setting_checked_like_the_others():
     for bad in (0, -5, 2.5, True, "500"):
         with pytest.raises(ConfigError, match="ltv.min_customers_per_fit"):
             parse_config({"ltv": {"min_customers_per_fit": bad}})
+
+
+def test_split_credits_share_a_customers_prediction_between_channels():
+    """A customer is predicted once; under a multi-touch model its expected margin is shared by the channels
+    in proportion to their credits, so per cohort month the credit-weighted total is the same under
+    every model."""
+    con = duckdb.connect()
+    customers = sorted({row[1] for row in OLD + YOUNG})
+    credits = {c: [(LND, "vk_ads", 1.0), ("linear", "vk_ads", 0.25), ("linear", "email", 0.75)] if i % 2
+               else [(LND, "google_ads", 1.0), ("linear", "google_ads", 1.0)] for i, c in enumerate(customers)}
+    build_upstream(con, OLD + YOUNG, credits)
+    run_predicted(con, "2024-01-31")
+    totals = con.execute(
+        """select cohort_month, attribution_model, sum(customers * ltv_margin_12_predicted) as total,
+                  sum(customers * ltv_margin_24_predicted) as total_24
+           from marts.channel_ltv group by all order by all"""
+    ).fetchall()
+    by_month = {}
+    for month, model, total, total_24 in totals:
+        by_month.setdefault(month, []).append((total, total_24))
+    for month, values in by_month.items():
+        assert len(values) == 2  # last_non_direct and linear
+        assert values[0][0] == pytest.approx(values[1][0], rel=1e-12), month
+        assert values[0][1] == pytest.approx(values[1][1], rel=1e-12), month
+    email = records(con, "select * from marts.channel_ltv where attribution_model = 'linear' and channel = 'email' "
+                         "and cohort_month = '2023-11-01'")[0]
+    vk = records(con, "select * from marts.channel_ltv where attribution_model = 'linear' and channel = 'vk_ads' "
+                      "and cohort_month = '2023-11-01'")[0]
+    # the same customers at 3/4 and 1/4 weight: the same per-customer LTV in both channels
+    assert email["customers"] == pytest.approx(3 * vk["customers"])
+    assert email["ltv_margin_12_predicted"] == pytest.approx(vk["ltv_margin_12_predicted"], rel=1e-12)
