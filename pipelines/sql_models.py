@@ -17,6 +17,9 @@ A file's first line says how it is materialised:
   -- materialized: incremental by <column> per <grain column> since $<param>
                                                per grain, from the earlier of the run's first month and
                                                the parameter
+  -- materialized: python by <module>          rebuilt whole by <module>.materialize(con, model, params),
+                                               for what SQL cannot do (a model fit); the file's select
+                                               is its set-based input, and its tables name the refs
 An incremental model is rebuilt whole when its SQL or the run's settings (params["settings_fingerprint"])
 differ from those that wrote its stored rows (meta.model_state), or when the as-of date moved back: a
 changed channel rule or look-back must not leave older periods computed the old way. Every write of an
@@ -32,6 +35,7 @@ Parameters are bound by DuckDB (`$name`), never pasted into the SQL text. Increm
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -74,7 +78,7 @@ MACROS = (
 )
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(
-    r"--\s*materialized:\s*(view|table|incremental by ([a-z_][a-z0-9_]*)"
+    r"--\s*materialized:\s*(view|table|python by ([a-z_][a-z0-9_.]*)|incremental by ([a-z_][a-z0-9_]*)"
     r"(?: per ([a-z_][a-z0-9_]*))?(?: since \$([a-z_][a-z0-9_]*))?)\s*$"
 )
 
@@ -89,6 +93,7 @@ class SqlModel:
     is_view: bool = False
     grain_column: str | None = None  # incremental per grain: each row's window follows its grain
     since_param: str | None = None  # incremental since a parameter: [params[since_param], range_end)
+    python_module: str | None = None  # materialised by this module's materialize(con, model, params)
 
     @property
     def table(self) -> str:
@@ -109,7 +114,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             if header is None:
                 raise ValueError(
                     f"{path}: first line must be '-- materialized: view', '-- materialized: table' "
-                    "or '-- materialized: incremental by <column>'"
+                    "'-- materialized: incremental by <column>' or '-- materialized: python by <module>'"
                 )
             table = f"{schema}.{path.stem}"
             refs = {f"{s}.{t}" for s, t in _REF.findall(_strip_comments(text))} - {table}
@@ -117,7 +122,8 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             if is_view and _PARAM.search(_strip_comments(text)):
                 raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
             models[table] = SqlModel(
-                schema, path.stem, path, header.group(2), frozenset(refs), is_view, header.group(3), header.group(4)
+                schema, path.stem, path, header.group(3), frozenset(refs), is_view, header.group(4), header.group(5),
+                header.group(2),
             )
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
@@ -132,7 +138,10 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         # the first date of the rows this write replaces (all time until the window is known): an
         # incremental model may skip inputs before it, which cannot reach a replaced row
         params = params | {"rewrite_start": EARLIEST}
-    bound = _bind(query, params)
+    if model.python_module:
+        # it binds its own parameters (the same select runs at two as-of dates)
+        return int(importlib.import_module(model.python_module).materialize(con, model, params))
+    bound = bind(query, params)
     existing = _kind(con, model.table)
     if model.is_view:
         if existing == "table":  # it was a table in an older build
@@ -159,7 +168,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     ):
         # First build, the model's SQL or the settings changed, the as-of date moved back (rows outside
         # the window would keep a later view), or an all-time run: one plain rebuild.
-        con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
+        con.execute(f"create or replace table {model.table} as {query}", bind(query, everything))
         _store_state(con, model.table, fingerprint, params.get("as_of_date"), EARLIEST)
         return _count(con, model.table)
     if model.grain_column and written_as_of and written_as_of < params["range_start"]:
@@ -172,14 +181,14 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
         f"and {column} >= w.window_start and {column} < w.window_end)"
     )
-    bound = _bind(query, params)
+    bound = bind(query, params)
     con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
     if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
         con.execute(f"delete from {model.table} where {window}")
         con.execute(f"insert into {model.table} by name select * from __model_rows")
     else:
         # The model's columns changed: rebuild the whole table so no period keeps an old shape.
-        con.execute(f"create or replace table {model.table} as {query}", _bind(query, everything))
+        con.execute(f"create or replace table {model.table} as {query}", bind(query, everything))
         rewritten_from = EARLIEST
     _store_state(con, model.table, fingerprint, params.get("as_of_date"), rewritten_from)
     written = scalar(con, "select count(*) from __model_rows")
@@ -247,7 +256,7 @@ def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list
     return {m.table: run_model(con, m, params) for m in (models or discover_models())}
 
 
-def _bind(query: str, params: dict[str, Any]) -> dict[str, Any]:
+def bind(query: str, params: dict[str, Any]) -> dict[str, Any]:
     """Only the parameters the query names: DuckDB rejects unused ones."""
     wanted = set(_PARAM.findall(_strip_comments(query)))
     missing = wanted - params.keys()

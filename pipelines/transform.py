@@ -55,6 +55,7 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "grains": list(config.grains),
         "ltv_horizons": list(config.ltv_horizons),
         "summary_months": config.summary_months,
+        "ltv_min_customers_per_fit": config.ltv_min_customers_per_fit,
         "default_model": config.default_model,
         "settings_fingerprint": settings_fingerprint(config),
         # Where incremental models recompute from (callables, evaluated just before the model runs):

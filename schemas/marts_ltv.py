@@ -17,11 +17,15 @@ _WEIGHTED = "weighted by attribution credit"
 # Columns shared by channel_ltv (one cohort) and channel_summary (cohorts of the window, pooled).
 _LTV = "Historical margin LTV at {h} month(s): cumulative gross margin (net of partial refunds) of the cohort's valid orders with month index k < {h}, first purchase included, per weighted customer. NULL while month index {k} has not ended on or before the as-of date (horizon incomplete, never extrapolated)."
 _LTV_REVENUE = "Historical revenue LTV at {h} month(s): as ltv_margin_{h} but on revenue net of partial refunds. NULL while the horizon is incomplete."
+_PREDICTED = "Predicted margin LTV at {h} month(s) (METRICS.md 'Predicted LTV'): ltv_margin_{h} once the horizon is lived; before, the margin observed so far (net of partial refunds) plus the credit-weighted expected margin of the cohort's customers from the as-of date to the end of month index {k} (marts.customer_ltv_predicted.expected_margin_to_horizon_{h}), per weighted customer. NULL when a customer of the cohort has no prediction (its fit did not converge: quality.ltv_fits)."
+_PREDICTED_PAYBACK = "Predicted payback in months: payback_months_observed once reached; else the month at which the predicted LTV curve - linear between its points at 0 (nothing), 1, 3, 6, 12 and 24 months (ltv_margin_h_predicted) - reaches cac_full, rounded up and never inside the months already complete. NULL when it does not within 24 months, or without cac_full."
 _DOC = {
     "cac_paid": "Paid CAC = ad spend / new customers, from marts.channel_period_cac (period_grain 'month') of the acquisition month, channel and model. NULL when unknown or there were no new customers.",
     "cac_full": "Fully loaded CAC = (ad spend + direct costs + allocated shared costs) / new customers, from marts.channel_period_cac (period_grain 'month'). Used by LTV:CAC and both paybacks.",
     "ltv_cac_12": "LTV:CAC = ltv_margin_12 / cac_full. NULL when the 12-month horizon is incomplete or cac_full is NULL or 0.",
     "ltv_cac_band": "Band of ltv_cac_12: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 excellent (lower bound included). NULL when ltv_cac_12 is NULL.",
+    "ltv_cac_12_predicted": "Predicted LTV:CAC = ltv_margin_12_predicted / cac_full (equal to ltv_cac_12 once 12 months are lived). NULL when either is NULL or cac_full is 0.",
+    "ltv_cac_band_predicted": "Band of ltv_cac_12_predicted: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 excellent (lower bound included). NULL when ltv_cac_12_predicted is NULL.",
     "payback_months_simple": "Simple payback in months = cac_full / monthly_margin_per_active (average monthly gross margin per active customer). NULL when either is missing or the margin is 0.",
     "ltv_formula": "Formula LTV = avg_order_value x monthly_orders_per_active x margin_rate x (1 / monthly_churn), i.e. expected margin per customer over the expected lifetime in months. NULL when monthly_churn is NULL (unknown) or <= 0.",
     "avg_order_value": "Average order value (average check) = revenue net of partial refunds / valid orders, to the as-of date, weighted by credit.",
@@ -103,6 +107,14 @@ class ChannelLtv(pa.DataFrameModel):
     ltv_cac_band: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band"])
     payback_months_observed: pl.Int32 = pa.Field(nullable=True, ge=1, description="Observed payback: the smallest k + 1 (acquisition month = month 1) at which cumulative margin per customer >= cac_full; the partial as-of month counts. NULL while not yet reached or without cac_full - see months_observed.")
     months_observed: pl.Int32 = pa.Field(nullable=False, ge=1, description="Months the cohort has been observed: month indexes 0 to the as-of month, the partial as-of month included (= its rows in marts.cohort_ltv).")
+    ltv_margin_1_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=1, k=0))
+    ltv_margin_3_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=3, k=2))
+    ltv_margin_6_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=6, k=5))
+    ltv_margin_12_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=12, k=11))
+    ltv_margin_24_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=24, k=23))
+    ltv_cac_12_predicted: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_cac_12_predicted"])
+    ltv_cac_band_predicted: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band_predicted"])
+    payback_months_predicted: pl.Int32 = pa.Field(nullable=True, ge=1, description=_PREDICTED_PAYBACK)
     payback_months_simple: pl.Float64 = pa.Field(nullable=True, description=_DOC["payback_months_simple"])
     ltv_formula: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_formula"])
     avg_order_value: pl.Float64 = pa.Field(nullable=True, description=_DOC["avg_order_value"])
@@ -122,8 +134,9 @@ class ChannelLtv(pa.DataFrameModel):
         name = "marts.channel_ltv"
         description = (
             "LTV, payback and LTV:CAC per acquisition cohort: one row per acquisition month x channel x attribution "
-            "model. Historical LTV at 1/3/6/12/24 months is NULL where the cohort has not lived through the horizon. "
-            "CAC comes from marts.channel_period_cac (month grain)."
+            "model. Historical LTV at 1/3/6/12/24 months is NULL where the cohort has not lived through the horizon; "
+            "the *_predicted columns fill it with the observed margin so far plus the BG/NBD x Gamma-Gamma expectation "
+            "(marts.customer_ltv_predicted). CAC comes from marts.channel_period_cac (month grain)."
         )
 
 
@@ -161,14 +174,133 @@ class ChannelSummary(pa.DataFrameModel):
     monthly_orders_per_active: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_orders_per_active"])
     monthly_margin_per_active: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_margin_per_active"])
     monthly_churn: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_churn"] + " Pooled over the window's cohorts.")
+    ltv_margin_1_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 1 month, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_1_predicted: observed where lived, else observed so far + expected). NULL if one cohort's prediction is.")
+    ltv_margin_3_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 3 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_3_predicted). NULL if one cohort's prediction is.")
+    ltv_margin_6_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 6 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_6_predicted). NULL if one cohort's prediction is.")
+    ltv_margin_12_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 12 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_12_predicted): the figure to judge this year's acquisition by. NULL if one cohort's prediction is.")
+    ltv_margin_24_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 24 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_24_predicted). NULL if one cohort's prediction is.")
+    ltv_cac_12_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted LTV:CAC of the window = ltv_margin_12_predicted / cac_full. NULL when either is NULL or cac_full is 0.")
+    ltv_cac_band_predicted: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band_predicted"])
+    payback_months_predicted: pl.Int32 = pa.Field(nullable=True, ge=1, description="Predicted payback of the window: payback_months_observed once reached; else where the pooled predicted LTV curve (linear between its points at 0, 1, 3, 6, 12 and 24 months) reaches cac_full, rounded up and after months_observed. NULL when not within 24 months, or without cac_full.")
+    customers_older_cohorts: pl.Float64 = pa.Field(nullable=True, description=f"Customers acquired in the summary_months acquisition months before the window (window_start - summary_months to window_start - 1 month), {_WEIGHTED}: the older cohorts that have lived their 12 months. NULL when there were none.")
+    ltv_margin_12_older_cohorts: pl.Float64 = pa.Field(nullable=True, description="Observed margin LTV at 12 months of the older cohorts (see customers_older_cohorts), customer-weighted over those complete at 12 months: the lived figure to set beside ltv_margin_12_predicted. NULL if none is.")
+    cac_full_older_cohorts: pl.Float64 = pa.Field(nullable=True, description="New-customer-weighted fully loaded CAC of the older cohorts' acquisition months = Σ total_cost / Σ new_customers in marts.channel_period_cac (month grain).")
+    ltv_cac_12_older_cohorts: pl.Float64 = pa.Field(nullable=True, description="Observed LTV:CAC of the older cohorts = ltv_margin_12_older_cohorts / cac_full_older_cohorts; NULL when either is NULL or the CAC is 0.")
 
     class Config:
         name = "marts.channel_summary"
         description = (
             "Start here: per channel and attribution model, the cohorts acquired in the last summary_months complete "
             "months before the as-of date, pooled - customers, CAC, LTV at each horizon, LTV:CAC with its band, "
-            "payback, AOV, orders per customer and repeat rate. Pooled figures are ratios of sums (large cohorts weigh more)."
+            "payback, AOV, orders per customer and repeat rate. Pooled figures are ratios of sums (large cohorts weigh more). "
+            "Observed LTV covers only the cohorts that lived each horizon; the *_predicted columns cover every cohort of "
+            "the window, and the *_older_cohorts columns give the observed 12-month figures of the year before it."
         )
 
 
-TABLES = [CohortMembers, CohortLtv, ChannelLtv, ChannelSummary]
+_EXPECTED_ORDERS = "Expected repeat purchase days in the {h} calendar month(s) after the as-of date (as_of_date + 1 day to as_of_date + {h} months): the BG/NBD conditional expectation E[X(t) | frequency, recency, tenure] of the customer's fit, t in days. NULL when the fit used did not converge (quality.ltv_fits)."
+_EXPECTED_MARGIN = "Expected gross margin in the {h} calendar month(s) after the as-of date = expected_orders_{h}m x expected_margin_per_order; reporting currency. NULL when the fit used did not converge."
+_TO_HORIZON = "Expected gross margin from the as-of date to the end of month index {k} after the acquisition month (the part of horizon {h} not yet lived) = E[X(t)] x expected_margin_per_order with t = days from the as-of date to that month's last day; 0 once the horizon is lived. The per-customer term of marts.channel_ltv.ltv_margin_{h}_predicted."
+
+
+class CustomerLtvPredicted(pa.DataFrameModel):
+    """One row per customer acquired up to the as-of date."""
+
+    customer_key: pl.String = pa.Field(nullable=False, unique=True, description="Stitched customer identity (marts.first_purchases.customer_key).")
+    first_purchase_date: pl.Date = pa.Field(nullable=False, description="Day of the first valid purchase (UTC): day 0 of recency and tenure.")
+    acquisition_month: pl.Date = pa.Field(nullable=False, description="First day of the month of the first valid purchase (the cohort month).")
+    channel: pl.String = pa.Field(nullable=False, description="Acquisition channel the customer is fitted with: marts.first_purchases.channel, i.e. the channel with the largest credit of the first purchase under the default attribution model (ties: the later touch, then the name); 'unattributed' when none. A customer whose credit several channels share is fitted once, with that channel, and weighted by credit in each channel's cohorts.")
+    fit_used: pl.String = pa.Field(nullable=False, description="Which fit predicts this customer: the channel's own (its name) when the channel has at least ltv.min_customers_per_fit customers and both its fits converged, else 'pooled' (all customers). See quality.ltv_fits.")
+    frequency: pl.Int32 = pa.Field(nullable=False, ge=0, description="Repeat purchase days up to the as-of date: distinct days with a valid order, minus the first (lifetimes' frequency with freq='D').")
+    recency: pl.Int32 = pa.Field(nullable=False, ge=0, description="Days from the first purchase day to the last purchase day (0 without repeat purchases).")
+    tenure: pl.Int32 = pa.Field(nullable=False, ge=0, description="Days from the first purchase day to the as-of date (lifetimes' T).")
+    monetary_value: pl.Float64 = pa.Field(nullable=True, description="Mean gross margin per repeat purchase day (the first day left out), net of partial refunds known at the as-of date; NULL without repeat purchases. The Gamma-Gamma input (fitted on customers where it is > 0).")
+    p_alive: pl.Float64 = pa.Field(nullable=True, ge=0, le=1 + 1e-9, description="BG/NBD probability that the customer is still active at the as-of date (1 without repeat purchases: BG/NBD dropout happens at a purchase). NULL when the fit used did not converge.")
+    expected_margin_per_order: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma expected margin per future purchase day = (1 - w) x population mean p v / (q - 1) + w x monetary_value, w = p x frequency / (p x frequency + q - 1); the population mean without repeat purchases. NULL when the fit used did not converge.")
+    expected_orders_1m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=1))
+    expected_orders_3m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=3))
+    expected_orders_6m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=6))
+    expected_orders_12m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=12))
+    expected_orders_24m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=24))
+    expected_margin_1m: pl.Float64 = pa.Field(nullable=True, description=_EXPECTED_MARGIN.format(h=1))
+    expected_margin_3m: pl.Float64 = pa.Field(nullable=True, description=_EXPECTED_MARGIN.format(h=3))
+    expected_margin_6m: pl.Float64 = pa.Field(nullable=True, description=_EXPECTED_MARGIN.format(h=6))
+    expected_margin_12m: pl.Float64 = pa.Field(nullable=True, description=_EXPECTED_MARGIN.format(h=12))
+    expected_margin_24m: pl.Float64 = pa.Field(nullable=True, description=_EXPECTED_MARGIN.format(h=24))
+    expected_margin_to_horizon_1: pl.Float64 = pa.Field(nullable=True, description=_TO_HORIZON.format(h=1, k=0))
+    expected_margin_to_horizon_3: pl.Float64 = pa.Field(nullable=True, description=_TO_HORIZON.format(h=3, k=2))
+    expected_margin_to_horizon_6: pl.Float64 = pa.Field(nullable=True, description=_TO_HORIZON.format(h=6, k=5))
+    expected_margin_to_horizon_12: pl.Float64 = pa.Field(nullable=True, description=_TO_HORIZON.format(h=12, k=11))
+    expected_margin_to_horizon_24: pl.Float64 = pa.Field(nullable=True, description=_TO_HORIZON.format(h=24, k=23))
+
+    class Config:
+        name = "marts.customer_ltv_predicted"
+        description = (
+            "Predicted LTV per customer (METRICS.md 'Predicted LTV'): BG/NBD for repeat purchase days and Gamma-Gamma "
+            "for margin per purchase, fitted by maximum likelihood on the daily summary of valid orders up to the as-of "
+            "date, per acquisition channel with at least ltv.min_customers_per_fit customers, else pooled "
+            "(pipelines/ltv_predict.py; fits in quality.ltv_fits, back-test in quality.ltv_backtest). Rebuilt whole every run."
+        )
+
+
+class LtvFits(pa.DataFrameModel):
+    """One row per fit attempted or skipped: forecast and back-test, pooled and per channel."""
+
+    purpose: pl.String = pa.Field(nullable=False, isin=["forecast", "backtest"], description="'forecast': the fits behind marts.customer_ltv_predicted (data to the as-of date); 'backtest': those behind quality.ltv_backtest (data to the as-of date - 6 months).")
+    summary_as_of: pl.Date = pa.Field(nullable=False, description="The date the customers' summary was taken at (the as-of date, or 6 months before it for the back-test).")
+    fit: pl.String = pa.Field(nullable=False, description="'pooled' (all customers) or the acquisition channel (marts.customer_ltv_predicted.channel).")
+    customers: pl.Int64 = pa.Field(nullable=False, ge=0, description="Customers acquired up to summary_as_of in this group.")
+    repeat_customers: pl.Int64 = pa.Field(nullable=False, ge=0, description="Of them, customers with at least one repeat purchase day.")
+    value_customers: pl.Int64 = pa.Field(nullable=False, ge=0, description="Of them, repeat customers with a positive mean margin per repeat day: the Gamma-Gamma sample.")
+    status: pl.String = pa.Field(nullable=False, isin=["fitted", "too_small", "not_converged"], description="'fitted': both models converged; 'too_small': fewer customers than ltv.min_customers_per_fit, not fitted; 'not_converged': BG/NBD or Gamma-Gamma did not converge (see message). A channel that is too small or did not converge uses the pooled fit; when the pooled fit did not converge, the customers that need it get NULL predictions.")
+    fit_used: pl.String = pa.Field(nullable=False, description="The fit this group's customers are predicted with: the channel itself or 'pooled'.")
+    bgnbd_converged: pl.Boolean = pa.Field(nullable=True, description="BG/NBD maximum likelihood converged (scipy L-BFGS-B success or a vanishing gradient, no parameter on its bound). NULL when not fitted.")
+    gamma_gamma_converged: pl.Boolean = pa.Field(nullable=True, description="Gamma-Gamma maximum likelihood converged and q > 1 (a finite mean margin). NULL when not fitted.")
+    r: pl.Float64 = pa.Field(nullable=True, description="BG/NBD r: shape of the gamma distribution of purchase rates.")
+    alpha: pl.Float64 = pa.Field(nullable=True, description="BG/NBD alpha: scale of the gamma distribution of purchase rates, in days.")
+    a: pl.Float64 = pa.Field(nullable=True, description="BG/NBD a: first parameter of the beta distribution of the dropout probability after a purchase.")
+    b: pl.Float64 = pa.Field(nullable=True, description="BG/NBD b: second parameter of the beta distribution of the dropout probability after a purchase.")
+    p: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma p: shape of the gamma distribution of a purchase's margin.")
+    q: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma q: shape of the gamma distribution of the customers' scale parameters.")
+    v: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma v: scale of that distribution, in the reporting currency; mean margin per purchase = p v / (q - 1).")
+    bgnbd_log_likelihood: pl.Float64 = pa.Field(nullable=True, description="BG/NBD log-likelihood per customer at the fitted parameters.")
+    gamma_gamma_log_likelihood: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma log-likelihood per customer of the sample at the fitted parameters.")
+    message: pl.String = pa.Field(nullable=True, description="The optimiser's messages (with the largest gradient at the end), or why the group was not fitted.")
+
+    class Config:
+        name = "quality.ltv_fits"
+        description = (
+            "Every BG/NBD and Gamma-Gamma fit of the predicted LTV, for the forecast and the back-test: the pooled fit "
+            "and one row per acquisition channel, fitted or not (too small, not converged) and which fit its customers use. "
+            "Nothing is dropped silently. Rebuilt whole every run."
+        )
+
+
+class LtvBacktest(pa.DataFrameModel):
+    """One row per acquisition channel plus 'all'."""
+
+    calibration_end: pl.Date = pa.Field(nullable=False, description="The as-of date - 6 months: the fits see valid orders up to this day and customers acquired by then.")
+    holdout_start: pl.Date = pa.Field(nullable=False, description="First day predicted: calibration_end + 1 day.")
+    holdout_end: pl.Date = pa.Field(nullable=False, description="Last day predicted: the as-of date.")
+    channel: pl.String = pa.Field(nullable=False, description="Acquisition channel (as in marts.customer_ltv_predicted), or 'all' for every customer.")
+    fit_used: pl.String = pa.Field(nullable=True, description="The fit the channel's customers were predicted with: the channel or 'pooled' (quality.ltv_fits, purpose 'backtest'); NULL on the 'all' row.")
+    customers: pl.Int64 = pa.Field(nullable=False, ge=1, description="Customers acquired up to calibration_end.")
+    predicted_orders: pl.Float64 = pa.Field(nullable=True, ge=0, description="Σ BG/NBD expected repeat purchase days in the holdout. NULL when a customer's fit did not converge.")
+    actual_orders: pl.Float64 = pa.Field(nullable=False, ge=0, description="Σ distinct days with a valid order in the holdout.")
+    orders_error: pl.Float64 = pa.Field(nullable=True, description="predicted_orders - actual_orders.")
+    orders_relative_error: pl.Float64 = pa.Field(nullable=True, description="orders_error / actual_orders; NULL when actual_orders is 0.")
+    predicted_margin: pl.Float64 = pa.Field(nullable=True, description="Σ expected repeat purchase days x Gamma-Gamma expected margin per purchase day, for the holdout; reporting currency.")
+    actual_margin: pl.Float64 = pa.Field(nullable=False, description="Σ gross margin of the valid orders in the holdout, net of their partial refunds known at the as-of date.")
+    margin_error: pl.Float64 = pa.Field(nullable=True, description="predicted_margin - actual_margin.")
+    margin_relative_error: pl.Float64 = pa.Field(nullable=True, description="margin_error / actual_margin; NULL when actual_margin is 0.")
+
+    class Config:
+        name = "quality.ltv_backtest"
+        description = (
+            "Back-test of the predicted LTV, rebuilt every run: the models refitted on the data up to the as-of date - 6 "
+            "months predict the next 6 months of the customers acquired by then; predicted against actual repeat purchase "
+            "days and margin per acquisition channel, with the errors. The fits are in quality.ltv_fits (purpose 'backtest')."
+        )
+
+
+TABLES = [CohortMembers, CohortLtv, ChannelLtv, ChannelSummary, CustomerLtvPredicted, LtvFits, LtvBacktest]

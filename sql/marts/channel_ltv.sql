@@ -2,6 +2,10 @@
 -- LTV, payback and LTV:CAC per acquisition cohort: one row per cohort_month x channel x
 -- attribution_model. Historical LTV at h months is read off marts.cohort_ltv at k = h - 1 and is
 -- NULL until that month has ended on or before the as-of date, so completeness stays visible.
+-- Predicted LTV at h (METRICS.md "Predicted LTV") = the margin observed so far + the expected margin of
+-- the cohort's customers from the as-of date to the end of month h - 1 (marts.customer_ltv_predicted,
+-- expected_margin_to_horizon_h, weighted by credit), per weighted customer; once the horizon is lived
+-- the expected part is 0 and the value is the observed ltv_margin_h.
 
 with
 
@@ -21,7 +25,37 @@ cac as (
     where period_grain = 'month'
 ),
 
+members as (
+    select customer_key, cohort_month, attribution_model, channel, credit
+    from marts.cohort_members
+),
+
+predicted as (
+    select
+        customer_key, expected_margin_to_horizon_1, expected_margin_to_horizon_3, expected_margin_to_horizon_6,
+        expected_margin_to_horizon_12, expected_margin_to_horizon_24
+    from marts.customer_ltv_predicted
+),
+
 -- logic ctes
+-- The cohort's expected margin after the as-of date up to each horizon, weighted by credit. A customer
+-- without a prediction (its fit did not converge: quality.ltv_fits) makes the cohort's sum unknown.
+expected as (
+    select
+        members.cohort_month,
+        members.channel,
+        members.attribution_model,
+        count(*) filter (where predicted.expected_margin_to_horizon_1 is null) as unpredicted_members,
+        exact_sum(members.credit * predicted.expected_margin_to_horizon_1) as expected_margin_1,
+        exact_sum(members.credit * predicted.expected_margin_to_horizon_3) as expected_margin_3,
+        exact_sum(members.credit * predicted.expected_margin_to_horizon_6) as expected_margin_6,
+        exact_sum(members.credit * predicted.expected_margin_to_horizon_12) as expected_margin_12,
+        exact_sum(members.credit * predicted.expected_margin_to_horizon_24) as expected_margin_24
+    from members
+    left join predicted using (customer_key)
+    group by all
+),
+
 -- customers with a second valid order by the as-of month: cohort_ltv's cumulative count at its last month
 repeaters as (
     select
@@ -69,6 +103,7 @@ totals as (
         any_value(cohort_customers) as customers,
         -- months_observed counts every month index with a row, the partial as-of month included.
         count(*) as months_observed,
+        count(*) filter (where month_complete) as months_complete,
         exact_sum(orders) as orders,
         exact_sum(revenue) as revenue,
         exact_sum(margin) as margin,
@@ -102,6 +137,46 @@ payback as (
     group by all
 ),
 
+-- ltv_margin_h_predicted: observed where lived, else observed so far + expected to the horizon
+predictions as (
+    select
+        totals.cohort_month,
+        totals.channel,
+        totals.attribution_model,
+        coalesce(totals.ltv_margin_1, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_1) / totals.customers end) as ltv_margin_1_predicted,
+        coalesce(totals.ltv_margin_3, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_3) / totals.customers end) as ltv_margin_3_predicted,
+        coalesce(totals.ltv_margin_6, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_6) / totals.customers end) as ltv_margin_6_predicted,
+        coalesce(totals.ltv_margin_12, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_12) / totals.customers end) as ltv_margin_12_predicted,
+        coalesce(totals.ltv_margin_24, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_24) / totals.customers end) as ltv_margin_24_predicted
+    from totals
+    left join expected using (cohort_month, channel, attribution_model)
+),
+
+-- Predicted payback: the observed payback once reached; else the month at which the predicted LTV curve,
+-- linear between its points at 0 (nothing), 1, 3, 6, 12 and 24 months, reaches cac_full, rounded up and
+-- never inside the complete months already observed; NULL when not reached within 24 months.
+payback_predicted as (
+    select
+        predictions.cohort_month,
+        predictions.channel,
+        predictions.attribution_model,
+        min(ceil(segment.h0 + (cac.cac_full - segment.v0) / (segment.v1 - segment.v0) * (segment.h1 - segment.h0)))
+            as crossing_month
+    from predictions
+    inner join cac using (cohort_month, channel, attribution_model)
+    cross join lateral (
+        select unnest([
+            {'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': predictions.ltv_margin_1_predicted},
+            {'h0': 1, 'v0': predictions.ltv_margin_1_predicted, 'h1': 3, 'v1': predictions.ltv_margin_3_predicted},
+            {'h0': 3, 'v0': predictions.ltv_margin_3_predicted, 'h1': 6, 'v1': predictions.ltv_margin_6_predicted},
+            {'h0': 6, 'v0': predictions.ltv_margin_6_predicted, 'h1': 12, 'v1': predictions.ltv_margin_12_predicted},
+            {'h0': 12, 'v0': predictions.ltv_margin_12_predicted, 'h1': 24, 'v1': predictions.ltv_margin_24_predicted}
+        ], recursive := true)
+    ) as segment
+    where segment.v0 < cac.cac_full - 1e-9 and segment.v1 >= cac.cac_full - 1e-9
+    group by all
+),
+
 rates as (
     select
         totals.*,
@@ -109,6 +184,19 @@ rates as (
         cac.cac_full,
         coalesce(repeaters.repeat_customers, 0) as repeat_customers,
         payback.payback_months_observed,
+        predictions.ltv_margin_1_predicted,
+        predictions.ltv_margin_3_predicted,
+        predictions.ltv_margin_6_predicted,
+        predictions.ltv_margin_12_predicted,
+        predictions.ltv_margin_24_predicted,
+        coalesce(
+            payback.payback_months_observed,
+            -- (DuckDB's greatest skips NULLs: a curve that never crosses stays NULL)
+            case
+                when payback_predicted.crossing_month is not null
+                    then greatest(payback_predicted.crossing_month, totals.months_complete + 1)
+            end
+        ) as payback_months_predicted,
         totals.revenue / nullif(totals.orders, 0) as avg_order_value,
         totals.orders / totals.customers as orders_per_customer,
         coalesce(repeaters.repeat_customers, 0) / totals.customers as repeat_purchase_rate,
@@ -126,6 +214,8 @@ rates as (
     left join repeaters using (cohort_month, channel, attribution_model)
     left join payback using (cohort_month, channel, attribution_model)
     left join churn using (cohort_month, channel, attribution_model)
+    left join predictions using (cohort_month, channel, attribution_model)
+    left join payback_predicted using (cohort_month, channel, attribution_model)
 ),
 
 final as (
@@ -158,6 +248,21 @@ final as (
         end as ltv_cac_band,
         payback_months_observed::integer as payback_months_observed,
         months_observed::integer as months_observed,
+        ltv_margin_1_predicted::double as ltv_margin_1_predicted,
+        ltv_margin_3_predicted::double as ltv_margin_3_predicted,
+        ltv_margin_6_predicted::double as ltv_margin_6_predicted,
+        ltv_margin_12_predicted::double as ltv_margin_12_predicted,
+        ltv_margin_24_predicted::double as ltv_margin_24_predicted,
+        (ltv_margin_12_predicted / nullif(cac_full, 0))::double as ltv_cac_12_predicted,
+        case
+            when ltv_margin_12_predicted / nullif(cac_full, 0) is null then null
+            when ltv_margin_12_predicted / nullif(cac_full, 0) < 1 then 'loss'
+            when ltv_margin_12_predicted / nullif(cac_full, 0) < 2 then 'break_even'
+            when ltv_margin_12_predicted / nullif(cac_full, 0) < 3 then 'low'
+            when ltv_margin_12_predicted / nullif(cac_full, 0) < 4 then 'healthy'
+            else 'excellent'
+        end as ltv_cac_band_predicted,
+        payback_months_predicted::integer as payback_months_predicted,
         -- Simple payback uses the fully loaded CAC, like observed payback and LTV:CAC.
         (cac_full / nullif(monthly_margin_per_active, 0))::double as payback_months_simple,
         -- AOV x orders per active customer-month x margin rate x 1 / monthly churn; NULL when churn

@@ -3,6 +3,10 @@
 -- last $summary_months complete months (METRICS.md: a month is complete once it ended on or before
 -- the as-of date, so an as-of date on a month's last day makes that month the window's last),
 -- pooled. Every pooled figure is a ratio of sums over the window's cohorts, so large cohorts weigh more.
+-- Observed LTV at h pools only the window's cohorts that lived h months; the *_predicted columns pool
+-- all of them (marts.channel_ltv: observed where lived, else observed so far + expected), and the
+-- *_older_cohorts columns show the observed 12-month LTV of the $summary_months acquisition months
+-- before the window, the cohorts that have lived their year, beside them.
 
 with
 
@@ -11,7 +15,9 @@ channel_ltv as (
     select
         cohort_month, channel, attribution_model, customers, ltv_margin_1, ltv_margin_3, ltv_margin_6,
         ltv_margin_12, ltv_margin_24, ltv_revenue_1, ltv_revenue_3, ltv_revenue_6, ltv_revenue_12,
-        ltv_revenue_24, orders, revenue, margin, active_customer_months, repeat_customers
+        ltv_revenue_24, orders, revenue, margin, active_customer_months, repeat_customers,
+        ltv_margin_1_predicted, ltv_margin_3_predicted, ltv_margin_6_predicted, ltv_margin_12_predicted,
+        ltv_margin_24_predicted
     from marts.channel_ltv
 ),
 
@@ -32,7 +38,9 @@ cac as (
 bounds as (
     select
         (window_end_exclusive - to_months($summary_months::integer))::date as window_start,
-        (window_end_exclusive - to_months(1))::date as window_end
+        (window_end_exclusive - to_months(1))::date as window_end,
+        (window_end_exclusive - to_months(2 * $summary_months::integer))::date as older_start,
+        (window_end_exclusive - to_months($summary_months::integer + 1))::date as older_end
     from (
         select
             case
@@ -85,8 +93,40 @@ pooled as (
         exact_sum(revenue) as revenue,
         exact_sum(margin) as margin,
         exact_sum(active_customer_months) as active_customer_months,
-        exact_sum(repeat_customers) as repeat_customers
+        exact_sum(repeat_customers) as repeat_customers,
+        -- predicted LTV at h over all the window's cohorts; unknown if one cohort's prediction is
+        case when count(ltv_margin_1_predicted) = count(*) then exact_sum(ltv_margin_1_predicted * customers) / exact_sum(customers) end as ltv_margin_1_predicted,
+        case when count(ltv_margin_3_predicted) = count(*) then exact_sum(ltv_margin_3_predicted * customers) / exact_sum(customers) end as ltv_margin_3_predicted,
+        case when count(ltv_margin_6_predicted) = count(*) then exact_sum(ltv_margin_6_predicted * customers) / exact_sum(customers) end as ltv_margin_6_predicted,
+        case when count(ltv_margin_12_predicted) = count(*) then exact_sum(ltv_margin_12_predicted * customers) / exact_sum(customers) end as ltv_margin_12_predicted,
+        case when count(ltv_margin_24_predicted) = count(*) then exact_sum(ltv_margin_24_predicted * customers) / exact_sum(customers) end as ltv_margin_24_predicted
     from cohorts
+    group by all
+),
+
+-- The acquisition months before the window, observed: their 12-month LTV and their own CAC.
+older as (
+    select
+        channel_ltv.channel,
+        channel_ltv.attribution_model,
+        exact_sum(channel_ltv.customers) as customers_older_cohorts,
+        exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers)
+            / nullif(exact_sum(case when channel_ltv.ltv_margin_12 is not null then channel_ltv.customers end), 0)
+            as ltv_margin_12_older_cohorts
+    from channel_ltv
+    cross join bounds
+    where channel_ltv.cohort_month between bounds.older_start and bounds.older_end
+    group by all
+),
+
+older_costs as (
+    select
+        cac.channel,
+        cac.attribution_model,
+        exact_sum(cac.total_cost) / nullif(exact_sum(cac.new_customers), 0) as cac_full_older_cohorts
+    from cac
+    cross join bounds
+    where cac.cohort_month between bounds.older_start and bounds.older_end
     group by all
 ),
 
@@ -146,6 +186,30 @@ churn as (
     group by all
 ),
 
+-- Predicted payback on the pooled predicted curve, as in marts.channel_ltv: the observed payback once
+-- reached, else where the curve, linear between its points at 0, 1, 3, 6, 12 and 24 months, reaches
+-- cac_full (rounded up, after the months observed); NULL when not within 24 months.
+payback_predicted as (
+    select
+        pooled.channel,
+        pooled.attribution_model,
+        min(ceil(segment.h0 + (costs.cac_full - segment.v0) / (segment.v1 - segment.v0) * (segment.h1 - segment.h0)))
+            as crossing_month
+    from pooled
+    inner join costs using (channel, attribution_model)
+    cross join lateral (
+        select unnest([
+            {'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': pooled.ltv_margin_1_predicted},
+            {'h0': 1, 'v0': pooled.ltv_margin_1_predicted, 'h1': 3, 'v1': pooled.ltv_margin_3_predicted},
+            {'h0': 3, 'v0': pooled.ltv_margin_3_predicted, 'h1': 6, 'v1': pooled.ltv_margin_6_predicted},
+            {'h0': 6, 'v0': pooled.ltv_margin_6_predicted, 'h1': 12, 'v1': pooled.ltv_margin_12_predicted},
+            {'h0': 12, 'v0': pooled.ltv_margin_12_predicted, 'h1': 24, 'v1': pooled.ltv_margin_24_predicted}
+        ], recursive := true)
+    ) as segment
+    where segment.v0 < costs.cac_full - 1e-9 and segment.v1 >= costs.cac_full - 1e-9
+    group by all
+),
+
 rates as (
     select
         pooled.*,
@@ -154,6 +218,16 @@ rates as (
         payback.months_observed,
         payback.payback_months_observed,
         churn.monthly_churn,
+        coalesce(
+            payback.payback_months_observed,
+            case
+                when payback_predicted.crossing_month is not null
+                    then greatest(payback_predicted.crossing_month, coalesce(payback.months_observed, 0) + 1)
+            end
+        ) as payback_months_predicted,
+        older.customers_older_cohorts,
+        older.ltv_margin_12_older_cohorts,
+        older_costs.cac_full_older_cohorts,
         pooled.revenue / nullif(pooled.orders, 0) as avg_order_value,
         pooled.orders / pooled.customers as orders_per_customer,
         pooled.repeat_customers / pooled.customers as repeat_purchase_rate,
@@ -164,6 +238,9 @@ rates as (
     left join costs using (channel, attribution_model)
     left join payback using (channel, attribution_model)
     left join churn using (channel, attribution_model)
+    left join payback_predicted using (channel, attribution_model)
+    left join older using (channel, attribution_model)
+    left join older_costs using (channel, attribution_model)
 ),
 
 final as (
@@ -208,7 +285,26 @@ final as (
         rates.margin_rate::double as margin_rate,
         rates.monthly_orders_per_active::double as monthly_orders_per_active,
         rates.monthly_margin_per_active::double as monthly_margin_per_active,
-        rates.monthly_churn::double as monthly_churn
+        rates.monthly_churn::double as monthly_churn,
+        rates.ltv_margin_1_predicted::double as ltv_margin_1_predicted,
+        rates.ltv_margin_3_predicted::double as ltv_margin_3_predicted,
+        rates.ltv_margin_6_predicted::double as ltv_margin_6_predicted,
+        rates.ltv_margin_12_predicted::double as ltv_margin_12_predicted,
+        rates.ltv_margin_24_predicted::double as ltv_margin_24_predicted,
+        (rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0))::double as ltv_cac_12_predicted,
+        case
+            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) is null then null
+            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 1 then 'loss'
+            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 2 then 'break_even'
+            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 3 then 'low'
+            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 4 then 'healthy'
+            else 'excellent'
+        end as ltv_cac_band_predicted,
+        rates.payback_months_predicted::integer as payback_months_predicted,
+        rates.customers_older_cohorts::double as customers_older_cohorts,
+        rates.ltv_margin_12_older_cohorts::double as ltv_margin_12_older_cohorts,
+        rates.cac_full_older_cohorts::double as cac_full_older_cohorts,
+        (rates.ltv_margin_12_older_cohorts / nullif(rates.cac_full_older_cohorts, 0))::double as ltv_cac_12_older_cohorts
     from rates
     cross join bounds
 )

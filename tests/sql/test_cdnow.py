@@ -24,7 +24,9 @@ from pipelines.sql_models import SQL_DIR, discover_models, run_model
 
 CDNOW = Path(sysconfig.get_paths()["purelib"]) / "lifetimes" / "datasets" / "CDNOW_master.txt"
 MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based")
-LTV_MODELS = ("marts.cohort_members", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary")
+LTV_MODELS = (
+    "marts.cohort_members", "marts.customer_ltv_predicted", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+)
 MARGIN_RATE = 0.35
 AS_OF = date(1998, 6, 30)  # the latest date in the file
 

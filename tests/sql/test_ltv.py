@@ -16,7 +16,9 @@ from pipelines.sql_models import discover_models, run_model
 from pipelines.table_docs import apply_comments, undocumented_columns
 from schemas.marts_ltv import TABLES
 
-LTV_MODELS = ("marts.cohort_members", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary")
+LTV_MODELS = (
+    "marts.cohort_members", "marts.customer_ltv_predicted", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+)
 LND = "last_non_direct"
 
 UPSTREAM = {

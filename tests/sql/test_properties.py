@@ -36,6 +36,7 @@ STATUSES = ["paid", "paid", "completed", "cancelled", "refunded"]
 MARTS = [
     "marts.orders", "marts.first_purchases", "marts.attribution", "marts.channel_period_cac", "marts.blended_cac",
     "marts.cohort_members", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+    "marts.customer_ltv_predicted", "quality.ltv_fits", "quality.ltv_backtest",
 ]
 
 order_st = st.tuples(st.integers(0, 60), st.sampled_from(STATUSES), st.integers(1, 500), st.sampled_from(range(len(TAGS))),
