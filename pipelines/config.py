@@ -211,6 +211,7 @@ READER_OPTIONS = {
     "currency": "the account currency of reports that carry none (Google Ads, Microsoft), e.g. 'USD'",
     "yandex_money_in_micros": "true / false: Yandex Direct API money units; unset = told apart per file",
     "encoding": "the text encoding of every file of the source, e.g. 'cp1251' (overrides detection)",
+    "timezone": "the time zone the source's local timestamps are written in (Metrica: the counter's), e.g. 'Europe/Moscow'",
 }
 
 
@@ -231,6 +232,13 @@ def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"{name}: expected a three-letter ISO code such as 'USD'")
             if key == "yandex_money_in_micros" and not isinstance(value, bool):
                 raise ConfigError(f"{name}: expected true or false")
+            if key == "timezone":
+                from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+                try:
+                    ZoneInfo(str(value))
+                except (ZoneInfoNotFoundError, ValueError):
+                    raise ConfigError(f"{name}: expected an IANA time zone such as 'Europe/Moscow'") from None
             if key == "encoding":
                 import codecs
 

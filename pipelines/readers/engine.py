@@ -190,14 +190,26 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
 
     values: dict[str, pl.Expr] = {}
     for column, expr in col.items():
+        if column.startswith("_"):
+            continue
         if column in NUMBER_COLUMNS.get(source, ()):
             values[column] = number(expr)
         elif column in DATE_COLUMNS.get(source, ()) and layout.name != CANONICAL:
             values[column] = _date(expr, layout.date_order, sheet.kind)
-        elif column in DATE_COLUMNS.get(source, ()) and sheet.kind == "xlsx":
+        elif column in (*DATE_COLUMNS.get(source, ()), *TIME_COLUMNS.get(source, ())) and sheet.kind == "xlsx":
             values[column] = pl.coalesce(excel_serial_date(expr), expr)
         else:
             values[column] = expr
+    for column, rule in layout.derive.items():
+        if rule["from"] in col:  # e.g. yclid=… or utm_source from the landing page's query string
+            found = col[rule["from"]].str.extract(rule["extract"], 1).str.replace_all("%20", " ")
+            values[column] = pl.coalesce(values[column], found) if column in values else found
+    zone = options.get("timezone") or layout.time_zone
+    if zone:
+        for column in TIME_COLUMNS.get(source, ()):
+            if column in values:
+                values[column] = _to_utc(values[column], zone)
+                notes.append(f"{column} converted from {zone} to UTC")
     if layout.platform:
         values["platform"] = pl.lit(layout.platform)
     keep = ~blank(names)
@@ -246,10 +258,15 @@ NUMBER_COLUMNS = {
     "orders": ("revenue", "cost_of_goods", "refunded_amount"),
     "fx_rates": ("rate",),
 }
-DATE_COLUMNS = {
-    "ad_spend": ("date",), "costs": ("period_start", "period_end"), "fx_rates": ("date",),
-    "orders": ("created_at", "refunded_at"), "customers": ("created_at",), "touchpoints": ("ts",),
-}
+DATE_COLUMNS = {"ad_spend": ("date",), "costs": ("period_start", "period_end"), "fx_rates": ("date",)}
+TIME_COLUMNS = {"orders": ("created_at", "refunded_at"), "customers": ("created_at",), "touchpoints": ("ts",)}
+
+
+def _to_utc(expr: pl.Expr, zone: str) -> pl.Expr:
+    """`2024-03-05 14:03:00` in `zone` -> the same instant as naive UTC text (the canonical `ts`)."""
+    local = expr.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
+    utc = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    return pl.coalesce(utc.dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S"), expr)
 
 
 def _date(expr: pl.Expr, order: str, kind: str) -> pl.Expr:

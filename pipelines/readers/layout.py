@@ -58,6 +58,8 @@ class Layout:
     labels: dict[str, tuple[Label, ...]]  # language -> labels in priority order
     sources_of: str
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    derive: dict[str, dict] = field(default_factory=dict)  # column -> {from, extract}: filled where empty
+    time_zone: str | None = None  # timestamps written in this zone (a `timezone` setting overrides)
 
     def expected(self, language: str | None = None) -> str:
         """The required columns as the layout's own labels, e.g. `Day, Cost, Campaign ID or Campaign`."""
@@ -90,7 +92,8 @@ def _platform_layout(name: str, spec: dict) -> Layout:
             _label("" if column == "ignored" else column, text)
             for column, texts in columns.items() for text in texts
         )
-        unknown = {c for c in columns if c != "ignored"} - set(COLUMNS[spec["source"]])
+        # `_name`: a helper column that derived columns read (e.g. the landing page URL)
+        unknown = {c for c in columns if c != "ignored" and not c.startswith("_")} - set(COLUMNS[spec["source"]])
         if unknown:
             raise ValueError(f"layouts.toml [{name}.columns.{language}]: not {spec['source']} columns: {sorted(unknown)}")
     base_comma = spec.get("decimal_comma")
@@ -113,6 +116,8 @@ def _platform_layout(name: str, spec: dict) -> Layout:
         money=spec.get("money", "units"),
         labels=labels,
         sources_of=spec["sources_of"],
+        derive=spec.get("derive", {}),
+        time_zone=spec.get("time_zone"),
     )
 
 

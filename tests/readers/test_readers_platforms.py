@@ -335,3 +335,19 @@ def test_a_canonical_header_missing_platform_is_no_platform_layout(tmp_path, hea
     path.write_text(header + "\n2024-03-05,1,2,USD\n", encoding="utf-8")
     with pytest.raises(ExportError, match="canonical lacks platform"):
         read_export(path, "ad_spend")
+
+
+def test_metrica_logs_api_visits(exports):
+    result = read_export(exports / "metrica_logs_api/visits.tsv", "touchpoints")
+    assert (result.layout, result.frame.height, result.skipped_lines) == ("metrica_logs_api", 2004, 0)
+    assert result.frame.head(4).select("visitor_id", "ts", "utm_source", "utm_medium", "referrer", "click_id").rows() == [
+        # 23:58 in Moscow is 20:58 UTC; the yclid is only in the landing page
+        ("171111", "2024-03-01 20:58:10", None, None, "https://yandex.ru/", "yclid=8001234567"),
+        ("171111", "2024-03-03 07:00:00", None, None, "https://www.google.com/", None),
+        # UTM tags only in the landing page's query string
+        ("171111", "2024-03-05 09:00:00", "newsletter", "email", None, None),
+        ("171112", "2024-03-03 21:00:30", None, None, None, None),
+    ]
+    assert result.notes == ["ts converted from Europe/Moscow to UTC"]
+    utc = read_export(exports / "metrica_logs_api/visits.tsv", "touchpoints", {"timezone": "UTC"})
+    assert utc.frame["ts"][0] == "2024-03-01 23:58:10"

@@ -1,0 +1,88 @@
+"""Touchpoints as an analytics tool records them, through the real pipeline: a Yandex Metrica Logs API
+visits export (tests/fixtures/exports/metrica_logs_api/visits.tsv) beside the canonical test data,
+two customers who ordered from the Metrica visitors' browsers, and their first purchases' credits
+under the rule models, worked out by hand below.
+
+Customer M1 (client 171111), first purchase 2024-03-06 10:00 UTC, three visits within the look-back:
+  t1 2024-03-01 20:58:10 UTC  yclid in the landing page             -> yandex_direct
+  t2 2024-03-03 07:00:00 UTC  referer www.google.com, no tags        -> organic_search
+  t3 2024-03-05 09:00:00 UTC  utm e-mail tags in the landing page    -> email
+Customer M2 (client 171112), first purchase 2024-03-04 12:00 UTC, one direct visit just after local
+midnight (2024-03-03 21:00:30 UTC) -> direct under every model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import datetime
+
+import pytest
+from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok, make_site
+
+from rawdata import write_raw
+
+pytestmark = pytest.mark.slow
+
+PURCHASE = datetime(2024, 3, 6, 10, 0, 0)
+TOUCHES = {  # channel -> touch time (UTC)
+    "yandex_direct": datetime(2024, 3, 1, 20, 58, 10),
+    "organic_search": datetime(2024, 3, 3, 7, 0, 0),
+    "email": datetime(2024, 3, 5, 9, 0, 0),
+}
+HALF_LIFE_DAYS = 7.0  # acquisition.toml
+
+
+def _decay() -> dict[str, float]:
+    weights = {c: 2 ** (-((PURCHASE - t).total_seconds() / 86400) / HALF_LIFE_DAYS) for c, t in TOUCHES.items()}
+    return {c: w / sum(weights.values()) for c, w in weights.items()}
+
+
+EXPECTED_M1 = {
+    "first_touch": {"yandex_direct": 1.0},
+    "last_touch": {"email": 1.0},
+    "last_non_direct": {"email": 1.0},
+    "linear": {c: 1 / 3 for c in TOUCHES},
+    "position_based": {"yandex_direct": 0.4, "organic_search": 0.2, "email": 0.4},
+    "time_decay": _decay(),
+}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    site = make_site(tmp_path_factory.mktemp("metrica"))
+    write_raw(site.raw)
+    shutil.copyfile(ROOT / "tests/fixtures/exports/metrica_logs_api/visits.tsv", site.raw / "touchpoints" / "metrica_visits.tsv")
+    (site.raw / "orders" / "metrica_customers.csv").write_text(
+        "order_id,customer_id,visitor_id,created_at,status,revenue,currency\n"
+        "M1-1,M1,171111,2024-03-06 10:00:00,paid,5000,RUB\n"
+        "M2-1,M2,171112,2024-03-04 12:00:00,paid,3000,RUB\n", encoding="utf-8")
+    assert_ok(site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1]))
+    return site
+
+
+def credits(site, order_id: str) -> dict[str, dict[str, float]]:
+    code = ("import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(json.dumps(con.execute('select attribution_model, channel, sum(credit) from marts.attribution "
+            "where order_id = ? group by all', [sys.argv[2]]).fetchall()))")
+    out = subprocess.run([PYTHON, "-c", code, str(site.warehouse), order_id], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    found: dict[str, dict[str, float]] = {}
+    for model, channel, credit in json.loads(out.stdout):
+        found.setdefault(model, {})[channel] = credit
+    return found
+
+
+def test_metrica_journey_gets_the_credits_the_rule_models_prescribe(published):
+    found = credits(published, "M1-1")
+    assert set(found) == set(EXPECTED_M1)
+    for model, expected in EXPECTED_M1.items():
+        assert set(found[model]) == set(expected), model
+        for channel, credit in expected.items():
+            assert found[model][channel] == pytest.approx(credit, abs=1e-9), (model, channel)
+
+
+def test_a_visit_after_local_midnight_is_the_previous_day_in_utc_and_direct(published):
+    assert credits(published, "M2-1") == {model: {"direct": pytest.approx(1.0)} for model in EXPECTED_M1}
