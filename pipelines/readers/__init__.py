@@ -14,11 +14,11 @@ from pathlib import Path
 
 from . import engine
 from .base import COLUMNS, REQUIRED, SOURCES, ExportError, ReadResult
-from .layout import CANONICAL, Layout, canonical_layout, layout_names, platform_layouts
+from .layout import CANONICAL, Layout, canonical_layout, layout_names, platform_layouts, query_layout_for, query_layouts
 
 __all__ = [
     "CANONICAL", "COLUMNS", "REQUIRED", "SOURCES", "ExportError", "Layout", "ReadResult", "canonical_layout",
-    "detect_layout", "identify", "layout_names", "platform_layouts", "read_export",
+    "detect_layout", "identify", "layout_names", "platform_layouts", "query_layouts", "read_export",
 ]
 
 
@@ -28,8 +28,11 @@ def _check(source: str) -> None:
 
 
 def detect_layout(path: Path, source: str, options: Mapping | None = None) -> str:
-    """Name of the layout whose header the file has (the file name plays no part)."""
+    """Name of the layout whose header the file has (for table-shaped files: whose query reads it)."""
     _check(source)
+    query = query_layout_for(Path(path))
+    if query is not None:
+        return query.name
     return identify(path, source, options).layout.name
 
 

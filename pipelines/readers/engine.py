@@ -17,10 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
-from .base import ExportError, ReadResult, blank, finish
-from .layout import CANONICAL, Layout, canonical_layout, currency_marks, header_key, platform_layouts
+from .base import COLUMNS, ExportError, ReadResult, blank, finish
+from .layout import (
+    CANONICAL, Layout, QueryLayout, canonical_layout, currency_marks, header_key, platform_layouts, query_layout_for,
+)
 from .sheet import Sheet, open_sheet, other_sheets
 from .text import cut_last_line, header_names
 from .values import excel_serial_date, normalise_date, normalise_number
@@ -163,8 +166,11 @@ def unrecognised(sheet: Sheet, source: str, tried: list[Match]) -> str:
 def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     """Read one export file. options: `currency` (the account currency, for layouts that may take
     it from the settings), `yandex_money_in_micros` (True / False; absent = told apart per file),
-    `encoding` (overrides detection for text files)."""
+    `encoding` (overrides detection for text files), `timezone` (of local timestamps)."""
     options = options or {}
+    query = query_layout_for(path)
+    if query is not None:
+        return read_query(path, source, query)
     sheet, match = identify(path, source, options)
     layout = match.layout
     names = header_names(match.cells)
@@ -342,3 +348,36 @@ def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path:
     raise ExportError(path, 1, f"cannot tell whether Cost is in micros or in currency units from "
                       f"{nonzero.len()} amount(s) {nonzero.to_list()}: set yandex_money_in_micros "
                       "for ad_spend in the settings")
+
+
+# ------------------------------------------------------------------------------- query layouts
+
+URL_PARAM = ("create temp macro url_param(url, name) as "
+             "url_decode(nullif(regexp_extract(url, '[?&]' || name || '=([^&#]+)', 1), ''))")
+
+
+def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
+    """A table-shaped export read by DuckDB with its layout's query: only the result (one row per
+    touch, far fewer than the events) reaches Python, as canonical text columns."""
+    if source != layout.source:
+        raise ExportError(path, 1, f"layout {layout.name} holds {layout.source}, not {source}")
+    reader = layout.readers[path.suffix.lower()]
+    con = duckdb.connect()
+    try:
+        con.execute(URL_PARAM)
+        try:
+            fields = [row[0] for row in con.execute(f"describe select * from {reader}($file)", {"file": str(path)}).fetchall()]
+        except duckdb.Error as exc:
+            raise ExportError(path, 1, f"cannot read as {path.suffix} ({layout.name}): {str(exc)[:200]}") from None
+        missing = [f for f in layout.fields if f not in fields]
+        if missing:
+            raise ExportError(path, 1, f"{layout.name}: field(s) missing: {', '.join(missing)}; the file has: {fields[:20]}")
+        events = con.execute(f"select count(*) from {reader}($file)", {"file": str(path)}).fetchall()[0][0]
+        frame = con.sql(layout.query.replace("{reader}", reader), params={"file": str(path)}).pl()
+    finally:
+        con.close()
+    columns = [pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in COLUMNS[source]]
+    frame = frame.select(*columns, pl.col("source_row").cast(pl.Int64))
+    kind = "parquet" if reader == "read_parquet" else "json"
+    notes = [f"one touch per session: {frame.height} sessions of {events} events"]
+    return ReadResult(layout.name, frame, events, events - frame.height, kind, kind, None, notes)

@@ -163,4 +163,32 @@ def currency_marks() -> dict[str, str]:
 
 
 def layout_names() -> list[str]:
-    return [*platform_layouts(), CANONICAL]
+    return [*platform_layouts(), *query_layouts(), CANONICAL]
+
+
+@dataclass(frozen=True)
+class QueryLayout:
+    """A table-shaped export (Parquet, JSON) read by DuckDB with a query of its own."""
+
+    name: str
+    title: str
+    source: str
+    readers: dict[str, str]  # file suffix -> DuckDB table function
+    fields: tuple[str, ...]  # top-level fields the file must have
+    query: str  # the SQL text, {reader} standing for the table function
+    sources_of: str
+
+
+@cache
+def query_layouts() -> dict[str, QueryLayout]:
+    out = {}
+    for name, spec in _declarations().get("queries", {}).items():
+        sql = (DECLARATIONS.parent / "queries" / spec["query"]).read_text(encoding="utf-8")
+        out[name] = QueryLayout(name, spec["title"], spec["source"], dict(spec["readers"]), tuple(spec["fields"]), sql,
+                                spec["sources_of"])
+    return out
+
+
+def query_layout_for(path: Path) -> QueryLayout | None:
+    suffix = Path(path).suffix.lower()
+    return next((lay for lay in query_layouts().values() if suffix in lay.readers), None)

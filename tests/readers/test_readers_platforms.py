@@ -351,3 +351,32 @@ def test_metrica_logs_api_visits(exports):
     assert result.notes == ["ts converted from Europe/Moscow to UTC"]
     utc = read_export(exports / "metrica_logs_api/visits.tsv", "touchpoints", {"timezone": "UTC"})
     assert utc.frame["ts"][0] == "2024-03-01 23:58:10"
+
+
+@pytest.mark.parametrize("fixture", ["events_20240301.parquet", "events_20240304.ndjson"])
+def test_ga4_bigquery_export_one_touch_per_session(exports, fixture):
+    result = read_export(exports / "ga4_bigquery" / fixture, "touchpoints")
+    assert detect_layout(exports / "ga4_bigquery" / fixture, "touchpoints") == result.layout == "ga4_bigquery"
+    assert result.frame.head(3).select("visitor_id", "customer_id", "ts", "utm_source", "utm_medium", "referrer",
+                                       "click_id", "source_row").rows() == [
+        # the session that goes on after midnight is one touch, at its session_start
+        ("1111.2222", None, "2024-03-04 23:59:30.000000", "google", "cpc", None, "gclid=Cj0KCQiA", 1),
+        # no collected_traffic_source: the tags of the page URL
+        ("1111.2222", None, "2024-03-06 09:00:00.000000", "newsletter", "email", None, None, 3),
+        # no session_start: the session's first event; the user id of its later login
+        ("1111.2222", "G1", "2024-03-07 08:00:00.000000", None, None, "https://www.bing.com/", None, 4),
+    ]
+    assert result.rows_read == result.frame.height + result.skipped_lines
+    if fixture.endswith(".parquet"):
+        assert (result.rows_read, result.frame.height) == (3005, 303)
+
+
+def test_ga4_file_without_its_fields_names_them(tmp_path):
+    import duckdb
+
+    path = tmp_path / "events.parquet"
+    duckdb.sql(f"copy (select 'x' as event_name, 1 as event_timestamp) to '{path}'")
+    with pytest.raises(ExportError, match="field.s. missing: user_pseudo_id"):
+        read_export(path, "touchpoints")
+    with pytest.raises(ExportError, match="ga4_bigquery holds touchpoints, not orders"):
+        read_export(path, "orders")
