@@ -54,7 +54,7 @@ def test_every_file_reconciles_and_duplicates_are_dropped(published):
         assert dropped == planted["rows"], source
     # (touchpoints also lose a few identical visits logged twice in the same second; they are one visit)
     layouts = {row[0] for row in published.execute("select distinct layout from quality.file_loads").fetchall()}
-    assert layouts == {"canonical", "google_ads_ui", "meta_ads_manager", "yandex_direct_api", "vk_ads_stats"}
+    assert layouts == {"canonical", "google_ads_ui", "meta_ads_manager", "yandex_direct_api", "vk_ads_stats", "ga4_bigquery"}
 
 
 def test_no_personal_data_in_the_published_file(published):

@@ -85,6 +85,19 @@ def _spend_select(path: Path, con: duckdb.DuckDBPyConnection) -> str:
     raise ValueError(f"{path}: no limit reader for layout {layout}")
 
 
+# a GA4 export (Parquet) as the touch columns: the generator writes one session_start event a touch
+GA4_SELECT = (
+    "select user_pseudo_id as visitor_id, user_id as customer_id, make_timestamp(event_timestamp) as ts, "
+    "collected_traffic_source.manual_source as utm_source, collected_traffic_source.manual_medium as utm_medium, "
+    "collected_traffic_source.manual_campaign_name as utm_campaign, collected_traffic_source.manual_content as utm_content, "
+    "collected_traffic_source.manual_term as utm_term, "
+    "list_filter(event_params, lambda e: e.key = 'page_referrer')[1].value.string_value as referrer, "
+    "coalesce('gclid=' || collected_traffic_source.gclid, nullif(regexp_extract("
+    "list_filter(event_params, lambda e: e.key = 'page_location')[1].value.string_value, '[?&](.*)$', 1), '')) as click_id "
+    "from read_parquet('{path}')"
+)
+
+
 def detect_layout_default_meta(path: Path) -> bool:
     """Meta's default columns (Day, Campaign name, …, Amount spent) rather than the id layout."""
     with path.open(encoding="utf-8-sig") as handle:
@@ -106,7 +119,8 @@ def run_store_floor(files: dict[str, list[Path]], path: Path) -> dict:
         else:
             stamped = {"touchpoints": "ts", "orders": "created_at", "customers": "created_at"}.get(source)
             typed = f" replace ({TS.format(stamped)} as {stamped})" if stamped else ""
-            parts = [f"select *{typed} from {_csv(p)}" for p in paths]
+            parts = [f"select * from ({GA4_SELECT.format(path=p.as_posix())})" if p.suffix == ".parquet"
+                     else f"select *{typed} from {_csv(p)}" for p in paths]
         con.execute(f"create table {source} as " + " union all by name ".join(parts))
         rows[source] = con.execute(f"select count(*) from {source}").fetchall()[0][0]
     con.execute("checkpoint")
@@ -131,7 +145,9 @@ def run_limit(raw_dir: Path, files: dict[str, list[Path]], threads: int | None =
         if source == "ad_spend":
             parts = [_spend_select(p, con) for p in paths]
         elif source == "touchpoints":
-            parts = [f"select visitor_id, customer_id, {TS.format('ts')} as ts, lower(trim(utm_source)) as src, "
+            parts = [f"select visitor_id, customer_id, ts, lower(trim(utm_source)) as src, lower(trim(utm_medium)) as med, "
+                     f"click_id from ({GA4_SELECT.format(path=p.as_posix())})" if p.suffix == ".parquet" else
+                     f"select visitor_id, customer_id, {TS.format('ts')} as ts, lower(trim(utm_source)) as src, "
                      f"lower(trim(utm_medium)) as med, click_id from {_csv(p)}" for p in paths]
         elif source == "orders":
             parts = [f"select order_id, customer_id, lower(trim(email)) as email, regexp_replace(phone, '[^0-9]', '', 'g') as phone, "

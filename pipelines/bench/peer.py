@@ -103,7 +103,28 @@ def load_source(raw_dir: Path, source: str) -> pd.DataFrame:
             frame["source_file"], frame["file_mtime"] = p.name, p.stat().st_mtime
             parts.append(frame)
         return pd.concat(parts, ignore_index=True)
-    return pd.concat([_read_csv(p) for p in files], ignore_index=True)
+    return pd.concat([_read_ga4(p) if p.suffix == ".parquet" else _read_csv(p) for p in files], ignore_index=True)
+
+
+def _read_ga4(path: Path) -> pd.DataFrame:
+    """A GA4 export flattened as an analyst would: one row per session_start event (the generator writes
+    one a touch), the UTM fields of collected_traffic_source, the event parameters by key."""
+    events = pd.read_parquet(path)
+    params = events["event_params"].map(lambda ps: {p["key"]: p["value"]["string_value"] for p in ps})
+    cts = pd.DataFrame(events["collected_traffic_source"].tolist())
+    location = params.map(lambda p: p.get("page_location") or "")
+    frame = pd.DataFrame({
+        "visitor_id": events["user_pseudo_id"], "customer_id": events["user_id"],
+        "ts": pd.to_datetime(events["event_timestamp"], unit="us").dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "utm_source": cts["manual_source"], "utm_medium": cts["manual_medium"], "utm_campaign": cts["manual_campaign_name"],
+        "utm_content": cts["manual_content"], "utm_term": cts["manual_term"],
+        "referrer": params.map(lambda p: p.get("page_referrer")),
+        "click_id": ("gclid=" + cts["gclid"]).where(cts["gclid"].notna(), location.str.extract(r"\?(.*)$")[0]),
+    })
+    frame["source_file"] = path.name
+    frame["source_row"] = np.arange(1, len(frame) + 1)
+    frame["file_mtime"] = path.stat().st_mtime
+    return frame
 
 
 def clean_fx(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from pipelines.generate.customers import CRM, GUEST_EMAIL, GUEST_PHONE, Customer
 from pipelines.generate.journeys import Touches, anonymous_touches
 from pipelines.generate.orders import Orders
 from pipelines.generate.text import messy_email, orders_text, phone_text, timestamps, touches_text, typed_to_text
-from pipelines.generate.writers import Output, Quirks, write_canonical, write_native
+from pipelines.generate.writers import Output, Quirks, write_analytics, write_canonical, write_native
 
 
 def _span(a: date, b: date) -> str:
@@ -227,6 +227,10 @@ def write_touchpoints(out: Output, cal: Calendar, t: Touches, cust: Customers, a
             col, value, reason = bad_by_month[i]
             over = {"visitor_id": f"bad.{i}"} if col != "visitor_id" else {}
             bad.append((text.height // 2, col, value, reason, over))
+        if i == cal.months - 1 and out.layouts == "native" and not bad:
+            # the last month as the analytics tool exports it: a GA4 BigQuery events table in Parquet
+            write_analytics(out, f"touchpoints/events_{m:%Y%m}.parquet", text, note=f"{a} .. {b - timedelta(days=1)}")
+            continue
         write_canonical(out, "touchpoints", f"touchpoints/touchpoints_{m:%Y-%m}.csv", text,
                         quirk_by_month.get(i, Quirks()), bad=bad, note=f"{a} .. {b - timedelta(days=1)}")
 

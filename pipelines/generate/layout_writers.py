@@ -302,3 +302,56 @@ def _encodes(text: str, encoding: str) -> bool:
         return True
     except UnicodeEncodeError:
         return False
+
+
+# -------------------------------------------------------------------------- GA4 BigQuery export
+GA4_CTS = ("manual_campaign_id", "manual_campaign_name", "manual_source", "manual_medium", "manual_term",
+           "manual_content", "manual_source_platform", "manual_creative_format", "manual_marketing_tactic",
+           "gclid", "dclid", "srsltid")
+
+
+def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://shop.example/") -> None:
+    """Canonical touchpoint text as a GA4 BigQuery export table (events_*) in Parquet: one session a
+    touch, its session_start event carrying the UTM tags in collected_traffic_source, a gclid there
+    too, other click ids in the page URL, the referrer in page_referrer, the customer id as user_id."""
+    from pipelines.readers.values import parse_timestamp
+
+    ts = touches.select(parse_timestamp(pl.col("ts"))).to_series()
+    micros = (ts.dt.epoch("us")).alias("event_timestamp")
+    click = pl.col("click_id")
+    gclid = pl.when(click.str.starts_with("gclid=")).then(click.str.strip_prefix("gclid="))
+    other = pl.when(click.is_not_null() & ~click.str.starts_with("gclid=")).then(click)
+    def param(key: str, string: pl.Expr | None = None, integer: pl.Expr | None = None) -> pl.Expr:
+        """One event_params record: {key, value: {string_value, int_value, float_value, double_value}}."""
+        return pl.struct(
+            key=pl.lit(key),
+            value=pl.struct(
+                string_value=pl.lit(None, pl.String) if string is None else string.cast(pl.String),
+                int_value=pl.lit(None, pl.Int64) if integer is None else integer.cast(pl.Int64),
+                float_value=pl.lit(None, pl.Float64),
+                double_value=pl.lit(None, pl.Float64),
+            ),
+        )
+
+    location = pl.lit(site) + pl.when(other.is_not_null()).then(pl.lit("?") + other).otherwise(pl.lit(""))
+    frame = touches.with_columns(micros, pl.int_range(pl.len(), dtype=pl.Int64).alias("_n")).select(
+        pl.from_epoch("event_timestamp", "us").dt.strftime("%Y%m%d").alias("event_date"),
+        "event_timestamp",
+        pl.lit("session_start").alias("event_name"),
+        pl.concat_list(
+            param("ga_session_id", integer=pl.lit(1_700_000_000) + pl.col("_n")),
+            param("page_location", string=location),
+            param("page_referrer", string=pl.col("referrer")),
+        ).alias("event_params"),
+        pl.col("customer_id").alias("user_id"),
+        pl.col("visitor_id").alias("user_pseudo_id"),
+        pl.struct(**{
+            name: pl.lit(None, pl.String) for name in GA4_CTS
+        } | {
+            "manual_campaign_name": pl.col("utm_campaign"), "manual_source": pl.col("utm_source"),
+            "manual_medium": pl.col("utm_medium"), "manual_term": pl.col("utm_term"),
+            "manual_content": pl.col("utm_content"), "gclid": gclid,
+        }).alias("collected_traffic_source"),
+        pl.lit("WEB").alias("platform"),
+    )
+    frame.write_parquet(path, statistics=False)

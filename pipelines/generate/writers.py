@@ -19,6 +19,7 @@ WRITERS = {  # writer -> (function, layout name as the readers report it)
     "meta_ads_default": (lw.write_meta_default, "meta_ads_manager"),
     "yandex_direct": (lw.write_yandex_direct, "yandex_direct_api"),
     "vk_ads": (lw.write_vk_ads, "vk_ads_stats"),
+    "ga4": (lw.write_ga4_parquet, "ga4_bigquery"),
 }
 
 
@@ -128,6 +129,14 @@ def write_native(out: Output, module: str, rel: str, typed: pl.DataFrame, text: 
     writer(typed, path, **kwargs)
     out.files.append(FileRecord(rel, "ad_spend", WRITERS[module][1], typed.height,
                                 f"layout_writers.{writer.__name__}", _kw(kwargs), note))
+
+
+def write_analytics(out: Output, rel: str, text: pl.DataFrame, note: str = "") -> None:
+    """Touchpoint text as a GA4 BigQuery export (Parquet) of one session per touch."""
+    path = out.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lw.write_ga4_parquet(text, path)
+    out.files.append(FileRecord(rel, "touchpoints", "ga4_bigquery", text.height, "layout_writers.write_ga4_parquet", "", note))
 
 
 def _kw(kwargs: dict) -> str:
