@@ -216,8 +216,9 @@ def cut_last_line(tf: TextFile) -> int | None:
     except LookupError:
         return None
     lines = text.split("\n")
+    # the tail's first line may be partial (or, in a small file, the header): neighbours are the rest
     last, before = lines[-1], [line.rstrip("\r") for line in lines[1:-1] if line.strip()]
-    if len(before) < 3 or len(last) >= min(len(line) for line in before[-TAIL_LINES:]):
+    if len(before) < 2 or len(last) >= min(len(line) for line in before[-TAIL_LINES:]):
         return None
     # count every line break of the file: the tail only shows the end
     with tf.path.open("rb") as handle:
