@@ -30,6 +30,9 @@ def warehouse_from_env() -> WarehouseResource:
         warehouse_path=os.environ.get("ACQ_WAREHOUSE", "data/warehouse.duckdb"),
         config_path=os.environ.get("ACQ_CONFIG", ""),
         lock_wait_seconds=float(os.environ.get("ACQ_LOCK_WAIT_SECONDS", "600")),
+        # the CLI's --allow-missing / --allow-shrink for runs Dagster launches (schedule, UI, daemon)
+        allow_missing=os.environ.get("ACQ_ALLOW_MISSING", "") == "1",
+        allow_shrink=os.environ.get("ACQ_ALLOW_SHRINK", "") == "1",
     )
 
 

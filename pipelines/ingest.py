@@ -485,7 +485,8 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bound
         try:
             read = read_export(path, source, options=options)
         except ExportError as exc:
-            raise IngestError(str(exc)) from exc
+            message = str(exc)
+            raise IngestError(message if path.name in message else f"{name}: {message}") from exc
         except Exception as exc:  # a reader that trips over a mangled file still names it
             detail = str(exc)
             detail = detail if len(detail) <= 500 else detail[:500] + " … (cut)"

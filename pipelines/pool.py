@@ -155,3 +155,41 @@ class _TermFlag:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
+
+
+@contextmanager
+def watched(instance: dg.DagsterInstance, own_run_id: str, log=None) -> Iterator[None]:
+    """For the run's lifetime, every ACQ_POOL_WATCH_SECONDS (default 5): free the pool of runs that die
+    meanwhile (a run killed while this one is between steps would otherwise hold the slot it waits for
+    forever), and say at INFO what this run's queued steps wait for, once per holder."""
+    if not instance.event_log_storage.supports_global_concurrency_limits:
+        yield
+        return
+    interval = float(os.environ.get("ACQ_POOL_WATCH_SECONDS", "5"))
+    folder = _folder(instance)
+    stop = threading.Event()
+    told: set[str] = set()
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            try:
+                free_dead_runs(instance, own_run_id, log)
+                info = instance.event_log_storage.get_concurrency_info(POOL)
+                queued = [p.step_key for p in info.pending_steps if p.run_id == own_run_id and p.assigned_timestamp is None]
+                for slot in info.claimed_slots:
+                    if queued and slot.run_id != own_run_id and slot.run_id not in told and log is not None:
+                        told.add(slot.run_id)
+                        log.info(
+                            f"step {queued[0]} waits for the Dagster pool '{POOL}': held by run {slot.run_id} "
+                            f"({_holder(folder, slot.run_id) or 'ended'}), step {slot.step_key}"
+                        )
+            except Exception:  # housekeeping must never break the run it watches
+                continue
+
+    thread = threading.Thread(target=watch, name="acq-pool-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval + 10)

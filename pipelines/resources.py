@@ -17,7 +17,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipelines.config import PROJECT_ROOT, Config, load_config
-from pipelines.pool import PoolWaitError, registered, wait_for_pool
+from pipelines.pool import PoolWaitError, registered, wait_for_pool, watched
 from pipelines.transform import write_config_tables
 from pipelines.warehouse import (
     LockHolder, PublishError, WarehouseBusy, WarehousePaths, build_lock, process_alive, start_build,
@@ -85,7 +85,8 @@ class WarehouseResource(dg.ConfigurableResource):
                 self._run_id = run_id
                 self._build = start_build(paths, run_id)
                 try:
-                    yield self
+                    with watched(instance, run_id, context.log) if instance is not None else nullcontext():
+                        yield self
                 finally:
                     if self._con is not None:  # a failed run: drop the connection, then the build
                         self._con.close()

@@ -20,7 +20,7 @@ from conftest import assert_ok, clone_site, kill, wait_for_file
 
 pytestmark = pytest.mark.slow
 
-MONTHS = ("--from", "2024-01", "--to", "2024-02")
+MONTHS = ("--from", "2024-01", "--to", "2024-01")
 
 
 def sha256(path) -> str:
