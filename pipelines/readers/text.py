@@ -124,7 +124,11 @@ def sniff_delimiter(line: str) -> str:
 
 def split_line(line: str, delimiter: str) -> list[str]:
     """Cells of one line (header/preamble only) with quotes resolved and the BOM removed."""
-    cells = next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter), [])
+    line = line.lstrip("\ufeff")
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:  # not CSV at all (a stray carriage return, binary junk): plain cells, no layout fits
+        cells = line.split(delimiter)
     return [c.strip() for c in cells]
 
 

@@ -380,3 +380,11 @@ def test_ga4_file_without_its_fields_names_them(tmp_path):
         read_export(path, "touchpoints")
     with pytest.raises(ExportError, match="ga4_bigquery holds touchpoints, not orders"):
         read_export(path, "orders")
+
+
+def test_junk_before_a_byte_order_mark_is_an_export_error_not_a_crash(exports, tmp_path):
+    """Found by the mutation property test: stray bytes in front of a UTF-16 report."""
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"\x13\x99junk\r" + (exports / "google_ads_ui/campaign_report.csv").read_bytes())
+    with pytest.raises(ExportError):
+        read_export(path, "ad_spend")
