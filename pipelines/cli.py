@@ -23,6 +23,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", default=None, help=f"the DuckDB file to publish (default {DEFAULT_WAREHOUSE})")
     parser.add_argument("--config", default=None, help="settings file (default acquisition.toml)")
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a running build (default: fail at once)")
+    parser.add_argument("--verbose", action="store_true", help="also print Dagster's event log (always kept in its storage)")
 
 
 def _month(text: str) -> date:
@@ -124,16 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _root_cause(error) -> str:
-    """The innermost error's message: what went wrong, not Dagster's wrapping of it."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
-
-
 def _materialize(args: argparse.Namespace) -> int:
+    import logging
+    import warnings
+
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from pipelines.terminal import OnceHandler, Progress
 
     load_config(args.config)  # fail early, with the key named, before Dagster starts
     raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
@@ -145,8 +144,10 @@ def _materialize(args: argparse.Namespace) -> int:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     os.chdir(home)  # dagster.yaml's storage paths are relative to it
+    if not args.verbose:
+        warnings.filterwarnings("ignore", module=r"dagster(\..*)?$")  # Dagster's own notices: --verbose shows them
 
-    from pipelines.definitions import all_assets
+    from pipelines.definitions import all_assets, build_defs
     from pipelines.partitions import monthly
     from pipelines.resources import WarehouseResource
 
@@ -162,20 +163,30 @@ def _materialize(args: argparse.Namespace) -> int:
         if missing:
             print(f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)", file=sys.stderr)
             return 2
+    months = (first[:7], last[:7], keys.index(last) - keys.index(first) + 1)
+    progress = Progress([key.to_user_string() for asset in all_assets for key in asset.keys])
+    ours = logging.getLogger("pipelines")  # warnings of our modules (e.g. the hashing secret): once each
+    ours.addHandler(OnceHandler(progress))
+    ours.propagate = False
+    loggers = {"progress": progress.logger}
+    if args.verbose:
+        loggers["console"] = dg.colored_console_logger
     resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait)
+    job = build_defs(resource).resolve_job_def("refresh").with_logger_defs(loggers)
+    relative = os.path.relpath(raw, PROJECT_ROOT) if raw.startswith(str(PROJECT_ROOT)) else raw
+    progress.line(f"{args.command} {months[0]}..{months[1]}: {relative} -> {warehouse}")
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            all_assets,
+        result = job.execute_in_process(
             instance=instance,
-            resources={"warehouse": resource},
+            # a logger runs only when the run config names it
+            run_config={"loggers": {"progress": {}} | ({"console": {"config": {"log_level": "DEBUG"}}} if args.verbose else {})},
             tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
             raise_on_error=False,
         )
+    progress.summary(warehouse, months, result.run_id, result.success)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"FAILED {event.step_key}: {_root_cause(event.step_failure_data.error)}", file=sys.stderr)
+        for step, message in progress.failures:
+            print(f"FAILED {step}: {message}", file=sys.stderr)
         print(f"run {result.run_id} failed; the published warehouse {warehouse} was not changed", file=sys.stderr)
         return 1
-    print(f"published {warehouse} (months {first[:7]}..{last[:7]}, run {result.run_id})")
     return 0
