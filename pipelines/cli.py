@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="put the previous published warehouse back")
     rollback.add_argument("--warehouse", default=None)
 
-    report = commands.add_parser("report", help="print the headline tables of the published warehouse")
+    report = commands.add_parser("report", help="print the headline table of the published warehouse; --html writes a file")
     report.add_argument("--warehouse", default=None)
+    report.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report (e.g. data/report.html)")
 
     charts = commands.add_parser("charts", help="draw CAC trend, payback curves and LTV:CAC as PNG files")
     charts.add_argument("--warehouse", default=None)
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from pipelines.report import print_report
 
-            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE))
+            html = Path(_absolute(args.html)) if args.html else None
+            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE), html)
         if args.command == "charts":
             from pipelines.charts import write_charts
 
