@@ -56,6 +56,7 @@ class Config:
     schedule_cron: str = "30 2 * * *"
     schedule_timezone: str = "Europe/Moscow"
     late_data_days: int = 5
+    report_min_customers: int = 10  # charts draw a month's CAC only from this many new customers on
     source_aliases: dict[str, str] = field(default_factory=dict)
     channel_rules: tuple[ChannelRule, ...] = ()
     source_path: Path | None = None
@@ -81,6 +82,7 @@ _SCALARS: dict[tuple[str, str], str] = {
     ("schedule", "cron"): "schedule_cron",
     ("schedule", "timezone"): "schedule_timezone",
     ("schedule", "late_data_days"): "late_data_days",
+    ("report", "min_customers_for_cac"): "report_min_customers",
 }
 
 
@@ -149,7 +151,7 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
             raise fail(f"a non-empty list drawn from {list(GRAINS)}")
         return tuple(dict.fromkeys(value))
-    if attribute in ("lookback_days", "summary_months", "late_data_days"):
+    if attribute in ("lookback_days", "summary_months", "late_data_days", "report_min_customers"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (attribute == "summary_months" and value < 1):
             raise fail("a whole number >= 0" if attribute != "summary_months" else "a whole number >= 1")
         return value
