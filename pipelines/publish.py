@@ -53,7 +53,8 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
             as_of_date(con, config), _code_version(),
         ],
     )
-    document_tables(con, ["meta.build_info", "meta.model_state", "meta.model_writes", "quality.rejected_rows", "quality.file_loads"])
+    document_tables(con, ["meta.build_info", "meta.model_state", "meta.model_writes", "quality.rejected_rows",
+                          "quality.file_loads", "config.channel_rules", "config.source_aliases"])
 
 
 @dg.asset(
