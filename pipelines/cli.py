@@ -187,8 +187,17 @@ def _materialize(args: argparse.Namespace) -> int:
         )
     progress.summary(warehouse, months, result.run_id, result.success)
     if not result.success:
-        for step, message in progress.failures:
-            print(f"FAILED {step}: {message}", file=sys.stderr)
+        from pipelines.terminal import _root_cause
+
+        said = set()
+        for event in result.all_events:  # the run's own events: also failures before any step began
+            if event.is_step_failure or event.event_type_value in ("RESOURCE_INIT_FAILURE", "RUN_FAILURE"):
+                data = event.event_specific_data
+                error = getattr(data, "error", None)
+                message = _root_cause(error) if error is not None else (event.message or "")
+                if message and message not in said:
+                    said.add(message)
+                    print(f"FAILED {event.step_key or 'run'}: {message}", file=sys.stderr)
         print(f"run {result.run_id} failed; the published warehouse {warehouse} was not changed", file=sys.stderr)
         return 1
     return 0
