@@ -16,6 +16,7 @@ import duckdb
 
 from pipelines.db import rows, table_exists
 
+REJECT_LINES = 6  # the most frequent reasons in the terminal; the HTML report lists them all
 HEADLINE_SQL = """
     select channel, customers, cac_paid, cac_full, ltv_margin_12, ltv_cac_12, ltv_cac_band,
            payback_months_observed, payback_months_simple, window_start, window_end
@@ -115,8 +116,11 @@ def print_report(warehouse: Path, html: Path | None = None) -> int:
         found = rejects(con)
         total = sum(n for _, _, n in found)
         print(f"\nRejected rows: {total}" + (" (quality.rejected_rows has file, line, column and value)" if total else ""))
-        for source, reason, n in found:
+        for source, reason, n in found[:REJECT_LINES]:
             print(f"  {source:<12} {n:>6}  {reason[:76]}")
+        if len(found) > REJECT_LINES:
+            rest = sum(n for *_, n in found[REJECT_LINES:])
+            print(f"  … {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows")
         if html is not None:
             from pipelines.html_report import write_html
 
