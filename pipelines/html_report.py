@@ -93,6 +93,17 @@ def quality_html(con: duckdb.DuckDBPyConnection) -> str:
     return "\n".join(parts)
 
 
+def _build_value(key: str, value) -> str:
+    """The window's open ends as words, not the sentinel dates the table stores."""
+    from pipelines.periods import EARLIEST, LATEST
+
+    if key == "window_start" and value == EARLIEST:
+        return "from the first month (every row)"
+    if key == "window_end" and value == LATEST:
+        return "to the last month (every row)"
+    return "" if value is None else str(value)
+
+
 def render(con: duckdb.DuckDBPyConnection, config: Config) -> str:
     build = build_row(con) or {}
     model = config.default_model
@@ -101,7 +112,7 @@ def render(con: duckdb.DuckDBPyConnection, config: Config) -> str:
     figures = charts.figures(con, config.report_min_customers, config.reporting_currency)
     svgs = {name: charts.svg(fig) for name, fig in figures.items()}
     built = f"{build['built_at']:%Y-%m-%d %H:%M} UTC" if build.get("built_at") else "unknown"
-    info = [[key, value] for key, value in build.items()]
+    info = [[key, _build_value(key, value)] for key, value in build.items()]
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -139,7 +150,7 @@ the channel has paid back.</p>
 {quality_html(con)}
 
 <h2 id="build">Build</h2>
-{_table(["", ""], info, table_id="build-info")}
+{_table(["field", "value"], info, table_id="build-info")}
 <p class="note">Report generated {_e(generated)} from the published warehouse, read-only.</p>
 </body></html>
 """

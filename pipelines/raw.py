@@ -16,7 +16,7 @@ from pipelines.ingest import IngestError, ingest_source
 from pipelines.partitions import POOL, monthly, single_run
 from pipelines.raw_tables import SOURCES
 from pipelines.resources import WarehouseResource
-from pipelines.table_docs import document_tables, table_metadata
+from pipelines.table_docs import document_tables, raw_column_schema, table_metadata
 from schemas import inputs
 
 
@@ -34,6 +34,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "polars"},
         description=f"{(model.__doc__ or '').strip()}\n\nThe validated rows of every export file in <raw>/{source}/, "
         "with source_file and source_row; rows that fail the Pandera model go to quality.rejected_rows.",
+        metadata={"dagster/column_schema": raw_column_schema(source)},
         check_specs=[
             dg.AssetCheckSpec("reject_rate", asset=key, description="share of data rows quarantined (the run stops above quality.max_reject_share)"),
             *check_specs(table, key),

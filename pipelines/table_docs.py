@@ -237,6 +237,20 @@ def model_column_schema(table: str):
     )
 
 
+def raw_column_schema(source: str):
+    """`dagster/column_schema` of raw.<source>, known before any build (pipelines/raw_tables.py)."""
+    import dagster as dg
+
+    from pipelines.raw_tables import LINEAGE, RAW_COLUMNS
+    from schemas.internal import column_text
+
+    table = f"raw.{source}"
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, kind, description=column_text(table, name))
+                 for name, kind in (RAW_COLUMNS[source] | LINEAGE).items()]
+    )
+
+
 def table_metadata(con: duckdb.DuckDBPyConnection, table: str, count: bool = True) -> dict:
     """What a table asset reports after each build: its row count (not for views: counting one would
     compute it) and column schema."""

@@ -119,3 +119,8 @@ def test_assets_describe_themselves_and_carry_their_column_schema():
     columns = {c.name: c for c in schema.columns}
     assert "ltv_cac_12" in columns and columns["ltv_cac_12"].description
     assert all(c.description for c in schema.columns)
+    raw = next(a for a in all_assets if a.key == dg.AssetKey(["raw", "orders"])).specs_by_key[dg.AssetKey(["raw", "orders"])]
+    raw_schema = raw.metadata["dagster/column_schema"]
+    raw_schema = getattr(raw_schema, "schema", raw_schema)
+    assert {"order_id", "revenue", "source_file"} <= {c.name for c in raw_schema.columns}
+    assert all(c.description for c in raw_schema.columns)

@@ -316,6 +316,26 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
     code = f"import dagster as dg; r = dg.DagsterInstance.get().get_run_by_id({run_id!r}); print(r.job_name)"
     job = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120)
     assert job.stdout.strip().splitlines()[-1] == "refresh", job.stderr
+    # what the assets reported: row counts and column schemas of every table, no placeholder windows
+    code = (
+        "import json, dagster as dg; from dagster._core.events import DagsterEventType\n"
+        f"records = dg.DagsterInstance.get().all_logs({run_id!r}, of_type=DagsterEventType.ASSET_MATERIALIZATION)\n"
+        "out = {}\n"
+        "for r in records:\n"
+        "    m = r.dagster_event.event_specific_data.materialization\n"
+        "    out.setdefault(m.asset_key.to_user_string(), {k: str(v.value) for k, v in m.metadata.items()})\n"
+        "print(json.dumps(out))"
+    )
+    found = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120)
+    metadata = json.loads(found.stdout.strip().splitlines()[-1])
+    tables = [key for key in metadata if key.startswith(("raw/", "staging/", "marts/", "meta/"))]
+    assert len(tables) >= 28
+    views = {"staging/touchpoints", "staging/customer_touches", "staging/customers"}
+    assert [k for k in tables if "dagster/column_schema" not in metadata[k]] == []
+    assert [k for k in tables if k not in views and "dagster/row_count" not in metadata[k]] == []
+    assert not any(bad in value for values in metadata.values() for value in values.values()
+                   for bad in ("1900-01-01", "2999-12-31")), metadata
+    assert metadata["marts/channel_period_cac"]["months"] == "2024-02..2024-03"
     verbose = site.cli("backfill", "--from", "2024-03", "--to", "2024-03", "--verbose")
     assert_ok(verbose)
     assert "STEP_START" in verbose.stderr and "ASSET_CHECK_EVALUATION" in verbose.stderr  # --verbose: the event log
