@@ -95,7 +95,11 @@ class Progress:
         asset = event.asset_key.to_user_string() if event.asset_key else None
         step_asset = (meta.get("step_key") or "").replace("__", "/")
         if kind == DagsterEventType.STEP_START and step_asset in self.steps:
-            self.status(f"{stage_of(step_asset):<8} {step_asset} …")
+            stage = stage_of(step_asset)
+            assets = self.by_stage[stage]
+            done = sum(1 for a in assets if self.steps[a].done)
+            bar = "#" * round(20 * done / len(assets))
+            self.status(f"{stage:<8} [{bar:<20}] {done}/{len(assets)}  {step_asset} …")
         elif kind == DagsterEventType.ASSET_MATERIALIZATION and asset in self.steps:
             metadata = {k: v.value for k, v in event.event_specific_data.materialization.metadata.items()}
             self.steps[asset].metadata = metadata
