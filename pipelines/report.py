@@ -120,7 +120,7 @@ def print_report(warehouse: Path, html: Path | None = None) -> int:
             print(f"  {source:<12} {n:>6}  {reason[:76]}")
         if len(found) > REJECT_LINES:
             rest = sum(n for *_, n in found[REJECT_LINES:])
-            print(f"  … {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows")
+            print(f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows")
         if html is not None:
             from pipelines.html_report import write_html
 

@@ -45,8 +45,10 @@ def _report(*args: str) -> subprocess.CompletedProcess:
     return result
 
 
-def test_the_terminal_report_is_the_headline_table_rounded_in_100_columns(warehouse, con):
-    out = _report("--warehouse", str(warehouse)).stdout
+def test_the_terminal_report_is_the_headline_table_rounded_in_100_columns(warehouse, con, tmp_path):
+    page = tmp_path / "out" / "report.html"
+    out = _report("--warehouse", str(warehouse), "--html", str(page)).stdout
+    assert page.exists() and f"wrote {page}" in out
     assert all(len(line) <= 100 for line in out.splitlines()), out
     assert "…" not in out  # nothing hidden in an elided column, as a select * printed it
     records = headline(con, "last_non_direct")
