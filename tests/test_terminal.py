@@ -40,8 +40,10 @@ def _assets():
 
 
 def _run(progress: Progress, assets) -> dg.ExecuteInProcessResult:
-    job = dg.Definitions(assets=assets, jobs=[dg.define_asset_job("refresh")]).resolve_job_def("refresh")
+    # resolved inside the entered instance: Dagster's definitions loading reads the current instance,
+    # whatever instance an earlier test left behind (see tests/pipeline_runs.py)
     with dg.DagsterInstance.ephemeral() as instance:
+        job = dg.Definitions(assets=assets, jobs=[dg.define_asset_job("refresh")]).resolve_job_def("refresh")
         return job.with_logger_defs({"progress": progress.logger}).execute_in_process(
             instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False)
 
