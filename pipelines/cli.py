@@ -25,6 +25,7 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a running build (default: fail at once)")
     parser.add_argument("--allow-missing", action="store_true", help="build even if a source folder is missing")
     parser.add_argument("--allow-shrink", action="store_true", help="publish even if a source shrank past quality.max_shrink_share")
+    parser.add_argument("--verbose", action="store_true", help="also print Dagster's event log (always kept in its storage)")
 
 
 def _month(text: str) -> date:
@@ -54,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="put the previous published warehouse back")
     rollback.add_argument("--warehouse", default=None)
 
-    report = commands.add_parser("report", help="print the headline tables of the published warehouse")
+    report = commands.add_parser("report", help="print the headline table of the published warehouse; --html writes a file")
     report.add_argument("--warehouse", default=None)
+    report.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report (e.g. data/report.html)")
 
     charts = commands.add_parser("charts", help="draw CAC trend, payback curves and LTV:CAC as PNG files")
     charts.add_argument("--warehouse", default=None)
@@ -100,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             from pipelines.report import print_report
 
-            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE))
+            html = Path(_absolute(args.html)) if args.html else None
+            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE), html)
         if args.command == "charts":
             from pipelines.charts import write_charts
 
@@ -130,16 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def _root_cause(error) -> str:
-    """The innermost error's message: what went wrong, not Dagster's wrapping of it."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
-
-
 def _materialize(args: argparse.Namespace) -> int:
+    import logging
+    import warnings
+
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from pipelines.terminal import OnceHandler, Progress
 
     load_config(args.config)  # fail early, with the key named, before Dagster starts
     raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
@@ -147,7 +148,7 @@ def _materialize(args: argparse.Namespace) -> int:
     config = _absolute(args.config) or ""
     from pipelines.preflight import preflight
 
-    errors, warnings = preflight(Path(raw), Path(warehouse), args.allow_missing)
+    errors, notices = preflight(Path(raw), Path(warehouse), args.allow_missing)
     for line in errors:
         print(line, file=sys.stderr)
     if errors:
@@ -158,8 +159,10 @@ def _materialize(args: argparse.Namespace) -> int:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     os.chdir(home)  # dagster.yaml's storage paths are relative to it
+    if not args.verbose:
+        warnings.filterwarnings("ignore", module=r"dagster(\..*)?$")  # Dagster's own notices: --verbose shows them
 
-    from pipelines.definitions import all_assets
+    from pipelines.definitions import all_assets, build_defs
     from pipelines.partitions import monthly
     from pipelines.resources import WarehouseResource
 
@@ -175,23 +178,42 @@ def _materialize(args: argparse.Namespace) -> int:
         if missing:
             print(f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)", file=sys.stderr)
             return 2
+    months = (first[:7], last[:7], keys.index(last) - keys.index(first) + 1)
+    progress = Progress([key.to_user_string() for asset in all_assets for key in asset.keys])
+    ours = logging.getLogger("pipelines")  # warnings of our modules (e.g. the hashing secret): once each
+    ours.addHandler(OnceHandler(progress))
+    ours.propagate = False
+    loggers = {"progress": progress.logger}
+    if args.verbose:
+        loggers["console"] = dg.colored_console_logger
     resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait,
                                  allow_missing=args.allow_missing, allow_shrink=args.allow_shrink)
+    job = build_defs(resource).resolve_job_def("refresh").with_logger_defs(loggers)
+    relative = os.path.relpath(raw, PROJECT_ROOT) if raw.startswith(str(PROJECT_ROOT)) else raw
+    progress.line(f"{args.command} {months[0]}..{months[1]}: {relative} -> {warehouse}")
     with dg.DagsterInstance.get() as instance:
-        result = dg.materialize(
-            all_assets,
+        result = job.execute_in_process(
             instance=instance,
-            resources={"warehouse": resource},
+            # a logger runs only when the run config names it
+            run_config={"loggers": {"progress": {}} | ({"console": {"config": {"log_level": "DEBUG"}}} if args.verbose else {})},
             tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
             raise_on_error=False,
         )
-    for line in warnings:
+    for line in notices:  # what under the raw folder was not read (preflight): said, never silent
         print(f"warning: {line}", file=sys.stderr)
+    progress.summary(warehouse, months, result.run_id, result.success)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"FAILED {event.step_key}: {_root_cause(event.step_failure_data.error)}", file=sys.stderr)
+        from pipelines.terminal import _root_cause
+
+        said = set()
+        for event in result.all_events:  # the run's own events: also failures before any step began
+            if event.is_step_failure or event.event_type_value in ("RESOURCE_INIT_FAILURE", "RUN_FAILURE"):
+                data = event.event_specific_data
+                error = getattr(data, "error", None)
+                message = _root_cause(error) if error is not None else (event.message or "")
+                if message and message not in said:
+                    said.add(message)
+                    print(f"FAILED {event.step_key or 'run'}: {message}", file=sys.stderr)
         print(f"run {result.run_id} failed; the published warehouse {warehouse} was not changed", file=sys.stderr)
         return 1
-    print(f"published {warehouse} (months {first[:7]}..{last[:7]}, run {result.run_id})")
     return 0

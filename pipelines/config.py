@@ -62,6 +62,7 @@ class Config:
     schedule_cron: str = "30 2 * * *"
     schedule_timezone: str = "Europe/Moscow"
     late_data_days: int = 5
+    report_min_customers: int = 10  # charts draw a month's CAC only from this many new customers on
     source_aliases: dict[str, str] = field(default_factory=dict)
     channel_rules: tuple[ChannelRule, ...] = ()
     reader_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # [sources.<source>]
@@ -103,6 +104,7 @@ _SCALARS: dict[tuple[str, str], str] = {
     ("schedule", "cron"): "schedule_cron",
     ("schedule", "timezone"): "schedule_timezone",
     ("schedule", "late_data_days"): "late_data_days",
+    ("report", "min_customers_for_cac"): "report_min_customers",
 }
 
 
@@ -178,7 +180,7 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
             raise fail(f"a non-empty list drawn from {list(GRAINS)}")
         return tuple(dict.fromkeys(value))
-    if attribute in ("lookback_days", "summary_months", "late_data_days", "ltv_min_customers_per_fit"):
+    if attribute in ("lookback_days", "summary_months", "late_data_days", "ltv_min_customers_per_fit", "report_min_customers"):
         at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit") else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
             raise fail(f"a whole number >= {at_least}")

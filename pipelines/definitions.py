@@ -6,13 +6,13 @@ import os
 
 import dagster as dg
 
-from pipelines.publish import published_warehouse
+from pipelines.publish import build_info, published_warehouse
 from pipelines.raw import raw_assets
 from pipelines.resources import WarehouseResource
 from pipelines.schedules import build_nightly_schedule
 from pipelines.sql_assets import sql_assets
 
-all_assets = [*raw_assets, *sql_assets, published_warehouse]
+all_assets = [*raw_assets, *sql_assets, build_info, published_warehouse]
 
 # One job over everything: a run always ends by publishing, so analysts never see half a build.
 # It is partitioned by month because its assets are (Dagster infers that from the selection).
@@ -36,10 +36,15 @@ def warehouse_from_env() -> WarehouseResource:
     )
 
 
-defs = dg.Definitions(
-    assets=all_assets,
-    jobs=[refresh_job],
-    schedules=[build_nightly_schedule(refresh_job)],
-    resources={"warehouse": warehouse_from_env()},
-    executor=dg.in_process_executor,
-)
+def build_defs(warehouse: WarehouseResource) -> dg.Definitions:
+    """The code location, with a given warehouse (the CLI passes its folders)."""
+    return dg.Definitions(
+        assets=all_assets,
+        jobs=[refresh_job],
+        schedules=[build_nightly_schedule(refresh_job)],
+        resources={"warehouse": warehouse},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_defs(warehouse_from_env())

@@ -1,4 +1,7 @@
-"""The last asset of every run: record what the build is, run the blocking checks, publish atomically."""
+"""The last two assets of every run: meta.build_info records what the build is (its blocking checks
+validate the bookkeeping tables), then `warehouse` publishes the build atomically. Every other blocking
+check ran in the step of the asset it guards (pipelines/checks.py): a failed one stops the run before
+this point, so a build that reaches `warehouse` has passed them all."""
 
 # No `from __future__ import annotations` here: Dagster inspects the annotations of asset functions
 # (context, resources) at definition time and rejects them as strings.
@@ -10,7 +13,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
-from pipelines.checks import run_checks
+from pipelines.checks import BUILD_INFO, CHECKS, SCHEMA_CHECKS, check_results, check_specs, evaluate
 from pipelines.config import PROJECT_ROOT
 from pipelines.ingest import raw_folder_warnings
 from pipelines.partitions import POOL, monthly, run_window, single_run
@@ -18,11 +21,12 @@ from pipelines.raw import raw_assets
 from pipelines.raw_tables import SOURCES
 from pipelines.resources import WarehouseResource
 from pipelines.sql_assets import sql_assets
-from pipelines.table_docs import document_tables
+from pipelines.table_docs import document_tables, model_column_schema, table_metadata
 from pipelines.transform import as_of_date
 from pipelines.warehouse import PublishError, publish
 
 KEY = dg.AssetKey(["warehouse"])
+BUILD_INFO_KEY = dg.AssetKey(BUILD_INFO.split("."))
 
 
 def _code_version() -> str:
@@ -51,20 +55,24 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
             as_of_date(con, config), _code_version(),
         ],
     )
-    document_tables(con, ["meta.build_info", "meta.model_state", "meta.model_writes", "quality.rejected_rows", "quality.file_loads"])
+    document_tables(con, ["meta.build_info", "meta.model_state", "meta.model_writes", "quality.rejected_rows",
+                          "quality.file_loads", "config.channel_rules", "config.source_aliases"])
 
 
 @dg.asset(
-    key=KEY,
+    key=BUILD_INFO_KEY,
     deps=[a.key for a in raw_assets + sql_assets],
     group_name="publish",
     partitions_def=monthly,
     backfill_policy=single_run,
     pool=POOL,
     kinds={"duckdb"},
-    description="Runs the blocking checks on the build and, if they pass, atomically replaces the analysts' file.",
+    description="One row per published build: when, from which export folder, with which settings and code. "
+    "Its checks validate the bookkeeping tables (meta.*) against their models before the build is published.",
+    metadata={"dagster/column_schema": model_column_schema(BUILD_INFO)},
+    check_specs=check_specs(BUILD_INFO, BUILD_INFO_KEY),
 )
-def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def build_info(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = run_window(context)
     # what lies under the raw folder unread (an unknown folder, a loose file) is said, not ignored
     warnings = raw_folder_warnings(warehouse.raw_path, SOURCES)
@@ -72,15 +80,32 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
         context.log.warning(warning)
     with warehouse.connect() as con:
         record_build_info(con, warehouse, window)
-        results = run_checks(con, window)
-    for result in results:
-        (context.log.info if result.passed else context.log.error)(f"check {result.name}: {result.detail}")
-    failed = [r for r in results if not r.passed]
-    if failed:
-        raise dg.Failure(
-            description="blocking checks failed, the published warehouse was left as it was: "
-            + "; ".join(f"{r.name} ({r.failures} failing)" for r in failed),
-        )
+        metadata = table_metadata(con, BUILD_INFO)
+        checks = evaluate(con, BUILD_INFO, window)
+    metadata["raw_folder_warnings"] = "\n".join(warnings) or "none"
+    return dg.MaterializeResult(metadata=metadata, check_results=check_results(checks, BUILD_INFO_KEY))
+
+
+BLOCKING_CHECKS = len([c for c in CHECKS for _ in c.guards]) + len(SCHEMA_CHECKS)
+
+
+@dg.asset(
+    key=KEY,
+    deps=[BUILD_INFO_KEY],
+    group_name="publish",
+    partitions_def=monthly,
+    backfill_policy=single_run,
+    pool=POOL,
+    kinds={"duckdb"},
+    description="The analysts' DuckDB file (data/warehouse.duckdb by default): the build, once every blocking "
+    "check has passed, renamed over it in one atomic step. The previous file stays as warehouse.previous.duckdb "
+    "for `python -m pipelines rollback`.",
+)
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        tables = con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() and not temporary"
+        ).fetchall()[0][0]
     warehouse.close()  # checkpointed and closed: the file is whole before it is renamed
     try:
         publish(warehouse.paths, warehouse.build_path)
@@ -90,7 +115,6 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
         metadata={
             "path": dg.MetadataValue.path(str(warehouse.paths.published)),
             "size_mb": round(warehouse.paths.published.stat().st_size / 2**20, 2),
-            "checks_passed": len(results),
-            "raw_folder_warnings": "\n".join(warnings) or "none",
+            "tables": int(tables),
         }
     )

@@ -9,6 +9,7 @@ as it is now; the partition window only bounds what the SQL models recompute dow
 
 import dagster as dg
 
+from pipelines.checks import check_results, check_specs, evaluate
 from pipelines.faults import pause_point
 from pipelines.identity import hash_secret, mask_text
 from pipelines.ingest import (
@@ -17,10 +18,14 @@ from pipelines.ingest import (
 from pipelines.partitions import POOL, monthly, single_run
 from pipelines.raw_tables import SOURCES
 from pipelines.resources import WarehouseResource
+from pipelines.table_docs import document_tables, raw_column_schema, table_metadata
+from schemas import inputs
 
 
 def raw_asset(source: str) -> dg.AssetsDefinition:
     key = dg.AssetKey(["raw", source])
+    table = f"raw.{source}"
+    model = inputs.INPUT_MODELS[source]
 
     @dg.asset(
         key=key,
@@ -29,8 +34,13 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
         backfill_policy=single_run,
         pool=POOL,
         kinds={"duckdb", "polars"},
-        description=f"Validated rows of every export in <raw>/{source}/ (bad rows in quality.rejected_rows).",
-        check_specs=[dg.AssetCheckSpec("reject_rate", asset=key, description="share of data rows quarantined")],
+        description=f"{(model.__doc__ or '').strip()}\n\nThe validated rows of every export file in <raw>/{source}/, "
+        "with source_file and source_row; rows that fail the Pandera model go to quality.rejected_rows.",
+        metadata={"dagster/column_schema": raw_column_schema(source)},
+        check_specs=[
+            dg.AssetCheckSpec("reject_rate", asset=key, description="share of data rows quarantined (the run stops above quality.max_reject_share)"),
+            *check_specs(table, key),
+        ],
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         config = warehouse.config
@@ -56,14 +66,18 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                 prefix = "" if text.startswith(f"{source}:") else f"{source}: "
                 raise dg.Failure(description=prefix + kind + text) from None
             pause_point("ingest")  # test-only: lets a test kill the run mid-ingest (pipelines/faults.py)
+            document_tables(con, [table, "quality.rejected_rows", "quality.file_loads"])
+            metadata = table_metadata(con, table)
+            checks = evaluate(con, table)
         folders = [f.name for f in source_folders(raw_dir, source)]
         if not folders:
             context.log.warning(f"{source}: no {source}/ folder in {raw_dir}; built without it (--allow-missing)")
-        for reason, count in sorted(load.reasons.items(), key=lambda kv: -kv[1]):
-            context.log.warning(f"{source}: {count} row(s) rejected: {reason}")
+        if load.reasons:  # the run's summary counts them; the rows are in quality.rejected_rows
+            reasons = sorted(load.reasons.items(), key=lambda kv: -kv[1])
+            context.log.info(f"{source}: {load.rows_rejected} row(s) rejected: " + "; ".join(f"{reason} ({count})" for reason, count in reasons))
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={
+            metadata=metadata | {
                 "files": len(load.files),
                 "files_reused": load.reused_files,  # unchanged since an earlier run: not read again
                 "rows_loaded": load.rows_loaded,
@@ -81,6 +95,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
             metadata={"reject_share": load.reject_share, "threshold": config.max_reject_share,
                       "rows_rejected": load.rows_rejected},
         )
+        yield from check_results(checks, key)
 
     return _asset
 

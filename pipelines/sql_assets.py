@@ -5,12 +5,13 @@
 
 import dagster as dg
 
+from pipelines.checks import check_results, check_specs, evaluate
 from pipelines.faults import pause_point
 from pipelines.fx import check_fx
 from pipelines.partitions import POOL, monthly, run_window, single_run
 from pipelines.resources import WarehouseResource
 from pipelines.sql_models import SqlModel, discover_models, run_model
-from pipelines.table_docs import document_tables
+from pipelines.table_docs import document_tables, model_column_schema, published_models, table_metadata
 from pipelines.transform import as_of_date, model_params
 
 
@@ -18,17 +19,41 @@ def _key(table: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("."))
 
 
+def describe(model: SqlModel) -> str:
+    """What the table is, for the asset's description: the published model's words, else the SQL file's
+    leading comment; then how it is built."""
+    published = published_models().get(model.table)
+    text = published.to_schema().description if published is not None else None
+    if not text:
+        lines = []
+        for line in model.sql.splitlines()[1:]:
+            if not line.startswith("--"):
+                break
+            lines.append(line[2:].strip())
+        text = " ".join(lines)
+    how = {
+        True: "A view: computed when read.",
+        False: "Rebuilt whole every run." if model.partition_column is None
+        else f"Incremental: the rows whose {model.partition_column} falls in the run's months are replaced.",
+    }[model.is_view]
+    return f"{text}\n\n{how} SQL: sql/{model.schema}/{model.path.name}."
+
+
 def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
+    key = _key(model.table)
+    schema = model_column_schema(model.table)
+
     @dg.asset(
-        key=_key(model.table),
-        deps=[_key(ref) for ref in sorted(model.refs) if not ref.startswith(("config.", "quality."))],
+        key=key,
+        deps=[_key(ref) for ref in sorted(model.refs) if not ref.startswith(("config.", "quality.", "meta."))],
         group_name=model.schema,
         partitions_def=monthly,
         backfill_policy=single_run,
         pool=POOL,
         kinds={"duckdb", "sql"},
-        description=f"{model.table}, built by sql/{model.schema}/{model.path.name} "
-        + ("(rebuilt whole)" if model.partition_column is None else f"(periods in the run's window, by {model.partition_column})"),
+        description=describe(model),
+        metadata={"dagster/column_schema": schema} if schema is not None else None,
+        check_specs=check_specs(model.table, key),
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         config = warehouse.config
@@ -41,16 +66,23 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             if model.table == "staging.missing_fx_rates":
                 check_fx(con)  # a missing rate stops the run here, naming currency and date
             document_tables(con, [model.table])
-        return dg.MaterializeResult(
-            metadata={
-                "rows_written": rows,
-                "window_start": str(params["window_start"]),
-                "window_end": str(params["window_end"]),
-                "as_of_date": str(params["as_of_date"]),
-            }
-        )
+            metadata = table_metadata(con, model.table, count=not model.is_view)
+            checks = evaluate(con, model.table, window)
+        if model.partition_column is not None:
+            metadata["rows_replaced"] = rows
+        metadata["as_of_date"] = str(params["as_of_date"])
+        metadata["months"] = months_of(context)
+        return dg.MaterializeResult(metadata=metadata, check_results=check_results(checks, key))
 
     return _asset
+
+
+def months_of(context: dg.AssetExecutionContext) -> str:
+    """The run's months as people write them (2024-01..2024-06), not the window's open ends."""
+    if not context.has_partition_key_range:
+        return "all"
+    key_range = context.partition_key_range
+    return key_range.start[:7] if key_range.start == key_range.end else f"{key_range.start[:7]}..{key_range.end[:7]}"
 
 
 sql_assets = [sql_asset(m) for m in discover_models()]

@@ -51,7 +51,10 @@ from pipelines.periods import EARLIEST, LATEST, covering_periods
 
 SQL_DIR = PROJECT_ROOT / "sql"
 SCHEMAS = ("staging", "marts")
-_REF = re.compile(r"\b(raw|staging|marts|config|quality)\.([a-z_][a-z0-9_]*)\b")
+# a table reference: schema.name not followed by "(" (schema.name(...) is a macro call, e.g.
+# staging.touch_tag_key(...), never a table; discover_models also refuses a reference to no known table)
+_REF = re.compile(r"\b(raw|staging|marts|config|quality|meta)\.([a-z_][a-z0-9_]*)\b(?!\s*\()")
+MACRO_NAMES = frozenset({"staging.click_id_type", "staging.touch_tag_key"})
 MACROS = (
     "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
     # the last day of the period of `grain` that starts on `period_start`
@@ -125,8 +128,25 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
                 schema, path.stem, path, header.group(3), frozenset(refs), is_view, header.group(4), header.group(5),
                 header.group(2),
             )
+    for table, model in models.items():
+        unknown = sorted(ref for ref in model.refs if not _known_table(ref, models))
+        if unknown:
+            raise ValueError(f"{model.path}: reads {unknown}, which no SQL model, raw source or bookkeeping table builds")
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
+
+
+def _known_table(ref: str, models: dict[str, "SqlModel"]) -> bool:
+    from pipelines.raw_tables import SOURCES
+
+    schema, name = ref.split(".")
+    if ref in MACRO_NAMES:
+        return False
+    if schema in SCHEMAS:
+        return ref in models
+    if schema == "raw":
+        return name in SOURCES
+    return True  # config.*, quality.*, meta.*: written by ingest and the runner, not by SQL models
 
 
 def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:

@@ -69,12 +69,18 @@ def test_no_personal_data_in_the_published_file(published):
         assert hits == 0, f"{schema}.{table}.{column} holds e-mail addresses"
 
 
-def test_every_published_column_has_a_comment(published):
+def test_every_table_and_column_analysts_can_see_has_a_comment(published):
+    schemas = "('marts', 'quality', 'meta', 'raw', 'staging', 'config')"
     missing = published.execute(
-        "select table_name, column_name from duckdb_columns() "
-        "where schema_name in ('marts', 'quality', 'meta') and comment is null"
+        f"select schema_name, table_name, column_name from duckdb_columns() where schema_name in {schemas} and comment is null"
     ).fetchall()
     assert missing == []
+    tables = published.execute(
+        f"""select schema_name, table_name, comment from duckdb_tables() where schema_name in {schemas}
+            union all select schema_name, view_name, comment from duckdb_views() where schema_name in {schemas}"""
+    ).fetchall()
+    assert {schema for schema, *_ in tables} >= {"marts", "quality", "meta", "raw", "staging", "config"}
+    assert [(schema, table) for schema, table, comment in tables if not comment] == []
 
 
 def test_readme_queries_run_and_return_rows(published):

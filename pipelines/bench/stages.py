@@ -12,7 +12,7 @@ def stage_of(step_key: str) -> str:
         return "staging"
     if step_key.startswith("marts__"):
         return "marts"
-    if step_key == "warehouse":
+    if step_key in ("warehouse", "meta__build_info"):  # build info and its checks belong to publishing
         return "publish"
     return "other:" + step_key
 

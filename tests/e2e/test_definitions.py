@@ -10,6 +10,7 @@ import textwrap
 from datetime import datetime, timezone
 
 import dagster as dg
+import pytest
 
 from conftest import PYTHON, ROOT, base_env
 from pipelines.definitions import all_assets, defs
@@ -63,3 +64,63 @@ def test_dagster_accepts_the_instance_settings(tmp_path):
     assert got["max_runs"] == 2 and got["telemetry"] is False
     assert got["monitoring"]["enabled"] is True and got["monitoring"]["max_runtime_seconds"] > 3600
     assert (tmp_path / ".dagster_home" / "storage").is_dir()  # storage lands under DAGSTER_HOME/.dagster_home
+
+
+def test_every_blocking_check_is_an_asset_check_on_the_asset_it_guards():
+    from pipelines.checks import CHECKS, SCHEMA_CHECKS
+
+    specs = {(spec.asset_key.to_user_string(), spec.name): spec for a in all_assets for spec in a.check_specs}
+    expected = {(table.replace(".", "/"), c.name) for c in CHECKS for table in c.guards}
+    expected |= {(c.guards.replace(".", "/"), c.name) for c in SCHEMA_CHECKS}
+    assert len(expected) >= 25  # 4 SQL checks (one per raw source for the reconciliation), 10 schema checks
+    assert expected <= specs.keys()
+    assert all(specs[key].blocking for key in expected)
+    # the Pandera contract of every published mart is checked by the mart's own asset
+    assert {("marts/channel_summary", "matches_model"), ("marts/attribution", "credits_sum_to_one")} <= expected
+
+
+def test_no_phantom_asset_and_every_dependency_is_a_real_asset():
+    from pipelines.raw_tables import SOURCES
+    from pipelines.sql_models import SQL_DIR
+
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    files = {f"{p.parent.name}/{p.stem}" for p in SQL_DIR.glob("*/*.sql")}
+    assert keys == {f"raw/{s}" for s in SOURCES} | files | {"meta/build_info", "warehouse"}
+    assert "staging/touch_tag_key" not in keys and "staging/click_id_type" not in keys  # macros, not tables
+    for asset in all_assets:
+        for dep in asset.dependency_keys:
+            assert dep.to_user_string() in keys, (asset.key, dep)
+
+
+def test_a_macro_call_is_never_a_table_and_an_unknown_table_is_refused(tmp_path):
+    from pipelines.sql_models import discover_models
+
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "staging" / "a.sql").write_text(
+        "-- materialized: table\nselect staging.touch_tag_key (utm_source, 1, 2, 3, 4, 5, 6, ts) as k from raw.touchpoints\n")
+    [model] = discover_models(tmp_path)
+    assert model.refs == {"raw.touchpoints"}
+    (tmp_path / "marts" / "b.sql").write_text("-- materialized: table\nselect * from staging.a join staging.nothing using (k)\n")
+    with pytest.raises(ValueError, match=r"staging\.nothing"):
+        discover_models(tmp_path)
+
+
+def test_assets_describe_themselves_and_carry_their_column_schema():
+    for asset in all_assets:
+        for key in asset.keys:
+            text = asset.specs_by_key[key].description or ""
+            assert len(text) > 40 and not text.startswith(("sql/", "staging.", "marts.")), (key, text)
+    spec = next(a for a in all_assets if a.key == dg.AssetKey(["marts", "channel_summary"])).specs_by_key[
+        dg.AssetKey(["marts", "channel_summary"])]
+    schema = spec.metadata["dagster/column_schema"]
+    schema = getattr(schema, "schema", schema)  # TableSchemaMetadataValue or TableSchema
+    columns = {c.name: c for c in schema.columns}
+    assert "ltv_cac_12" in columns and columns["ltv_cac_12"].description
+    assert all(c.description for c in schema.columns)
+    raw = next(a for a in all_assets if a.key == dg.AssetKey(["raw", "orders"])).specs_by_key[dg.AssetKey(["raw", "orders"])]
+    raw_schema = raw.metadata["dagster/column_schema"]
+    raw_schema = getattr(raw_schema, "schema", raw_schema)
+    assert {"order_id", "revenue", "source_file"} <= {c.name for c in raw_schema.columns}
+    assert all(c.description for c in raw_schema.columns)

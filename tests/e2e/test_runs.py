@@ -295,3 +295,49 @@ def test_materialize_a_partition_range_in_process(tmp_path, monkeypatch):
     # a first build creates each incremental table whole; later runs replace only their window
     assert query(site.warehouse, "select max(period_start) from marts.channel_period_cac") == [["2025-03-31"]]
     assert query(site.warehouse, "select count(*) from marts.orders where order_ts >= '2025-01-01'")[0][0] > 0  # whole
+
+
+def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site):
+    env = {k: v for k, v in site.env().items() if k != "ACQ_HASH_SECRET"}  # so the secret warning is due
+    result = site.cli("backfill", "--from", "2024-02", "--to", "2024-03", env=env)
+    assert_ok(result)
+    out = result.stdout.splitlines()
+    stages = [line.split()[0] for line in out if line.startswith("  ") and line.rstrip().endswith(" s")
+              and line.split()[0] in ("raw", "staging", "marts", "publish")]
+    assert stages == ["raw", "staging", "marts", "publish"], result.stdout
+    assert all(len(line) <= 100 for line in out if line.startswith("  ")), result.stdout  # paths aside
+    assert "DEBUG" not in result.stdout + result.stderr  # the event log went to storage only
+    assert result.stderr.count("ACQ_HASH_SECRET is not set") == 1, result.stderr  # once, not once per source
+    summary = "\n".join(out)
+    assert "months    2024-02..2024-03 (2)" in summary and "rows      ad_spend" in summary
+    assert " of " in summary and "passed (25 blocking)" in summary
+    assert out[-1].startswith(f"published {site.warehouse} (months 2024-02..2024-03, run ")
+    run_id = run_id_of(result)
+    code = f"import dagster as dg; r = dg.DagsterInstance.get().get_run_by_id({run_id!r}); print(r.job_name)"
+    job = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120)
+    assert job.stdout.strip().splitlines()[-1] == "refresh", job.stderr
+    # what the assets reported: row counts and column schemas of every table, no placeholder windows
+    code = (
+        "import json, dagster as dg; from dagster._core.events import DagsterEventType\n"
+        f"records = dg.DagsterInstance.get().all_logs({run_id!r}, of_type=DagsterEventType.ASSET_MATERIALIZATION)\n"
+        "out = {}\n"
+        "for r in records:\n"
+        "    m = r.dagster_event.event_specific_data.materialization\n"
+        "    out.setdefault(m.asset_key.to_user_string(), {k: str(v.value) for k, v in m.metadata.items()})\n"
+        "print(json.dumps(out))"
+    )
+    found = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120)
+    metadata = json.loads(found.stdout.strip().splitlines()[-1])
+    tables = [key for key in metadata if key.startswith(("raw/", "staging/", "marts/", "meta/"))]
+    assert len(tables) >= 28
+    views = {"staging/touchpoints", "staging/customer_touches", "staging/customers"}
+    assert [k for k in tables if "dagster/column_schema" not in metadata[k]] == []
+    assert [k for k in tables if k not in views and "dagster/row_count" not in metadata[k]] == []
+    reported = {asset: {k: v for k, v in values.items() if k != "dagster/column_schema"}  # (column docs name the sentinels)
+                for asset, values in metadata.items()}
+    assert not any(bad in value for values in reported.values() for value in values.values()
+                   for bad in ("1900-01-01", "2999-12-31")), reported
+    assert metadata["marts/channel_period_cac"]["months"] == "2024-02..2024-03"
+    verbose = site.cli("backfill", "--from", "2024-03", "--to", "2024-03", "--verbose")
+    assert_ok(verbose)
+    assert "STEP_START" in verbose.stderr and "ASSET_CHECK_EVALUATION" in verbose.stderr  # --verbose: the event log
