@@ -57,6 +57,7 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "summary_months": config.summary_months,
         "ltv_min_customers_per_fit": config.ltv_min_customers_per_fit,
         "default_model": config.default_model,
+        "identity_max_links": config.identity_max_links,
         "settings_fingerprint": settings_fingerprint(config),
         # Where incremental models recompute from (callables, evaluated just before the model runs):
         # the run's first month, or earlier when older inputs changed (see the functions below).
@@ -75,6 +76,7 @@ def settings_fingerprint(config: Config) -> str:
         for name in (
             "reporting_currency", "default_margin_rate", "lookback_days", "half_life_days", "grains",
             "ltv_horizons", "summary_months", "default_model", "channel_rules", "source_aliases",
+            "identity_max_links",
         )
     }
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
