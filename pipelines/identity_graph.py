@@ -77,7 +77,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
             group by links.identifier
         ),
         touched as (
-            select identifier, any_value(kind) as kind, any_value(value) as value, sum(records) as records
+            select identifier, any_value(kind) as kind, any_value(value) as value, sum(records)::bigint as records
             from __id_links group by identifier
         )
         select touched.*, seen_with.emails, seen_with.crm_ids
@@ -166,7 +166,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
         ),
         component_records as (
             -- the records behind the merged component (every identifier of a combination has its key)
-            select labels.label as customer_key, sum(combos.records) as records
+            select labels.label as customer_key, sum(combos.records)::bigint as records
             from __id_combos as combos
             join (select combo, min(hub) as identifier from __id_star group by combo) as combo_hubs using (combo)
             join __id_labels as labels using (identifier)
