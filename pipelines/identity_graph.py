@@ -38,7 +38,8 @@ from pipelines.table_docs import document_tables
 
 KINDS = ("crm", "email", "phone", "visitor")
 _COLUMNS = {"crm": "customer_id", "email": "email_key", "phone": "phone_key", "visitor": "visitor_id"}
-MAX_ROUNDS = 200  # a safety stop: pointer jumping settles chains of millions in a few dozen rounds
+POINTER_JUMPING = True  # off only to measure plain propagation (benchmarks)
+MAX_ROUNDS = 10_000  # a safety stop: pointer jumping settles chains of millions in a few dozen rounds
 TABLES = ("staging.customer_identifiers", "quality.identity_conflicts")
 log = logging.getLogger(__name__)
 last_rounds: int | None = None  # rounds the last resolution took (benchmarks and tests read it)
@@ -50,7 +51,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     query = model.sql
     con.execute("create schema if not exists quality")
     con.execute(
-        f"create or replace temp table __id_combos as select row_number() over (order by customer_id, email_key, phone_key, visitor_id) as combo, * from ({query})",
+        f"create or replace temp table __id_combos as select row_number() over () as combo, * from ({query})",
         bind(query, params),
     )
     unpivot = " union all ".join(
@@ -64,12 +65,18 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     con.execute(
         """
         create or replace temp table __id_common as
-        with seen_with as (
+        with candidates as (
+            -- only an identifier on more than max_links combinations can be seen with more than
+            -- max_links others: the pairs below are built for these few
+            select identifier from __id_links group by identifier having count(*) > $max_links
+        ),
+        seen_with as (
             select
                 links.identifier,
                 count(distinct other.identifier) filter (where other.kind = 'email') as emails,
                 count(distinct other.identifier) filter (where other.kind = 'crm') as crm_ids
             from __id_links as links
+            semi join candidates using (identifier)
             join __id_links as other
                 on other.combo = links.combo
                 and other.identifier <> links.identifier
@@ -78,7 +85,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
         ),
         touched as (
             select identifier, any_value(kind) as kind, any_value(value) as value, sum(records)::bigint as records
-            from __id_links group by identifier
+            from __id_links semi join candidates using (identifier) group by identifier
         )
         select touched.*, seen_with.emails, seen_with.crm_ids
         from seen_with
@@ -107,11 +114,12 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     )
     # the first round for free: each identifier starts at the smallest hub of its combinations
     con.execute("create or replace temp table __id_labels as select identifier, min(hub) as label from __id_star group by identifier")
+    jump = "least(propagated.label, jumped.label)" if POINTER_JUMPING else "propagated.label"
     rounds = 0
     while True:
         rounds += 1
         con.execute(
-            """
+            f"""
             create or replace temp table __id_next as
             with proposed as (
                 select edges.a as identifier, labels.label
@@ -124,7 +132,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
                 select identifier, min(label) as label from proposed group by identifier
             )
             -- pointer jumping: the label's own label is in the same component too
-            select propagated.identifier, least(propagated.label, jumped.label) as label
+            select propagated.identifier, {jump} as label
             from propagated
             join propagated as jumped on jumped.identifier = propagated.label
             """
@@ -146,11 +154,12 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     con.execute(
         """
         create or replace table staging.customer_identifiers as
-        select distinct usable.identifier, usable.kind as identifier_kind, usable.value as identifier_value,
-               labels.label as customer_key
-        from __id_usable as usable
-        join __id_labels as labels using (identifier)
-        order by customer_key, identifier
+        select
+            identifier,
+            split_part(identifier, ':', 1) as identifier_kind,
+            identifier[strpos(identifier, ':') + 1:] as identifier_value,
+            label as customer_key
+        from __id_labels
         """
     )
     con.execute(
