@@ -54,6 +54,7 @@ class Config:
     ltv_horizons: tuple[int, ...] = (1, 3, 6, 12, 24)
     summary_months: int = 12
     ltv_min_customers_per_fit: int = 500
+    identity_max_links: int = 10
     max_reject_share: float = 0.05
     min_date: date = date(1990, 1, 1)
     max_date: date | None = None  # None: the day after the run's date (see plausible_max_date)
@@ -96,6 +97,7 @@ _SCALARS: dict[tuple[str, str], str] = {
     ("ltv", "horizons"): "ltv_horizons",
     ("ltv", "summary_months"): "summary_months",
     ("ltv", "min_customers_per_fit"): "ltv_min_customers_per_fit",
+    ("identity", "max_links"): "identity_max_links",
     ("quality", "max_reject_share"): "max_reject_share",
     ("quality", "min_date"): "min_date",
     ("quality", "max_date"): "max_date",
@@ -180,8 +182,9 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
             raise fail(f"a non-empty list drawn from {list(GRAINS)}")
         return tuple(dict.fromkeys(value))
-    if attribute in ("lookback_days", "summary_months", "late_data_days", "ltv_min_customers_per_fit", "report_min_customers"):
-        at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit") else 0
+    if attribute in ("lookback_days", "summary_months", "late_data_days", "ltv_min_customers_per_fit",
+                     "report_min_customers", "identity_max_links"):
+        at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit", "identity_max_links") else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
             raise fail(f"a whole number >= {at_least}")
         return value

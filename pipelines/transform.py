@@ -57,6 +57,7 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "summary_months": config.summary_months,
         "ltv_min_customers_per_fit": config.ltv_min_customers_per_fit,
         "default_model": config.default_model,
+        "identity_max_links": config.identity_max_links,
         "settings_fingerprint": settings_fingerprint(config),
         # Where incremental models recompute from (callables, evaluated just before the model runs):
         # the run's first month, or earlier when older inputs changed (see the functions below).
@@ -75,6 +76,7 @@ def settings_fingerprint(config: Config) -> str:
         for name in (
             "reporting_currency", "default_margin_rate", "lookback_days", "half_life_days", "grains",
             "ltv_horizons", "summary_months", "default_model", "channel_rules", "source_aliases",
+            "identity_max_links",
         )
     }
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
@@ -108,10 +110,61 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         where current_first.order_id is null or stored_first.order_id is null
         """,
     )
-    starts = [range_start, late_touches_start(con, "marts.attribution", range_start)]
+    starts = [range_start, late_touches_start(con, "marts.attribution", range_start), identity_changes_start(con)]
     if changed:
         starts.append(changed.replace(day=1))
     return min(starts)
+
+
+def identity_changes_start(con: duckdb.DuckDBPyConnection) -> date:
+    """The month of the earliest first purchase of a customer whose identity changed since the stored
+    credits were computed: a component that gained, lost or re-keyed an identifier (a new order joined
+    two customers, a visitor was linked to a CRM record). Its first purchase may have moved to an earlier
+    month, or kept its order and key but gained the touches of a newly linked visitor: either way its
+    credits, and every month from its first purchase on, are recomputed. Compares the graph just rebuilt
+    (staging.customer_identifiers) with the identifier counts the last run published (marts.customers,
+    rebuilt after attribution); without that table everything is recomputed."""
+    if not table_exists(con, "marts.customers"):
+        return EARLIEST
+    changed = scalar(
+        con,
+        """
+        with current_components as (
+            select
+                customer_key,
+                count(*) filter (where identifier_kind = 'crm') as crm_id_count,
+                count(*) filter (where identifier_kind = 'email') as email_count,
+                count(*) filter (where identifier_kind = 'phone') as phone_count,
+                count(*) filter (where identifier_kind = 'visitor') as visitor_count
+            from staging.customer_identifiers
+            group by customer_key
+        ),
+        stored_components as (
+            -- customers keyed on a single order are not in the graph
+            select customer_key, crm_id_count, email_count, phone_count, visitor_count, first_purchase_ts
+            from marts.customers
+            where crm_id_count + email_count + phone_count + visitor_count > 0
+        ),
+        changed as (
+            select coalesce(current_components.customer_key, stored_components.customer_key) as customer_key,
+                   stored_components.first_purchase_ts as stored_first_purchase_ts
+            from current_components
+            full join stored_components
+                on stored_components.customer_key = current_components.customer_key
+                and stored_components.crm_id_count = current_components.crm_id_count
+                and stored_components.email_count = current_components.email_count
+                and stored_components.phone_count = current_components.phone_count
+                and stored_components.visitor_count = current_components.visitor_count
+            where current_components.customer_key is null or stored_components.customer_key is null
+        )
+        select least(
+            (select min(stored_first_purchase_ts) from changed),
+            (select min(orders.order_ts) from marts.orders as orders
+             where orders.customer_type = 'new' and orders.customer_key in (select customer_key from changed))
+        )::date
+        """,
+    )
+    return changed.replace(day=1) if changed else LATEST
 
 
 def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: date) -> date:

@@ -24,6 +24,7 @@ def test_empty_file_means_defaults():
     assert config.grains == ("month",)
     assert config.as_of_date is None
     assert config.ltv_horizons == (1, 3, 6, 12, 24)
+    assert config.identity_max_links == 10
 
 
 @pytest.mark.parametrize(
@@ -51,6 +52,8 @@ def test_empty_file_means_defaults():
         ({"quality": {"max_date": "1980-01-01"}}, "quality.max_date = 1980-01-01: expected a date after quality.min_date"),
         ({"quality": {"max_amount": 1e30}}, "quality.max_amount = 1e+30"),
         ({"quality": {"max_shrink_share": 2}}, "quality.max_shrink_share = 2"),
+        ({"identity": {"max_links": 0}}, "identity.max_links = 0"),
+        ({"identity": {"max_links": 2.5}}, "identity.max_links = 2.5"),
     ],
 )
 def test_bad_settings_are_named(raw, named):

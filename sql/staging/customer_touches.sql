@@ -1,15 +1,23 @@
 -- materialized: view
 -- Touchpoints that belong to a known customer, with their channel: the input of attribution. A view,
 -- so attribution reads only the touches of the periods it recomputes (a filter on ts reaches raw.touchpoints).
-with known_touches as (
-    -- a touchpoint that names its CRM customer uses it; others are linked through the visitor's orders.
-    -- Only these go on to the tag and channel joins: most visitors never buy.
+with crm_customers as (
+    select identifier_value as customer_id, customer_key
+    from staging.customer_identifiers
+    where identifier_kind = 'crm'
+),
+
+known_touches as (
+    -- a touch that names its CRM customer, or whose visitor is in the identity graph, belongs to that
+    -- customer (both lead to the same component). Only these go on to the tag and channel joins: most
+    -- visitors never buy.
     select
         touches.*,
-        coalesce('crm:' || touches.customer_id, visitor_customers.customer_key) as customer_key
+        coalesce(crm_customers.customer_key, visitor_customers.customer_key) as customer_key
     from raw.touchpoints as touches
+    left join crm_customers on crm_customers.customer_id = touches.customer_id
     left join staging.visitor_customers on visitor_customers.visitor_id = touches.visitor_id
-    where coalesce('crm:' || touches.customer_id, visitor_customers.customer_key) is not null
+    where coalesce(crm_customers.customer_key, visitor_customers.customer_key) is not null
         and touches.ts is not null
 ),
 

@@ -2,8 +2,8 @@
 -- Orders, one per order id: customer key, validity, amounts in the reporting currency, normalised UTM tags.
 -- raw.orders is named where it is read (not a shared CTE): a CTE read twice is materialised, and
 -- materialising 10 M wide rows costs more than scanning the columns twice
-with customers as (
-    select customer_id, email_key, phone_key from staging.customers
+with identifiers as (
+    select identifier_kind, identifier_value, customer_key from staging.customer_identifiers
 ),
 
 fx_daily as (
@@ -73,50 +73,24 @@ normalised as (
     where raw_orders.order_id is not null
 ),
 
-email_matches as (
-    -- an e-mail or phone shared by several CRM records resolves to the lowest id, deterministically
-    select email_key, min(customer_id) as customer_id
-    from customers
-    where email_key is not null
-    group by email_key
-),
-
-phone_matches as (
-    select phone_key, min(customer_id) as customer_id
-    from customers
-    where phone_key is not null
-    group by phone_key
-),
-
-phone_emails as (
-    -- a guest who once left both e-mail and phone is one customer: a phone-only order joins that e-mail
-    select phone_key, min(email_key) as email_key
-    from raw.orders
-    where phone_key is not null and email_key is not null and order_id is not null
-    group by phone_key
-),
-
 identified as (
-    -- METRICS.md: CRM id where known (also found through the order's e-mail or phone), else e-mail,
-    -- else phone. Orders with none of them fall back to the web visitor, then to the order itself,
-    -- so that every valid order has exactly one customer.
+    -- METRICS.md "Customer identity": the order's customer is the connected component of the
+    -- identifiers it carries (staging.customer_identifiers); all of them that are usable lead to the
+    -- same key, so the first one found is it. An order whose identifiers are all missing or too common
+    -- to link on keys on itself, so that every valid order has exactly one customer.
     select
         normalised.*,
-        coalesce(normalised.customer_id, email_matches.customer_id, phone_matches.customer_id) as resolved_customer_id,
-        case
-            when normalised.customer_id is not null then 'crm:' || normalised.customer_id
-            when email_matches.customer_id is not null then 'crm:' || email_matches.customer_id
-            when phone_matches.customer_id is not null then 'crm:' || phone_matches.customer_id
-            when normalised.email_key is not null then 'email:' || normalised.email_key
-            when phone_emails.email_key is not null then 'email:' || phone_emails.email_key
-            when normalised.phone_key is not null then 'phone:' || normalised.phone_key
-            when normalised.visitor_id is not null then 'visitor:' || normalised.visitor_id
-            else 'order:' || normalised.order_id
-        end as customer_key
+        coalesce(by_crm.customer_key, by_email.customer_key, by_phone.customer_key, by_visitor.customer_key,
+                 'order:' || normalised.order_id) as customer_key
     from normalised
-    left join email_matches on email_matches.email_key = normalised.email_key
-    left join phone_matches on phone_matches.phone_key = normalised.phone_key
-    left join phone_emails on phone_emails.phone_key = normalised.phone_key
+    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'crm') as by_crm
+        on by_crm.identifier_value = normalised.customer_id
+    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'email') as by_email
+        on by_email.identifier_value = normalised.email_key
+    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'phone') as by_phone
+        on by_phone.identifier_value = normalised.phone_key
+    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'visitor') as by_visitor
+        on by_visitor.identifier_value = normalised.visitor_id
 ),
 
 with_order_rate as (
@@ -150,7 +124,8 @@ converted as (
 select
     order_id,
     customer_key,
-    resolved_customer_id as customer_id,
+    -- the order's own CRM id, else the one its component is keyed on
+    coalesce(customer_id, case when starts_with(customer_key, 'crm:') then customer_key[5:] end) as customer_id,
     visitor_id,
     order_ts,
     order_date,
