@@ -1,4 +1,4 @@
-"""Stops a run when an amount needs an exchange rate that is not there (METRICS.md: never a silent NULL or 1.0).
+"""Stops a run when an amount needs an exchange rate that is not there (docs/metrics.md: never a silent NULL or 1.0).
 
 staging.missing_fx_rates lists (currency, date, source) for every amount in another currency than the
 reporting one with no rate on or before its date; `check_fx` raises when it holds any row.

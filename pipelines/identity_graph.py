@@ -1,4 +1,4 @@
-"""The identity graph (METRICS.md "Customer identity"): staging.customer_identifiers and quality.identity_conflicts.
+"""The identity graph (docs/metrics.md, "Customer identity"): staging.customer_identifiers and quality.identity_conflicts.
 
 Nodes are identifiers ('crm', 'email', 'phone', 'visitor' with their value); every record (order, CRM
 record, touch naming its CRM customer) links the identifiers it carries. A customer is a connected

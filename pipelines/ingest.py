@@ -71,7 +71,7 @@ class IngestError(RuntimeError):
 
 @dataclass(frozen=True)
 class Bounds:
-    """Plausible values (METRICS.md): rows outside are quarantined with the setting named."""
+    """Plausible values (docs/metrics.md): rows outside are quarantined with the setting named."""
 
     min_date: date
     max_date: date

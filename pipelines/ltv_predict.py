@@ -1,4 +1,4 @@
-"""Predicted LTV (METRICS.md "Predicted LTV"): marts.customer_ltv_predicted, quality.ltv_fits, quality.ltv_backtest.
+"""Predicted LTV (docs/metrics.md "Predicted LTV"): marts.customer_ltv_predicted, quality.ltv_fits, quality.ltv_backtest.
 
 sql/marts/customer_ltv_predicted.sql computes, in DuckDB and in one pass, every customer's daily summary
 (frequency, recency, tenure in days, mean margin per repeat purchase day) at the as-of date and at the

@@ -19,7 +19,7 @@ __all__ = ["EARLIEST", "LATEST", "as_of_date", "model_params", "run_transforms",
 
 
 def as_of_date(con: duckdb.DuckDBPyConnection, config: Config) -> date:
-    """The configured as-of date, else the latest date present in orders and ad spend (METRICS.md);
+    """The configured as-of date, else the latest date present in orders and ad spend (docs/metrics.md);
     never after the run's date: a period that has not ended yet is never reported as lived through
     (ingest quarantines rows dated after quality.max_date, so one placeholder cannot move it either)."""
     today = run_date()

@@ -86,6 +86,10 @@ COLUMNS: dict[str, str] = {
     # touchpoints
     "ts": "Time of the visit (UTC).",
     "seen_month": "First day of the month the tag combination was seen in.",
+    # identity graph
+    "identifier": "An identifier of a person as '<kind>:<value>': crm:<customer id>, email:<keyed hash>, phone:<keyed hash>, visitor:<web or analytics client id>.",
+    "identifier_kind": "crm, email, phone or visitor.",
+    "identifier_value": "The identifier without its kind (e-mails and phones as keyed hashes, never in clear).",
     "tag_key": "The combination of tags, referrer, click-id name and month (macro staging.touch_tag_key) that identifies the row.",
     # fx
     "rate": "Reporting-currency units per one unit of currency.",

@@ -1,8 +1,8 @@
 """Pandera (polars) models of the cohort, LTV and payback marts (issue 4), one per published table.
 
 They give the warehouse its table and column comments (pipelines.table_docs.apply_comments) and check
-the built tables in tests. Definitions follow /work/shared/METRICS.md "Cohorts, LTV, payback"; where
-METRICS.md is silent, the choice is written into the description so analysts see it in their client.
+the built tables in tests. Definitions follow /work/shared/docs/metrics.md "Cohorts, LTV, payback"; where
+docs/metrics.md is silent, the choice is written into the description so analysts see it in their client.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ _WEIGHTED = "weighted by attribution credit"
 # Columns shared by channel_ltv (one cohort) and channel_summary (cohorts of the window, pooled).
 _LTV = "Historical margin LTV at {h} month(s): cumulative gross margin (net of partial refunds) of the cohort's valid orders with month index k < {h}, first purchase included, per weighted customer. NULL while month index {k} has not ended on or before the as-of date (horizon incomplete, never extrapolated)."
 _LTV_REVENUE = "Historical revenue LTV at {h} month(s): as ltv_margin_{h} but on revenue net of partial refunds. NULL while the horizon is incomplete."
-_PREDICTED = "Predicted margin LTV at {h} month(s) (METRICS.md 'Predicted LTV'): ltv_margin_{h} once the horizon is lived; before, the margin observed so far (net of partial refunds) plus the credit-weighted expected margin of the cohort's customers from the as-of date to the end of month index {k} (marts.customer_ltv_predicted.expected_margin_to_horizon_{h}), per weighted customer. NULL when a customer of the cohort has no prediction (its fit did not converge: quality.ltv_fits)."
+_PREDICTED = "Predicted margin LTV at {h} month(s) (docs/metrics.md 'Predicted LTV'): ltv_margin_{h} once the horizon is lived; before, the margin observed so far (net of partial refunds) plus the credit-weighted expected margin of the cohort's customers from the as-of date to the end of month index {k} (marts.customer_ltv_predicted.expected_margin_to_horizon_{h}), per weighted customer. NULL when a customer of the cohort has no prediction (its fit did not converge: quality.ltv_fits)."
 _PREDICTED_PAYBACK = "Predicted payback in months: payback_months_observed once reached; else the month at which the predicted LTV curve - linear between its points at 0 (nothing), 1, 3, 6, 12 and 24 months (ltv_margin_h_predicted) - reaches cac_full, rounded up and never inside the months already complete. NULL when it does not within 24 months, or without cac_full."
 _DOC = {
     "cac_paid": "Paid CAC = ad spend / new customers, from marts.channel_period_cac (period_grain 'month') of the acquisition month, channel and model. NULL when unknown or there were no new customers.",
@@ -236,7 +236,7 @@ class CustomerLtvPredicted(pa.DataFrameModel):
     class Config:
         name = "marts.customer_ltv_predicted"
         description = (
-            "Predicted LTV per customer (METRICS.md 'Predicted LTV'): BG/NBD for repeat purchase days and Gamma-Gamma "
+            "Predicted LTV per customer (docs/metrics.md 'Predicted LTV'): BG/NBD for repeat purchase days and Gamma-Gamma "
             "for margin per purchase, fitted by maximum likelihood on the daily summary of valid orders up to the as-of "
             "date, per acquisition channel with at least ltv.min_customers_per_fit customers, else pooled "
             "(pipelines/ltv_predict.py; fits in quality.ltv_fits, back-test in quality.ltv_backtest). Rebuilt whole every run."

@@ -1,4 +1,4 @@
-"""METRICS.md worked examples 1, 2 and 5, end to end: export files on disk -> Dagster run of every
+"""docs/metrics.md worked examples 1, 2 and 5, end to end: export files on disk -> Dagster run of every
 asset (ingest, Pandera, staging, marts, checks, publish) -> numbers read back from the published file."""
 
 from __future__ import annotations

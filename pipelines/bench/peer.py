@@ -1,6 +1,6 @@
 """The peer: the headline tables in plain pandas, the way an analyst would write them in a notebook.
 
-Reads the same export folder, cleans it by the same rules (docs/data_contracts.md, METRICS.md), and
+Reads the same export folder, cleans it by the same rules (docs/data_contracts.md, docs/metrics.md), and
 computes, under last-touch attribution:
   - monthly paid CAC per channel (ad spend / new customers), and
   - cohort LTV (margin) at 3, 6 and 12 months per acquisition month and channel.

@@ -127,7 +127,7 @@ select
     new_customers,
     first_order_revenue,
     case when new_customers > 0 then ad_spend / new_customers end as cac_paid,
-    -- fully loaded: every cost but the retention share (METRICS.md: 'none' costs count only here)
+    -- fully loaded: every cost but the retention share (docs/metrics.md: 'none' costs count only here)
     case when new_customers > 0 then (ad_spend + direct_costs + allocated_costs + unallocated_costs) / new_customers end as cac_full,
     case when ad_spend > 0 then first_order_revenue / ad_spend end as roas_first_order
 from split

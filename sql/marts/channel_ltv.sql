@@ -2,7 +2,7 @@
 -- LTV, payback and LTV:CAC per acquisition cohort: one row per cohort_month x channel x
 -- attribution_model. Historical LTV at h months is read off marts.cohort_ltv at k = h - 1 and is
 -- NULL until that month has ended on or before the as-of date, so completeness stays visible.
--- Predicted LTV at h (METRICS.md "Predicted LTV") = the margin observed so far + the expected margin of
+-- Predicted LTV at h (docs/metrics.md "Predicted LTV") = the margin observed so far + the expected margin of
 -- the cohort's customers from the as-of date to the end of month h - 1 (marts.customer_ltv_predicted,
 -- expected_margin_to_horizon_h, weighted by credit), per weighted customer; once the horizon is lived
 -- the expected part is 0 and the value is the observed ltv_margin_h.

@@ -1,6 +1,6 @@
 -- materialized: table
 -- The table an analyst opens first: per channel and attribution model, the cohorts acquired in the
--- last $summary_months complete months (METRICS.md: a month is complete once it ended on or before
+-- last $summary_months complete months (docs/metrics.md: a month is complete once it ended on or before
 -- the as-of date, so an as-of date on a month's last day makes that month the window's last),
 -- pooled. Every pooled figure is a ratio of sums over the window's cohorts, so large cohorts weigh more.
 -- Observed LTV at h pools only the window's cohorts that lived h months; the *_predicted columns pool

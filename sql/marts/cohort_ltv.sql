@@ -25,7 +25,7 @@ as_of as (
 ),
 
 -- marts.orders keeps an order's full revenue and margin in its own month and the partial refund
--- separately (METRICS.md: a partial refund lowers revenue and margin in the month it happened).
+-- separately (docs/metrics.md: a partial refund lowers revenue and margin in the month it happened).
 order_months as (
     select
         orders.customer_key,
@@ -128,7 +128,7 @@ final as (
         monthly.attribution_model,
         monthly.month_index::integer as month_index,
         (monthly.cohort_month + to_months(monthly.month_index))::date as activity_month,
-        -- METRICS.md: a period is lived through only if it ended on or before the as-of date.
+        -- docs/metrics.md: a period is lived through only if it ended on or before the as-of date.
         last_day(monthly.cohort_month + to_months(monthly.month_index)) <= as_of.as_of_date as month_complete,
         monthly.cohort_customers::double as cohort_customers,
         monthly.active_customers::double as active_customers,

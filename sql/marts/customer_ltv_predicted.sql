@@ -1,5 +1,5 @@
 -- materialized: python by pipelines.ltv_predict
--- Predicted LTV per customer (METRICS.md "Predicted LTV"). This select is the set-based half: one row
+-- Predicted LTV per customer (docs/metrics.md "Predicted LTV"). This select is the set-based half: one row
 -- per customer acquired up to $as_of_date with the daily summary of its valid orders, as lifetimes'
 -- summary_data_from_transaction_data(freq="D") computes it, taken twice in one pass: at $as_of_date
 -- (frequency, recency, tenure, monetary_value: the forecast) and at $backtest_as_of, the as-of date - 6

@@ -1,5 +1,5 @@
 -- materialized: table
--- One row per resolved customer (a connected component of the identity graph, METRICS.md "Customer
+-- One row per resolved customer (a connected component of the identity graph, docs/metrics.md "Customer
 -- identity"): its key, CRM ids, how many e-mails, phones and visitors it links, its first purchase
 -- and the channel the default attribution model credits. Customers keyed on a single order (no usable
 -- identifier) come from their first purchase; CRM records that never bought have no first purchase.

@@ -17,7 +17,7 @@ valid as (
 ranked as (
     select
         valid.*,
-        -- METRICS.md: earliest valid order, ties broken by order id
+        -- docs/metrics.md: earliest valid order, ties broken by order id
         row_number() over (partition by customer_key order by order_ts, order_id) as customer_order_number
     from valid
 ),

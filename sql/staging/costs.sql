@@ -10,7 +10,7 @@ select
     channel as channel_raw,
     -- empty channel = a shared cost
     nullif(lower(trim(channel)), '') as channel,
-    -- empty allocation = 'orders' (METRICS.md); it only matters for shared costs
+    -- empty allocation = 'orders' (docs/metrics.md); it only matters for shared costs
     coalesce(nullif(lower(trim(allocation)), ''), 'orders') as allocation,
     amount as amount_original,
     upper(trim(currency)) as currency,

@@ -1,6 +1,6 @@
 -- materialized: python by pipelines.identity_graph
 -- Every identifier (CRM id, e-mail key, phone key, web visitor id) with the customer it belongs to: its
--- connected component in the identity graph (METRICS.md "Customer identity"), resolved set-based by
+-- connected component in the identity graph (docs/metrics.md, "Customer identity"), resolved set-based by
 -- pipelines/identity_graph.py. This select is the graph's input: each distinct combination of
 -- identifiers carried by one record (an order, a CRM record, a touch that names its CRM customer),
 -- with how many records carried it. Grouping first keeps the graph the size of the identities, not of

@@ -74,7 +74,7 @@ normalised as (
 ),
 
 identified as (
-    -- METRICS.md "Customer identity": the order's customer is the connected component of the
+    -- docs/metrics.md "Customer identity": the order's customer is the connected component of the
     -- identifiers it carries (staging.customer_identifiers); all of them that are usable lead to the
     -- same key, so the first one found is it. An order whose identifiers are all missing or too common
     -- to link on keys on itself, so that every valid order has exactly one customer.

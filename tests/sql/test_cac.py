@@ -1,5 +1,5 @@
 """CAC marts (marts.orders, marts.channel_period_cac, marts.blended_cac) on hand-computed data,
-including METRICS.md worked examples 1, 2 and 5."""
+including docs/metrics.md worked examples 1, 2 and 5."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The identity graph (METRICS.md "Customer identity") through the real SQL models: chains across guest
+"""The identity graph (docs/metrics.md "Customer identity") through the real SQL models: chains across guest
 orders, CRM records and identified touches, a too-common phone, CRM records that are one person, key
 stability, and a nightly run where a new order joins two customers. Every expectation is worked out by
 hand from the rows inserted."""

@@ -62,7 +62,7 @@ def build_upstream(con, orders, credits=None, cac=()):
             [order_id, customer, _ts(ts), _ts(ts), revenue, revenue, margin, margin,
              refunded_amount, _ts(refunded_at) if refunded_at else None, refund_margin],
         )
-    # First purchase = earliest valid order, ties broken by order id (METRICS.md).
+    # First purchase = earliest valid order, ties broken by order id (docs/metrics.md).
     con.execute(
         """insert into marts.first_purchases
            select customer_key, order_id, order_ts, date_trunc('month', order_ts)::date, revenue, margin, null
@@ -231,7 +231,7 @@ def test_tables_match_their_pandera_models_and_every_column_has_a_comment(hand):
 def test_metrics_example_3_formula_ltv():
     """10 000 per customer-period, 60 % margin, 15 % churn per period -> 10 000 x 0.6 / 0.15 = 40 000.
 
-    METRICS.md states it on a yearly grain; the formula is the same on any grain, so the same inputs
+    docs/metrics.md states it on a yearly grain; the formula is the same on any grain, so the same inputs
     per month give the same 40 000: 20 customers in January, 17 of them (85 %) order again in February.
     """
     con = duckdb.connect()
