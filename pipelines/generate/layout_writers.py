@@ -313,45 +313,46 @@ GA4_CTS = ("manual_campaign_id", "manual_campaign_name", "manual_source", "manua
 def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://shop.example/") -> None:
     """Canonical touchpoint text as a GA4 BigQuery export table (events_*) in Parquet: one session a
     touch, its session_start event carrying the UTM tags in collected_traffic_source, a gclid there
-    too, other click ids in the page URL, the referrer in page_referrer, the customer id as user_id."""
+    too, other click ids in the page URL, the referrer in page_referrer, the customer id as user_id.
+    DuckDB builds the nested records and streams the file (polars' nested columns cost ~4 GB per
+    million rows here)."""
+    import duckdb
+
     from pipelines.readers.values import parse_timestamp
 
-    ts = touches.select(parse_timestamp(pl.col("ts"))).to_series()
-    micros = (ts.dt.epoch("us")).alias("event_timestamp")
-    click = pl.col("click_id")
-    gclid = pl.when(click.str.starts_with("gclid=")).then(click.str.strip_prefix("gclid="))
-    other = pl.when(click.is_not_null() & ~click.str.starts_with("gclid=")).then(click)
-    def param(key: str, string: pl.Expr | None = None, integer: pl.Expr | None = None) -> pl.Expr:
-        """One event_params record: {key, value: {string_value, int_value, float_value, double_value}}."""
-        return pl.struct(
-            key=pl.lit(key),
-            value=pl.struct(
-                string_value=pl.lit(None, pl.String) if string is None else string.cast(pl.String),
-                int_value=pl.lit(None, pl.Int64) if integer is None else integer.cast(pl.Int64),
-                float_value=pl.lit(None, pl.Float64),
-                double_value=pl.lit(None, pl.Float64),
-            ),
-        )
-
-    location = pl.lit(site) + pl.when(other.is_not_null()).then(pl.lit("?") + other).otherwise(pl.lit(""))
-    frame = touches.with_columns(micros, pl.int_range(pl.len(), dtype=pl.Int64).alias("_n")).select(
-        pl.from_epoch("event_timestamp", "us").dt.strftime("%Y%m%d").alias("event_date"),
-        "event_timestamp",
-        pl.lit("session_start").alias("event_name"),
-        pl.concat_list(
-            param("ga_session_id", integer=pl.lit(1_700_000_000) + pl.col("_n")),
-            param("page_location", string=location),
-            param("page_referrer", string=pl.col("referrer")),
-        ).alias("event_params"),
-        pl.col("customer_id").alias("user_id"),
-        pl.col("visitor_id").alias("user_pseudo_id"),
-        pl.struct(**{
-            name: pl.lit(None, pl.String) for name in GA4_CTS
-        } | {
-            "manual_campaign_name": pl.col("utm_campaign"), "manual_source": pl.col("utm_source"),
-            "manual_medium": pl.col("utm_medium"), "manual_term": pl.col("utm_term"),
-            "manual_content": pl.col("utm_content"), "gclid": gclid,
-        }).alias("collected_traffic_source"),
-        pl.lit("WEB").alias("platform"),
-    )
-    frame.write_parquet(path, statistics=False)
+    typed = touches.with_columns(parse_timestamp(pl.col("ts")).dt.epoch("us").alias("event_timestamp"))
+    value = "struct_pack(string_value := {s}::varchar, int_value := {i}::bigint, float_value := null::double, double_value := null::double)"
+    cts = ", ".join(f"{name} := null::varchar" for name in GA4_CTS if name not in (
+        "manual_campaign_name", "manual_source", "manual_medium", "manual_term", "manual_content", "gclid"))
+    con = duckdb.connect()
+    try:
+        con.register("touches", typed.to_arrow())
+        con.execute(f"""
+            copy (
+                select
+                    strftime(make_timestamp(event_timestamp), '%Y%m%d') as event_date,
+                    event_timestamp,
+                    'session_start' as event_name,
+                    [
+                        struct_pack(key := 'ga_session_id', value := {value.format(s='null', i='1700000000 + n')}),
+                        struct_pack(key := 'page_location', value := {value.format(s="$site || coalesce('?' || other_click, '')", i='null')}),
+                        struct_pack(key := 'page_referrer', value := {value.format(s='referrer', i='null')})
+                    ] as event_params,
+                    customer_id as user_id,
+                    visitor_id as user_pseudo_id,
+                    struct_pack(
+                        manual_campaign_name := utm_campaign, manual_source := utm_source, manual_medium := utm_medium,
+                        manual_term := utm_term, manual_content := utm_content,
+                        gclid := case when click_id like 'gclid=%' then click_id[7:] end, {cts}
+                    ) as collected_traffic_source,
+                    'WEB' as platform
+                from (
+                    select *, row_number() over () - 1 as n,
+                           case when click_id not like 'gclid=%' then click_id end as other_click
+                    from touches
+                )
+                order by n
+            ) to '{path.as_posix()}' (format parquet)
+            """, {"site": site})
+    finally:
+        con.close()
