@@ -236,3 +236,25 @@ def test_a_nightly_run_follows_a_merge_into_an_older_month(scenario):
     got_tables, expected = snapshot(nightly), snapshot(full)
     for name in SNAPSHOT:
         assert got_tables[name].equals(expected[name]), name
+
+
+def test_a_new_phone_of_a_known_customer_recomputes_only_the_run_months():
+    # the component gains a phone, keeps its key, first order and touches: nothing before April changes
+    orders = [order("jan", 20, month=1, customer_id="c1", visitor_id="v1"),
+              order("apr", 5, month=4, customer_id="c1", visitor_id="v1", phone_key="p1")]
+    touches = [{"visitor_id": "v1", "ts": datetime(2024, 1, 10), "utm_source": "google", "utm_medium": "cpc"}]
+    nightly = new_warehouse(NIGHTLY)
+    insert(nightly, "raw.orders", orders[:1])
+    insert(nightly, "raw.touchpoints", touches)
+    run(nightly, NIGHTLY)
+    insert(nightly, "raw.orders", orders[1:])
+    run(nightly, NIGHTLY, window=APRIL)
+    assert last_write_start(nightly, "marts.attribution") == date(2024, 4, 1)
+    assert rows(nightly, "select phone_count, first_order_id from marts.customers") == [(1, "jan")]
+    full = new_warehouse(NIGHTLY)
+    insert(full, "raw.orders", orders)
+    insert(full, "raw.touchpoints", touches)
+    run(full, NIGHTLY)
+    got_tables, expected = snapshot(nightly), snapshot(full)
+    for name in SNAPSHOT:
+        assert got_tables[name].equals(expected[name]), name
