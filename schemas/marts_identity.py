@@ -18,7 +18,7 @@ class Customers(pa.DataFrameModel):
     email_count: int = pa.Field(ge=0, description="Distinct e-mail keys linked to the customer")
     phone_count: int = pa.Field(ge=0, description="Distinct phone keys linked to the customer")
     visitor_count: int = pa.Field(ge=0, description="Distinct web visitor / analytics client ids linked to the customer")
-    first_order_id: str = pa.Field(nullable=True, unique=True, description="The customer's first valid order (marts.first_purchases); NULL when the customer never bought")
+    first_order_id: str = pa.Field(nullable=True, description="The customer's first valid order (marts.first_purchases); NULL when the customer never bought")
     first_purchase_ts: dt.datetime = pa.Field(nullable=True, description="When the first purchase was placed")
     first_purchase_date: dt.date = pa.Field(nullable=True, description="Date of the first purchase")
     acquisition_month: dt.date = pa.Field(nullable=True, description="First day of the first purchase's month: the customer's cohort")

@@ -14,6 +14,7 @@ import pytest
 from conftest import insert, make_config, new_warehouse, run, table
 from pipelines import identity_graph
 from pipelines.db import rows, scalar
+from schemas.marts_identity import Customers, IdentityConflicts
 
 
 def order(order_id: str, day: int, month: int = 3, **values) -> dict:
@@ -104,6 +105,8 @@ def test_two_crm_records_of_one_person_are_merged_and_listed(warehouse):
         {"customer_id": "7", "email_key": "home", "created_at": datetime(2024, 1, 1)},
         {"customer_id": "3", "phone_key": "mobile", "created_at": datetime(2024, 2, 1)},
         {"customer_id": "9", "email_key": "other", "created_at": datetime(2024, 2, 1)},  # someone else
+        {"customer_id": "5", "created_at": datetime(2024, 2, 1)},  # never bought
+        {"customer_id": "6", "created_at": datetime(2024, 2, 1)},  # never bought
     ])
     insert(warehouse, "raw.orders", [
         order("a", 5, customer_id="7"),
@@ -121,6 +124,9 @@ def test_two_crm_records_of_one_person_are_merged_and_listed(warehouse):
     customer = rows(warehouse, """select crm_ids, crm_id_count, email_count, phone_count, first_order_id, first_purchase_date
                                   from marts.customers where customer_key = 'crm:3'""")
     assert customer == [("3,7", 2, 1, 1, "a", date(2024, 3, 5))]
+    # the published contracts hold (a CRM customer who never bought has no first purchase)
+    Customers.validate(table(warehouse, "marts.customers"), lazy=True)
+    IdentityConflicts.validate(table(warehouse, "quality.identity_conflicts"), lazy=True)
 
 
 def graph_rows() -> list[tuple[str, dict]]:
