@@ -117,13 +117,15 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
 
 
 def identity_changes_start(con: duckdb.DuckDBPyConnection) -> date:
-    """The month of the earliest first purchase of a customer whose identity changed since the stored
-    credits were computed: a component that gained, lost or re-keyed an identifier (a new order joined
-    two customers, a visitor was linked to a CRM record). Its first purchase may have moved to an earlier
-    month, or kept its order and key but gained the touches of a newly linked visitor: either way its
-    credits, and every month from its first purchase on, are recomputed. Compares the graph just rebuilt
-    (staging.customer_identifiers) with the identifier counts the last run published (marts.customers,
-    rebuilt after attribution); without that table everything is recomputed."""
+    """The month of the earliest first purchase of a customer whose touches may have changed since the
+    stored credits were computed: a component that was re-keyed, or gained or lost a CRM id or a visitor
+    (touches reach a customer only through those: staging.customer_touches). A new order can join two
+    customers and keep the older one's key and first order, yet bring the other's visits from before
+    it: its credits, and every month from its first purchase on, are recomputed. A component that only
+    gained an e-mail or a phone has the same touches; if it gained orders, the first-purchase comparison
+    in attribution_start sees them. Compares the graph just rebuilt (staging.customer_identifiers) with
+    the counts the last run published (marts.customers, rebuilt after attribution); without that table
+    everything is recomputed."""
     if not table_exists(con, "marts.customers"):
         return EARLIEST
     changed = scalar(
@@ -133,17 +135,15 @@ def identity_changes_start(con: duckdb.DuckDBPyConnection) -> date:
             select
                 customer_key,
                 count(*) filter (where identifier_kind = 'crm') as crm_id_count,
-                count(*) filter (where identifier_kind = 'email') as email_count,
-                count(*) filter (where identifier_kind = 'phone') as phone_count,
                 count(*) filter (where identifier_kind = 'visitor') as visitor_count
             from staging.customer_identifiers
             group by customer_key
         ),
         stored_components as (
             -- customers keyed on a single order are not in the graph
-            select customer_key, crm_id_count, email_count, phone_count, visitor_count, first_purchase_ts
+            select customer_key, crm_id_count, visitor_count, first_purchase_ts
             from marts.customers
-            where crm_id_count + email_count + phone_count + visitor_count > 0
+            where customer_key not like 'order:%'
         ),
         changed as (
             select coalesce(current_components.customer_key, stored_components.customer_key) as customer_key,
@@ -152,8 +152,6 @@ def identity_changes_start(con: duckdb.DuckDBPyConnection) -> date:
             full join stored_components
                 on stored_components.customer_key = current_components.customer_key
                 and stored_components.crm_id_count = current_components.crm_id_count
-                and stored_components.email_count = current_components.email_count
-                and stored_components.phone_count = current_components.phone_count
                 and stored_components.visitor_count = current_components.visitor_count
             where current_components.customer_key is null or stored_components.customer_key is null
         )

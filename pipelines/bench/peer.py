@@ -271,6 +271,36 @@ def _asof_rate(frame: pd.DataFrame, day: str, fx: pd.DataFrame, reporting: str) 
     return rate.where(frame["currency"] != reporting, 1.0)
 
 
+def resolve_identities(customers: pd.DataFrame, orders: pd.DataFrame, touches: pd.DataFrame, max_links: int) -> pd.Series:
+    """identifier ('crm:<id>', 'email:..', 'phone:..', 'visitor:..') -> its component's smallest identifier.
+    Identifiers seen on a record with more than `max_links` distinct e-mails or CRM ids link nothing."""
+    records = pd.concat([
+        orders[["customer_id", "email", "phone", "visitor_id"]],
+        customers[["customer_id", "email", "phone"]].assign(visitor_id=None),
+        touches.loc[touches["customer_id"].notna(), ["customer_id", "visitor_id"]].assign(email=None, phone=None),
+    ], ignore_index=True)
+    parts = []
+    for kind, column in (("crm", "customer_id"), ("email", "email"), ("phone", "phone"), ("visitor", "visitor_id")):
+        values = records[column].dropna().astype(str)
+        parts.append(pd.DataFrame({"record": values.index, "kind": kind, "node": kind + ":" + values}))
+    links = pd.concat(parts, ignore_index=True)
+    pairs = links.merge(links[links["kind"].isin(["email", "crm"])], on="record")
+    pairs = pairs[pairs["node_x"] != pairs["node_y"]]
+    seen = pairs.groupby(["node_x", "kind_y"])["node_y"].nunique()
+    common = set(seen[seen > max_links].index.get_level_values(0))
+    links = links[~links["node"].isin(common)].copy()
+    links["hub"] = links.groupby("record")["node"].transform("min")
+    edges = pd.concat([links[["node", "hub"]].set_axis(["a", "b"], axis=1),
+                       links[["hub", "node"]].set_axis(["a", "b"], axis=1)]).drop_duplicates()
+    label = links.groupby("node")["hub"].min()
+    while True:  # plain minimum-label propagation, until no label changes
+        proposed = edges["b"].map(label).groupby(edges["a"].values).min()
+        new = pd.concat([label, proposed]).groupby(level=0).min().reindex(label.index)
+        if new.equals(label):
+            return label
+        label = new
+
+
 def compute(raw_dir: Path, config: Config | None = None) -> dict:
     config = config or load_config()
     timings = {}
@@ -283,12 +313,13 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
     timings["read_and_clean"] = time.perf_counter() - t
     t = time.perf_counter()
 
-    # identity: CRM id, also through the order's e-mail or phone; else e-mail, phone, visitor, order
-    by_email = customers.dropna(subset=["email"]).groupby("email")["customer_id"].min()
-    by_phone = customers.dropna(subset=["phone"]).groupby("phone")["customer_id"].min()
-    crm = orders["customer_id"].fillna(orders["email"].map(by_email)).fillna(orders["phone"].map(by_phone))
-    orders["customer_key"] = ("crm:" + crm).fillna("email:" + orders["email"]).fillna("phone:" + orders["phone"]) \
-        .fillna("visitor:" + orders["visitor_id"]).fillna("order:" + orders["order_id"])
+    # identity: a customer is a connected component of the identifiers records share (docs/metrics.md)
+    key_of = resolve_identities(customers, orders, touches, config.identity_max_links)
+    orders["customer_key"] = (("crm:" + orders["customer_id"]).map(key_of)
+                              .fillna(("email:" + orders["email"]).map(key_of))
+                              .fillna(("phone:" + orders["phone"]).map(key_of))
+                              .fillna(("visitor:" + orders["visitor_id"]).map(key_of))
+                              .fillna("order:" + orders["order_id"]))
 
     reporting = config.reporting_currency
     orders["rate"] = _asof_rate(orders, "created_at", fx, reporting)
@@ -307,19 +338,12 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
     orders["referrer_host"] = orders["click_id_type"] = orders["platform"] = None
     orders["channel"] = channel_of(orders, config)
 
-    # web visitors -> customer: strongest identity, then earliest order (any order, valid or not)
-    rank = orders["customer_key"].str.split(":", n=1).str[0].map({"crm": 1, "email": 2, "phone": 3, "visitor": 4}).fillna(5)
-    visitors = (orders.assign(_rank=rank).dropna(subset=["visitor_id"])
-                .sort_values(["visitor_id", "_rank", "created_at", "order_id"])
-                .drop_duplicates("visitor_id")[["visitor_id", "customer_key"]])
-
     touches = _normalise_utm(touches, config)
     touches["referrer_host"] = _referrer_host(touches["referrer"])
     touches["click_id_type"] = _click_id_type(touches["click_id"])
     touches["platform"] = None
     touches["channel"] = channel_of(touches, config)
-    touches = touches.merge(visitors.rename(columns={"customer_key": "visitor_key"}), on="visitor_id", how="left")
-    touches["customer_key"] = ("crm:" + touches["customer_id"]).fillna(touches["visitor_key"])
+    touches["customer_key"] = ("crm:" + touches["customer_id"]).map(key_of).fillna(("visitor:" + touches["visitor_id"]).map(key_of))
     touches = touches.dropna(subset=["customer_key"])
 
     valid = orders[orders["valid"]].sort_values(["customer_key", "created_at", "order_id"])

@@ -14,6 +14,7 @@ import pytest
 from conftest import insert, make_config, new_warehouse, run, table
 from pipelines import identity_graph
 from pipelines.db import rows, scalar
+from schemas.marts_identity import Customers, IdentityConflicts
 
 
 def order(order_id: str, day: int, month: int = 3, **values) -> dict:
@@ -104,6 +105,8 @@ def test_two_crm_records_of_one_person_are_merged_and_listed(warehouse):
         {"customer_id": "7", "email_key": "home", "created_at": datetime(2024, 1, 1)},
         {"customer_id": "3", "phone_key": "mobile", "created_at": datetime(2024, 2, 1)},
         {"customer_id": "9", "email_key": "other", "created_at": datetime(2024, 2, 1)},  # someone else
+        {"customer_id": "5", "created_at": datetime(2024, 2, 1)},  # never bought
+        {"customer_id": "6", "created_at": datetime(2024, 2, 1)},  # never bought
     ])
     insert(warehouse, "raw.orders", [
         order("a", 5, customer_id="7"),
@@ -121,6 +124,9 @@ def test_two_crm_records_of_one_person_are_merged_and_listed(warehouse):
     customer = rows(warehouse, """select crm_ids, crm_id_count, email_count, phone_count, first_order_id, first_purchase_date
                                   from marts.customers where customer_key = 'crm:3'""")
     assert customer == [("3,7", 2, 1, 1, "a", date(2024, 3, 5))]
+    # the published contracts hold (a CRM customer who never bought has no first purchase)
+    Customers.validate(table(warehouse, "marts.customers"), lazy=True)
+    IdentityConflicts.validate(table(warehouse, "quality.identity_conflicts"), lazy=True)
 
 
 def graph_rows() -> list[tuple[str, dict]]:
@@ -229,6 +235,28 @@ def test_a_nightly_run_follows_a_merge_into_an_older_month(scenario):
     for name in ("marts.attribution", "marts.cohort_members", "marts.channel_period_cac", "marts.blended_cac"):
         assert last_write_start(nightly, name) == date(2024, 1, 1), name
 
+    full = new_warehouse(NIGHTLY)
+    insert(full, "raw.orders", orders)
+    insert(full, "raw.touchpoints", touches)
+    run(full, NIGHTLY)
+    got_tables, expected = snapshot(nightly), snapshot(full)
+    for name in SNAPSHOT:
+        assert got_tables[name].equals(expected[name]), name
+
+
+def test_a_new_phone_of_a_known_customer_recomputes_only_the_run_months():
+    # the component gains a phone, keeps its key, first order and touches: nothing before April changes
+    orders = [order("jan", 20, month=1, customer_id="c1", visitor_id="v1"),
+              order("apr", 5, month=4, customer_id="c1", visitor_id="v1", phone_key="p1")]
+    touches = [{"visitor_id": "v1", "ts": datetime(2024, 1, 10), "utm_source": "google", "utm_medium": "cpc"}]
+    nightly = new_warehouse(NIGHTLY)
+    insert(nightly, "raw.orders", orders[:1])
+    insert(nightly, "raw.touchpoints", touches)
+    run(nightly, NIGHTLY)
+    insert(nightly, "raw.orders", orders[1:])
+    run(nightly, NIGHTLY, window=APRIL)
+    assert last_write_start(nightly, "marts.attribution") == date(2024, 4, 1)
+    assert rows(nightly, "select phone_count, first_order_id from marts.customers") == [(1, "jan")]
     full = new_warehouse(NIGHTLY)
     insert(full, "raw.orders", orders)
     insert(full, "raw.touchpoints", touches)
