@@ -88,8 +88,10 @@ class Progress:
         if event is None:
             # a message of our own code (context.log...): warnings and errors, and what resources say
             # while they set up (e.g. waiting for another run's lock), each distinct text once
-            if record.levelno >= logging.WARNING or (meta.get("resource_name") and record.levelno >= logging.INFO):
+            if record.levelno >= logging.WARNING:
                 self.warn(meta.get("orig_message") or record.getMessage())
+            elif meta.get("resource_name") and record.levelno >= logging.INFO:  # e.g. waiting for the pool
+                self.note(meta.get("orig_message") or record.getMessage())
             return
         kind = event.event_type
         asset = event.asset_key.to_user_string() if event.asset_key else None
@@ -132,6 +134,15 @@ class Progress:
     def line(self, text: str) -> None:
         self._clear_status()
         print(text, file=self.out, flush=True)
+
+    def note(self, text: str) -> None:
+        """What the run is doing that a person should know (an INFO of a resource), said once."""
+        text = " ".join(str(text).split())
+        if text in self.said:
+            return
+        self.said.add(text)
+        self._clear_status()
+        print(f"note: {text}", file=self.err, flush=True)
 
     def warn(self, text: str) -> None:
         text = " ".join(str(text).split())
