@@ -65,16 +65,21 @@ def _bom(encoding: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------ Google Ads UI
-def write_google_ads(frame: pl.DataFrame, path: Path, title: str = "Campaign report") -> None:
-    """Write ad_spend rows as the UI does: UTF-16 LE + BOM, CRLF, tabs, quoted thousands, ` --`, totals."""
+def _google_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns a Google Ads campaign report shows, typed (both the CSV and the .xlsx download)."""
     frame = with_all_columns(frame, "ad_spend")
-    typed = frame.select(
+    return frame.select(
         date_column(frame, "date").alias("date"),
         pl.col("campaign_name").cast(pl.String).fill_null(""),
         pl.col("campaign_id").cast(pl.String),
         pl.col("currency").cast(pl.String),
         *(number_column(frame, c).fill_null(0).alias(c) for c in ("impressions", "clicks", "spend")),
     )
+
+
+def write_google_ads(frame: pl.DataFrame, path: Path, title: str = "Campaign report") -> None:
+    """Write ad_spend rows as the UI does: UTF-16 LE + BOM, CRLF, tabs, quoted thousands, ` --`, totals."""
+    typed = _google_rows(frame)
     rows = typed.select(
         pl.concat_str(
             pl.col("date").dt.strftime("%Y-%m-%d"),
@@ -107,14 +112,7 @@ def write_google_ads_xlsx(frame: pl.DataFrame, path: Path, title: str = "Campaig
     """The same report downloaded as .xlsx: real date and number cells, title lines, a Total row."""
     import xlsxwriter  # what polars' write_excel uses; only the generator writes workbooks
 
-    frame = with_all_columns(frame, "ad_spend")
-    typed = frame.select(
-        date_column(frame, "date").alias("date"),
-        pl.col("campaign_name").cast(pl.String).fill_null(""),
-        pl.col("campaign_id").cast(pl.String),
-        pl.col("currency").cast(pl.String),
-        *(number_column(frame, c).fill_null(0).alias(c) for c in ("impressions", "clicks", "spend")),
-    )
+    typed = _google_rows(frame)
     workbook = xlsxwriter.Workbook(str(path))
     # a fixed creation time: same arguments, same bytes (the sample is committed)
     workbook.set_properties({"created": datetime(2024, 1, 1)})

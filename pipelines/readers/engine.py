@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .base import COLUMNS, ExportError, ReadResult, blank, finish
+from .base import COLUMNS, NUMERIC, ExportError, ReadResult, blank, finish
 from .layout import (
     CANONICAL, Layout, QueryLayout, canonical_layout, currency_marks, header_key, platform_layouts, query_layout_for,
 )
@@ -198,7 +198,7 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     for column, expr in col.items():
         if column.startswith("_"):
             continue
-        if column in NUMBER_COLUMNS.get(source, ()):
+        if column in NUMERIC.get(source, ()):
             values[column] = number(expr)
         elif column in DATE_COLUMNS.get(source, ()) and layout.name != CANONICAL:
             values[column] = _date(expr, layout.date_order, sheet.kind)
@@ -258,12 +258,6 @@ def _lookalikes(layout: Layout, match: Match) -> list[str]:
     return found
 
 
-NUMBER_COLUMNS = {
-    "ad_spend": ("impressions", "clicks", "spend"),
-    "costs": ("amount",),
-    "orders": ("revenue", "cost_of_goods", "refunded_amount"),
-    "fx_rates": ("rate",),
-}
 DATE_COLUMNS = {"ad_spend": ("date",), "costs": ("period_start", "period_end"), "fx_rates": ("date",)}
 TIME_COLUMNS = {"orders": ("created_at", "refunded_at"), "customers": ("created_at",), "touchpoints": ("ts",)}
 
