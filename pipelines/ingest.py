@@ -140,15 +140,20 @@ def _parser(dtype: pl.DataType):
     return None, None
 
 
-def cast_frame(source: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def cast_frame(source: str, frame: pl.DataFrame, clean: frozenset[str] = frozenset()) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical text columns -> typed columns. Returns (typed frame, cast failures as
     `row, column_name, check_name, reason`). A value that fails its cast becomes null here and is
-    reported as a failure, so Pandera's own checks still run on the other columns."""
+    reported as a failure, so Pandera's own checks still run on the other columns. Columns in `clean`
+    are already stripped, with empty text as null (the reader did it)."""
     schema = INPUT_MODELS[source].to_schema()
-    typed, failures = [], []
+    texts, values, failures, parsers = [], [], [], {}
     for name, column in schema.columns.items():
-        text = pl.col(name).cast(pl.String).str.strip_chars()
-        text = pl.when(text == "").then(None).otherwise(text)
+        if name in clean:
+            texts.append(pl.col(name))
+        else:
+            text = pl.col(name).cast(pl.String).str.strip_chars()
+            texts.append(pl.when(text == "").then(None).otherwise(text).alias(name))
+        text = pl.col(name)
         dtype = column.dtype.type
         parse, expected = _parser(dtype)
         if name in UPPER_CASE:
@@ -162,23 +167,29 @@ def cast_frame(source: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
         elif parse is None:
             value = text
         else:
-            number = parse(text)
-            if dtype == pl.Int64:
-                whole = number.round(0) == number
-                value = pl.when(whole).then(number.cast(pl.Int64, strict=False)).otherwise(None)
-            else:
-                value = number
-            # flagged in the same pass as the cast, so each value is parsed once
+            value = _fast_parse(dtype, text)  # the rest below, only for the values it leaves null
+            parsers[name] = parse
             failures.append((name, f"cast_{dtype}".lower(), f"not {expected}"))
-            typed.append((text.is_not_null() & value.is_null()).alias(f"__fail_{name}"))
-        typed.append(value.cast(dtype).alias(name))
-    out = frame.select(typed)
+        values.append(value.alias(name))
+    # Separate passes, so each value is parsed once (polars does not share a parse between a typed
+    # column and its failure flag in one select), and the general parsers only see what the plain
+    # `2024-03-05 14:03:00` / `1234.5` forms did not cover, usually nothing.
+    text_frame = frame.select(texts)
+    out_typed = text_frame.select(values)
+    for name, parse in parsers.items():
+        left = (out_typed[name].is_null() & text_frame[name].is_not_null()).arg_true()
+        if left.len():
+            general = text_frame[name].gather(left).to_frame().select(parse(pl.col(name))).to_series()
+            out_typed = out_typed.with_columns(out_typed[name].scatter(left, general))
+    out_typed = out_typed.select(_typed(pl.col(name), column.dtype.type) for name, column in schema.columns.items())
     if not failures:
-        return out, _empty_failures()
-    flags = [f"__fail_{name}" for name, _, _ in failures]
-    failed = out.select(pl.any_horizontal(flags).any()).item()
-    out_typed = out.drop(flags)
-    if not failed:  # the common case: no bookkeeping on the whole frame
+        return out_typed, _empty_failures()
+    parsed = [name for name, _, _ in failures]
+    flags = [f"__fail_{name}" for name in parsed]
+    # a value whose text is there but whose parse is null failed its cast
+    out = pl.concat([text_frame.select(pl.col(parsed).name.prefix("__text_")), out_typed.select(parsed)], how="horizontal")
+    out = out.select((pl.col(f"__text_{n}").is_not_null() & pl.col(n).is_null()).alias(f"__fail_{n}") for n in parsed)
+    if not out.select(pl.any_horizontal(flags).any()).item():  # the common case: no bookkeeping on the whole frame
         return out_typed, _empty_failures()
     checks = pl.DataFrame(failures, schema=["column_name", "check_name", "reason"], orient="row")
     fails = (
@@ -188,6 +199,24 @@ def cast_frame(source: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
         .join(checks, on="column_name", maintain_order="left").select("row", "column_name", "check_name", "reason")
     )
     return out_typed, fails.with_columns(pl.col("row").cast(pl.Int64))
+
+
+def _fast_parse(dtype: pl.DataType, text: pl.Expr) -> pl.Expr:
+    """The plain form of a value, as the general parser reads it; null for anything else (which the
+    general parser then decides). Equal to `parse_*` wherever it is not null: the general parsers try
+    exactly these forms first."""
+    if dtype == pl.Date:
+        return text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    if isinstance(dtype, pl.Datetime) or dtype == pl.Datetime:
+        return text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    number = text.cast(pl.Float64, strict=False)
+    return pl.when(number.is_finite()).then(number)
+
+
+def _typed(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.Int64:  # a whole number or nothing
+        value = pl.when(value.round(0) == value).then(value.cast(pl.Int64, strict=False))
+    return value.cast(dtype)
 
 
 def validate_frame(source: str, typed: pl.DataFrame) -> pl.DataFrame:
@@ -281,7 +310,7 @@ def _suspect_failures(read: ReadResult) -> pl.DataFrame:
 
 def split_rows(source: str, read: ReadResult, bounds: Bounds | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(good typed rows with source_row, failures with source_row and raw value) for one file."""
-    typed, cast_failures = cast_frame(source, read.frame)
+    typed, cast_failures = cast_frame(source, read.frame, read.clean)
     bounds = bounds or Bounds.from_config(Config())
     failures = pl.concat(
         [cast_failures, bounds_failures(source, typed, bounds), validate_frame(source, typed),
