@@ -50,6 +50,11 @@ CONFLICTS_QUARANTINED = {"ad_spend", "orders", "customers", "fx_rates"}
 # The key's time column: a copy of a new row lies in the new rows' time range, so the duplicate search
 # reads only the row groups of that range (raw tables are appended file by file, so time clusters).
 KEY_TIME = {"touchpoints": "ts", "ad_spend": "date", "fx_rates": "date"}
+# Sources whose search narrows further, to where files' time ranges overlap (plus files that repeat a
+# key themselves): monthly exports overlap at most at their edges, so a full build of 100 M touchpoints
+# hashes the few rows there instead of all of them. Not ad_spend: its keys change after loading
+# (campaigns keyed by name take their ids), and its platforms' files all span the same days.
+SPANNED = {"touchpoints", "fx_rates"}
 # Money columns bounded by quality.max_amount. Compared in the row's own currency, before FX: the
 # ceiling (1e12 by default) exists so that no sum can overflow DECIMAL(38, 10) later, and it is
 # orders of magnitude beyond any real amount in any currency, so where the rate would put it does not
@@ -100,6 +105,7 @@ class FileLoad:
     file_size: int
     file_mtime: datetime
     load_signature: str
+    span: "Span | None" = field(default=None, repr=False, compare=False)  # this run's files only
 
 
 @dataclass
@@ -479,7 +485,7 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
     if loads:
         if source == "ad_spend":
             _key_campaigns_by_id(con)
-        _drop_duplicates(con, source, new_files, run_id)
+        _drop_duplicates(con, source, new_files, run_id, {f.source_file: f.span for f in loads})
     load = _source_load(con, source, reused=len(previous))
     if load.reject_share > max_reject_share:
         worst = max(load.files, key=lambda f: f.rows_rejected)
@@ -497,8 +503,9 @@ def _load_files(
     """Insert each file's chunks while the next chunk is read, cast and validated in a worker thread."""
     loads, loaded, rejected = [], 0, 0
     for name, path, read, good, failures, sha256 in ahead(_validated_chunks(source, files, options, bounds)):
-        if sha256 is not None:  # the file's last chunk is in
+        if sha256 is not None:  # the file's last chunk is in; `failures` holds its key span
             loads.append(_file_load(source, name, path, read, loaded, rejected, sha256, signature))
+            loads[-1].span = failures
             loaded = rejected = 0
             continue
         _insert_good(con, source, good, name, read.layout, secret)
@@ -520,9 +527,45 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bound
             detail = str(exc)
             detail = detail if len(detail) <= 500 else detail[:500] + " … (cut)"
             raise IngestError(f"{source}/{path.name}: cannot be read ({type(exc).__name__}: {detail})") from exc
+        span = _KeySpan(source)
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
-            yield name, path, read, *split_rows(source, replace(read, frame=chunk), bounds), None
-        yield name, path, read, None, None, _sha256(path)
+            good, failures = split_rows(source, replace(read, frame=chunk), bounds)
+            span.add(good)
+            yield name, path, read, good, failures, None
+        yield name, path, read, None, span.result(), _sha256(path)
+
+
+class _KeySpan:
+    """A file's range of its key's time column and whether one key occurs twice in it (a 64-bit hash
+    per row; a collision only widens the duplicate search, never drops a row). Computed here, in the
+    worker thread, so the duplicate search can skip every row no other row can be a copy of."""
+
+    def __init__(self, source: str):
+        self.time = KEY_TIME.get(source) if source in SPANNED else None
+        self.key = list(NATURAL_KEYS[source] or ())
+        self.low = self.high = None
+        self.hashes: list[pl.Series] = []
+
+    def add(self, good: pl.DataFrame) -> None:
+        if self.time is None or good.height == 0:
+            return
+        low, high = good.select(pl.col(self.time).min().alias("low"), pl.col(self.time).max().alias("high")).row(0)
+        self.low = low if self.low is None or (low is not None and low < self.low) else self.low
+        self.high = high if self.high is None or (high is not None and high > self.high) else self.high
+        self.hashes.append(good.select(pl.struct(self.key).hash()).to_series())
+
+    def result(self) -> "Span | None":
+        if self.time is None:
+            return None
+        hashes = pl.concat(self.hashes) if self.hashes else pl.Series([], dtype=pl.UInt64)
+        return Span(self.low, self.high, hashes.n_unique() < hashes.len())
+
+
+@dataclass(frozen=True)
+class Span:
+    low: object  # the key time's min and max over the file's loaded rows (None: no row)
+    high: object
+    repeats: bool  # some key occurs twice in the file
 
 
 def _file_load(
@@ -643,7 +686,46 @@ def _key_campaigns_by_id(con) -> None:
     )
 
 
-def _drop_duplicates(con, source: str, new_files: list[str], run_id: str = "") -> None:
+MAX_INTERVALS = 64  # overlaps searched one by one; beyond, their envelope
+
+
+def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | None:
+    """Time intervals outside which no row can have a copy: where a new file's key-time range overlaps
+    another file's, and the whole range of a new file that repeats a key itself. None: not known (a file
+    without a span), search the new rows' whole range."""
+    if source not in SPANNED or not spans or any(s is None for s in spans.values()):
+        return None
+    time = KEY_TIME[source]
+    ranges = [(s.low, s.high, s.repeats) for s in spans.values() if s.low is not None]
+    if not ranges:
+        return []
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    loaded = {name for (name,) in rows(con, "select source_file from quality.file_loads where source = ?", [source])}
+    if loaded - set(spans):  # files of earlier runs: their ranges within the new rows' range
+        old = rows(con, f"""select min({time}), max({time}) from raw.{source}
+                            where {time} between $low and $high and source_file not in (select source_file from new_files)
+                            group by source_file""", {"low": low, "high": high})
+        ranges += [(lo, hi, False) for lo, hi in old]
+    found = [(lo, hi) for lo, hi, repeats in ranges if repeats]
+    ranges.sort(key=lambda r: (r[0], r[1]))
+    reach = None  # the latest end among the ranges so far: a range starting before it overlaps one of them
+    for lo, hi, _ in ranges:
+        if reach is not None and lo <= reach:
+            found.append((lo, min(hi, reach)))
+        reach = hi if reach is None else max(reach, hi)
+    merged: list[list] = []
+    for lo, hi in sorted(found):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    if len(merged) > MAX_INTERVALS:
+        merged = [[merged[0][0], max(hi for _, hi in merged)]]
+    return [tuple(m) for m in merged]
+
+
+def _drop_duplicates(con, source: str, new_files: list[str], run_id: str = "",
+                     spans: dict[str, Span | None] | None = None) -> None:
     """Keep one row per natural key: the newest file (modification time, then name), then its last line.
 
     Only keys the newly read files carry can have gained a copy. A 64-bit hash of the key finds the
@@ -655,9 +737,18 @@ def _drop_duplicates(con, source: str, new_files: list[str], run_id: str = "") -
     columns = ", ".join(f'"{c}"' for c in key)
     qualified = ", ".join(f'r."{c}"' for c in key)
     rank, by_line = ("dense_rank", "") if source in COPIES_WITHIN_A_FILE_ARE_DISTINCT else ("row_number", ", r.source_row desc")
-    con.register("new_files", pl.DataFrame({"source_file": new_files}).to_arrow())
+    con.register("new_files", pl.DataFrame({"source_file": new_files}, schema={"source_file": pl.String}).to_arrow())
     in_range, r_in_range, bounds = "true", "true", {}
-    if source in KEY_TIME:
+    intervals = _overlaps(con, source, spans or {})
+    if intervals == []:  # no two files overlap in time and none repeats a key: no row has a copy
+        con.unregister("new_files")
+        return
+    if intervals:
+        time = KEY_TIME[source]
+        bounds = {f"{end}{i}": value for i, (lo, hi) in enumerate(intervals) for end, value in (("lo", lo), ("hi", hi))}
+        in_range = "(" + " or ".join(f"{time} between $lo{i} and $hi{i}" for i in range(len(intervals))) + ")"
+        r_in_range = "(" + " or ".join(f"r.{time} between $lo{i} and $hi{i}" for i in range(len(intervals))) + ")"
+    elif source in KEY_TIME:
         time = KEY_TIME[source]
         bounds["low"], bounds["high"] = con.execute(
             f"select min({time}), max({time}) from raw.{source} where source_file in (select source_file from new_files)"
@@ -761,7 +852,8 @@ def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:
     if not loads:
         return
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    frame = pl.DataFrame([asdict(f) | {"run_id": run_id, "loaded_at": now} for f in loads])
+    frame = pl.DataFrame([{k: v for k, v in asdict(f).items() if k != "span"} | {"run_id": run_id, "loaded_at": now}
+                          for f in loads])
     con.register("file_loads", frame.to_arrow())
     try:
         con.execute("insert into quality.file_loads by name select * from file_loads")

@@ -238,3 +238,57 @@ def test_conflicting_copies_within_a_file_are_quarantined_identical_ones_dropped
     ]
     by_file = {f.source_file: (f.rows_read, f.rows_loaded, f.duplicates_dropped, f.rows_rejected) for f in load.files}
     assert by_file == {"orders/orders.csv": (5, 1, 2, 2), "orders/later.csv": (1, 1, 0, 0)}
+
+
+TOUCH_HEADER = "visitor_id,ts,utm_source\n"
+
+
+def test_the_duplicate_search_narrowed_to_overlapping_files_finds_every_copy(tmp_path, con, monkeypatch):
+    """Touchpoint copies are searched only where files' time ranges overlap and in files that repeat a
+    key themselves (pipelines/ingest.py: _overlaps). Copies at a month's edge, a repeat split across two
+    chunks of one file, and a later run's re-export are all found; rows elsewhere are not touched."""
+    import pipelines.ingest as ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 2)  # the repeat in jan.csv falls in two chunks
+    write(tmp_path / "touchpoints" / "jan.csv", TOUCH_HEADER + "v1,2024-01-03 10:00:00,vk\nv2,2024-01-10 10:00:00,vk\n"
+          "v1,2024-01-03 10:00:00,vk\nv3,2024-01-31 23:00:00,google\n", mtime=1_700_000_000)
+    write(tmp_path / "touchpoints" / "feb.csv", TOUCH_HEADER + "v4,2024-02-01 00:10:00,vk\nv5,2024-02-20 10:00:00,vk\n",
+          mtime=1_700_000_100)
+    # an export of the month's turn: one copy from each side, one new visit
+    write(tmp_path / "touchpoints" / "turn.csv", TOUCH_HEADER + "v3,2024-01-31 23:00:00,google\nv4,2024-02-01 00:10:00,vk\n"
+          "v6,2024-02-01 01:00:00,vk\n", mtime=1_700_000_200)
+    load = ingest_source(con, "touchpoints", tmp_path, "r1", SECRET)
+    assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files} == {
+        "touchpoints/jan.csv": (2, 2), "touchpoints/feb.csv": (1, 1), "touchpoints/turn.csv": (3, 0)}
+    assert scalar(con, "select count(*) from raw.touchpoints") == 6
+    # nightly: a re-export of one February visit arrives; the files already loaded are not read again
+    write(tmp_path / "touchpoints" / "late.csv", TOUCH_HEADER + "v5,2024-02-20 10:00:00,vk\nv7,2024-03-01 10:00:00,vk\n",
+          mtime=1_700_000_300)
+    load = ingest_source(con, "touchpoints", tmp_path, "r2", SECRET)
+    assert load.reused_files == 3
+    assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files}["touchpoints/feb.csv"] == (0, 2)
+    assert rows(con, "select visitor_id from raw.touchpoints order by ts") == [
+        ("v1",), ("v2",), ("v3",), ("v4",), ("v6",), ("v5",), ("v7",)]
+
+
+def test_overlaps_are_where_ranges_meet():
+    from datetime import date
+
+    from pipelines.ingest import Span, _overlaps
+
+    class NoOldFiles:  # quality.file_loads knows only the new files
+        def execute(self, sql, params=None):
+            return self
+
+        def fetchall(self):
+            return [("a",), ("b",), ("c",)]
+
+    d = date
+    spans = {"a": Span(d(2024, 1, 1), d(2024, 1, 31), False), "b": Span(d(2024, 1, 25), d(2024, 2, 28), False),
+             "c": Span(d(2024, 3, 1), d(2024, 3, 31), True)}
+    assert _overlaps(NoOldFiles(), "touchpoints", spans) == [(d(2024, 1, 25), d(2024, 1, 31)), (d(2024, 3, 1), d(2024, 3, 31))]
+    spans["c"] = Span(d(2024, 3, 1), d(2024, 3, 31), False)
+    assert _overlaps(NoOldFiles(), "touchpoints", spans) == [(d(2024, 1, 25), d(2024, 1, 31))]
+    spans["b"] = Span(d(2024, 2, 1), d(2024, 2, 28), False)
+    assert _overlaps(NoOldFiles(), "touchpoints", spans) == []
+    assert _overlaps(NoOldFiles(), "ad_spend", spans) is None  # not narrowed: its keys change after loading
