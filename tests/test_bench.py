@@ -49,13 +49,17 @@ def test_analyse_groups_steps_into_stages_with_peaks():
     assert result["stages"]["publish"]["failed"] == ["warehouse"]
     assert result["probes"]["ingest.pandera_validate"]["seconds"] == 0.5
     assert stage_of("raw__touchpoints") == "ingest:touchpoints"
-    summary = summarise(SCALES["toy"], [{"full": result, "limit": {"seconds": 1.0, "read_seconds": 0.9, "query_seconds": 0.1}}],
-                        {"rows": {"orders": 1000}, "bytes": 1})
+    floor = {"seconds": 2.0, "seconds_per_source": {"orders": 0.5, "touchpoints": 1.5}}
+    summary = summarise(SCALES["toy"], [{"full": result, "limit": {"seconds": 1.0, "read_seconds": 0.9, "query_seconds": 0.1},
+                                         "store_floor": floor}],
+                        {"rows": {"orders": 1000, "touchpoints": 3000}, "bytes": 1})
     assert summary["ratio_pipeline_over_limit"] == 6.0
+    assert summary["ratio_full_over_store_floor"] == 3.0
+    assert summary["ratio_ingest_over_store_floor"]["orders"] == 4.0  # 2 s of ingest against a 0.5 s floor
     summary["targets"] = targets(summary, Path("."))
-    assert summary["targets"]["pipeline_within_3x_limit"]["met"] is False
+    assert summary["targets"]["full_within_2_5x_store_floor"]["met"] is False
     text = format_report({"scale": "toy", "repeat": 1, "summary": summary, "backfill_months": ("2026-09", "2026-10")})
-    assert "pipeline / limit = 6.0x" in text
+    assert "pipeline / limit = 6.0x" in text and "full / floor = 3.00x" in text
 
 
 def test_rss_sampler_sees_a_child_process_memory(tmp_path):
@@ -99,4 +103,13 @@ def test_store_floor_copies_every_sample_row_into_a_database_file_and_removes_it
     floor = run_store_floor(files, tmp_path / "floor.duckdb")
     assert floor["rows"] == run_limit(SAMPLE, files)["rows"]
     assert floor["seconds"] > 0 and floor["file_bytes"] > 0
+    assert set(floor["seconds_per_source"]) == set(files) and sum(floor["seconds_per_source"].values()) <= floor["seconds"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_xlsx_twin_measurement_reads_the_same_rows_from_both(tmp_path):
+    from pipelines.bench.xlsx import measure
+
+    result = measure(tmp_path, rows=1500, repeat=1)
+    assert result["rows"] == result["csv_rows"] == 1500
+    assert result["xlsx_seconds"] > 0 and result["ratio"] > 0
