@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from .base import COLUMNS, NUMERIC, ExportError, ReadResult, blank, finish
+from .base import COLUMNS, NUMERIC, ROW, ExportError, ReadResult, blank, finish
 from .layout import (
     CANONICAL, Layout, QueryLayout, canonical_layout, currency_marks, header_key, platform_layouts, query_layout_for,
 )
@@ -231,6 +231,9 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     result = finish(layout.name, source, raw, keep, values, match.header_index, encoding,
                     sheet.delimiters[match.header_index])
     result.language = match.language or None
+    if "_until" in col and "date" in values:
+        _days_covered(raw, keep, values["date"], _date(col["_until"], layout.date_order, sheet.kind),
+                      match.header_index, result, notes)
     notes += _lookalikes(layout, match)
     if sheet.kind == "text":
         cut = cut_last_line(sheet.text)
@@ -240,6 +243,21 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
             notes.append(f"line {cut} looks cut off")
     result.notes = notes
     return result
+
+
+def _days_covered(raw: pl.DataFrame, keep: pl.Expr, start: pl.Expr, until: pl.Expr, header_index: int,
+                  result: ReadResult, notes: list) -> None:
+    """Rows covering several days (Meta's `Reporting starts`..`Reporting ends` without the day breakdown)
+    cannot be dated: each is quarantined (ingest's whole-line check), never put on its first day."""
+    day = lambda e: e.str.strptime(pl.Date, "%Y-%m-%d", strict=False)  # noqa: E731 - both are ISO text here
+    wide = raw.select((pl.col(ROW).cast(pl.Int64) + header_index + 2).alias("row"), start.alias("start"),
+                      until.alias("until"), keep.alias("keep")).filter(
+        pl.col("keep") & (day(pl.col("until")) > day(pl.col("start"))).fill_null(False))
+    for row, first, last in wide.select("row", "start", "until").iter_rows():  # the rows of a report without days
+        result.suspects[row] = (f"covers {first} to {last}, not one day: export the report with a day breakdown "
+                                "(Breakdown > By time > Day)")
+    if wide.height:
+        notes.append(f"{wide.height} row(s) cover several days (no day breakdown): quarantined")
 
 
 def _lookalikes(layout: Layout, match: Match) -> list[str]:

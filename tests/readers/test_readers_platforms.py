@@ -131,6 +131,22 @@ def test_meta_russian_header_with_yo_spelling(tmp_path):
     assert rows(result, ["campaign_id", "clicks", "spend", "currency"]) == [("1", "0", "2.5", "EUR")]
 
 
+def test_meta_rows_without_a_day_breakdown_are_quarantined_not_put_on_their_first_day(tmp_path):
+    # header as in the English fixture (Meta's Reporting starts / Reporting ends), exported without
+    # Breakdown > By time > Day: one campaign row covers the whole of March
+    path = tmp_path / "meta_month.csv"
+    path.write_text("Reporting starts,Reporting ends,Campaign name,Campaign ID,Impressions,Link clicks,Amount spent (USD)\n"
+                    "2024-03-01,2024-03-31,Spring,1,3000,25,150.75\n2024-03-05,2024-03-05,Summer,2,100,2,10.00\n")
+    result = read_export(path, "ad_spend")
+    assert list(result.suspects) == [2] and "covers 2024-03-01 to 2024-03-31" in result.suspects[2]
+    assert "1 row(s) cover several days (no day breakdown): quarantined" in result.notes
+    from pipelines.ingest import split_rows
+
+    good, failures = split_rows("ad_spend", result)
+    assert good["campaign_id"].to_list() == ["2"]
+    assert failures.select("source_row", "check_name").rows() == [(2, "whole_line")]
+
+
 def test_meta_default_columns_name_is_the_key(exports):
     result = read_export(exports / "meta_ads_manager/default_columns_en.csv", "ad_spend")
     assert rows(result) == [
