@@ -290,8 +290,9 @@ def _to_utc(expr: pl.Expr, zone: str) -> pl.Expr:
 def _date(expr: pl.Expr, order: str, kind: str) -> pl.Expr:
     if order == "mdy":  # 3/5/2024 is 5 March in a US interface
         expr = expr.str.replace(r"^(\d{1,2})/(\d{1,2})/(\d{4})", "$3-$1-$2")
-    if kind == "xlsx":
-        expr = pl.coalesce(excel_serial_date(expr), expr)
+    if kind == "xlsx":  # a date cell arrives as `2024-03-05 00:00:00`: its date, without the general parser
+        cell = expr.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False).dt.strftime("%Y-%m-%d")
+        expr = pl.coalesce(cell, excel_serial_date(expr), expr)
     return normalise_date(expr)
 
 
