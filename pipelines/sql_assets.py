@@ -62,7 +62,8 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             params = model_params(config, window, as_of_date(con, config))
             if model.schema == "marts":
                 pause_point("marts")  # test-only: lets a test kill the run mid-marts (pipelines/faults.py)
-            rows = run_model(con, model, params)
+            spark = warehouse.spark_engine()  # None: DuckDB, the default
+            rows = spark.build(con, model, params) if spark is not None else run_model(con, model, params)
             if model.table == "staging.missing_fx_rates":
                 check_fx(con)  # a missing rate stops the run here, naming currency and date
             document_tables(con, [model.table])

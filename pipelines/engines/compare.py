@@ -52,7 +52,9 @@ def compare_frames(table: str, expected: pl.DataFrame, actual: pl.DataFrame, lim
         out = frame.with_columns([pl.col(c).cast(pl.Float64) for c in floats])
         out = out.with_columns(
             [pl.col(c).cast(pl.Int64) for c in exact if _numeric(frame[c].dtype)]
-            + [pl.col(c).cast(pl.String) for c in exact if isinstance(frame[c].dtype, (pl.List, pl.Struct, pl.Array))]
+            + [pl.col(c).struct.json_encode() for c in exact if isinstance(frame[c].dtype, pl.Struct)]
+            + [pl.col(c).list.eval(pl.element().cast(pl.String)).list.join("|") for c in exact
+               if isinstance(frame[c].dtype, pl.List)]
         )
         keys = exact + [pl.col(c).round(4) for c in floats]
         return out.sort(keys, nulls_last=True) if keys else out

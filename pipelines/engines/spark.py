@@ -101,6 +101,7 @@ class SparkEngine:
         self.bridge_tables: list[str] = []  # quality.* tables the Python models wrote (bridge -> extract)
         self.timings = Timings()
         self._bridge: duckdb.DuckDBPyConnection | None = None
+        self._raw_loaded = False
 
     # ------------------------------------------------------------------------------------------ session
     @property
@@ -185,8 +186,7 @@ class SparkEngine:
         """Every model in dependency order. Spark runs recompute all months: the incremental windows of
         the DuckDB path are decided from bookkeeping that lives in the DuckDB build (meta.model_state and
         the previous marts), so here each incremental model is written whole, partitioned by period."""
-        # all time: the "since" parameters (callables over the DuckDB bookkeeping) start at the beginning
-        params = params | _ALL_TIME | {name: EARLIEST for name, value in params.items() if callable(value)}
+        params = all_time(params)
         return {m.table: self.run_model(m, params) for m in models}
 
     def run_model(self, model: SqlModel, params: dict[str, Any]) -> int:
@@ -259,6 +259,9 @@ class SparkEngine:
     def _run_python(self, model: SqlModel, params: dict[str, Any]) -> int:
         for ref in sorted(model.refs):
             self._to_bridge(ref)
+        from pipelines.sql_models import MACROS
+
+        self.bridge.execute(MACROS)
         module = importlib.import_module(model.python_module)
         written = int(module.materialize(self.bridge, model, params))
         for table in getattr(module, "TABLES", (model.table,)):
@@ -275,20 +278,21 @@ class SparkEngine:
         return written
 
     # ------------------------------------------------------------------------------------------ the DuckDB extract
-    def extract(self, con: duckdb.DuckDBPyConnection, models: list[SqlModel]) -> None:
-        """Every staging and mart table into the DuckDB build (views are recreated there from their own
-        SQL, over the extracted tables), and the quality tables the Python models wrote."""
+    def extract(self, con: duckdb.DuckDBPyConnection, model: SqlModel) -> None:
+        """One model's rows into the DuckDB build (the analysts' file): a table is copied through Parquet,
+        a view is recreated there from its own SQL (over tables extracted before it); the quality tables
+        a Python model wrote come along with it."""
         from pipelines.sql_models import run_model as run_duckdb_model
 
         started = time.perf_counter()
-        for model in models:
-            if model.is_view:
-                continue
+        con.execute(f"create schema if not exists {model.schema}")
+        if model.is_view:
+            run_duckdb_model(con, model, {})
+        else:
             target = self.root / "extract" / model.table
             shutil.rmtree(target, ignore_errors=True)
             columns = self.columns.get(model.table) or [c for c in self.spark.table(model.table).columns if c != "__month"]
             self.spark.table(model.table).select(*columns).write.mode("overwrite").parquet(str(target))
-            con.execute(f"create schema if not exists {model.schema}")
             kind = con.execute(
                 "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
                 [model.schema, model.name],
@@ -296,18 +300,32 @@ class SparkEngine:
             if kind and kind[0][0] == "VIEW":
                 con.execute(f"drop view {model.table}")
             con.execute(f"create or replace table {model.table} as select * from read_parquet('{target}/*.parquet')")
-        for table in self.bridge_tables:
-            target = self.root / "bridge-out" / f"{table}.parquet"
-            self.bridge.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
-            con.execute(f"create schema if not exists {table.split('.')[0]}")
-            con.execute(f"create or replace table {table} as select * from read_parquet('{target}')")
-        for model in models:
-            if model.is_view:
-                run_duckdb_model(con, model, {})
+        if model.python_module:
+            for table in self.bridge_tables:
+                target = self.root / "bridge-out" / f"{table}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.bridge.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
+                con.execute(f"create schema if not exists {table.split('.')[0]}")
+                con.execute(f"create or replace table {table} as select * from read_parquet('{target}')")
         self.timings.add("extract to duckdb", started)
+
+    def build(self, con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+        """Run one model on Spark and extract it into the DuckDB build (raw.* is exported on first use)."""
+        if not self._raw_loaded:
+            self.load_raw(con)
+            self._raw_loaded = True
+        written = self.run_model(model, all_time(params))
+        self.extract(con, model)
+        return written
 
 
 _ALL_TIME = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
+
+
+def all_time(params: dict[str, Any]) -> dict[str, Any]:
+    """A run's parameters widened to all months; the "since" parameters (callables over the DuckDB
+    bookkeeping) start at the beginning."""
+    return params | _ALL_TIME | {name: EARLIEST for name, value in params.items() if callable(value)}
 
 
 def _is_view(spark, table: str) -> bool:
@@ -336,7 +354,8 @@ def run_transforms_on_spark(
     con: duckdb.DuckDBPyConnection, config, window, engine: SparkEngine
 ) -> dict[str, int]:
     """The Spark counterpart of pipelines.transform.run_transforms: raw.* of `con` in, every staging and
-    mart table back into `con` (the DuckDB file analysts open)."""
+    mart table back into `con` (the DuckDB file analysts open). Staging runs first; a missing exchange
+    rate stops the run (pipelines.fx) before any mart is built, as on DuckDB."""
     from pipelines.fx import check_fx
     from pipelines.sql_models import discover_models
     from pipelines.table_docs import document_tables
@@ -345,9 +364,8 @@ def run_transforms_on_spark(
     write_config_tables(con, config)
     params = model_params(config, window, as_of_date(con, config))
     models = discover_models()
-    engine.load_raw(con)
-    written = engine.run_models(models, params)
-    engine.extract(con, models)
+    written = {m.table: engine.build(con, m, params) for m in models if m.schema == "staging"}
     check_fx(con)
+    written |= {m.table: engine.build(con, m, params) for m in models if m.schema != "staging"}
     document_tables(con, [m.table for m in models])
     return written

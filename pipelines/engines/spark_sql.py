@@ -8,7 +8,8 @@ for Spark, and returns Spark SQL with the model's `$name` parameters as Spark's 
 Rewrite rules (each one a construct SQLGlot 30 renders for Spark but Spark rejects or reads differently):
 
 1. macros: `exact_sum`, `utm_value`, `last_day_of_period`, `staging.click_id_type`, `staging.touch_tag_key`
-   are DuckDB macros; their bodies are parsed and substituted (a macro calling a macro is expanded too).
+   are DuckDB macros; their bodies are parsed and substituted (a macro calling a macro is expanded too;
+   `exact_sum(x) over w` puts the window on the sum inside the body).
    `exact_sum` stays exact: sum(cast(x as decimal(38, 10))), as in DuckDB.
 2. `a asof [left] join b on <equalities> and a.t >= b.t` (Spark has no ASOF join) becomes
    `[left] join lateral (select * from b where <same condition> order by b.t desc limit 1) as b`:
@@ -21,11 +22,13 @@ Rewrite rules (each one a construct SQLGlot 30 renders for Spark but Spark rejec
 5. `epoch(a - b)` (seconds of an interval) becomes `(unix_micros(a) - unix_micros(b)) / 1e6`, and
    `to_days(n)` becomes `make_dt_interval(n)` (SQLGlot renders them as functions Spark lacks or reads
    differently: UNIX_TIMESTAMP of an interval, TO_DAYS).
-6. `s[i:]` / `s[i:j]` on text (DuckDB's 1-based inclusive slice) becomes `substring(s, i[, j - i + 1])`.
-7. `to_months(n)` becomes `make_ym_interval(0, n)`.
-8. `url_decode(x)` becomes `coalesce(try_url_decode(x), x)`: DuckDB leaves a malformed escape as it is,
+6. `x + case ... then interval '1' day ... else interval '1' year end` (Spark will not mix day-time and
+   year-month intervals in one CASE) becomes `case ... then x + interval '1' day ... end`.
+7. `s[i:]` / `s[i:j]` on text (DuckDB's 1-based inclusive slice) becomes `substring(s, i[, j - i + 1])`.
+8. `to_months(n)` becomes `make_ym_interval(0, n)`.
+9. `url_decode(x)` becomes `coalesce(try_url_decode(x), x)`: DuckDB leaves a malformed escape as it is,
    Spark's url_decode raises.
-9. `list_contains`, `struct_pack`, `arg_min`, `regexp_matches`, `generate_series`, `datediff`, `::`
+10. `list_contains`, `struct_pack`, `arg_min`, `regexp_matches`, `generate_series`, `datediff`, `::`
    casts, `group by all`, `filter (where ...)`, semi/anti joins: SQLGlot's own translation, unchanged.
 
 Session settings that keep DuckDB's semantics (pipelines/engines/spark.py sets them): ANSI mode off
@@ -74,6 +77,18 @@ def _call_name(node: exp.Expression) -> tuple[str, list[exp.Expression]] | None:
 
 def _expand_macros(tree: exp.Expression) -> exp.Expression:
     def expand(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Window) and _call_name(node.this) is not None:
+            # exact_sum(x) over w: the window belongs to the aggregate inside the macro's body
+            body = expand(node.this)
+            aggregate = body if isinstance(body, exp.AggFunc) else body.find(exp.AggFunc)
+            if aggregate is None:
+                raise ValueError(f"a window over a macro without an aggregate: {node.sql('duckdb')}")
+            window = node.copy()
+            window.set("this", aggregate.copy())
+            if aggregate is body:
+                return window
+            aggregate.replace(window)
+            return body
         call = _call_name(node)
         if call is None:
             return node
@@ -168,6 +183,15 @@ def _functions(tree: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="unix_micros", expressions=[exp.Cast(this=value.copy(), to=exp.DataType.build("timestamp"))])
 
     def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Add) and isinstance(node.expression.unnest(), exp.Case):
+            case = node.expression.unnest()
+            results = [i.args["true"] for i in case.args.get("ifs", [])] + [case.args.get("default")]
+            if all(isinstance(r, exp.Interval) for r in results):  # rule 6: x + case ... interval ... end
+                distributed = case.copy()
+                for branch in distributed.args.get("ifs", []):
+                    branch.set("true", exp.Add(this=node.this.copy(), expression=branch.args["true"]))
+                distributed.set("default", exp.Add(this=node.this.copy(), expression=distributed.args["default"]))
+                return distributed
         if isinstance(node, exp.ToDays):
             return exp.Anonymous(this="make_dt_interval", expressions=[node.this.copy()])
         if isinstance(node, exp.TimeToUnix):
@@ -208,7 +232,7 @@ def to_spark(sql: str) -> str:
     _asof_joins(tree)
     tree = _functions(tree)
     tree = _generators(tree)
-    return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE, comments=False)
 
 
 def parameters(sql: str) -> set[str]:
