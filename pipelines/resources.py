@@ -124,6 +124,8 @@ class WarehouseResource(dg.ConfigurableResource):
         """The run's Spark engine when the engine is Spark (else None): one session for all the run's
         steps, started by the first model that needs it and stopped when the run ends."""
         config = self.config
+        if self.engine not in ("", "duckdb", "spark"):
+            raise dg.Failure(description=f"engine = {self.engine!r} (ACQ_ENGINE): expected 'duckdb' or 'spark'")
         if (self.engine or config.engine) != "spark":
             return None
         if self._spark is None:

@@ -113,3 +113,20 @@ def test_the_spark_build_passes_the_blocking_checks(builds):
     _, spark_con = builds
     failed = [r for r in run_checks(spark_con) if not r.passed]
     assert not failed, failed
+
+
+def test_engine_setting_is_validated_and_duckdb_stays_the_default(tmp_path):
+    from pipelines.config import ConfigError, parse_config
+    from pipelines.resources import WarehouseResource
+
+    assert parse_config({}).engine == "duckdb" and parse_config({}).spark_master == "local[2]"
+    spark = parse_config({"engine": {"kind": "spark", "spark": {"master": "sc://spark.example:15002"}}})
+    assert (spark.engine, spark.spark_master) == ("spark", "sc://spark.example:15002")
+    for bad, words in [({"kind": "flink"}, "engine.kind"), ({"spark": {"master": "loca[2]"}}, "engine.spark.master"),
+                       ({"spark": {"cores": 2}}, "engine.spark.cores"), ({"mode": 1}, "engine.mode")]:
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            parse_config({"engine": bad})
+    # the resource starts no Spark session for DuckDB, and only builds the engine object (lazily) for Spark
+    assert WarehouseResource(warehouse_path=str(tmp_path / "w.duckdb")).spark_engine() is None
+    engine = WarehouseResource(warehouse_path=str(tmp_path / "w.duckdb"), engine="spark").spark_engine()
+    assert engine is not None and engine.master == "local[2]" and engine._spark is None
