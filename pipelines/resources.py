@@ -120,10 +120,12 @@ class WarehouseResource(dg.ConfigurableResource):
             self._con = con
         yield self._con
 
-    def spark_engine(self) -> Any:
+    def spark_engine(self, config: Config | None = None) -> Any:
         """The run's Spark engine when the engine is Spark (else None): one session for all the run's
         steps, started by the first model that needs it and stopped when the run ends."""
-        config = self.config
+        if self.engine == "duckdb":
+            return None  # no settings read at all
+        config = config or self.config
         if self.engine not in ("", "duckdb", "spark"):
             raise dg.Failure(description=f"engine = {self.engine!r} (ACQ_ENGINE): expected 'duckdb' or 'spark'")
         if (self.engine or config.engine) != "spark":
