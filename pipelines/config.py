@@ -286,8 +286,11 @@ def _engine(where: str, engine: dict[str, Any]) -> dict[str, Any]:
                 )
             out["spark_master"] = value.strip()
         elif key == "root":
-            if not (isinstance(value, str) and value.strip()):
-                raise ConfigError(f"{name}: expected a folder (or a URL a cluster reads, e.g. s3a://bucket/acq)")
+            if not (isinstance(value, str) and value.strip()) or "://" in value:
+                raise ConfigError(
+                    f"{name}: expected a folder the driver and every executor see (local for local[N], a shared "
+                    "mount on a cluster); object-store URLs (s3a://, hdfs://) are not supported yet"
+                )
             out["spark_root"] = value.strip()
         elif key == "conf":
             if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)
