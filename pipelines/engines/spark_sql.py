@@ -31,6 +31,9 @@ Rewrite rules (each one a construct SQLGlot 30 renders for Spark but Spark rejec
 10. `list_contains`, `struct_pack`, `arg_min`, `regexp_matches`, `generate_series`, `datediff`, `::`
    casts, `group by all`, `filter (where ...)`, semi/anti joins: SQLGlot's own translation, unchanged.
 
+11. `row_number()`, `rank()`, `dense_rank()` over a window are cast to BIGINT (DuckDB's type; Spark's is
+    INT, which the published tables' Pandera models refuse).
+
 Session settings that keep DuckDB's semantics (pipelines/engines/spark.py sets them): ANSI mode off
 (x / 0 is NULL, as in DuckDB), session time zone UTC and TIMESTAMP_NTZ as the timestamp type (DuckDB's
 `timestamp` has no time zone).
@@ -183,6 +186,9 @@ def _functions(tree: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="unix_micros", expressions=[exp.Cast(this=value.copy(), to=exp.DataType.build("timestamp"))])
 
     def rewrite(node: exp.Expression) -> exp.Expression:
+        if (isinstance(node, exp.Window) and isinstance(node.this, (exp.RowNumber, exp.Rank, exp.DenseRank))
+                and not isinstance(node.parent, exp.Cast)):
+            return exp.Cast(this=node.copy(), to=exp.DataType.build("bigint"))  # rule 11: DuckDB's are BIGINT
         if isinstance(node, exp.Add) and isinstance(node.expression.unnest(), exp.Case):
             case = node.expression.unnest()
             results = [i.args["true"] for i in case.args.get("ifs", [])] + [case.args.get("default")]
