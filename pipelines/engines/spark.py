@@ -109,6 +109,10 @@ class SparkEngine:
     def spark(self):
         if self._spark is None:
             started = time.perf_counter()
+            import warnings
+
+            # pyspark.testing (imported by pyspark.sql) warns about pandas 3, which the engine does not use
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.appName("acquisition-marts")
