@@ -321,6 +321,12 @@ class SparkEngine:
             self._raw_loaded = True
         written = self.run_model(model, all_time(params))
         self.extract(con, model)
+        if model.partition_column:
+            # the DuckDB path's bookkeeping (meta.model_state, meta.model_writes): rebuilt whole, from the
+            # beginning, so a later DuckDB run continues from these rows as from its own full rebuild
+            from pipelines.sql_models import _fingerprint, _store_state
+
+            _store_state(con, model.table, _fingerprint(model, params), params.get("as_of_date"), EARLIEST)
         if model.is_view:
             return 0
         return written if written >= 0 else int(con.execute(f"select count(*) from {model.table}").fetchall()[0][0])
