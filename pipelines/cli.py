@@ -187,7 +187,9 @@ def _materialize(args: argparse.Namespace) -> int:
     if args.verbose:
         loggers["console"] = dg.colored_console_logger
     resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait,
-                                 allow_missing=args.allow_missing, allow_shrink=args.allow_shrink)
+                                 allow_missing=args.allow_missing, allow_shrink=args.allow_shrink,
+                                 # [engine] of the settings unless ACQ_ENGINE=duckdb|spark says otherwise
+                                 engine=os.environ.get("ACQ_ENGINE", ""), spark_master=os.environ.get("ACQ_SPARK_MASTER", ""))
     job = build_defs(resource).resolve_job_def("refresh").with_logger_defs(loggers)
     relative = os.path.relpath(raw, PROJECT_ROOT) if raw.startswith(str(PROJECT_ROOT)) else raw
     progress.line(f"{args.command} {months[0]}..{months[1]}: {relative} -> {warehouse}")

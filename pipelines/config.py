@@ -23,6 +23,9 @@ ATTRIBUTION_MODELS = (
     "position_based",
 )
 RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
+ENGINES = ("duckdb", "spark")
+# where Spark runs: local[N] / local[*], a cluster manager (spark://, yarn, k8s://...), or Spark Connect (sc://)
+_SPARK_MASTER = re.compile(r"local(\[(\d+|\*)\])?|spark://\S+|yarn|k8s://\S+|mesos://\S+|sc://\S+")
 
 
 class ConfigError(ValueError):
@@ -67,6 +70,10 @@ class Config:
     source_aliases: dict[str, str] = field(default_factory=dict)
     channel_rules: tuple[ChannelRule, ...] = ()
     reader_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # [sources.<source>]
+    engine: str = "duckdb"  # [engine] kind: where staging and marts are computed (pipelines/engines/)
+    spark_master: str = "local[2]"  # [engine.spark] master
+    spark_root: str = "data/spark"  # [engine.spark] root: Spark's Parquet tables (relative: to the project)
+    spark_conf: dict[str, str] = field(default_factory=dict)  # [engine.spark.conf]: extra Spark settings
     source_path: Path | None = None
 
     @property
@@ -125,13 +132,13 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config:
     where = f"{source_path}: " if source_path else ""
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"channels", "sources"}
+    known_sections = {section for section, _ in _SCALARS} | {"channels", "sources", "engine"}
     for section, body in raw.items():
         if section not in known_sections:
             raise ConfigError(f"{where}unknown section [{section}]; known: {sorted(known_sections)}")
         if not isinstance(body, dict):
             raise ConfigError(f"{where}[{section}] must be a table, got {body!r}")
-        if section in ("channels", "sources"):
+        if section in ("channels", "sources", "engine"):
             continue
         for key, value in body.items():
             attribute = _SCALARS.get((section, key))
@@ -146,6 +153,7 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
     values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
     values["channel_rules"] = _rules(where, channels.get("rules", []))
     values["reader_options"] = _reader_options(where, raw.get("sources", {}))
+    values |= _engine(where, raw.get("engine", {}))
     if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
         raise ConfigError(f"{where}quality.max_date = {values['max_date']}: expected a date after quality.min_date")
     if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
@@ -252,6 +260,45 @@ def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
                 except LookupError:
                     raise ConfigError(f"{name}: not an encoding Python knows (e.g. 'utf-8', 'cp1251')") from None
         out[source] = dict(options)
+    return out
+
+
+def _engine(where: str, engine: dict[str, Any]) -> dict[str, Any]:
+    """[engine] kind = "duckdb" (default) | "spark"; [engine.spark] master, root and conf."""
+    out: dict[str, Any] = {}
+    for key in engine:
+        if key not in ("kind", "spark"):
+            raise ConfigError(f"{where}unknown key engine.{key}; known in [engine]: ['kind', 'spark']")
+    kind = engine.get("kind", "duckdb")
+    if kind not in ENGINES:
+        raise ConfigError(f"{where}engine.kind = {kind!r}: expected one of {list(ENGINES)}")
+    out["engine"] = kind
+    spark = engine.get("spark", {})
+    if not isinstance(spark, dict):
+        raise ConfigError(f"{where}[engine.spark] must be a table, got {spark!r}")
+    for key, value in spark.items():
+        name = f"{where}engine.spark.{key} = {value!r}"
+        if key == "master":
+            if not (isinstance(value, str) and _SPARK_MASTER.fullmatch(value.strip())):
+                raise ConfigError(
+                    f"{name}: expected local[N], local[*], spark://host:port, yarn, k8s://..., or a Spark "
+                    "Connect URL sc://host:port"
+                )
+            out["spark_master"] = value.strip()
+        elif key == "root":
+            if not (isinstance(value, str) and value.strip()) or "://" in value:
+                raise ConfigError(
+                    f"{name}: expected a folder the driver and every executor see (local for local[N], a shared "
+                    "mount on a cluster); object-store URLs (s3a://, hdfs://) are not supported yet"
+                )
+            out["spark_root"] = value.strip()
+        elif key == "conf":
+            if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)
+                    and all(isinstance(v, (str, int, float, bool)) for v in value.values())):
+                raise ConfigError(f"{name}: expected a table of Spark settings, e.g. {{ \"spark.executor.memory\" = \"8g\" }}")
+            out["spark_conf"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+        else:
+            raise ConfigError(f"{where}unknown key engine.spark.{key}; known: ['conf', 'master', 'root']")
     return out
 
 

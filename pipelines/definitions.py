@@ -33,6 +33,9 @@ def warehouse_from_env() -> WarehouseResource:
         # the CLI's --allow-missing / --allow-shrink for runs Dagster launches (schedule, UI, daemon)
         allow_missing=os.environ.get("ACQ_ALLOW_MISSING", "") == "1",
         allow_shrink=os.environ.get("ACQ_ALLOW_SHRINK", "") == "1",
+        # the engine of acquisition.toml's [engine], or ACQ_ENGINE=duckdb|spark / ACQ_SPARK_MASTER
+        engine=os.environ.get("ACQ_ENGINE", ""),
+        spark_master=os.environ.get("ACQ_SPARK_MASTER", ""),
     )
 
 

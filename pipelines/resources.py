@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import dagster as dg
 import duckdb
@@ -36,10 +36,13 @@ class WarehouseResource(dg.ConfigurableResource):
     lock_wait_seconds: float = 0.0
     allow_missing: bool = False  # build without a source folder that is not there (else the run fails)
     allow_shrink: bool = False  # publish a source that shrank past quality.max_shrink_share
+    engine: str = ""  # "" = [engine] kind of the settings; "duckdb" or "spark" overrides it
+    spark_master: str = ""  # "" = [engine.spark] master of the settings
 
     _build: Path | None = PrivateAttr(default=None)
     _run_id: str = PrivateAttr(default="")
     _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _spark: Any = PrivateAttr(default=None)  # pipelines.engines.spark.SparkEngine, for a Spark run
 
     @property
     def paths(self) -> WarehousePaths:
@@ -88,6 +91,9 @@ class WarehouseResource(dg.ConfigurableResource):
                     with watched(instance, run_id, context.log) if instance is not None else nullcontext():
                         yield self
                 finally:
+                    if self._spark is not None:
+                        self._spark.stop()
+                        self._spark = None
                     if self._con is not None:  # a failed run: drop the connection, then the build
                         self._con.close()
                         self._con = None
@@ -113,6 +119,22 @@ class WarehouseResource(dg.ConfigurableResource):
             write_config_tables(con, self.config)
             self._con = con
         yield self._con
+
+    def spark_engine(self, config: Config | None = None) -> Any:
+        """The run's Spark engine when the engine is Spark (else None): one session for all the run's
+        steps, started by the first model that needs it and stopped when the run ends."""
+        if self.engine == "duckdb":
+            return None  # no settings read at all
+        config = config or self.config
+        if self.engine not in ("", "duckdb", "spark"):
+            raise dg.Failure(description=f"engine = {self.engine!r} (ACQ_ENGINE): expected 'duckdb' or 'spark'")
+        if (self.engine or config.engine) != "spark":
+            return None
+        if self._spark is None:
+            from pipelines.engines.spark import SparkEngine
+
+            self._spark = SparkEngine(_resolve(config.spark_root), self.spark_master or config.spark_master, config.spark_conf)
+        return self._spark
 
     def close(self) -> None:
         """Checkpoint and close the build, as publishing needs (a file with an open log is not whole)."""

@@ -62,7 +62,8 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             params = model_params(config, window, as_of_date(con, config))
             if model.schema == "marts":
                 pause_point("marts")  # test-only: lets a test kill the run mid-marts (pipelines/faults.py)
-            rows = run_model(con, model, params)
+            spark = warehouse.spark_engine(config)  # None: DuckDB, the default
+            rows = spark.build(con, model, params) if spark is not None else run_model(con, model, params)
             if model.table == "staging.missing_fx_rates":
                 check_fx(con)  # a missing rate stops the run here, naming currency and date
             document_tables(con, [model.table])
@@ -70,6 +71,10 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             checks = evaluate(con, model.table, window)
         if model.partition_column is not None:
             metadata["rows_replaced"] = rows
+        if spark is not None:  # where the rows were computed, and the Parquet table Spark keeps
+            metadata["engine"] = f"spark {spark.master}"
+            if not model.is_view:
+                metadata["spark_table"] = dg.MetadataValue.path(str(spark.table_dir(model.table)))
         metadata["as_of_date"] = str(params["as_of_date"])
         metadata["months"] = months_of(context)
         return dg.MaterializeResult(metadata=metadata, check_results=check_results(checks, key))

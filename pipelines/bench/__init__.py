@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -31,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip the pandas peer")
     parser.add_argument("--no-backfill", action="store_true", help="skip the nightly-refresh measurement")
     parser.add_argument("--no-xlsx", action="store_true", help="skip the .xlsx-against-its-CSV-twin measurement")
+    parser.add_argument("--spark", action="store_true",
+                        help="also run the full build on the Spark engine (ACQ_ENGINE=spark, [engine.spark] master) beside DuckDB")
     parser.add_argument("--strict-checks", action="store_true",
                         help="let failing blocking checks stop the publish (default: report them and publish anyway, "
                              "so the rest can be measured)")
@@ -41,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     result = bench(
         args.scale, repeat=args.repeat, seed=args.seed, peer=not args.no_peer, backfill=not args.no_backfill,
+        spark=args.spark,
         ignore_checks=not args.strict_checks, cache_dir=args.cache_dir, results_dir=args.results_dir,
         xlsx=not args.no_xlsx,
     )
@@ -77,7 +81,7 @@ def _reset_warehouse(warehouse: Path) -> None:
 
 def bench(scale_name: str, repeat: int = 1, seed: int = 7, peer: bool = True, backfill: bool = True,
           ignore_checks: bool = True, cache_dir: Path | None = None, results_dir: Path | None = None,
-          log=None, xlsx: bool = True) -> dict:
+          log=None, xlsx: bool = True, spark: bool = False) -> dict:
     from pipelines.bench import scales
     from pipelines.bench.data import data_files, ensure_data
     from pipelines.bench.limit import run_limit, run_store_floor
@@ -118,6 +122,22 @@ def bench(scale_name: str, repeat: int = 1, seed: int = 7, peer: bool = True, ba
             r["backfill"] = analyse(bf, rows_by_source)
             r["backfill"]["exit_code"] = bf["exit_code"]
             log(f"  backfill: {r['backfill']['wall_seconds']:.1f}s, exit {bf['exit_code']}")
+        if spark:
+            spark_warehouse = work / "warehouse-spark.duckdb"
+            _reset_warehouse(spark_warehouse)
+            log("  full build on the Spark engine ...")
+            os.environ["ACQ_ENGINE"] = "spark"
+            try:
+                sp = run_pipeline(["run", "--raw", str(raw_dir), "--warehouse", str(spark_warehouse)], work,
+                                  f"spark-full-{i + 1}", dagster_home, ignore_checks=ignore_checks)
+            finally:
+                os.environ.pop("ACQ_ENGINE", None)
+            r["spark_full"] = analyse(sp, rows_by_source)
+            r["spark_full"]["exit_code"] = sp["exit_code"]
+            if sp["exit_code"] != 0:
+                r["spark_full"]["error_tail"] = sp.get("error_tail", "")[-1500:]
+            log(f"  spark full: {r['spark_full']['wall_seconds']:.1f}s (DuckDB {r['full']['wall_seconds']:.1f}s), "
+                f"peak {r['spark_full']['peak_rss_mib']:.0f} MiB (driver process; the JVM is a child), exit {sp['exit_code']}")
         log("  limit (DuckDB read + one query) ...")
         r["limit"] = run_limit(raw_dir, files)
         log(f"  limit: {r['limit']['seconds']:.1f}s")
@@ -378,6 +398,15 @@ def format_report(doc: dict) -> str:
         v = s["vs_smaller_scale"]
         lines.append(f"end to end vs latest {v['scale']} result (another invocation): {_fmt(v['ratio_full_wall'], 2)}x "
                      f"for {_fmt(v['ratio_rows'], 1)}x the rows")
+    spark_runs = [r["spark_full"] for r in doc.get("rounds", []) if "spark_full" in r]
+    if spark_runs:
+        spark_wall = _median([r["wall_seconds"] for r in spark_runs])
+        ok = all(r["exit_code"] == 0 for r in spark_runs)
+        stages = {name: _median([r["stages"][name]["seconds"] for r in spark_runs if name in r["stages"]])
+                  for name in dict.fromkeys(n for r in spark_runs for n in r["stages"])}
+        lines += ["", f"Spark engine full build: {_fmt(spark_wall, 2)}s{'' if ok else ' (FAILED)'}   "
+                  f"Spark / DuckDB = {_fmt(_ratio(spark_wall, s['full_wall_seconds']), 2)}x; stages: "
+                  + ", ".join(f"{k} {_fmt(v, 1)}s" for k, v in stages.items())]
     top = list(s["per_step_seconds"].items())[:8]
     lines += ["", "slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in top)]
     lines.append("time inside probes: " + ", ".join(f"{k} {v:.1f}s" for k, v in list(s["probes_seconds"].items())[:10]))
