@@ -3,6 +3,8 @@ columns give exactly what the general parsers give (pipelines/readers/values.py)
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,6 +39,16 @@ def _expected(column: str, parser, values: list[str]) -> list:
        st.lists(st.sampled_from(NUMBERS) | st.text(alphabet="0123456789,. -e", max_size=8), min_size=1, max_size=30),
        st.lists(st.sampled_from(DATES), min_size=1, max_size=30))
 def test_fast_parse_equals_the_general_parsers(times, numbers, dates):
+    check_against_general_parsers(times, numbers, dates)
+
+
+def test_every_listed_form_parses_as_the_general_parsers_say():
+    n = max(len(TIMES), len(NUMBERS), len(DATES))
+    cycle = lambda values: [values[i % len(values)] for i in range(n)]  # noqa: E731
+    check_against_general_parsers(cycle(TIMES), cycle(NUMBERS), cycle(DATES))
+
+
+def check_against_general_parsers(times, numbers, dates):
     n = min(len(times), len(numbers), len(dates))
     times, numbers, dates = times[:n], numbers[:n], dates[:n]
     orders = _frame("orders", order_id=["o"] * n, created_at=times, status=["paid"] * n,
@@ -49,7 +61,7 @@ def test_fast_parse_equals_the_general_parsers(times, numbers, dates):
     ad = _frame("ad_spend", date=dates, impressions=numbers)
     typed, failures = cast_frame("ad_spend", ad)
     assert typed["date"].to_list() == _expected("date", parse_date, dates)
-    whole = [v if v is not None and v == round(v) and abs(v) < 2**63 else None
+    whole = [v if v is not None and math.isfinite(v) and v == round(v) and abs(v) < 2**63 else None
              for v in _expected("impressions", parse_number, numbers)]
     assert typed["impressions"].to_list() == [None if v is None else int(v) for v in whole]
     failed = set(failures.filter(pl.col("column_name") == "impressions")["row"].to_list())
