@@ -1,0 +1,225 @@
+"""Data-driven attribution (docs/metrics.md "Data-driven attribution"): marts.channel_weights.
+
+sql/marts/channel_weights.sql builds, set-based in DuckDB, the journeys of the fit window (one row per
+step; consecutive repeats of a channel collapsed). Here, still in DuckDB, they are aggregated into
+
+- the Markov chain's transition counts between states (start, the last `attribution.markov_order`
+  channels of a journey, conversion, null): a few hundred rows at most for the default first order;
+- the Shapley coalition counts: converting journeys per set of distinct channels;
+- per channel, the journeys and conversions that touched it;
+
+and only those small tables come into Python:
+
+- `markov`: P(conversion) is the absorption probability in `conversion` from `start`, solved exactly
+  with a linear system (numpy.linalg.solve on the transient states, no simulation, so a re-run gives the
+  same numbers). Removing a channel sends every transition into a state holding it to null; its
+  removal effect is 1 - P(conversion without it) / P(conversion); weight = effect / sum of effects.
+- `shapley`: worth of a coalition S = converting journeys whose distinct channels all lie in S, i.e.
+  v(S) = sum of r(T) over T within S (r(T) = converting journeys whose channel set is exactly T). For a
+  worth of this form the Shapley value of c is sum over T holding c of r(T) / |T| (the simplified
+  Shapley value of Zhao et al. 2018): each journey's conversion is shared equally by its channels.
+  That closed form is the exact Shapley value for any number of channels (the enumeration over the
+  2^n coalitions gives the same numbers, see tests/sql/test_data_driven.py); weight = value / sum.
+
+marts.channel_weights keeps one set of rows per model and fit (fit_end = the run's as-of date): the
+current fit, and every older fit some stored credit still uses (marts.attribution_credits.weights_fit_end:
+a nightly run re-credits only the first purchases of its months, see sql/marts/attribution_credits.sql).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from pipelines.db import rows, scalar, table_exists
+from pipelines.sql_models import SqlModel, bind
+from pipelines.table_docs import document_tables
+
+TABLE = "marts.channel_weights"
+STEPS = "__dd_steps"
+START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
+
+SCHEMA = {
+    "attribution_model": pl.String, "fit_start": pl.Date, "fit_end": pl.Date, "markov_order": pl.Int32,
+    "channel": pl.String, "weight": pl.Float64, "removal_effect": pl.Float64, "shapley_value": pl.Float64,
+    "journeys": pl.Int64, "conversions": pl.Int64, "p_conversion": pl.Float64,
+    "p_conversion_without": pl.Float64, "fit_journeys": pl.Int64, "fit_conversions": pl.Int64,
+}
+
+
+def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+    as_of: date = params["as_of_date"]
+    months = int(params.get("data_driven_months", 12))
+    order = int(params.get("markov_order", 1))
+    query = model.sql
+    con.execute(f"create or replace temp table {STEPS} as {query}", bind(query, params))
+    fit_start = scalar(con, "select ($d::date + to_days(1) - to_months($m::integer))::date", {"d": as_of, "m": months})
+
+    seen = {
+        channel: (int(journeys), int(conversions))
+        for channel, journeys, conversions in rows(
+            con,
+            f"""select channel, count(distinct journey_id), count(distinct journey_id) filter (where converted)
+                from {STEPS} group by channel order by channel""",
+        )
+    }
+    fit_journeys, fit_conversions = (
+        int(x or 0) for x in rows(con, f"select count(*), count(*) filter (where converted) from {STEPS} where step = 1")[0]
+    )
+    channels = sorted(seen)
+    base = {"fit_start": fit_start, "fit_end": as_of, "fit_journeys": fit_journeys, "fit_conversions": fit_conversions}
+
+    out = []
+    p_conv, p_without = markov_removal(markov_transitions(con, order), channels)
+    effects = {c: removal_effect(p_conv, p_without[c]) for c in channels}
+    for channel, weight in normalise(effects).items():
+        out.append(base | {
+            "attribution_model": "markov", "markov_order": order, "channel": channel, "weight": weight,
+            "removal_effect": effects[channel], "shapley_value": None, "journeys": seen[channel][0],
+            "conversions": seen[channel][1], "p_conversion": p_conv, "p_conversion_without": p_without[channel],
+        })
+    values = shapley_values(coalitions(con), channels)
+    for channel, weight in normalise(values).items():
+        out.append(base | {
+            "attribution_model": "shapley", "markov_order": None, "channel": channel, "weight": weight,
+            "removal_effect": None, "shapley_value": values[channel], "journeys": seen[channel][0],
+            "conversions": seen[channel][1],
+            "p_conversion": fit_conversions / fit_journeys if fit_journeys else None, "p_conversion_without": None,
+        })
+    con.execute(f"drop table {STEPS}")
+    _write(con, pl.DataFrame(out, schema=SCHEMA), as_of)
+    document_tables(con, [TABLE])
+    return len(out)
+
+
+def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date) -> None:
+    """Replace this fit's rows; drop the fits no stored credit uses any more."""
+    con.execute("create schema if not exists marts")
+    expected = [(name, _sql_type(dtype)) for name, dtype in SCHEMA.items()]
+    if table_exists(con, TABLE) and [(r[0], r[1]) for r in rows(con, f"describe {TABLE}")] != expected:
+        con.execute(f"drop table {TABLE}")
+    if not table_exists(con, TABLE):
+        con.execute(f"create table {TABLE} as select * from frame limit 0")
+    con.execute(f"delete from {TABLE} where fit_end = $as_of", {"as_of": as_of})
+    if table_exists(con, "marts.attribution_credits") and "weights_fit_end" in {
+        r[0] for r in rows(con, "describe marts.attribution_credits")
+    }:
+        con.execute(
+            f"""delete from {TABLE} where fit_end not in (
+                   select distinct weights_fit_end from marts.attribution_credits where weights_fit_end is not null)"""
+        )
+    else:
+        con.execute(f"delete from {TABLE}")
+    con.execute(f"insert into {TABLE} by name select * from frame order by attribution_model, channel")
+
+
+def _sql_type(dtype: Any) -> str:
+    return {pl.String: "VARCHAR", pl.Date: "DATE", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}[dtype]
+
+
+# ------------------------------------------------------------------------------------------------- markov
+def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
+    """(from state, to state, journeys) counted in DuckDB. A state is the tuple of the last `order`
+    channels (fewer at a journey's first steps); (START,), (CONVERSION,) and (NULL,) are the others."""
+    found = rows(
+        con,
+        f"""
+        with states as (
+            select current.journey_id, current.step, current.converted, current.journey_length,
+                   array_agg(earlier.channel order by earlier.step) as state
+            from {STEPS} as current
+            join {STEPS} as earlier
+                on earlier.journey_id = current.journey_id
+                and earlier.step <= current.step
+                and earlier.step > current.step - $order
+            group by current.journey_id, current.step, current.converted, current.journey_length
+        ),
+        edges as (
+            select [$start]::varchar[] as from_state, state as to_state from states where step = 1
+            union all
+            select states.state, next_states.state
+            from states join states as next_states
+                on next_states.journey_id = states.journey_id and next_states.step = states.step + 1
+            union all
+            select state, case when converted then [$conversion] else [$null] end::varchar[]
+            from states where step = journey_length
+        )
+        select from_state, to_state, count(*) from edges group by all order by all
+        """,
+        {"order": order, "start": START, "conversion": CONVERSION, "null": NULL},
+    )
+    return [(tuple(a), tuple(b), int(n)) for a, b, n in found]
+
+
+def markov_removal(
+    transitions: list[tuple[tuple[str, ...], tuple[str, ...], int]], channels: list[str]
+) -> tuple[float, dict[str, float]]:
+    """P(conversion) from start, and the same with each channel removed: absorption probabilities of the
+    chain whose transition probabilities are the counts divided by their state's total."""
+    absorbing = {(CONVERSION,), (NULL,)}
+    states = sorted({s for a, b, _ in transitions for s in (a, b)} - absorbing)
+    if (START,) not in states:
+        return 0.0, {c: 0.0 for c in channels}
+    index = {s: i for i, s in enumerate(states)}
+    counts = np.zeros((len(states), len(states)))
+    to_conversion = np.zeros(len(states))
+    totals = np.zeros(len(states))
+    for a, b, n in transitions:
+        totals[index[a]] += n
+        if b == (CONVERSION,):
+            to_conversion[index[a]] += n
+        elif b != (NULL,):
+            counts[index[a], index[b]] += n
+    q = counts / totals[:, None]
+    r = to_conversion / totals
+    start = index[(START,)]
+
+    def p_conversion(removed: np.ndarray) -> float:
+        kept = q * ~removed[None, :]  # every transition into a removed state goes to null instead
+        return float(np.linalg.solve(np.eye(len(states)) - kept, r * ~removed)[start])
+
+    nothing = np.zeros(len(states), dtype=bool)
+    full = p_conversion(nothing)
+    without = {c: p_conversion(np.array([s != (START,) and c in s for s in states])) for c in channels}
+    return full, without
+
+
+def removal_effect(p_conversion: float, p_without: float) -> float:
+    if p_conversion <= 0:
+        return 0.0
+    # removing a channel can only lose paths to conversion: clip the last-bit noise of the solve
+    return min(max(1.0 - p_without / p_conversion, 0.0), 1.0)
+
+
+# ------------------------------------------------------------------------------------------------ shapley
+def coalitions(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], int]]:
+    """Converting journeys per set of distinct channels, counted in DuckDB."""
+    found = rows(
+        con,
+        f"""select channels, count(*) from (
+                select journey_id, array_agg(distinct channel order by channel) as channels
+                from {STEPS} where converted group by journey_id
+            ) group by all order by all""",
+    )
+    return [(tuple(c), int(n)) for c, n in found]
+
+
+def shapley_values(counts: list[tuple[tuple[str, ...], int]], channels: list[str]) -> dict[str, float]:
+    """Shapley value of each channel for v(S) = converting journeys whose channels all lie in S: each
+    coalition's journeys shared equally by its channels (exact, see the module docstring)."""
+    values = dict.fromkeys(channels, 0.0)
+    for members, n in counts:
+        for channel in members:
+            values[channel] += n / len(members)
+    return values
+
+
+def normalise(values: dict[str, float]) -> dict[str, float]:
+    """Weights summing to 1; all 0 when nothing has a positive value (credits then fall back to linear)."""
+    total = sum(v for v in values.values() if v > 0)
+    return {c: (max(v, 0.0) / total if total > 0 else 0.0) for c, v in values.items()}
+
