@@ -44,7 +44,7 @@ STEPS = "__dd_steps"
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 
 SCHEMA = {
-    "attribution_model": pl.String, "fit_start": pl.Date, "fit_end": pl.Date, "markov_order": pl.Int32,
+    "attribution_model": pl.String, "fit_start": pl.Date, "fit_end": pl.Date, "markov_order": pl.Int64,
     "channel": pl.String, "weight": pl.Float64, "removal_effect": pl.Float64, "shapley_value": pl.Float64,
     "journeys": pl.Int64, "conversions": pl.Int64, "p_conversion": pl.Float64,
     "p_conversion_without": pl.Float64, "fit_journeys": pl.Int64, "fit_conversions": pl.Int64,
@@ -118,7 +118,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date) -> 
 
 
 def _sql_type(dtype: Any) -> str:
-    return {pl.String: "VARCHAR", pl.Date: "DATE", pl.Int32: "INTEGER", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}[dtype]
+    return {pl.String: "VARCHAR", pl.Date: "DATE", pl.Int64: "BIGINT", pl.Float64: "DOUBLE"}[dtype]
 
 
 # ------------------------------------------------------------------------------------------------- markov

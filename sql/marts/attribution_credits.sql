@@ -153,20 +153,20 @@ credited as (
         source,
         medium,
         campaign,
-        case when touch_position = 1 then 1.0 else 0.0 end as credit_first_touch,
-        case when touch_position = touch_count then 1.0 else 0.0 end as credit_last_touch,
-        case when touch_position = last_non_direct_position then 1.0 else 0.0 end as credit_last_non_direct,
-        1.0 / touch_count as credit_linear,
+        cast(case when touch_position = 1 then 1 else 0 end as double) as credit_first_touch,
+        cast(case when touch_position = touch_count then 1 else 0 end as double) as credit_last_touch,
+        cast(case when touch_position = last_non_direct_position then 1 else 0 end as double) as credit_last_non_direct,
+        cast(1.0 / touch_count as double) as credit_linear,
         decay_credit as credit_time_decay,
-        case
+        cast(case
             when touch_count = 1 then 1.0
             when touch_count = 2 then 0.5
             when touch_position = 1 or touch_position = touch_count then 0.4
             else 0.2 / (touch_count - 2)
-        end as credit_position_based,
+        end as double) as credit_position_based,
         -- all of the purchase's channels weigh 0: linear
-        case when markov_total > 0 then markov_share / markov_total else 1.0 / touch_count end as credit_markov,
-        case when shapley_total > 0 then shapley_share / shapley_total else 1.0 / touch_count end as credit_shapley,
+        cast(case when markov_total > 0 then markov_share / markov_total else 1.0 / touch_count end as double) as credit_markov,
+        cast(case when shapley_total > 0 then shapley_share / shapley_total else 1.0 / touch_count end as double) as credit_shapley,
         $as_of_date::date as weights_fit_end
     from shared
 ),
@@ -185,14 +185,14 @@ unattributed as (
         null::varchar as source,
         null::varchar as medium,
         null::varchar as campaign,
-        1.0 as credit_first_touch,
-        1.0 as credit_last_touch,
-        1.0 as credit_last_non_direct,
-        1.0 as credit_linear,
-        1.0 as credit_time_decay,
-        1.0 as credit_position_based,
-        1.0 as credit_markov,
-        1.0 as credit_shapley,
+        1.0::double as credit_first_touch,
+        1.0::double as credit_last_touch,
+        1.0::double as credit_last_non_direct,
+        1.0::double as credit_linear,
+        1.0::double as credit_time_decay,
+        1.0::double as credit_position_based,
+        1.0::double as credit_markov,
+        1.0::double as credit_shapley,
         $as_of_date::date as weights_fit_end
     from first_purchases
     anti join (select distinct order_id from touches) as touched on touched.order_id = first_purchases.order_id
