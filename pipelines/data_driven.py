@@ -22,13 +22,16 @@ and only those small tables come into Python:
   2^n coalitions gives the same numbers, see tests/sql/test_data_driven.py); weight = value / sum.
 
 marts.channel_weights keeps one set of rows per model and fit (fit_end = the run's as-of date): the
-current fit, and every older fit some stored credit still uses (marts.attribution_credits.weights_fit_end:
-a nightly run re-credits only the first purchases of its months, see sql/marts/attribution_credits.sql).
+current fit, and every older fit some stored credit still uses (marts.attribution_credits.weights_fit_end).
+When the new weights differ from those the stored credits of the fit window were computed with, this
+model logs a write from the window's first month (meta.model_writes), and marts.attribution_credits
+re-credits from there (pipelines/transform.py: attribution_start); first purchases older than the fit
+window keep the credits of the last fit that covered them.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 import duckdb
@@ -36,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.db import rows, scalar, table_exists
+from pipelines.periods import EARLIEST
 from pipelines.sql_models import SqlModel, bind
 from pipelines.table_docs import document_tables
 
@@ -91,30 +95,76 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
             "p_conversion": fit_conversions / fit_journeys if fit_journeys else None, "p_conversion_without": None,
         })
     con.execute(f"drop table {STEPS}")
-    _write(con, pl.DataFrame(out, schema=SCHEMA), as_of)
+    _write(con, pl.DataFrame(out, schema=SCHEMA), as_of, fit_start)
     document_tables(con, [TABLE])
     return len(out)
 
 
-def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date) -> None:
-    """Replace this fit's rows; drop the fits no stored credit uses any more."""
+def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit_start: date) -> None:
+    """Replace this fit's rows; drop the fits no stored credit uses any more; when the new weights differ
+    from those the stored credits of the fit window were computed with, log a write of this table from
+    the fit window's first month (meta.model_writes), so marts.attribution_credits re-credits from there
+    (pipelines/transform.py: attribution_start)."""
     con.execute("create schema if not exists marts")
+    con.register("__dd_new_weights", frame)
     expected = [(name, _sql_type(dtype)) for name, dtype in SCHEMA.items()]
     if table_exists(con, TABLE) and [(r[0], r[1]) for r in rows(con, f"describe {TABLE}")] != expected:
         con.execute(f"drop table {TABLE}")
     if not table_exists(con, TABLE):
-        con.execute(f"create table {TABLE} as select * from frame limit 0")
+        con.execute(f"create table {TABLE} as select * from __dd_new_weights limit 0")
+    credits = "marts.attribution_credits"
+    stored = table_exists(con, credits) and "weights_fit_end" in {r[0] for r in rows(con, f"describe {credits}")}
+    if stored:
+        window_start = fit_start.replace(day=1)
+        changed = scalar(
+            con,
+            f"""with used as (
+                    select distinct weights_fit_end as fit_end from {credits} where first_purchase_ts >= $window_start
+                ),
+                new_weights as (select attribution_model, channel, weight from __dd_new_weights),
+                differences as (
+                    -- a fit the window's credits use, compared with the new one row by row (both ways)
+                    select used.fit_end from used
+                    where exists (
+                        select attribution_model, channel, weight from {TABLE} as w where w.fit_end = used.fit_end
+                        except
+                        select * from new_weights
+                    ) or exists (
+                        select * from new_weights
+                        except
+                        select attribution_model, channel, weight from {TABLE} as w where w.fit_end = used.fit_end
+                    )
+                )
+                select count(*) from differences""",
+            {"window_start": window_start},
+        )
+        if changed:
+            # credits older than the window that used a fit of this as-of date (a re-run of the same day) would
+            # point at weights they were not computed with: then everything is re-credited
+            overwritten = scalar(
+                con,
+                f"select count(*) from {credits} where first_purchase_ts < $window_start and weights_fit_end = $as_of",
+                {"window_start": window_start, "as_of": as_of},
+            )
+            _log_write(con, EARLIEST if overwritten else window_start)
     con.execute(f"delete from {TABLE} where fit_end = $as_of", {"as_of": as_of})
-    if table_exists(con, "marts.attribution_credits") and "weights_fit_end" in {
-        r[0] for r in rows(con, "describe marts.attribution_credits")
-    }:
+    if stored:
         con.execute(
             f"""delete from {TABLE} where fit_end not in (
-                   select distinct weights_fit_end from marts.attribution_credits where weights_fit_end is not null)"""
+                   select distinct weights_fit_end from {credits} where weights_fit_end is not null)"""
         )
     else:
         con.execute(f"delete from {TABLE}")
-    con.execute(f"insert into {TABLE} by name select * from frame order by attribution_model, channel")
+    con.execute(f"insert into {TABLE} by name select * from __dd_new_weights order by attribution_model, channel")
+    con.unregister("__dd_new_weights")
+
+
+def _log_write(con: duckdb.DuckDBPyConnection, window_start: date) -> None:
+    """The same log the incremental SQL models keep (pipelines/sql_models.py: _store_state)."""
+    con.execute("create schema if not exists meta")
+    con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    con.execute("insert into meta.model_writes values (?, ?, ?)", [TABLE, window_start, now])
 
 
 def _sql_type(dtype: Any) -> str:

@@ -115,7 +115,9 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         where current_first.order_id is null or stored_first.order_id is null
         """,
     )
-    starts = [range_start, late_touches_start(con, CREDITS, range_start), identity_changes_start(con)]
+    starts = [range_start, late_touches_start(con, CREDITS, range_start), identity_changes_start(con),
+              # the data-driven weights changed: the fit window's first purchases are re-credited (pipelines/data_driven.py)
+              rewritten_since(con, "marts.channel_weights", CREDITS, range_start)]
     if changed:
         starts.append(changed.replace(day=1))
     return min(starts)

@@ -9,10 +9,13 @@
 -- Data-driven models (markov, shapley): marts.channel_weights is refitted every run over the journeys of
 -- the last attribution.data_driven_months months; the purchases this write (re)credits get the weights of
 -- this run's fit (weights_fit_end = its as-of date), split over each purchase's own distinct channels in
--- proportion to the weights and within a channel equally over its touches. Older first purchases keep
--- the credits of the fit that was current when they were last credited (a nightly run costs what its
--- new data costs; a full rebuild or a backfill re-credits the whole range with the current fit).
--- A purchase whose channels all weigh 0 (none converted in the fit window) falls back to linear credits.
+-- proportion to the weights and within a channel equally over its touches. Which purchases a run
+-- re-credits: those from $attribution_start as for the rule models, and, when the refitted weights differ
+-- from those the stored credits of the fit window used, every first purchase from the fit window's first
+-- month (pipelines/data_driven.py logs that write; transform.attribution_start follows it). So a nightly
+-- run costs the fit window at most, never the whole history; first purchases older than the fit window
+-- keep the credits of the last fit that covered them (a full rebuild credits them with the current fit).
+-- A purchase whose channels all weigh 0 (none seen in the fit window) falls back to linear credits.
 with first_purchases as (
     select order_id, customer_key, order_ts as first_purchase_ts, channel, source, medium, campaign, content, term
     from marts.orders

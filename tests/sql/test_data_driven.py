@@ -215,22 +215,46 @@ def test_higher_order_and_fit_window_are_settings():
     assert {r["fit_journeys"] for r in got.values()} == {6}
 
 
-def test_a_nightly_run_credits_its_months_with_the_new_fit_and_keeps_older_credits():
+def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
+    """F bought in January 2023 after google and vk visits, outside the fit window (the 12 months up to
+    20 March 2024) but credited with its weights: google 16/33, vk 17/33. In April a new converting
+    journey through email moves the weights: a run of April re-credits every first purchase from the fit
+    window's first month (April 2023) with the new fit, as a full rebuild would; F keeps its credits and
+    the fit they came from."""
     con = new_warehouse(CONFIG)
     load(con)
+    load(con, {"F": (True, ["google", "vk"])}, day=datetime(2023, 1, 10, 12))
     run(con, CONFIG)
-    march = credits(con, "markov")
-    # April: a new converting journey through email changes the weights; a run of April only
-    load(con, {"D": (True, ["email"])}, day=datetime(2024, 4, 10, 12))
+    first = credits(con, "markov")
+    assert first["o-F"] == pytest.approx({"google_ads": 16 / 33, "vk_ads": 17 / 33}, abs=1e-12)
+
+    april = {"D": (True, ["email"])}
+    load(con, april, day=datetime(2024, 4, 10, 12))
     run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
-    fits = rows(con, "select distinct fit_end from marts.channel_weights order by 1")
-    assert fits == [(date(2024, 3, 20),), (date(2024, 4, 10),)]  # the new fit, and the one March's credits use
-    after = credits(con, "markov")
-    for order_id, shares in march.items():  # March keeps the credits of its fit
-        assert after[order_id] == pytest.approx(shares, abs=1e-12), order_id
-    assert after["o-D"] == {"email": 1.0}
-    assert rows(con, "select distinct weights_fit_end from marts.attribution_credits order by 1") == fits
+    assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
+                     "order by written_at desc limit 1") == [(date(2023, 4, 1),)]
+    nightly = credits(con, "markov")
+    assert nightly["o-F"] == first["o-F"]
+    assert rows(con, "select distinct weights_fit_end from marts.attribution_credits where order_id = 'o-F'") == [(date(2024, 3, 20),)]
+    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
+
+    full = new_warehouse(CONFIG)
+    load(full)
+    load(full, {"F": (True, ["google", "vk"])}, day=datetime(2023, 1, 10, 12))
+    load(full, april, day=datetime(2024, 4, 10, 12))
+    run(full, CONFIG)
+    rebuilt = credits(full, "markov")
+    assert set(rebuilt) == set(nightly)
+    for order_id in ("o-A", "o-B", "o-C", "o-D"):
+        assert nightly[order_id] == pytest.approx(rebuilt[order_id], abs=1e-12), order_id
+    assert nightly["o-A"] != pytest.approx(first["o-A"])  # the weights did move
     assert [r.name for r in run_checks(con, (date(2024, 4, 1), date(2024, 5, 1))) if not r.passed] == []
+
+    # a night without new data leaves every credit as it is: only the run's month is rewritten
+    run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
+    assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
+                     "order by written_at desc limit 1") == [(date(2024, 4, 1),)]
+    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
 
 
 def test_first_order_removal_effects_match_channelattribution():
