@@ -24,8 +24,8 @@ and only those small tables come into Python:
 marts.channel_weights keeps one set of rows per model and fit (fit_end = the run's as-of date): the
 current fit, and every older fit some stored credit still uses (marts.attribution_credits.weights_fit_end).
 When the new weights differ from those the stored credits of the fit window were computed with, this
-model logs a write from the window's first month (meta.model_writes), and marts.attribution_credits
-re-credits from there (pipelines/transform.py: attribution_start); first purchases older than the fit
+model logs a write from the month of the window's earliest first purchase credited with other weights
+(meta.model_writes), and marts.attribution_credits re-credits from there (pipelines/transform.py: attribution_start); first purchases older than the fit
 window keep the credits of the last fit that covered them.
 """
 
@@ -116,13 +116,14 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
     stored = table_exists(con, credits) and "weights_fit_end" in {r[0] for r in rows(con, f"describe {credits}")}
     if stored:
         window_start = fit_start.replace(day=1)
+        # the earliest first purchase of the window whose credits came from weights other than the new ones
         changed = scalar(
             con,
             f"""with used as (
                     select distinct weights_fit_end as fit_end from {credits} where first_purchase_ts >= $window_start
                 ),
                 new_weights as (select attribution_model, channel, weight from __dd_new_weights),
-                differences as (
+                differing as (
                     -- a fit the window's credits use, compared with the new one row by row (both ways)
                     select used.fit_end from used
                     where exists (
@@ -135,7 +136,8 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
                         select attribution_model, channel, weight from {TABLE} as w where w.fit_end = used.fit_end
                     )
                 )
-                select count(*) from differences""",
+                select min(first_purchase_ts)::date from {credits}
+                where first_purchase_ts >= $window_start and weights_fit_end in (select fit_end from differing)""",
             {"window_start": window_start},
         )
         if changed:
@@ -146,7 +148,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
                 f"select count(*) from {credits} where first_purchase_ts < $window_start and weights_fit_end = $as_of",
                 {"window_start": window_start, "as_of": as_of},
             )
-            _log_write(con, EARLIEST if overwritten else window_start)
+            _log_write(con, EARLIEST if overwritten else changed.replace(day=1))
     con.execute(f"delete from {TABLE} where fit_end = $as_of", {"as_of": as_of})
     if stored:
         con.execute(

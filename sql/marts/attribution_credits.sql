@@ -11,8 +11,9 @@
 -- this run's fit (weights_fit_end = its as-of date), split over each purchase's own distinct channels in
 -- proportion to the weights and within a channel equally over its touches. Which purchases a run
 -- re-credits: those from $attribution_start as for the rule models, and, when the refitted weights differ
--- from those the stored credits of the fit window used, every first purchase from the fit window's first
--- month (pipelines/data_driven.py logs that write; transform.attribution_start follows it). So a nightly
+-- from those the stored credits of the fit window used, every first purchase from the month of the
+-- window's earliest one credited with other weights (pipelines/data_driven.py logs that write;
+-- transform.attribution_start follows it). So a nightly
 -- run costs the fit window at most, never the whole history; first purchases older than the fit window
 -- keep the credits of the last fit that covered them (a full rebuild credits them with the current fit).
 -- A purchase whose channels all weigh 0 (none seen in the fit window) falls back to linear credits.
@@ -138,8 +139,9 @@ data_driven as (
 shared as (
     select
         data_driven.*,
-        sum(markov_share) over (partition by order_id) as markov_total,
-        sum(shapley_share) over (partition by order_id) as shapley_total
+        -- summed exactly (DECIMAL), so the credits do not depend on the order threads add the touches in
+        sum(cast(markov_share as decimal(38, 18))) over (partition by order_id)::double as markov_total,
+        sum(cast(shapley_share as decimal(38, 18))) over (partition by order_id)::double as shapley_total
     from data_driven
 ),
 

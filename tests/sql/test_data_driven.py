@@ -218,9 +218,9 @@ def test_higher_order_and_fit_window_are_settings():
 def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
     """F bought in January 2023 after google and vk visits, outside the fit window (the 12 months up to
     20 March 2024) but credited with its weights: google 16/33, vk 17/33. In April a new converting
-    journey through email moves the weights: a run of April re-credits every first purchase from the fit
-    window's first month (April 2023) with the new fit, as a full rebuild would; F keeps its credits and
-    the fit they came from."""
+    journey through email moves the weights: a run of April re-credits the fit window's first purchases
+    from the month of the earliest one (March 2024) with the new fit, as a full rebuild would; F keeps its
+    credits and the fit they came from."""
     con = new_warehouse(CONFIG)
     load(con)
     load(con, {"F": (True, ["google", "vk"])}, day=datetime(2023, 1, 10, 12))
@@ -232,7 +232,7 @@ def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
     load(con, april, day=datetime(2024, 4, 10, 12))
     run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
     assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
-                     "order by written_at desc limit 1") == [(date(2023, 4, 1),)]
+                     "order by written_at desc limit 1") == [(date(2024, 3, 1),)]
     nightly = credits(con, "markov")
     assert nightly["o-F"] == first["o-F"]
     assert rows(con, "select distinct weights_fit_end from marts.attribution_credits where order_id = 'o-F'") == [(date(2024, 3, 20),)]
