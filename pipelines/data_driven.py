@@ -46,6 +46,7 @@ from pipelines.table_docs import document_tables
 TABLE = "marts.channel_weights"
 STEPS = "__dd_steps"
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
+SEP = "\x1f"  # joins the channels of a state or a coalition in SQL (the unit separator: in no channel name)
 
 SCHEMA = {
     "attribution_model": pl.String, "fit_start": pl.Date, "fit_end": pl.Date, "markov_order": pl.Int64,
@@ -63,17 +64,14 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     con.execute(f"create or replace temp table {STEPS} as {query}", bind(query, params))
     fit_start = scalar(con, "select ($d::date + to_days(1) - to_months($m::integer))::date", {"d": as_of, "m": months})
 
-    seen = {
-        channel: (int(journeys), int(conversions))
-        for channel, journeys, conversions in rows(
-            con,
-            f"""select channel, count(distinct journey_id), count(distinct journey_id) filter (where converted)
-                from {STEPS} group by channel order by channel""",
-        )
-    }
-    fit_journeys, fit_conversions = (
-        int(x or 0) for x in rows(con, f"select count(*), count(*) filter (where converted) from {STEPS} where step = 1")[0]
-    )
+    sets = journey_sets(con)
+    seen = {}
+    for members, converted, n in sets:
+        for channel in members:
+            journeys, conversions = seen.get(channel, (0, 0))
+            seen[channel] = (journeys + n, conversions + (n if converted else 0))
+    fit_journeys = sum(n for _, _, n in sets)
+    fit_conversions = sum(n for _, converted, n in sets if converted)
     channels = sorted(seen)
     base = {"fit_start": fit_start, "fit_end": as_of, "fit_journeys": fit_journeys, "fit_conversions": fit_conversions}
 
@@ -86,7 +84,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
             "removal_effect": effects[channel], "shapley_value": None, "journeys": seen[channel][0],
             "conversions": seen[channel][1], "p_conversion": p_conv, "p_conversion_without": p_without[channel],
         })
-    values = shapley_values(coalitions(con), channels)
+    values = shapley_values([(members, n) for members, converted, n in sets if converted], channels)
     for channel, weight in normalise(values).items():
         out.append(base | {
             "attribution_model": "shapley", "markov_order": None, "channel": channel, "weight": weight,
@@ -175,36 +173,35 @@ def _sql_type(dtype: Any) -> str:
 
 # ------------------------------------------------------------------------------------------------- markov
 def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
-    """(from state, to state, journeys) counted in DuckDB. A state is the tuple of the last `order`
-    channels (fewer at a journey's first steps); (START,), (CONVERSION,) and (NULL,) are the others."""
+    """(from state, to state, journeys) counted in DuckDB in one sorted pass over the steps. A state is the
+    tuple of the last `order` channels (fewer at a journey's first steps); (START,), (CONVERSION,) and
+    (NULL,) are the others."""
     found = rows(
         con,
         f"""
         with states as (
-            select current.journey_id, current.step, current.converted, current.journey_length,
-                   array_agg(earlier.channel order by earlier.step) as state
-            from {STEPS} as current
-            join {STEPS} as earlier
-                on earlier.journey_id = current.journey_id
-                and earlier.step <= current.step
-                and earlier.step > current.step - $order
-            group by current.journey_id, current.step, current.converted, current.journey_length
+            select
+                converted,
+                -- the state a step enters, and the one it leaves (none at the first step: start)
+                string_agg(channel, $sep) over (
+                    partition by journey_id order by step rows between $back preceding and current row
+                ) as to_state,
+                string_agg(channel, $sep) over (
+                    partition by journey_id order by step rows between $order preceding and 1 preceding
+                ) as from_state,
+                lead(step) over (partition by journey_id order by step) is null as is_last
+            from {STEPS}
         ),
         edges as (
-            select [$start]::varchar[] as from_state, state as to_state from states where step = 1
+            select coalesce(from_state, $start) as from_state, to_state from states
             union all
-            select states.state, next_states.state
-            from states join states as next_states
-                on next_states.journey_id = states.journey_id and next_states.step = states.step + 1
-            union all
-            select state, case when converted then [$conversion] else [$null] end::varchar[]
-            from states where step = journey_length
+            select to_state, case when converted then $conversion else $null end from states where is_last
         )
         select from_state, to_state, count(*) from edges group by all order by all
         """,
-        {"order": order, "start": START, "conversion": CONVERSION, "null": NULL},
+        {"order": order, "back": order - 1, "sep": SEP, "start": START, "conversion": CONVERSION, "null": NULL},
     )
-    return [(tuple(a), tuple(b), int(n)) for a, b, n in found]
+    return [(tuple(a.split(SEP)), tuple(b.split(SEP)), int(n)) for a, b, n in found]
 
 
 def markov_removal(
@@ -248,16 +245,35 @@ def removal_effect(p_conversion: float, p_without: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ shapley
-def coalitions(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], int]]:
-    """Converting journeys per set of distinct channels, counted in DuckDB."""
+def journey_sets(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], bool, int]]:
+    """Journeys per (set of distinct channels, converted), counted in DuckDB: the Shapley coalitions and
+    the journeys and conversions seen per channel, in one aggregation. A set is a bit mask over the
+    channels (an integer OR per journey, far cheaper than aggregating strings), up to 62 channels."""
+    channels = [c for (c,) in rows(con, f"select distinct channel from {STEPS} order by 1")]
+    if len(channels) > 62:
+        found = rows(
+            con,
+            f"""select channels, converted, count(*) from (
+                    select journey_id, bool_or(converted) as converted,
+                           string_agg(distinct channel, $sep order by channel) as channels
+                    from {STEPS} group by journey_id
+                ) group by all order by all""",
+            {"sep": SEP},
+        )
+        return [(tuple(c.split(SEP)), bool(converted), int(n)) for c, converted, n in found]
     found = rows(
         con,
-        f"""select channels, count(*) from (
-                select journey_id, array_agg(distinct channel order by channel) as channels
-                from {STEPS} where converted group by journey_id
+        f"""select mask, converted, count(*) from (
+                select journey_id, bool_or(converted) as converted,
+                       bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint)) as mask
+                from {STEPS} group by journey_id
             ) group by all order by all""",
+        {"channels": channels},
     )
-    return [(tuple(c), int(n)) for c, n in found]
+    return [
+        (tuple(c for i, c in enumerate(channels) if int(mask) >> i & 1), bool(converted), int(n))
+        for mask, converted, n in found
+    ]
 
 
 def shapley_values(counts: list[tuple[tuple[str, ...], int]], channels: list[str]) -> dict[str, float]:

@@ -2,7 +2,7 @@
 -- Channel weights of the data-driven attribution models markov and shapley (docs/metrics.md "Data-driven
 -- attribution"). This select is the set-based half: the journeys of the fit window, the
 -- $data_driven_months months that end at $as_of_date, one row per step (a channel; consecutive repeats
--- of one channel count once). pipelines/data_driven.py aggregates them in DuckDB into the Markov
+-- of one channel count once; `step` orders a journey's steps, with gaps where repeats were dropped). pipelines/data_driven.py aggregates them in DuckDB into the Markov
 -- transition counts and the Shapley coalition counts, brings only those small tables into Python,
 -- solves the models and writes marts.channel_weights.
 -- Converting journeys: one per first purchase in the window, made of exactly the touches the rule models
@@ -134,21 +134,12 @@ ordered as (
     from journey_touches
 ),
 
-collapsed as (
-    -- consecutive repeats of one channel count once
-    select journey_id, converted, channel, touch_number
+final as (
+    -- consecutive repeats of one channel count once: a journey's steps are its touches whose channel
+    -- differs from the touch before; `step` orders them (numbered among all touches: gaps are repeats)
+    select journey_id, converted, touch_number as step, channel
     from ordered
     where previous_channel is null or previous_channel <> channel
-),
-
-final as (
-    select
-        journey_id,
-        converted,
-        cast(row_number() over (partition by journey_id order by touch_number) as integer) as step,
-        channel,
-        cast(count(*) over (partition by journey_id) as integer) as journey_length
-    from collapsed
 )
 
 select * from final
