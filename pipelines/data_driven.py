@@ -184,12 +184,12 @@ def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple
                 converted,
                 -- the state a step enters, and the one it leaves (none at the first step: start)
                 string_agg(channel, $sep) over (
-                    partition by journey_id order by step rows between $back preceding and current row
+                    partition by journey_kind, journey_id order by step rows between $back preceding and current row
                 ) as to_state,
                 string_agg(channel, $sep) over (
-                    partition by journey_id order by step rows between $order preceding and 1 preceding
+                    partition by journey_kind, journey_id order by step rows between $order preceding and 1 preceding
                 ) as from_state,
-                lead(step) over (partition by journey_id order by step) is null as is_last
+                lead(step) over (partition by journey_kind, journey_id order by step) is null as is_last
             from {STEPS}
         ),
         edges as (
@@ -254,9 +254,9 @@ def journey_sets(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], 
         found = rows(
             con,
             f"""select channels, converted, count(*) from (
-                    select journey_id, bool_or(converted) as converted,
+                    select journey_kind, journey_id, bool_or(converted) as converted,
                            string_agg(distinct channel, $sep order by channel) as channels
-                    from {STEPS} group by journey_id
+                    from {STEPS} group by journey_kind, journey_id
                 ) group by all order by all""",
             {"sep": SEP},
         )
@@ -264,9 +264,9 @@ def journey_sets(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], 
     found = rows(
         con,
         f"""select mask, converted, count(*) from (
-                select journey_id, bool_or(converted) as converted,
+                select journey_kind, journey_id, bool_or(converted) as converted,
                        bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint)) as mask
-                from {STEPS} group by journey_id
+                from {STEPS} group by journey_kind, journey_id
             ) group by all order by all""",
         {"channels": channels},
     )

@@ -2,7 +2,8 @@
 -- Channel weights of the data-driven attribution models markov and shapley (docs/metrics.md "Data-driven
 -- attribution"). This select is the set-based half: the journeys of the fit window, the
 -- $data_driven_months months that end at $as_of_date, one row per step (a channel; consecutive repeats
--- of one channel count once; `step` orders a journey's steps, with gaps where repeats were dropped). pipelines/data_driven.py aggregates them in DuckDB into the Markov
+-- of one channel count once; `step` orders a journey's steps, with gaps where repeats were dropped). A journey is
+-- (journey_kind, journey_id): 0 and the order id (converting), 1 and the customer key, 2 and the visitor id. pipelines/data_driven.py aggregates them in DuckDB into the Markov
 -- transition counts and the Shapley coalition counts, brings only those small tables into Python,
 -- solves the models and writes marts.channel_weights.
 -- Converting journeys: one per first purchase in the window, made of exactly the touches the rule models
@@ -36,35 +37,17 @@ buyers as (
     where customer_type = 'new' and order_ts < ($as_of_date::date + to_days(1))::timestamp
 ),
 
-customer_touches as (
-    select customer_touches.customer_key, customer_touches.ts, customer_touches.channel
-    from staging.customer_touches as customer_touches
-    cross join fit_window
-    where customer_touches.ts >= fit_window.fit_start - to_days(cast($lookback_days as integer))
-        and customer_touches.ts < fit_window.fit_end
-),
-
 crm_customers as (
     select identifier_value as customer_id, customer_key
     from staging.customer_identifiers
     where identifier_kind = 'crm'
 ),
 
-all_touches as (
-    -- every touchpoint of the window (and of the look-back before it), known customer or not
-    select
-        coalesce(crm_customers.customer_key, visitor_customers.customer_key, 'visitor:' || touches.visitor_id) as identity,
-        touches.ts,
-        channel_map.channel
-    from raw.touchpoints as touches
-    cross join fit_window
-    left join crm_customers on crm_customers.customer_id = touches.customer_id
-    left join staging.visitor_customers as visitor_customers on visitor_customers.visitor_id = touches.visitor_id
-    join staging.touch_tags as tags
-        on tags.tag_key = staging.touch_tag_key(
-            touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term,
-            touches.referrer, touches.click_id, touches.ts
-        )
+tag_channels as materialized (
+    -- the channel of each tag combination of the window's months, mapped once (thousands of rows, not one
+    -- 5-column join per touch; the same mapping as staging.customer_touches)
+    select tags.tag_key, channel_map.channel
+    from staging.touch_tags as tags
     join staging.channel_map as channel_map
         on channel_map.platform is null
         and channel_map.source is not distinct from tags.source
@@ -72,15 +55,39 @@ all_touches as (
         and channel_map.campaign is not distinct from tags.campaign
         and channel_map.referrer_host is not distinct from tags.referrer_host
         and channel_map.click_id_type is not distinct from tags.click_id_type
+    cross join fit_window
+    where tags.seen_month >= date_trunc('month', fit_window.fit_start - to_days(cast($lookback_days as integer)))
+),
+
+all_touches as materialized (
+    -- every touchpoint of the window (and of the look-back before it), known customer or not; the known
+    -- ones are exactly those of staging.customer_touches
+    select
+        coalesce(crm_customers.customer_key, visitor_customers.customer_key) as customer_key,
+        touches.visitor_id,
+        touches.ts,
+        tag_channels.channel
+    from raw.touchpoints as touches
+    cross join fit_window
+    left join crm_customers on crm_customers.customer_id = touches.customer_id
+    left join staging.visitor_customers as visitor_customers on visitor_customers.visitor_id = touches.visitor_id
+    join tag_channels
+        on tag_channels.tag_key = staging.touch_tag_key(
+            touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term,
+            touches.referrer, touches.click_id, touches.ts
+        )
     where touches.ts >= fit_window.fit_start - to_days(cast($lookback_days as integer))
         and touches.ts < fit_window.fit_end
-        and touches.visitor_id is not null
+),
+
+customer_touches as (
+    select customer_key, ts, channel from all_touches where customer_key is not null
 ),
 
 -- logic ctes
 converting_touches as (
     -- 'touchpoint' sorts after 'order' descending: at equal times the order's own tags come last
-    select 'purchase:' || first_purchases.order_id as journey_id, true as converted, customer_touches.ts as touch_ts,
+    select first_purchases.order_id as journey_id, customer_touches.ts as touch_ts,
            'touchpoint' as touch_origin, customer_touches.channel
     from first_purchases
     join customer_touches
@@ -88,58 +95,60 @@ converting_touches as (
         and customer_touches.ts <= first_purchases.first_purchase_ts
         and customer_touches.ts >= first_purchases.first_purchase_ts - to_days(cast($lookback_days as integer))
     union all
-    select 'purchase:' || order_id, true, first_purchase_ts, 'order', channel
+    select order_id, first_purchase_ts, 'order', channel
     from first_purchases
     where coalesce(source, medium, campaign) is not null
 ),
 
-non_buyer_touches as (
-    select all_touches.*
-    from all_touches
-    anti join buyers on buyers.customer_key = all_touches.identity
+converting_steps as (
+    select journey_id, channel,
+        lag(channel) over journey as previous_channel,
+        row_number() over journey as touch_number
+    from converting_touches
+    window journey as (partition by journey_id order by touch_ts, touch_origin desc, channel)
 ),
 
-last_touches as (
-    -- the identity's last touch in the window; an identity touching only in the look-back before it has none
-    select non_buyer_touches.identity, max(non_buyer_touches.ts) as last_ts
+non_buyer_touches as (
+    -- an identity is a customer of the identity graph, else the web visitor (journey_kind 1 and 2); a
+    -- visitor of no customer never bought
+    select
+        case when all_touches.customer_key is null then 2 else 1 end::utinyint as journey_kind,
+        coalesce(all_touches.customer_key, all_touches.visitor_id) as journey_id,
+        all_touches.ts,
+        all_touches.channel
+    from all_touches
+    anti join buyers on buyers.customer_key = all_touches.customer_key
+    where all_touches.visitor_id is not null
+),
+
+non_converting_steps as (
+    -- one pass per identity: its last touch in the window (none if it touched only in the look-back before
+    -- the window), and each touch's predecessor. The journey is the touches within the look-back before the
+    -- last one, a prefix of the identity's touches dropped: its first touch has no predecessor.
+    select journey_kind, journey_id, ts, channel,
+        max(ts) filter (where ts >= fit_window.fit_start) over ident_all as last_ts,
+        lag(channel) over ident as previous_channel,
+        lag(ts) over ident as previous_ts,
+        row_number() over ident as touch_number
     from non_buyer_touches
     cross join fit_window
-    where non_buyer_touches.ts >= fit_window.fit_start
-    group by non_buyer_touches.identity
-),
-
-non_converting_touches as (
-    select non_buyer_touches.identity as journey_id, false as converted, non_buyer_touches.ts as touch_ts,
-           'touchpoint' as touch_origin, non_buyer_touches.channel
-    from non_buyer_touches
-    join last_touches
-        on last_touches.identity = non_buyer_touches.identity
-        and non_buyer_touches.ts <= last_touches.last_ts
-        and non_buyer_touches.ts >= last_touches.last_ts - to_days(cast($lookback_days as integer))
-),
-
-journey_touches as (
-    select * from converting_touches
-    union all
-    select * from non_converting_touches
-),
-
-ordered as (
-    select
-        journey_id,
-        converted,
-        channel,
-        lag(channel) over (partition by journey_id order by touch_ts, touch_origin desc, channel) as previous_channel,
-        row_number() over (partition by journey_id order by touch_ts, touch_origin desc, channel) as touch_number
-    from journey_touches
+    window ident as (partition by journey_kind, journey_id order by ts, channel),
+        ident_all as (partition by journey_kind, journey_id order by ts, channel
+                         rows between unbounded preceding and unbounded following)
 ),
 
 final as (
     -- consecutive repeats of one channel count once: a journey's steps are its touches whose channel
     -- differs from the touch before; `step` orders them (numbered among all touches: gaps are repeats)
-    select journey_id, converted, touch_number as step, channel
-    from ordered
+    select 0::utinyint as journey_kind, journey_id, true as converted, touch_number as step, channel
+    from converting_steps
     where previous_channel is null or previous_channel <> channel
+    union all
+    select journey_kind, journey_id, false, touch_number, channel
+    from non_converting_steps
+    where ts >= last_ts - to_days(cast($lookback_days as integer))
+        and (previous_channel is null or previous_ts < last_ts - to_days(cast($lookback_days as integer))
+             or previous_channel <> channel)
 )
 
 select * from final
