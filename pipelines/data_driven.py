@@ -176,6 +176,12 @@ def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple
     """(from state, to state, journeys) counted in DuckDB in one sorted pass over the steps. A state is the
     tuple of the last `order` channels (fewer at a journey's first steps); (START,), (CONVERSION,) and
     (NULL,) are the others."""
+    # first order: a state is one channel, so a lag is enough (the same strings as a one-row string_agg)
+    states = "channel as to_state, lag(channel) over (partition by journey_kind, journey_id order by step) as from_state" if order == 1 else (
+        "string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step rows between $back preceding "
+        "and current row) as to_state, string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step "
+        "rows between $order preceding and 1 preceding) as from_state"
+    )
     found = rows(
         con,
         f"""
@@ -183,12 +189,7 @@ def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple
             select
                 converted,
                 -- the state a step enters, and the one it leaves (none at the first step: start)
-                string_agg(channel, $sep) over (
-                    partition by journey_kind, journey_id order by step rows between $back preceding and current row
-                ) as to_state,
-                string_agg(channel, $sep) over (
-                    partition by journey_kind, journey_id order by step rows between $order preceding and 1 preceding
-                ) as from_state,
+                {states},
                 lead(step) over (partition by journey_kind, journey_id order by step) is null as is_last
             from {STEPS}
         ),
@@ -199,7 +200,8 @@ def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple
         )
         select from_state, to_state, count(*) from edges group by all order by all
         """,
-        {"order": order, "back": order - 1, "sep": SEP, "start": START, "conversion": CONVERSION, "null": NULL},
+        {"start": START, "conversion": CONVERSION, "null": NULL}
+        | ({} if order == 1 else {"order": order, "back": order - 1, "sep": SEP}),
     )
     return [(tuple(a.split(SEP)), tuple(b.split(SEP)), int(n)) for a, b, n in found]
 
