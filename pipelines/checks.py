@@ -75,7 +75,8 @@ CHECKS = (
         "every first purchase hands out credits summing to 1 under every model",
         ("marts.attribution",),
         ("marts.attribution",),
-        # the purchases this build (re)credited; older credits passed when the build that wrote them was checked
+        # the purchases this build (re)credited (marts.attribution is the long view of marts.attribution_credits,
+        # whose writes are logged); older credits passed when the build that wrote them was checked
         """select order_id, attribution_model from marts.attribution
            where first_purchase_ts >= $attribution_rewritten_from
            group by all having abs(sum(credit) - 1) > 1e-9""",
@@ -156,7 +157,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, table: str, window: tuple[date, dat
             results.append(CheckResult(check.name, True, 0, f"skipped: {', '.join(check.needs)} not in the build", table))
             continue
         if "$attribution_rewritten_from" in check.sql:
-            known["attribution_rewritten_from"] = last_rewrite_start(con, "marts.attribution")
+            known["attribution_rewritten_from"] = last_rewrite_start(con, "marts.attribution_credits")
         params = {name: value for name, value in known.items() if f"${name}" in check.sql}
         bad = rows(con, check.sql, params) if params else rows(con, check.sql)
         detail = f"{check.description}; {len(bad)} failing, e.g. {bad[:3]}" if bad else check.description

@@ -21,7 +21,10 @@ ATTRIBUTION_MODELS = (
     "linear",
     "time_decay",
     "position_based",
+    "markov",
+    "shapley",
 )
+DATA_DRIVEN_MODELS = ("markov", "shapley")  # fitted on journeys (pipelines/data_driven.py), the others are rules
 RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
 ENGINES = ("duckdb", "spark")
 # where Spark runs: local[N] / local[*], a cluster manager (spark://, yarn, k8s://...), or Spark Connect (sc://)
@@ -54,6 +57,8 @@ class Config:
     lookback_days: int = 60
     half_life_days: float = 7.0
     default_model: str = "last_non_direct"
+    data_driven_months: int = 12  # markov / shapley are fitted on the journeys of the months ending at the as-of date
+    markov_order: int = 1  # states of the Markov chain: the last k channels of a journey
     ltv_horizons: tuple[int, ...] = (1, 3, 6, 12, 24)
     summary_months: int = 12
     ltv_min_customers_per_fit: int = 500
@@ -101,6 +106,8 @@ _SCALARS: dict[tuple[str, str], str] = {
     ("attribution", "lookback_days"): "lookback_days",
     ("attribution", "half_life_days"): "half_life_days",
     ("attribution", "default_model"): "default_model",
+    ("attribution", "data_driven_months"): "data_driven_months",
+    ("attribution", "markov_order"): "markov_order",
     ("ltv", "horizons"): "ltv_horizons",
     ("ltv", "summary_months"): "summary_months",
     ("ltv", "min_customers_per_fit"): "ltv_min_customers_per_fit",
@@ -195,6 +202,11 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit", "identity_max_links") else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
             raise fail(f"a whole number >= {at_least}")
+        return value
+    if attribute in ("data_driven_months", "markov_order"):
+        highest = 120 if attribute == "data_driven_months" else 4  # order k has up to channels^k states
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
+            raise fail(f"a whole number from 1 to {highest}")
         return value
     if attribute == "half_life_days":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:

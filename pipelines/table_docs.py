@@ -117,6 +117,8 @@ TABLE_GUIDE: dict[str, tuple[str, tuple[str, ...]]] = {
     "marts.orders": ("order (valid orders only)", ("order_id",)),
     "marts.first_purchases": ("customer", ("customer_key",)),
     "marts.attribution": ("first purchase × attribution model × touch", ("order_id", "attribution_model", "touch_position")),
+    "marts.attribution_credits": ("first purchase × touch (a credit column per model)", ("order_id", "touch_position")),
+    "marts.channel_weights": ("data-driven model × fit × channel", ("attribution_model", "fit_end", "channel")),
     "quality.rejected_rows": ("failed value of a rejected input row", ("source_file", "source_row", "column_name", "check_name")),
     "quality.file_loads": ("export file", ("source", "source_file")),
     "meta.build_info": ("published build", ("run_id",)),

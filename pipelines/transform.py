@@ -15,6 +15,8 @@ from pipelines.fx import check_fx
 from pipelines.sql_models import discover_models, run_model
 from pipelines.table_docs import document_tables
 
+CREDITS = "marts.attribution_credits"  # the stored credits: one row per touch, a column per model
+
 __all__ = ["EARLIEST", "LATEST", "as_of_date", "model_params", "run_transforms", "widen_window", "write_config_tables"]
 
 
@@ -57,6 +59,8 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "summary_months": config.summary_months,
         "ltv_min_customers_per_fit": config.ltv_min_customers_per_fit,
         "default_model": config.default_model,
+        "data_driven_months": config.data_driven_months,
+        "markov_order": config.markov_order,
         "identity_max_links": config.identity_max_links,
         "settings_fingerprint": settings_fingerprint(config),
         # Where incremental models recompute from (callables, evaluated just before the model runs):
@@ -64,7 +68,8 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "touch_tags_start": lambda con, table: late_touches_start(con, table, window[0]),
         "attribution_start": lambda con, table: attribution_start(con, window[0]),
         # models built from first purchases and their credits follow every month attribution rewrote
-        "attribution_rewrites_start": lambda con, table: rewritten_since(con, "marts.attribution", table, window[0]),
+        # (marts.attribution is a view of the credits table marts.attribution_credits)
+        "attribution_rewrites_start": lambda con, table: rewritten_since(con, CREDITS, table, window[0]),
     }
 
 
@@ -76,7 +81,7 @@ def settings_fingerprint(config: Config) -> str:
         for name in (
             "reporting_currency", "default_margin_rate", "lookback_days", "half_life_days", "grains",
             "ltv_horizons", "summary_months", "default_model", "channel_rules", "source_aliases",
-            "identity_max_links",
+            "identity_max_links", "data_driven_months", "markov_order",
         )
     }
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
@@ -88,7 +93,7 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
     two identities merged, a first purchase refunded...). Compares the current first purchases
     (marts.orders, rebuilt just before) with the ones the stored credits were computed for (marts.first_purchases,
     rebuilt just after): both are one row per customer, so this costs an orders-sized join, not a touches-sized one."""
-    if range_start <= EARLIEST or not all(table_exists(con, t) for t in ("marts.attribution", "marts.first_purchases")):
+    if range_start <= EARLIEST or not all(table_exists(con, t) for t in (CREDITS, "marts.first_purchases")):
         return EARLIEST
     changed = scalar(
         con,
@@ -110,7 +115,9 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         where current_first.order_id is null or stored_first.order_id is null
         """,
     )
-    starts = [range_start, late_touches_start(con, "marts.attribution", range_start), identity_changes_start(con)]
+    starts = [range_start, late_touches_start(con, CREDITS, range_start), identity_changes_start(con),
+              # the data-driven weights changed: the fit window's first purchases are re-credited (pipelines/data_driven.py)
+              rewritten_since(con, "marts.channel_weights", CREDITS, range_start)]
     if changed:
         starts.append(changed.replace(day=1))
     return min(starts)

@@ -7,7 +7,9 @@ import datetime as dt
 
 import pandera.polars as pa
 
-MODELS = ["first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"]
+MODELS = ["first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley"]
+DATA_DRIVEN = ["markov", "shapley"]
+_MODEL_LIST = "first_touch, last_touch, last_non_direct (default), linear, time_decay, position_based, markov, shapley"
 GRAINS = ["day", "week", "month", "quarter", "year"]
 _EPS = 1e-9  # floating-point slack on credits
 
@@ -68,7 +70,7 @@ class FirstPurchases(pa.DataFrameModel):
 class Attribution(pa.DataFrameModel):
     order_id: str = pa.Field(description="First purchase being attributed")
     customer_key: str = pa.Field(description="Customer identity (see marts.orders)")
-    attribution_model: str = pa.Field(isin=MODELS, description="first_touch, last_touch, last_non_direct (default), linear, time_decay, position_based")
+    attribution_model: str = pa.Field(isin=MODELS, description=_MODEL_LIST)
     touch_ts: dt.datetime = pa.Field(nullable=True, description="Time of the touch; NULL for an unattributed first purchase")
     channel: str = pa.Field(description="Channel of the touch; unattributed when the first purchase had no touch")
     credit: float = pa.Field(gt=0, le=1 + _EPS, description="Share of the first purchase given to this touch; the credits of one purchase sum to 1 under each model")
@@ -84,7 +86,67 @@ class Attribution(pa.DataFrameModel):
         name = "marts.attribution"
         description = (
             "Credits of each first purchase to its touches (lookback window before the purchase, plus the order's own UTM "
-            "tags) under six attribution models; touches a model gives nothing are left out"
+            "tags) under eight attribution models; touches a model gives nothing are left out. A view: the long form of "
+            "marts.attribution_credits"
+        )
+
+
+def _credit(model: str, what: str) -> float:
+    return pa.Field(ge=0, le=1 + _EPS, description=f"Credit of the touch under {model}: {what}")
+
+
+class AttributionCredits(pa.DataFrameModel):
+    order_id: str = pa.Field(description="First purchase being attributed")
+    customer_key: str = pa.Field(description="Customer identity (see marts.orders)")
+    touch_ts: dt.datetime = pa.Field(nullable=True, description="Time of the touch; NULL for an unattributed first purchase")
+    channel: str = pa.Field(description="Channel of the touch; unattributed when the first purchase had no touch")
+    first_purchase_ts: dt.datetime = pa.Field(description="When the first purchase was placed")
+    touch_position: int = pa.Field(nullable=True, ge=1, description="1 = earliest touch of the journey (ties ordered by channel and UTM values)")
+    touch_count: int = pa.Field(ge=0, description="Touches in the journey within the lookback window")
+    touch_origin: str = pa.Field(isin=["touchpoint", "order", "none"], description="touchpoint = a web visit; order = the order's own UTM tags; none = unattributed")
+    source: str = pa.Field(nullable=True, description="Normalised utm_source of the touch")
+    medium: str = pa.Field(nullable=True, description="Normalised utm_medium of the touch")
+    campaign: str = pa.Field(nullable=True, description="Normalised utm_campaign of the touch")
+    credit_first_touch: float = _credit("first_touch", "1 for the earliest touch, else 0")
+    credit_last_touch: float = _credit("last_touch", "1 for the latest touch, else 0")
+    credit_last_non_direct: float = _credit("last_non_direct", "1 for the latest non-direct touch (the latest if all are direct), else 0")
+    credit_linear: float = _credit("linear", "1 / touches")
+    credit_time_decay: float = _credit("time_decay", "2^(-days before the purchase / half-life), normalised per purchase")
+    credit_position_based: float = _credit("position_based", "40 % first, 40 % last, 20 % shared by the touches between")
+    credit_markov: float = _credit("markov", "the purchase's credit split over its distinct channels by their Markov weights, equally over a channel's touches (linear when all its channels weigh 0)")
+    credit_shapley: float = _credit("shapley", "the same with the Shapley weights")
+    weights_fit_end: dt.date = pa.Field(description="As-of date of the marts.channel_weights fit the markov and shapley credits were computed with (the run that last credited the purchase)")
+
+    class Config:
+        name = "marts.attribution_credits"
+        description = (
+            "Credits of each first purchase under all eight attribution models, stored wide: one row per touch (one per "
+            "unattributed first purchase) with a credit column per model, each column summing to 1 per purchase; "
+            "marts.attribution is its long view"
+        )
+
+
+class ChannelWeights(pa.DataFrameModel):
+    attribution_model: str = pa.Field(isin=DATA_DRIVEN, description="markov or shapley")
+    fit_start: dt.date = pa.Field(description="First day of the fit window (attribution.data_driven_months months ending at fit_end)")
+    fit_end: dt.date = pa.Field(description="Last day of the fit window: the as-of date of the run that fitted it")
+    markov_order: int = pa.Field(nullable=True, ge=1, description="markov: the chain's order (states = the last k channels, attribution.markov_order); NULL for shapley")
+    channel: str = pa.Field(description="Channel seen in the fit window's journeys")
+    weight: float = pa.Field(ge=0, le=1 + _EPS, description="Share of credit the model gives the channel: its removal effect or Shapley value over the sum of all channels'; a purchase's credit is split over its own channels in proportion to these")
+    removal_effect: float = pa.Field(nullable=True, ge=0, le=1, description="markov: 1 - p_conversion_without / p_conversion; NULL for shapley")
+    shapley_value: float = pa.Field(nullable=True, ge=0, description="shapley: conversions the channel is worth (each converting journey shared equally by its distinct channels); NULL for markov")
+    journeys: int = pa.Field(ge=0, description="Journeys of the fit window (converting or not) that touched the channel")
+    conversions: int = pa.Field(ge=0, description="Converting journeys (first purchases) of the fit window that touched the channel")
+    p_conversion: float = pa.Field(nullable=True, ge=0, le=1 + _EPS, description="markov: probability of reaching conversion from start in the fitted chain; shapley: converting journeys / journeys")
+    p_conversion_without: float = pa.Field(nullable=True, ge=0, le=1 + _EPS, description="markov: the same with the channel removed (every transition into it sent to null); NULL for shapley")
+    fit_journeys: int = pa.Field(ge=0, description="All journeys of the fit window")
+    fit_conversions: int = pa.Field(ge=0, description="Converting journeys of the fit window")
+
+    class Config:
+        name = "marts.channel_weights"
+        description = (
+            "Channel weights of the data-driven attribution models (markov, shapley) per fit: the current fit and every "
+            "older fit stored credits still use (marts.attribution_credits.weights_fit_end)"
         )
 
 
@@ -152,4 +214,6 @@ class BlendedCac(pa.DataFrameModel):
         )
 
 
-TABLES: list[type[pa.DataFrameModel]] = [Orders, FirstPurchases, Attribution, ChannelPeriodCac, BlendedCac]
+TABLES: list[type[pa.DataFrameModel]] = [
+    Orders, FirstPurchases, Attribution, AttributionCredits, ChannelWeights, ChannelPeriodCac, BlendedCac,
+]

@@ -43,7 +43,7 @@ class CohortMembers(pa.DataFrameModel):
 
     customer_key: pl.String = pa.Field(nullable=False, description="Stitched customer identity (marts.first_purchases.customer_key).")
     cohort_month: pl.Date = pa.Field(nullable=False, description="Acquisition month: first day of the month of the customer's first valid purchase.")
-    attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model the credit comes from (first_touch, last_touch, last_non_direct, linear, time_decay, position_based).")
+    attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model the credit comes from (first_touch, last_touch, last_non_direct, linear, time_decay, position_based, markov, shapley).")
     channel: pl.String = pa.Field(nullable=False, description="Channel credited for the first purchase; credit a model leaves unassigned (no attribution rows) goes to 'unattributed'.")
     credit: pl.Float64 = pa.Field(nullable=False, gt=0, le=1 + 1e-9, description="Attribution credit of this channel for the customer's first purchase (sums to 1 per customer and model); the customer's weight in the cohort.")
 

@@ -9,7 +9,8 @@ with grains as (
 
 models as (
     select * from (values
-        ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based')
+        ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based'),
+        ('markov'), ('shapley')
     ) as m(attribution_model)
 ),
 

@@ -37,11 +37,12 @@ def test_a_consistent_build_passes_every_check():
 
 def test_credits_not_summing_to_one_block_the_build():
     con = warehouse()
-    con.execute("update marts.attribution set credit = 0.5 where order_id = 'j1' and attribution_model = 'linear'")
+    # marts.attribution is the long view of marts.attribution_credits (a credit column per model)
+    con.execute("update marts.attribution_credits set credit_linear = 0.5 where order_id = 'j1'")
     assert "attribution_credits_sum_to_one" in failed(con)
     # after a nightly run of March, the check covers the purchases that run credited
     run(con, CONFIG, window=MARCH)
-    con.execute("update marts.attribution set credit = 0.5 where order_id = 'm1' and attribution_model = 'linear'")
+    con.execute("update marts.attribution_credits set credit_markov = 0.5 where order_id = 'm1'")
     assert "attribution_credits_sum_to_one" in failed(con, MARCH)
 
 

@@ -12,6 +12,7 @@ import polars as pl
 from conftest import make_config, new_warehouse, run, table
 from pipelines.db import scalar
 from pipelines.ingest import ingest_source
+from pipelines.transform import CREDITS  # marts.attribution is its long view: the credits table logs the writes
 
 CONFIG = make_config(grains=("month",), lookback_days=30)
 MARCH = (date(2024, 3, 1), date(2024, 4, 1))
@@ -65,14 +66,14 @@ def test_a_late_export_of_an_older_month_is_recomputed_and_nothing_else(tmp_path
     # a night with nothing new about older months: only March is recomputed
     run(nightly, CONFIG, window=MARCH)
     for name in ("staging.touch_tags", "marts.attribution", "marts.cohort_members"):
-        assert last_write_start(nightly, name) == date(2024, 3, 1), name
+        assert last_write_start(nightly, CREDITS if name == "marts.attribution" else name) == date(2024, 3, 1), name
 
     # January's touchpoints arrive late: tags, credits and cohort weights of January follow
     write(tmp_path / "touchpoints" / "touchpoints_2024-01.csv", JANUARY_TOUCHES)
     load(nightly, tmp_path)
     run(nightly, CONFIG, window=MARCH)
     for name in ("staging.touch_tags", "marts.attribution", "marts.cohort_members"):
-        assert last_write_start(nightly, name) == date(2024, 1, 1), name
+        assert last_write_start(nightly, CREDITS if name == "marts.attribution" else name) == date(2024, 1, 1), name
     january = table(nightly, "select channel from marts.cohort_members where customer_key = 'crm:c1' "
                              "and attribution_model = 'last_touch'")
     assert january["channel"].to_list() == ["email"]

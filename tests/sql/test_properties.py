@@ -98,12 +98,12 @@ FAST = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=
 def test_credits_customers_and_costs_add_up(dataset):
     data = raw_rows(dataset)
     con = build(data)
-    # credits of every first purchase sum to 1 under each of the six models
+    # credits of every first purchase sum to 1 under each of the eight models
     sums = rows(con, """select f.order_id, count(distinct a.attribution_model), min(s), max(s) from marts.first_purchases f
                         join (select order_id, attribution_model, sum(credit) as s from marts.attribution group by all) a using (order_id)
                         group by 1""")
     assert len(sums) == rows(con, "select count(*) from marts.first_purchases")[0][0]
-    assert all(models == 6 and abs(lo - 1) < 1e-9 and abs(hi - 1) < 1e-9 for _, models, lo, hi in sums)
+    assert all(models == len(MODELS) and abs(lo - 1) < 1e-9 and abs(hi - 1) < 1e-9 for _, models, lo, hi in sums)
     # per grain, period and model: new customers over channels = first purchases; every cost counted once
     mismatches = rows(con, """
         with models as (select unnest(cast($models as varchar[])) as attribution_model),

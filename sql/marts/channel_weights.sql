@@ -1,0 +1,154 @@
+-- materialized: python by pipelines.data_driven
+-- Channel weights of the data-driven attribution models markov and shapley (docs/metrics.md "Data-driven
+-- attribution"). This select is the set-based half: the journeys of the fit window, the
+-- $data_driven_months months that end at $as_of_date, one row per step (a channel; consecutive repeats
+-- of one channel count once; `step` orders a journey's steps, with gaps where repeats were dropped). A journey is
+-- (journey_kind, journey_id): 0 and the order id (converting), 1 and the customer key, 2 and the visitor id. pipelines/data_driven.py aggregates them in DuckDB into the Markov
+-- transition counts and the Shapley coalition counts, brings only those small tables into Python,
+-- solves the models and writes marts.channel_weights.
+-- Converting journeys: one per first purchase in the window, made of exactly the touches the rule models
+-- see (sql/marts/attribution_credits.sql: web touches from the look-back before the purchase up to it,
+-- and the order's own UTM tags at order time; same order of touches). Non-converting journeys: one per
+-- identity (a customer of the identity graph, else the web visitor) with touches in the window and no
+-- first purchase up to $as_of_date, made of its touches within the look-back before its last touch in
+-- the window. Visitors who never bought are most touchpoints: all of this stays set-based.
+
+with
+
+-- import ctes
+fit_window as (
+    select
+        ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp as fit_start,
+        ($as_of_date::date + to_days(1))::timestamp as fit_end
+),
+
+first_purchases as (
+    select orders.order_id, orders.customer_key, orders.order_ts as first_purchase_ts, orders.channel,
+           orders.source, orders.medium, orders.campaign
+    from marts.orders as orders
+    cross join fit_window
+    where orders.customer_type = 'new'
+        and orders.order_ts >= fit_window.fit_start and orders.order_ts < fit_window.fit_end
+),
+
+buyers as (
+    -- identities with a first purchase up to the as-of date: never a non-converting journey
+    select customer_key from marts.orders
+    where customer_type = 'new' and order_ts < ($as_of_date::date + to_days(1))::timestamp
+),
+
+crm_customers as (
+    select identifier_value as customer_id, customer_key
+    from staging.customer_identifiers
+    where identifier_kind = 'crm'
+),
+
+tag_channels as materialized (
+    -- the channel of each tag combination of the window's months, mapped once (thousands of rows, not one
+    -- 5-column join per touch; the same mapping as staging.customer_touches)
+    select tags.tag_key, channel_map.channel
+    from staging.touch_tags as tags
+    join staging.channel_map as channel_map
+        on channel_map.platform is null
+        and channel_map.source is not distinct from tags.source
+        and channel_map.medium is not distinct from tags.medium
+        and channel_map.campaign is not distinct from tags.campaign
+        and channel_map.referrer_host is not distinct from tags.referrer_host
+        and channel_map.click_id_type is not distinct from tags.click_id_type
+    cross join fit_window
+    where tags.seen_month >= date_trunc('month', fit_window.fit_start - to_days(cast($lookback_days as integer)))
+),
+
+all_touches as materialized (
+    -- every touchpoint of the window (and of the look-back before it), known customer or not; the known
+    -- ones are exactly those of staging.customer_touches
+    select
+        coalesce(crm_customers.customer_key, visitor_customers.customer_key) as customer_key,
+        touches.visitor_id,
+        touches.ts,
+        tag_channels.channel
+    from raw.touchpoints as touches
+    cross join fit_window
+    left join crm_customers on crm_customers.customer_id = touches.customer_id
+    left join staging.visitor_customers as visitor_customers on visitor_customers.visitor_id = touches.visitor_id
+    join tag_channels
+        on tag_channels.tag_key = staging.touch_tag_key(
+            touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term,
+            touches.referrer, touches.click_id, touches.ts
+        )
+    where touches.ts >= fit_window.fit_start - to_days(cast($lookback_days as integer))
+        and touches.ts < fit_window.fit_end
+),
+
+customer_touches as (
+    select customer_key, ts, channel from all_touches where customer_key is not null
+),
+
+-- logic ctes
+converting_touches as (
+    -- 'touchpoint' sorts after 'order' descending: at equal times the order's own tags come last
+    select first_purchases.order_id as journey_id, customer_touches.ts as touch_ts,
+           'touchpoint' as touch_origin, customer_touches.channel
+    from first_purchases
+    join customer_touches
+        on customer_touches.customer_key = first_purchases.customer_key
+        and customer_touches.ts <= first_purchases.first_purchase_ts
+        and customer_touches.ts >= first_purchases.first_purchase_ts - to_days(cast($lookback_days as integer))
+    union all
+    select order_id, first_purchase_ts, 'order', channel
+    from first_purchases
+    where coalesce(source, medium, campaign) is not null
+),
+
+converting_steps as (
+    select journey_id, channel,
+        lag(channel) over journey as previous_channel,
+        row_number() over journey as touch_number
+    from converting_touches
+    window journey as (partition by journey_id order by touch_ts, touch_origin desc, channel)
+),
+
+non_buyer_touches as (
+    -- an identity is a customer of the identity graph, else the web visitor (journey_kind 1 and 2); a
+    -- visitor of no customer never bought
+    select
+        case when all_touches.customer_key is null then 2 else 1 end::utinyint as journey_kind,
+        coalesce(all_touches.customer_key, all_touches.visitor_id) as journey_id,
+        all_touches.ts,
+        all_touches.channel
+    from all_touches
+    anti join buyers on buyers.customer_key = all_touches.customer_key
+    where all_touches.visitor_id is not null
+),
+
+non_converting_steps as (
+    -- one pass per identity: its last touch in the window (none if it touched only in the look-back before
+    -- the window), and each touch's predecessor. The journey is the touches within the look-back before the
+    -- last one, a prefix of the identity's touches dropped: its first touch has no predecessor.
+    select journey_kind, journey_id, ts, channel,
+        max(ts) filter (where ts >= fit_window.fit_start) over ident_all as last_ts,
+        lag(channel) over ident as previous_channel,
+        lag(ts) over ident as previous_ts,
+        row_number() over ident as touch_number
+    from non_buyer_touches
+    cross join fit_window
+    window ident as (partition by journey_kind, journey_id order by ts, channel),
+        ident_all as (partition by journey_kind, journey_id order by ts, channel
+                         rows between unbounded preceding and unbounded following)
+),
+
+final as (
+    -- consecutive repeats of one channel count once: a journey's steps are its touches whose channel
+    -- differs from the touch before; `step` orders them (numbered among all touches: gaps are repeats)
+    select 0::utinyint as journey_kind, journey_id, true as converted, touch_number as step, channel
+    from converting_steps
+    where previous_channel is null or previous_channel <> channel
+    union all
+    select journey_kind, journey_id, false, touch_number, channel
+    from non_converting_steps
+    where ts >= last_ts - to_days(cast($lookback_days as integer))
+        and (previous_channel is null or previous_ts < last_ts - to_days(cast($lookback_days as integer))
+             or previous_channel <> channel)
+)
+
+select * from final

@@ -1,0 +1,284 @@
+"""The data-driven attribution models (markov, shapley) on a hand-built journey set, against computations
+written here: the Markov chain's absorption probabilities by plain value iteration (no linear algebra)
+and by hand, the Shapley values by enumerating every order in which the channels can join.
+
+The journeys (all in March 2024; the fit window is the 12 months up to the as-of date, 20 March, the last order):
+
+    converting (first purchases)       non-converting (visitors who never bought)
+    A: google, google, vk  -> google>vk      X: google           -> google
+    B: vk                  -> vk             Y: vk, email        -> vk>email
+    C: email, google       -> email>google   Z: google, vk, vk   -> google>vk
+
+(consecutive repeats of a channel count once: A's two google visits are one step, Z's two vk visits too).
+
+Markov, first order. Transition counts: start -> google 3 (A, X, Z), -> vk 2 (B, Y), -> email 1 (C);
+google -> vk 2 (A, Z), -> conversion 1 (C), -> null 1 (X); vk -> conversion 2 (A, B), -> email 1 (Y),
+-> null 1 (Z); email -> google 1 (C), -> null 1 (Y). With p(s) the probability of converting from s:
+    p(vk) = 2/4 + 1/4 p(email),  p(email) = 1/2 p(google),  p(google) = 2/4 p(vk) + 1/4
+    => p(google) = 8/15, p(vk) = 17/30, p(email) = 4/15,
+    P(conversion) = 3/6 * 8/15 + 2/6 * 17/30 + 1/6 * 4/15 = 1/2.
+Removing google (p(google) = 0): p(email) = 0, p(vk) = 1/2, P = 2/6 * 1/2 = 1/6, removal effect 2/3.
+Removing vk: p(google) = 1/4, p(email) = 1/8, P = 3/6 * 1/4 + 1/6 * 1/8 = 7/48, effect 1 - 7/24 = 17/24.
+Removing email: p(vk) = 1/2, p(google) = 1/2, P = 5/12, effect 1/6.
+Sum of effects 37/24: weights google 16/37, vk 17/37, email 4/37.
+Credits: A gets google 16/33 (8/33 per visit), vk 17/33; B vk 1; C email 4/20, google 16/20.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from conftest import insert, make_config, new_warehouse, run, table
+from pipelines.checks import run_checks
+from pipelines.db import rows
+
+P = datetime(2024, 3, 20, 12)
+GOOGLE = {"utm_source": "google", "utm_medium": "cpc"}
+VK = {"utm_source": "vk", "utm_medium": "cpc"}
+EMAIL = {"utm_source": "newsletter", "utm_medium": "email"}
+CHANNEL = {"google": "google_ads", "vk": "vk_ads", "email": "email"}
+JOURNEYS = {  # identity -> (converted, channels of its touches in time order)
+    "A": (True, ["google", "google", "vk"]),
+    "B": (True, ["vk"]),
+    "C": (True, ["email", "google"]),
+    "X": (False, ["google"]),
+    "Y": (False, ["vk", "email"]),
+    "Z": (False, ["google", "vk", "vk"]),
+}
+TAGS = {"google": GOOGLE, "vk": VK, "email": EMAIL}
+CONFIG = make_config(grains=("month",))
+
+
+def load(con, journeys=JOURNEYS, day: datetime = P) -> None:
+    orders, touches = [], []
+    for who, (converted, channels) in journeys.items():
+        for i, name in enumerate(channels):
+            touches.append({"visitor_id": f"v{who}", "ts": day - timedelta(days=len(channels) - i), **TAGS[name]})
+        if converted:
+            orders.append({"order_id": f"o-{who}", "customer_id": who, "visitor_id": f"v{who}", "created_at": day,
+                           "status": "paid", "revenue": 100.0, "currency": "RUB"})
+    insert(con, "raw.orders", orders)
+    insert(con, "raw.touchpoints", touches)
+
+
+def collapsed(channels: list[str]) -> list[str]:
+    return [c for i, c in enumerate(channels) if i == 0 or channels[i - 1] != c]
+
+
+def conversion_probability(journeys, removed: str | None = None, sweeps: int = 400) -> float:
+    """P(conversion) from start by value iteration on the transition counts (independent of the code's solve)."""
+    counts: dict[str, dict[str, int]] = {}
+    for converted, channels in journeys.values():
+        path = ["start", *collapsed(channels), "conversion" if converted else "null"]
+        for a, b in zip(path, path[1:]):
+            counts.setdefault(a, {}).setdefault(b, 0)
+            counts[a][b] += 1
+    p = {s: 0.0 for s in counts} | {"conversion": 1.0, "null": 0.0}
+    for _ in range(sweeps):
+        for s, out in counts.items():
+            total = sum(out.values())
+            p[s] = sum(n / total * (0.0 if b == removed else p[b]) for b, n in out.items())
+    return p["start"]
+
+
+def weights(con, model: str) -> dict[str, dict]:
+    return {r["channel"]: r for r in table(con, "select * from marts.channel_weights where attribution_model = $m",
+                                           {"m": model}).iter_rows(named=True)}
+
+
+def credits(con, model: str) -> dict[str, dict[str, float]]:
+    got: dict[str, dict[str, float]] = {}
+    for order_id, channel, credit in rows(
+        con, "select order_id, channel, sum(credit) from marts.attribution where attribution_model = ? group by all", [model]
+    ):
+        got.setdefault(order_id, {})[channel] = credit
+    return got
+
+
+def test_markov_weights_credits_and_cac_match_the_hand_computed_chain():
+    con = new_warehouse(CONFIG)
+    load(con)
+    insert(con, "raw.ad_spend", [{"date": date(2024, 3, 5), "platform": "google", "campaign_id": "g-1", "spend": 3300.0,
+                                  "currency": "RUB", "utm_source": "google", "utm_medium": "cpc"}])
+    run(con, CONFIG)
+
+    # the code's chain against value iteration, and both against the fractions worked out by hand
+    assert conversion_probability(JOURNEYS) == pytest.approx(0.5, abs=1e-12)
+    effects = {c: 1 - conversion_probability(JOURNEYS, c) / conversion_probability(JOURNEYS) for c in CHANNEL}
+    assert effects == pytest.approx({"google": 2 / 3, "vk": 17 / 24, "email": 1 / 6}, abs=1e-12)
+    got = weights(con, "markov")
+    assert set(got) == {"google_ads", "vk_ads", "email"}
+    for name, channel in CHANNEL.items():
+        row = got[channel]
+        assert row["removal_effect"] == pytest.approx(effects[name], abs=1e-12), channel
+        assert row["weight"] == pytest.approx(effects[name] / sum(effects.values()), abs=1e-12), channel
+        assert row["p_conversion"] == pytest.approx(0.5, abs=1e-12)
+        assert row["p_conversion_without"] == pytest.approx(conversion_probability(JOURNEYS, name), abs=1e-12)
+        assert (row["fit_journeys"], row["fit_conversions"], row["fit_end"]) == (6, 3, date(2024, 3, 20))
+    assert {c: (r["journeys"], r["conversions"]) for c, r in got.items()} == {
+        "google_ads": (4, 2), "vk_ads": (4, 2), "email": (2, 1)}
+    assert got["google_ads"]["weight"] == pytest.approx(16 / 37, abs=1e-12)
+
+    # per-purchase credits: own channels in proportion to the weights, a channel's share equal over its visits
+    expected = {"o-A": {"google_ads": 16 / 33, "vk_ads": 17 / 33}, "o-B": {"vk_ads": 1.0},
+                "o-C": {"email": 4 / 20, "google_ads": 16 / 20}}
+    got_credits = credits(con, "markov")
+    assert set(got_credits) == set(expected)
+    for order_id, shares in expected.items():
+        assert got_credits[order_id] == pytest.approx(shares, abs=1e-12), order_id
+    visits = rows(con, "select credit from marts.attribution where order_id = 'o-A' and attribution_model = 'markov' "
+                       "and channel = 'google_ads'")
+    assert [c for (c,) in visits] == pytest.approx([8 / 33, 8 / 33], abs=1e-12)
+
+    # CAC under markov: google's 3300 over its 16/33 + 16/20 new customers
+    google = table(con, "select * from marts.channel_period_cac where period_grain = 'month' and period_start = '2024-03-01' "
+                        "and attribution_model = 'markov' and channel = 'google_ads'").row(0, named=True)
+    new_google = Fraction(16, 33) + Fraction(16, 20)
+    assert google["new_customers"] == pytest.approx(float(new_google), abs=1e-9)
+    assert google["cac_paid"] == pytest.approx(float(3300 / new_google), abs=1e-6)  # 2568.40
+    assert round(google["cac_paid"], 2) == 2568.40
+    # the models flow into the cohorts, and every blocking check passes (credits sum to 1 under all eight)
+    sizes = dict(rows(con, "select attribution_model, sum(credit) from marts.cohort_members group by all"))
+    assert sizes["markov"] == pytest.approx(3) and sizes["shapley"] == pytest.approx(3) and len(sizes) == 8
+    assert [r.name for r in run_checks(con) if not r.passed] == []
+
+
+def shapley_by_permutations(coalition_counts: dict[frozenset, int], players: list[str]) -> dict[str, Fraction]:
+    """Shapley values by definition: the average marginal worth over every order of joining."""
+    def worth(s: set) -> int:
+        return sum(n for members, n in coalition_counts.items() if members <= s)
+
+    values = dict.fromkeys(players, Fraction(0))
+    orders = list(itertools.permutations(players))
+    for order in orders:
+        joined: set = set()
+        for player in order:
+            values[player] += worth(joined | {player}) - worth(joined)
+            joined.add(player)
+    return {p: v / len(orders) for p, v in values.items()}
+
+
+def test_shapley_on_three_channels_worked_by_hand():
+    """Converting journeys' channel sets: A {google, vk}, B {vk}, C {email, google} (the non-converting
+    ones are worth nothing). Worth v(S) = converting journeys whose channels all lie in S:
+        v({g}) = 0, v({v}) = 1, v({e}) = 0, v({g,v}) = 2, v({e,g}) = 1, v({e,v}) = 1, v({e,g,v}) = 3.
+    Marginal worth of google in each of the 6 orders (e,g,v), (e,v,g), (g,e,v), (g,v,e), (v,e,g), (v,g,e):
+        1, 2, 0, 0, 2, 1  -> Shapley value 6/6 = 1
+    vk: 2, 1, 2, 2, 1, 1 -> 9/6 = 1.5;   email: 3 - 1 - 1.5 = 0.5 (0, 0, 1, 1, 0, 0 -> 3/6).
+    Weights: google 1/3, vk 1/2, email 1/6. Credits: A google 2/5 (1/5 per visit), vk 3/5; B vk 1;
+    C email (1/6) / (1/6 + 1/3) = 1/3, google 2/3.
+    """
+    con = new_warehouse(CONFIG)
+    load(con)
+    run(con, CONFIG)
+    by_definition = shapley_by_permutations(
+        {frozenset({"google", "vk"}): 1, frozenset({"vk"}): 1, frozenset({"email", "google"}): 1}, ["email", "google", "vk"])
+    assert by_definition == {"google": 1, "vk": Fraction(3, 2), "email": Fraction(1, 2)}
+    got = weights(con, "shapley")
+    for name, channel in CHANNEL.items():
+        assert got[channel]["shapley_value"] == pytest.approx(float(by_definition[name]), abs=1e-12)
+    assert {c: r["weight"] for c, r in got.items()} == pytest.approx({"google_ads": 1 / 3, "vk_ads": 1 / 2, "email": 1 / 6})
+    expected = {"o-A": {"google_ads": 2 / 5, "vk_ads": 3 / 5}, "o-B": {"vk_ads": 1.0}, "o-C": {"email": 1 / 3, "google_ads": 2 / 3}}
+    got_credits = credits(con, "shapley")
+    assert set(got_credits) == set(expected)
+    for order_id, shares in expected.items():
+        assert got_credits[order_id] == pytest.approx(shares, abs=1e-12), order_id
+
+
+def test_a_purchase_whose_channels_all_weigh_nothing_is_credited_linearly():
+    # F bought 14 months earlier, outside the fit window, after an organic visit and a direct one: neither
+    # channel is in the fit, so both weigh 0 and the credit falls back to linear
+    con = new_warehouse(CONFIG)
+    load(con)
+    insert(con, "raw.orders", [{"order_id": "o-F", "customer_id": "F", "visitor_id": "vF", "created_at": datetime(2023, 1, 10),
+                                "status": "paid", "revenue": 100.0, "currency": "RUB"}])
+    insert(con, "raw.touchpoints", [{"visitor_id": "vF", "ts": datetime(2023, 1, 5), "referrer": "https://www.google.com/"},
+                                    {"visitor_id": "vF", "ts": datetime(2023, 1, 8)}])
+    run(con, CONFIG)
+    assert "organic_search" not in weights(con, "markov") and "direct" not in weights(con, "shapley")
+    for model in ("markov", "shapley"):
+        assert credits(con, model)["o-F"] == pytest.approx({"organic_search": 0.5, "direct": 0.5}), model
+
+
+def test_higher_order_and_fit_window_are_settings():
+    con = new_warehouse(CONFIG)
+    load(con)
+    second = make_config(grains=("month",), markov_order=2)
+    run(con, second)
+    got = weights(con, "markov")
+    assert {r["markov_order"] for r in got.values()} == {2}
+    assert sum(r["weight"] for r in got.values()) == pytest.approx(1)
+    assert {r["fit_journeys"] for r in got.values()} == {6}
+
+
+def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
+    """F bought in January 2023 after google and vk visits, outside the fit window (the 12 months up to
+    20 March 2024) but credited with its weights: google 16/33, vk 17/33. In April a new converting
+    journey through email moves the weights: a run of April re-credits the fit window's first purchases
+    from the month of the earliest one (March 2024) with the new fit, as a full rebuild would; F keeps its
+    credits and the fit they came from."""
+    con = new_warehouse(CONFIG)
+    load(con)
+    load(con, {"F": (True, ["google", "vk"])}, day=datetime(2023, 1, 10, 12))
+    run(con, CONFIG)
+    first = credits(con, "markov")
+    assert first["o-F"] == pytest.approx({"google_ads": 16 / 33, "vk_ads": 17 / 33}, abs=1e-12)
+
+    april = {"D": (True, ["email"])}
+    load(con, april, day=datetime(2024, 4, 10, 12))
+    run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
+    assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
+                     "order by written_at desc limit 1") == [(date(2024, 3, 1),)]
+    nightly = credits(con, "markov")
+    assert nightly["o-F"] == first["o-F"]
+    assert rows(con, "select distinct weights_fit_end from marts.attribution_credits where order_id = 'o-F'") == [(date(2024, 3, 20),)]
+    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
+
+    full = new_warehouse(CONFIG)
+    load(full)
+    load(full, {"F": (True, ["google", "vk"])}, day=datetime(2023, 1, 10, 12))
+    load(full, april, day=datetime(2024, 4, 10, 12))
+    run(full, CONFIG)
+    rebuilt = credits(full, "markov")
+    assert set(rebuilt) == set(nightly)
+    for order_id in ("o-A", "o-B", "o-C", "o-D"):
+        assert nightly[order_id] == pytest.approx(rebuilt[order_id], abs=1e-12), order_id
+    assert nightly["o-A"] != pytest.approx(first["o-A"])  # the weights did move
+    assert [r.name for r in run_checks(con, (date(2024, 4, 1), date(2024, 5, 1))) if not r.passed] == []
+
+    # a night without new data leaves every credit as it is: only the run's month is rewritten
+    run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
+    assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
+                     "order by written_at desc limit 1") == [(date(2024, 4, 1),)]
+    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
+
+
+def test_first_order_removal_effects_match_channelattribution():
+    """ChannelAttribution (PyPI 2.2.5) estimates the same first-order chain by simulation: its removal
+    effects must agree with the exact ones within its simulation error."""
+    ca = pytest.importorskip("ChannelAttribution", reason="ChannelAttribution is not installed (the test extra has it)")
+    import pandas as pd
+
+    paths: dict[str, list[int]] = {}
+    for converted, channels in JOURNEYS.values():
+        counts = paths.setdefault(">".join(CHANNEL[c] for c in collapsed(channels)), [0, 0])
+        counts[0 if converted else 1] += 1
+    data = pd.DataFrame([(p, c, n) for p, (c, n) in paths.items()], columns=["path", "conversions", "nulls"])
+    # By default it cuts every simulated path at the longest observed one (2 channels here), which drops the
+    # chain's google > vk > email > google loop and gives e.g. email 0.11; the exact absorption probability
+    # counts paths of any length, so the cap is lifted far beyond where the loop's weight vanishes.
+    result = ca.markov_model(data, "path", "conversions", var_null="nulls", order=1, out_more=True, verbose=False,
+                             flg_pro=False, seed=7, nsim_start=1e6, max_step=50)
+    theirs = dict(zip(result["removal_effects"]["channel_name"], result["removal_effects"]["removal_effect"]))
+
+    con = new_warehouse(CONFIG)
+    load(con)
+    run(con, CONFIG)
+    ours = {c: r["removal_effect"] for c, r in weights(con, "markov").items()}
+    assert set(theirs) == set(ours)
+    for channel, effect in ours.items():
+        assert theirs[channel] == pytest.approx(effect, abs=0.01), channel  # 1e6 simulated paths: error ~0.001
