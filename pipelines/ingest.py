@@ -65,8 +65,13 @@ AMOUNT_COLUMNS = {
     "orders": ("revenue", "cost_of_goods", "refunded_amount"),
     "fx_rates": ("rate",),  # not an amount, but a rate past the ceiling would carry any amount past it
 }
-# Rows cast, validated and inserted at a time: bounds memory for exports of many millions of rows.
+# Rows cast and validated at a time: bounds memory for exports of many millions of rows.
 CHUNK_ROWS = 1_000_000
+# Validated rows, of one file or several, gathered into one insert: DuckDB writes an insert of this
+# size straight into compressed row groups, while one of 1 M rows or fewer goes through the
+# transaction's local storage and costs ~1.6 x as much (medium touchpoints, 0.3 M-row files: 2.5 s
+# against 1.15 s per 1.9 M rows, checkpoint included; chunks of 1.25 M rows already take the fast path).
+INSERT_ROWS = 2_000_000
 INGEST_VERSION = "2"  # bump when a change to reading or casting must reload every file
 
 
@@ -500,17 +505,24 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
 def _load_files(
     con, source: str, files: list[tuple[str, Path]], run_id: str, secret: str, options, signature: str, bounds: Bounds,
 ) -> list[FileLoad]:
-    """Insert each file's chunks while the next chunk is read, cast and validated in a worker thread."""
-    loads, loaded, rejected = [], 0, 0
+    """Insert the files' validated rows, INSERT_ROWS or more at a time, while the next chunk is read,
+    cast and validated in a worker thread. Rejects go in as they come (they are few)."""
+    loads, loaded, rejected, pending = [], 0, 0, []
     for name, path, read, good, failures, sha256 in ahead(_validated_chunks(source, files, options, bounds)):
         if sha256 is not None:  # the file's last chunk is in; `failures` holds its key span
             loads.append(_file_load(source, name, path, read, loaded, rejected, sha256, signature))
             loads[-1].span = failures
             loaded = rejected = 0
             continue
-        _insert_good(con, source, good, name, read.layout, secret)
+        if good.height:
+            pending.append(good.with_columns(pl.lit(name).alias("source_file"), pl.lit(read.layout).alias("layout")))
+        if sum(frame.height for frame in pending) >= INSERT_ROWS:
+            _insert_good(con, source, pl.concat(pending, how="vertical_relaxed", rechunk=False), secret)
+            pending = []
         _insert_rejects(con, source, failures, name, run_id)
         loaded, rejected = loaded + good.height, rejected + failures["row"].n_unique()
+    if pending:
+        _insert_good(con, source, pl.concat(pending, how="vertical_relaxed", rechunk=False), secret)
     return loads
 
 
@@ -620,7 +632,9 @@ def _load_signature(options: dict | None, secret: str, bounds: Bounds | None = N
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def _insert_good(con, source: str, good: pl.DataFrame, source_file: str, layout: str, secret: str) -> None:
+def _insert_good(con, source: str, good: pl.DataFrame, secret: str) -> None:
+    """Validated rows (with their source_file, source_row and layout) into raw.<source>; e-mails and
+    phones only as keyed hashes."""
     if good.height == 0:
         return
     columns = []
@@ -630,13 +644,8 @@ def _insert_good(con, source: str, good: pl.DataFrame, source_file: str, layout:
             columns.append(f"case when {plain} is not null then sha256($secret || {plain}) end as {name}")
         else:
             columns.append(f'"{name}"')
-    sql = (
-        f"insert into raw.{source} by name select {', '.join(columns)}, "
-        f"$source_file as source_file, source_row, $layout as layout from good"
-    )
-    params = {"source_file": source_file, "layout": layout}
-    if source in ("customers", "orders"):
-        params["secret"] = secret
+    sql = f"insert into raw.{source} by name select {', '.join(columns)}, source_file, source_row, layout from good"
+    params = {"secret": secret} if source in ("customers", "orders") else {}
     con.register("good", good.to_arrow())
     try:
         con.execute(sql, params)

@@ -292,3 +292,24 @@ def test_overlaps_are_where_ranges_meet():
     spans["b"] = Span(d(2024, 2, 1), d(2024, 2, 28), False)
     assert _overlaps(NoOldFiles(), "touchpoints", spans) == []
     assert _overlaps(NoOldFiles(), "ad_spend", spans) is None  # not narrowed: its keys change after loading
+
+
+@pytest.mark.parametrize("insert_rows", [1, 3, 10**9])
+def test_rows_of_several_files_in_one_insert_keep_their_file_and_line(tmp_path, con, monkeypatch, insert_rows):
+    """Validated rows are gathered across chunks and files into inserts of INSERT_ROWS or more
+    (pipelines/ingest.py: _load_files): whatever the batch, each row keeps its own file, line and layout,
+    and personal values are hashed as they are one insert at a time."""
+    import pipelines.ingest as ingest
+
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(ingest, "INSERT_ROWS", insert_rows)
+    write(tmp_path / "orders" / "a.csv", ORDERS_HEADER + "A1,c1,ann@example.com,,,2024-03-05 10:00,paid,10,,,,RUB\n"
+          "A2,c2,,,,2024-03-06 10:00,paid,20,,,,RUB\nA3,,,,,2024-03-07,paid,5,,,,RUB\n")  # line 4: no identity
+    write(tmp_path / "orders" / "b.csv", ORDERS_HEADER + "B1,c3,,,,2024-03-08 10:00,paid,30,,,,RUB\n")
+    load = ingest_source(con, "orders", tmp_path, "r1", SECRET)
+    assert (load.rows_loaded, load.rows_rejected) == (3, 1)
+    assert rows(con, "select order_id, source_file, source_row, layout, email_key = sha256($s || 'ann@example.com') "
+                     "from raw.orders order by order_id", {"s": SECRET}) == [
+        ("A1", "orders/a.csv", 2, "canonical", True), ("A2", "orders/a.csv", 3, "canonical", None),
+        ("B1", "orders/b.csv", 2, "canonical", None)]
+    assert rows(con, "select source_file, source_row from quality.rejected_rows") == [("orders/a.csv", 4)]
