@@ -31,7 +31,8 @@ window keep the credits of the last fit that covered them.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import duckdb
@@ -46,6 +47,7 @@ from pipelines.table_docs import document_tables
 TABLE = "marts.channel_weights"
 STEPS = "__dd_steps"
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
+CHUNK_TOUCHES = 100_000_000  # touches of the fit window per chunk of journeys (see materialize)
 SEP = "\x1f"  # joins the channels of a state or a coalition in SQL (the unit separator: in no channel name)
 
 SCHEMA = {
@@ -61,10 +63,26 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     months = int(params.get("data_driven_months", 12))
     order = int(params.get("markov_order", 1))
     query = model.sql
-    con.execute(f"create or replace temp table {STEPS} as {query}", bind(query, params))
     fit_start = scalar(con, "select ($d::date + to_days(1) - to_months($m::integer))::date", {"d": as_of, "m": months})
-
-    sets = journey_sets(con)
+    # Journeys in disjoint chunks of identities (a hash of the identity's key) once the window holds more
+    # than CHUNK_TOUCHES touches, so that the windows over them stay within memory. Each chunk joins every
+    # touch again (~1 s per million at large), so chunks are few. Transition and coalition counts add up.
+    touches = scalar(con, f"""select count(*) from raw.touchpoints
+                              where ts >= $start::timestamp - to_days(cast($lookback as integer)) and ts < $end::timestamp""",
+                     {"start": fit_start, "end": as_of + timedelta(days=1), "lookback": params.get("lookback_days", 60)})
+    chunks = max(1, -(-int(touches) // CHUNK_TOUCHES))
+    sets_count: dict[tuple[tuple[str, ...], bool], int] = defaultdict(int)
+    edges: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
+    for chunk in range(chunks):
+        chunk_params = params | {"journey_chunks": chunks, "journey_chunk": chunk}
+        _steps(con, query, chunk_params)
+        for members, converted, n in journey_sets(con):
+            sets_count[(members, converted)] += n
+        for a, b, n in markov_transitions(con, order):
+            edges[(a, b)] += n
+        con.execute(f"drop table {STEPS}")
+    sets = [(members, converted, n) for (members, converted), n in sorted(sets_count.items())]
+    transitions = [(a, b, n) for (a, b), n in sorted(edges.items())]
     seen = {}
     for members, converted, n in sets:
         for channel in members:
@@ -76,7 +94,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     base = {"fit_start": fit_start, "fit_end": as_of, "fit_journeys": fit_journeys, "fit_conversions": fit_conversions}
 
     out = []
-    p_conv, p_without = markov_removal(markov_transitions(con, order), channels)
+    p_conv, p_without = markov_removal(transitions, channels)
     effects = {c: removal_effect(p_conv, p_without[c]) for c in channels}
     for channel, weight in normalise(effects).items():
         out.append(base | {
@@ -92,10 +110,21 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
             "conversions": seen[channel][1],
             "p_conversion": fit_conversions / fit_journeys if fit_journeys else None, "p_conversion_without": None,
         })
-    con.execute(f"drop table {STEPS}")
     _write(con, pl.DataFrame(out, schema=SCHEMA), as_of, fit_start)
     document_tables(con, [TABLE])
     return len(out)
+
+
+def _steps(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any]) -> None:
+    """The journeys' steps into STEPS, with the hash joins built on the sides the SQL names: DuckDB's
+    estimate for the touches after the tag join is a few thousand rows (struct equality), so it built its
+    hash tables on the window's touches (67 M at large, out of the run's 4 GB) instead of on the identifiers."""
+    before = scalar(con, "select current_setting('disabled_optimizers')")
+    con.execute("set disabled_optimizers = 'build_side_probe_side'")
+    try:
+        con.execute(f"create or replace temp table {STEPS} as {query}", bind(query, params))
+    finally:
+        con.execute(f"set disabled_optimizers = '{before}'")
 
 
 def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit_start: date) -> None:

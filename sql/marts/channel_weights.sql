@@ -11,24 +11,24 @@
 -- and the order's own UTM tags at order time; same order of touches). Non-converting journeys: one per
 -- identity (a customer of the identity graph, else the web visitor) with touches in the window and no
 -- first purchase up to $as_of_date, made of its touches within the look-back before its last touch in
--- the window. Visitors who never bought are most touchpoints: all of this stays set-based.
+-- the window. Visitors who never bought are most touchpoints: all of this stays set-based, one chunk of
+-- identities at a time ($journey_chunk of $journey_chunks).
 
 with
 
 -- import ctes
-fit_window as (
-    select
-        ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp as fit_start,
-        ($as_of_date::date + to_days(1))::timestamp as fit_end
-),
-
+-- The fit window is [the day after $as_of_date less $data_driven_months months, the day after $as_of_date),
+-- written out where it is used rather than cross-joined from a one-row CTE: as constants DuckDB pushes
+-- the range into the scans and estimates the sizes right (with the cross join it took the window's touches
+-- for a few rows and built its hash tables on them: out of memory at 67 M touches)
 first_purchases as (
     select orders.order_id, orders.customer_key, orders.order_ts as first_purchase_ts, orders.channel,
            orders.source, orders.medium, orders.campaign
     from marts.orders as orders
-    cross join fit_window
     where orders.customer_type = 'new'
-        and orders.order_ts >= fit_window.fit_start and orders.order_ts < fit_window.fit_end
+        and orders.order_ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp
+        and orders.order_ts < ($as_of_date::date + to_days(1))::timestamp
+        and hash(orders.customer_key) % $journey_chunks = $journey_chunk
 ),
 
 buyers as (
@@ -55,8 +55,7 @@ tag_channels as materialized (
         and channel_map.campaign is not distinct from tags.campaign
         and channel_map.referrer_host is not distinct from tags.referrer_host
         and channel_map.click_id_type is not distinct from tags.click_id_type
-    cross join fit_window
-    where tags.seen_month >= date_trunc('month', fit_window.fit_start - to_days(cast($lookback_days as integer)))
+    where tags.seen_month >= date_trunc('month', ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp - to_days(cast($lookback_days as integer)))
 ),
 
 all_touches as materialized (
@@ -68,7 +67,6 @@ all_touches as materialized (
         touches.ts,
         tag_channels.channel
     from raw.touchpoints as touches
-    cross join fit_window
     left join crm_customers on crm_customers.customer_id = touches.customer_id
     left join staging.visitor_customers as visitor_customers on visitor_customers.visitor_id = touches.visitor_id
     join tag_channels
@@ -76,8 +74,12 @@ all_touches as materialized (
             touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term,
             touches.referrer, touches.click_id, touches.ts
         )
-    where touches.ts >= fit_window.fit_start - to_days(cast($lookback_days as integer))
-        and touches.ts < fit_window.fit_end
+    where touches.ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp - to_days(cast($lookback_days as integer))
+        and touches.ts < ($as_of_date::date + to_days(1))::timestamp
+        -- this run's chunk of identities (pipelines/data_driven.py: one chunk per ~15 M touches); every
+        -- touch of an identity, and its first purchase, fall in the same chunk
+        and hash(coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id))
+            % $journey_chunks = $journey_chunk
 ),
 
 customer_touches as (
@@ -126,12 +128,11 @@ non_converting_steps as (
     -- the window), and each touch's predecessor. The journey is the touches within the look-back before the
     -- last one, a prefix of the identity's touches dropped: its first touch has no predecessor.
     select journey_kind, journey_id, ts, channel,
-        max(ts) filter (where ts >= fit_window.fit_start) over ident_all as last_ts,
+        max(ts) filter (where ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp) over ident_all as last_ts,
         lag(channel) over ident as previous_channel,
         lag(ts) over ident as previous_ts,
         row_number() over ident as touch_number
     from non_buyer_touches
-    cross join fit_window
     window ident as (partition by journey_kind, journey_id order by ts, channel),
         ident_all as (partition by journey_kind, journey_id order by ts, channel
                          rows between unbounded preceding and unbounded following)

@@ -147,6 +147,37 @@ def test_markov_weights_credits_and_cac_match_the_hand_computed_chain():
     assert [r.name for r in run_checks(con) if not r.passed] == []
 
 
+@pytest.mark.parametrize("chunk_touches", [1, 4])
+def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypatch, chunk_touches):
+    """The journeys are built one chunk of identities at a time (pipelines/data_driven.py, CHUNK_TOUCHES;
+    at large one pass ran out of memory). Every identity's touches and first purchase fall in one chunk, so
+    the counts, and so the weights of both models, equal those of one pass, here up to one chunk per touch."""
+    from pipelines import data_driven
+
+    # and a first purchase whose only step is the order's own UTM tags (no web touch)
+    tagged = {"order_id": "o-T", "customer_id": "T", "visitor_id": "vT", "created_at": P, "status": "paid",
+              "revenue": 100.0, "currency": "RUB", **EMAIL}
+    con = new_warehouse(CONFIG)
+    load(con)
+    insert(con, "raw.orders", [tagged])
+    run(con, CONFIG)
+    one_pass = {m: {c: (r["weight"], r["journeys"], r["conversions"], r["fit_journeys"]) for c, r in weights(con, m).items()}
+                for m in ("markov", "shapley")}
+    assert one_pass["markov"]["email"][1:] == (3, 2, 7)  # C, Y and T's own order: 7 journeys, 4 converting
+
+    monkeypatch.setattr(data_driven, "CHUNK_TOUCHES", chunk_touches)
+    chunked = new_warehouse(CONFIG)
+    load(chunked)
+    insert(chunked, "raw.orders", [tagged])
+    run(chunked, CONFIG)
+    for model, expected in one_pass.items():
+        got = {c: (r["weight"], r["journeys"], r["conversions"], r["fit_journeys"]) for c, r in weights(chunked, model).items()}
+        assert got.keys() == expected.keys()
+        for channel, (weight, *counts) in expected.items():
+            assert got[channel][0] == pytest.approx(weight, abs=1e-12), (model, channel)
+            assert list(got[channel][1:]) == counts, (model, channel)
+
+
 def shapley_by_permutations(coalition_counts: dict[frozenset, int], players: list[str]) -> dict[str, Fraction]:
     """Shapley values by definition: the average marginal worth over every order of joining."""
     def worth(s: set) -> int:
