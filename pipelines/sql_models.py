@@ -174,6 +174,49 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         con.execute(f"create or replace table {model.table} as {query}", bound)
         return _count(con, model.table)
 
+    plan = plan_write(con, model, params)
+    if plan.full:
+        con.execute(f"create or replace table {model.table} as {query}", bind(query, plan.params))
+        _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), EARLIEST)
+        return _count(con, model.table)
+    rewritten_from = plan.rewritten_from
+    con.execute("create or replace temp table __windows (grain varchar, window_start date, window_end date)")
+    con.executemany("insert into __windows values (?, ?, ?)", plan.windows)
+    window = (
+        f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
+        f"and {model.partition_column} >= w.window_start and {model.partition_column} < w.window_end)"
+    )
+    bound = bind(query, plan.params)
+    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
+    if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
+        con.execute(f"delete from {model.table} where {window}")
+        con.execute(f"insert into {model.table} by name select * from __model_rows")
+    else:
+        # The model's columns changed: rebuild the whole table so no period keeps an old shape.
+        con.execute(f"create or replace table {model.table} as {query}", bind(query, plan.everything))
+        rewritten_from = EARLIEST
+    _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
+    written = scalar(con, "select count(*) from __model_rows")
+    con.execute("drop table __model_rows")
+    return int(written)
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """How an incremental model is written this run (by either engine: pipelines/engines/spark.py)."""
+
+    full: bool  # rebuilt whole, with `params` = `everything`
+    params: dict[str, Any]  # the bound parameters of the write (with $rewrite_start when windowed)
+    everything: dict[str, Any]  # the all-time parameters (a rebuild)
+    windows: list[tuple[str | None, Any, Any]]  # (grain or None, start, end): the rows replaced
+    rewritten_from: Any  # the earliest window start (EARLIEST for a rebuild)
+    fingerprint: str
+
+
+def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> WritePlan:
+    """Whether an incremental model is rebuilt whole or which windows of it are replaced, from what
+    meta.model_state remembers of its stored rows; a "since" parameter given as a callable is
+    evaluated here, on `con`."""
     fingerprint = _fingerprint(model, params)
     if model.since_param:
         start = params[model.since_param]
@@ -188,32 +231,13 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     ):
         # First build, the model's SQL or the settings changed, the as-of date moved back (rows outside
         # the window would keep a later view), or an all-time run: one plain rebuild.
-        con.execute(f"create or replace table {model.table} as {query}", bind(query, everything))
-        _store_state(con, model.table, fingerprint, params.get("as_of_date"), EARLIEST)
-        return _count(con, model.table)
+        return WritePlan(True, everything, everything, [], EARLIEST, fingerprint)
     if model.grain_column and written_as_of and written_as_of < params["range_start"]:
         # the period holding the as-of date of the stored rows was incomplete then (period_complete...)
         params = params | {"range_start": written_as_of}
-    column = model.partition_column
-    rewritten_from = _write_windows(con, model, params)
-    params = params | {"rewrite_start": rewritten_from}
-    window = (
-        f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
-        f"and {column} >= w.window_start and {column} < w.window_end)"
-    )
-    bound = bind(query, params)
-    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
-    if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
-        con.execute(f"delete from {model.table} where {window}")
-        con.execute(f"insert into {model.table} by name select * from __model_rows")
-    else:
-        # The model's columns changed: rebuild the whole table so no period keeps an old shape.
-        con.execute(f"create or replace table {model.table} as {query}", bind(query, everything))
-        rewritten_from = EARLIEST
-    _store_state(con, model.table, fingerprint, params.get("as_of_date"), rewritten_from)
-    written = scalar(con, "select count(*) from __model_rows")
-    con.execute("drop table __model_rows")
-    return int(written)
+    windows = write_windows(model, params)
+    rewritten_from = min(w[1] for w in windows)
+    return WritePlan(False, params | {"rewrite_start": rewritten_from}, everything, windows, rewritten_from, fingerprint)
 
 
 _FULL_WINDOW = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
@@ -255,21 +279,16 @@ def last_rewrite_start(con: duckdb.DuckDBPyConnection, table: str) -> Any:
     return found or EARLIEST
 
 
-def _write_windows(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> Any:
-    """__windows(grain, window_start, window_end): one window for the model, or one per grain.
-    Returns the earliest window start."""
+def write_windows(model: SqlModel, params: dict[str, Any]) -> list[tuple[str | None, Any, Any]]:
+    """(grain, window_start, window_end): one window for the model (grain None), or one per grain."""
     if model.grain_column:
         start, end = params["range_start"], params["range_end"]
         if model.since_param:
             start = min(start, params[model.since_param])
-        windows = [(grain, *covering_periods(start, end, grain)) for grain in params["grains"]]
-    elif model.since_param:
-        windows = [(None, params[model.since_param], params["range_end"])]
-    else:
-        windows = [(None, params["window_start"], params["window_end"])]
-    con.execute("create or replace temp table __windows (grain varchar, window_start date, window_end date)")
-    con.executemany("insert into __windows values (?, ?, ?)", windows)
-    return min(w[1] for w in windows)
+        return [(grain, *covering_periods(start, end, grain)) for grain in params["grains"]]
+    if model.since_param:
+        return [(None, params[model.since_param], params["range_end"])]
+    return [(None, params["window_start"], params["window_end"])]
 
 
 def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:

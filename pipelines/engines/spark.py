@@ -9,8 +9,12 @@ What runs where:
 - Every SQL model runs on Spark, transpiled from its file by SQLGlot (pipelines/engines/spark_sql.py).
   Tables are Parquet tables in Spark's warehouse folder (`<root>/warehouse/<schema>.db/<name>`);
   incremental models are partitioned by their period (grain and period start, or the month of the
-  partition column) and written with dynamic partition overwrite, so a write replaces exactly the
-  periods it recomputed. Every Spark run recomputes all months (see `run_models`).
+  partition column). Which periods a run recomputes is decided as on DuckDB (sql_models.plan_write,
+  from the bookkeeping in the DuckDB build); the recomputed periods are written with dynamic partition
+  overwrite, so a nightly run replaces those partitions only, and the extract replaces the same rows in
+  the DuckDB build. A table is rebuilt whole when its stored state on Spark is not the one the DuckDB
+  build remembers (a run that failed before publishing, a first Spark run, an engine switch): see
+  `_in_sync`.
 - The two Python models (identity graph: staging.customer_identifiers; predicted LTV:
   marts.customer_ltv_predicted) run unchanged on DuckDB over Spark's outputs: their inputs are written
   by Spark as Parquet, read by an in-memory DuckDB on the driver, and their outputs go back to Spark as
@@ -24,10 +28,12 @@ What runs where:
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -232,17 +238,124 @@ class SparkEngine:
         return [model.partition_column] if kind == "date" else ["__month"]
 
     def _write(self, table: str, frame, partitions: list[str]) -> None:
+        """Replace the whole table (and its folder: a table registered from an earlier session is external)."""
         spark = self.spark
-        if spark.catalog.tableExists(table) and _is_view(spark, table):
-            spark.sql(f"drop view {table}")
-        # a full write: the whole table is replaced (a partial one would insertInto(overwrite=True),
-        # which under partitionOverwriteMode=dynamic replaces only the periods it writes)
-        if not spark.catalog.tableExists(table):
-            shutil.rmtree(self.table_dir(table), ignore_errors=True)
+        if spark.catalog.tableExists(table):
+            spark.sql(f"drop {'view' if _is_view(spark, table) else 'table'} {table}")
+        shutil.rmtree(self.table_dir(table), ignore_errors=True)
         writer = frame.write.mode("overwrite").format("parquet")
         if partitions:
             writer = writer.partitionBy(*partitions)
         writer.saveAsTable(table)
+
+    # ------------------------------------------------------------------------------------------ incremental models
+    def _state_file(self, table: str) -> Path:
+        return self.root / "state" / f"{table}.json"
+
+    def _in_sync(self, con: duckdb.DuckDBPyConnection, model: SqlModel) -> bool:
+        """Whether Spark's stored table is the one the DuckDB build's meta.model_state describes: the
+        state file written with the table holds the same `updated_at`. Registers the table's folder in
+        this session's catalog (it does not outlive a session) when it is."""
+        state = self._state_file(model.table)
+        stored = _stored_state(con, model.table)
+        if stored is None or not state.exists() or not self.table_dir(model.table).exists():
+            return False
+        written = json.loads(state.read_text(encoding="utf-8"))
+        if written.get("updated_at") != stored:
+            return False
+        spark = self.spark
+        if not spark.catalog.tableExists(model.table):
+            spark.catalog.createTable(model.table, path=str(self.table_dir(model.table)), source="parquet")
+            # its partitions are kept in the catalog: found in the folders once, then maintained by the writes
+            spark.sql(f"alter table {model.table} recover partitions")
+        self.columns[model.table] = written["columns"]
+        return True
+
+    def _remember(self, con: duckdb.DuckDBPyConnection, model: SqlModel) -> None:
+        state = self._state_file(model.table)
+        state.parent.mkdir(parents=True, exist_ok=True)
+        body = {"updated_at": _stored_state(con, model.table), "columns": self.columns[model.table]}
+        state.write_text(json.dumps(body), encoding="utf-8")
+
+    def _build_incremental(self, con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+        """One incremental model: replace the periods plan_write names (dynamic partition overwrite on
+        Spark, delete and insert in the DuckDB build), or rebuild it whole."""
+        from pipelines.sql_models import _store_state, plan_write
+
+        plan = plan_write(con, model, params)
+        if plan.full or not self._in_sync(con, model):
+            written = self.run_model(model, all_time(plan.everything))
+            self.extract(con, model)
+            rewritten_from = EARLIEST
+        else:
+            written, rewritten_from = self._replace_periods(con, model, plan)
+        _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
+        self._remember(con, model)
+        return written
+
+    def _replace_periods(self, con: duckdb.DuckDBPyConnection, model: SqlModel, plan) -> tuple[int, Any]:
+        started = time.perf_counter()
+        spark = self.spark
+        table_columns = spark.table(model.table).columns  # partition columns last: insertInto is by position
+        by_month = "__month" in table_columns
+        partitions = [model.grain_column, model.partition_column] if model.grain_column else (
+            ["__month"] if by_month else [model.partition_column])
+        # A table partitioned by the month of a timestamp is recomputed for whole months (a partition is
+        # replaced whole); a partition by a date, or by grain and period start, holds one value of the
+        # window's column, so any window covers it whole.
+        windows = [_whole_months(w) for w in plan.windows] if by_month else plan.windows
+        params = plan.params | {"rewrite_start": min(w[1] for w in windows)}
+        if by_month:  # the SQL reads its window's bounds (one window: a model without grain)
+            (_, start, end), = windows
+            params |= {model.since_param: start} if model.since_param else {"window_start": start, "window_end": end}
+        frame = spark.sql(f"select * from ({to_spark(model.sql)}) where {window_predicate(model, windows)}",
+                          args=_args(model.sql, params))
+        if frame.columns != self.columns[model.table]:
+            self.timings.add(f"{model.schema} {model.name}", started)
+            return self._rebuild(con, model, plan)
+        if by_month:
+            from pyspark.sql import functions as F
+
+            frame = frame.withColumn("__month", F.trunc(F.col(model.partition_column), "month"))
+        frame = frame.persist()
+        try:
+            written = {tuple(r) for r in frame.select(*partitions).distinct().collect()}
+            on_partitions = window_predicate(model, windows, column="__month" if by_month else None)
+            stored = {tuple(r) for r in spark.table(model.table).where(on_partitions).select(*partitions).distinct().collect()}
+            if stored - written:
+                # a period the window held has no rows now: dynamic overwrite would keep its old rows
+                self.timings.add(f"{model.schema} {model.name}", started)
+                return self._rebuild(con, model, plan)
+            frame.select(*table_columns).write.insertInto(model.table, overwrite=True)
+        finally:
+            frame.unpersist()
+        spark.catalog.refreshTable(model.table)
+        self.timings.add(f"{model.schema} {model.name}", started)
+        return self._extract_periods(con, model, windows, by_month), min(w[1] for w in windows)
+
+    def _rebuild(self, con: duckdb.DuckDBPyConnection, model: SqlModel, plan) -> tuple[int, Any]:
+        self.run_model(model, all_time(plan.everything))
+        self.extract(con, model)
+        return -1, EARLIEST
+
+    def _extract_periods(self, con: duckdb.DuckDBPyConnection, model: SqlModel, windows: list[tuple], by_month: bool) -> int:
+        """The replaced periods' rows into the DuckDB build: delete them there, insert Spark's."""
+        started = time.perf_counter()
+        target = self.root / "extract" / model.table
+        shutil.rmtree(target, ignore_errors=True)
+        columns = self.columns[model.table]
+        on_partitions = window_predicate(model, windows, column="__month" if by_month else None)
+        self.spark.table(model.table).where(on_partitions).select(*columns).write.mode("overwrite").parquet(str(target))
+        rows = f"read_parquet('{target}/*.parquet')"
+        stored = [r[0] for r in con.execute(f"select column_name from (describe {model.table})").fetchall()]
+        if stored != columns:
+            self.timings.add("extract to duckdb", started)
+            self.extract(con, model)
+            return -1
+        con.execute(f"delete from {model.table} where {window_predicate(model, windows)}")
+        con.execute(f"insert into {model.table} by name select * from {rows}")
+        self.timings.add("extract to duckdb", started)
+        return int(con.execute(f"select count(*) from {rows}").fetchall()[0][0])
 
     # ------------------------------------------------------------------------------------------ Python models on DuckDB
     @property
@@ -319,14 +432,13 @@ class SparkEngine:
         if not self._raw_loaded:
             self.load_raw(con)
             self._raw_loaded = True
-        written = self.run_model(model, all_time(params))
-        self.extract(con, model)
-        if model.partition_column:
-            # the DuckDB path's bookkeeping (meta.model_state, meta.model_writes): rebuilt whole, from the
-            # beginning, so a later DuckDB run continues from these rows as from its own full rebuild
-            from pipelines.sql_models import _fingerprint, _store_state
-
-            _store_state(con, model.table, _fingerprint(model, params), params.get("as_of_date"), EARLIEST)
+        if model.partition_column and not model.is_view:
+            # the DuckDB path's bookkeeping (meta.model_state, meta.model_writes) decides the periods and
+            # records the write, so a later run on either engine continues from these rows
+            written = self._build_incremental(con, model, params)
+        else:
+            written = self.run_model(model, all_time(params))
+            self.extract(con, model)
         if model.is_view:
             return 0
         return written if written >= 0 else int(con.execute(f"select count(*) from {model.table}").fetchall()[0][0])
@@ -339,6 +451,35 @@ def all_time(params: dict[str, Any]) -> dict[str, Any]:
     """A run's parameters widened to all months; the "since" parameters (callables over the DuckDB
     bookkeeping) start at the beginning."""
     return params | _ALL_TIME | {name: EARLIEST for name, value in params.items() if callable(value)}
+
+
+def window_predicate(model: SqlModel, windows: list[tuple], column: str | None = None) -> str:
+    """The rows of `windows` as a condition both engines read (dates as literals of validated values)."""
+    column = column or model.partition_column
+    parts = []
+    for grain, start, end in windows:
+        condition = f"{column} >= date '{start.isoformat()}' and {column} < date '{end.isoformat()}'"
+        if model.grain_column:
+            condition = f"{model.grain_column} = '{grain}' and {condition}"
+        parts.append(f"({condition})")
+    return " or ".join(parts) or "false"
+
+
+def _whole_months(window: tuple) -> tuple:
+    grain, start, end = window
+    if end < LATEST and end.day != 1:
+        end = date(end.year + end.month // 12, end.month % 12 + 1, 1)
+    return grain, start.replace(day=1), end
+
+
+def _stored_state(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """When the DuckDB build's meta.model_state says `table` was last written (as text), or None."""
+    from pipelines.db import table_exists
+
+    if not table_exists(con, "meta.model_state"):
+        return None
+    found = con.execute("select updated_at from meta.model_state where table_name = ?", [table]).fetchall()
+    return str(found[0][0]) if found else None
 
 
 def _is_view(spark, table: str) -> bool:
