@@ -38,8 +38,10 @@ EXPECTED = {
     "yandex_direct_api/with_currency.tsv": ("yandex_direct_api", "en", 1, 1234.56, 5, 100),
     "yandex_direct_web/report_cp1251.csv": ("yandex_direct_web", "ru", 2, 2345.67, 45, 1230),
     "yandex_direct_web/report.xlsx": ("yandex_direct_web", "ru", 1, 800.80, 20, 5000),
+    "yandex_direct_web/statistics_new_ui.csv": ("yandex_direct_web", "ru", 2, 3040.45, 101, 4380),
     "vk_ads/campaigns_by_day.csv": ("vk_ads", "ru", 2, 2166.60, 180, 24000),
     "vk_ads/campaigns_by_day.xlsx": ("vk_ads", "ru", 1, 2999.99, 90, 30000),
+    "vk_ads/campaigns_new_cabinet.csv": ("vk_ads", "ru", 2, 2221.10, 75, 14500),
     "vk_ads_stats/stats_cp1251.csv": ("vk_ads_stats", "ru", 2, 1234.50, 67, 12345),
     "vk_ads_stats/stats_rub_sign.csv": ("vk_ads_stats", "ru", 1, 99.90, 10, 1000),
     "vk_ads_stats/stats_en.csv": ("vk_ads_stats", "en", 1, 0.50, 1, 5),
@@ -47,6 +49,7 @@ EXPECTED = {
     "tiktok_ads_manager/custom_report.xlsx": ("tiktok_ads_manager", "en", 1, 75.25, 150, 12000),
     "microsoft_ads/campaign_report.csv": ("microsoft_ads", "en", 2, 166.35, 137, 3510),
     "microsoft_ads/campaign_report.xlsx": ("microsoft_ads", "en", 1, 40.40, 31, 990),
+    "microsoft_ads/api_report.csv": ("microsoft_ads", "en", 2, 46.90, 40, 2550),
 }
 RATES = {"EUR": 98.5, "KZT": 0.2}  # rawdata has daily USD rates; these two only for the fixtures
 

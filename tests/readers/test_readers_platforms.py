@@ -30,14 +30,18 @@ def rows(result, columns=AD):
         ("yandex_direct_api/no_title_no_summary.tsv", "yandex_direct_api", "en"),
         ("yandex_direct_web/report_cp1251.csv", "yandex_direct_web", "ru"),
         ("yandex_direct_web/report.xlsx", "yandex_direct_web", "ru"),
+        # `Расход, ₽` is VK's spend label too: the Yandex labels around it must win
+        ("yandex_direct_web/statistics_new_ui.csv", "yandex_direct_web", "ru"),
         ("vk_ads/campaigns_by_day.csv", "vk_ads", "ru"),
         ("vk_ads/campaigns_by_day.xlsx", "vk_ads", "ru"),
+        ("vk_ads/campaigns_new_cabinet.csv", "vk_ads", "ru"),
         ("vk_ads_stats/stats_cp1251.csv", "vk_ads_stats", "ru"),
         ("vk_ads_stats/stats_en.csv", "vk_ads_stats", "en"),
         ("tiktok_ads_manager/custom_report.csv", "tiktok_ads_manager", "en"),
         ("tiktok_ads_manager/custom_report.xlsx", "tiktok_ads_manager", "en"),
         ("microsoft_ads/campaign_report.csv", "microsoft_ads", "en"),
         ("microsoft_ads/campaign_report.xlsx", "microsoft_ads", "en"),
+        ("microsoft_ads/api_report.csv", "microsoft_ads", "en"),
         ("canonical/ad_spend_crlf.csv", "canonical", ""),
     ],
 )
@@ -286,6 +290,13 @@ def test_microsoft_preamble_us_dates_footer(exports):
     assert (result.rows_read, result.skipped_lines) == (13, 11)  # 9 preamble lines, a blank, the footer
     xlsx = read_export(exports / "microsoft_ads/campaign_report.xlsx", "ad_spend")
     assert rows(xlsx) == [("2024-03-19", "microsoft_ads", "410001", "Brand - Bing", "990", "31", "40.4", "USD", 6)]
+    # the Reporting API's column names and its footer as Microsoft's guide prints it (`@2024 ...`)
+    api = read_export(exports / "microsoft_ads/api_report.csv", "ad_spend")
+    assert rows(api) == [
+        ("2024-03-20", "microsoft_ads", "410002", "Generic - Bing", "1200", "18", "21.60", "USD", 12),
+        ("2024-03-21", "microsoft_ads", "410002", "Generic - Bing", "1350", "22", "25.30", "USD", 13),
+    ]
+    assert api.skipped_lines == 12  # 9 preamble lines, two blanks, the footer
 
 
 def test_column_order_extra_columns_and_case_never_matter(tmp_path):
