@@ -28,7 +28,7 @@ first_purchases as (
     where orders.customer_type = 'new'
         and orders.order_ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp
         and orders.order_ts < ($as_of_date::date + to_days(1))::timestamp
-        and hash(orders.customer_key) % $journey_chunks = $journey_chunk
+        and ($journey_chunks = 1 or hash(orders.customer_key) % $journey_chunks = $journey_chunk)
 ),
 
 buyers as (
@@ -46,7 +46,7 @@ crm_customers as (
 tag_channels as materialized (
     -- the channel of each tag combination of the window's months, mapped once (thousands of rows, not one
     -- 5-column join per touch; the same mapping as staging.customer_touches)
-    select tags.tag_key, channel_map.channel
+    select tags.tag_key, channel_map.channel, dense_rank() over (order by channel_map.channel)::usmallint as channel_id
     from staging.touch_tags as tags
     join staging.channel_map as channel_map
         on channel_map.platform is null
@@ -59,13 +59,17 @@ tag_channels as materialized (
 ),
 
 all_touches as materialized (
-    -- every touchpoint of the window (and of the look-back before it), known customer or not; the known
-    -- ones are exactly those of staging.customer_touches
+    -- every touchpoint of the window (and of the look-back before it) with an identity: a customer of the
+    -- identity graph (identity_kind 1, or 0 when the touch has no visitor id: it only counts towards a
+    -- purchase), else the web visitor (2). The customers' touches are exactly those of
+    -- staging.customer_touches. One key column, not both: this is the widest table of the run.
     select
-        coalesce(crm_customers.customer_key, visitor_customers.customer_key) as customer_key,
-        touches.visitor_id,
+        coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id) as identity,
+        case when coalesce(crm_customers.customer_key, visitor_customers.customer_key) is null then 2
+             when touches.visitor_id is null then 0
+             else 1 end::utinyint as identity_kind,
         touches.ts,
-        tag_channels.channel
+        tag_channels.channel_id
     from raw.touchpoints as touches
     left join crm_customers on crm_customers.customer_id = touches.customer_id
     left join staging.visitor_customers as visitor_customers on visitor_customers.visitor_id = touches.visitor_id
@@ -76,14 +80,24 @@ all_touches as materialized (
         )
     where touches.ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp - to_days(cast($lookback_days as integer))
         and touches.ts < ($as_of_date::date + to_days(1))::timestamp
-        -- this run's chunk of identities (pipelines/data_driven.py: one chunk per ~15 M touches); every
-        -- touch of an identity, and its first purchase, fall in the same chunk
-        and hash(coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id))
-            % $journey_chunks = $journey_chunk
+        and coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id) is not null
+        -- this run's chunk of identities (pipelines/data_driven.py: above 100 M touches); every touch of an
+        -- identity, and its first purchase, fall in the same chunk
+        and ($journey_chunks = 1
+             or hash(coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id))
+                % $journey_chunks = $journey_chunk)
+),
+
+channel_names as (
+    -- channels travel as small integers through the widest steps (in the order of their names)
+    select distinct channel_id, channel from tag_channels
 ),
 
 customer_touches as (
-    select customer_key, ts, channel from all_touches where customer_key is not null
+    select all_touches.identity as customer_key, all_touches.ts, channel_names.channel
+    from all_touches
+    join channel_names on channel_names.channel_id = all_touches.channel_id
+    where all_touches.identity_kind <> 2
 ),
 
 -- logic ctes
@@ -113,28 +127,25 @@ converting_steps as (
 non_buyer_touches as (
     -- an identity is a customer of the identity graph, else the web visitor (journey_kind 1 and 2); a
     -- visitor of no customer never bought
-    select
-        case when all_touches.customer_key is null then 2 else 1 end::utinyint as journey_kind,
-        coalesce(all_touches.customer_key, all_touches.visitor_id) as journey_id,
-        all_touches.ts,
-        all_touches.channel
+    select all_touches.identity_kind as journey_kind, all_touches.identity as journey_id, all_touches.ts,
+           all_touches.channel_id
     from all_touches
-    anti join buyers on buyers.customer_key = all_touches.customer_key
-    where all_touches.visitor_id is not null
+    anti join buyers on buyers.customer_key = all_touches.identity and all_touches.identity_kind = 1
+    where all_touches.identity_kind <> 0
 ),
 
 non_converting_steps as (
     -- one pass per identity: its last touch in the window (none if it touched only in the look-back before
     -- the window), and each touch's predecessor. The journey is the touches within the look-back before the
     -- last one, a prefix of the identity's touches dropped: its first touch has no predecessor.
-    select journey_kind, journey_id, ts, channel,
+    select journey_kind, journey_id, ts, channel_id,
         max(ts) filter (where ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp) over ident_all as last_ts,
-        lag(channel) over ident as previous_channel,
+        lag(channel_id) over ident as previous_channel,
         lag(ts) over ident as previous_ts,
         row_number() over ident as touch_number
     from non_buyer_touches
-    window ident as (partition by journey_kind, journey_id order by ts, channel),
-        ident_all as (partition by journey_kind, journey_id order by ts, channel
+    window ident as (partition by journey_kind, journey_id order by ts, channel_id),
+        ident_all as (partition by journey_kind, journey_id order by ts, channel_id
                          rows between unbounded preceding and unbounded following)
 ),
 
@@ -145,11 +156,12 @@ final as (
     from converting_steps
     where previous_channel is null or previous_channel <> channel
     union all
-    select journey_kind, journey_id, false, touch_number, channel
+    select journey_kind, journey_id, false, touch_number, channel_names.channel
     from non_converting_steps
+    join channel_names on channel_names.channel_id = non_converting_steps.channel_id
     where ts >= last_ts - to_days(cast($lookback_days as integer))
         and (previous_channel is null or previous_ts < last_ts - to_days(cast($lookback_days as integer))
-             or previous_channel <> channel)
+             or previous_channel <> non_converting_steps.channel_id)
 )
 
 select * from final
