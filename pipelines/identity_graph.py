@@ -15,7 +15,7 @@ component. All of it is SQL over whole tables; Python only repeats one statement
    identifier of a combination to that combination's smallest one), then the label of its label
    (pointer jumping: a label is always an identifier of the same component, so this is only a
    shortcut). Labels never grow and stay inside their component; the loop stops when a round changes
-   no label. Plain propagation needs as many rounds as the longest shortest path in a component (its
+   no label, and does not start when every combination's identifiers already share one. Plain propagation needs as many rounds as the longest shortest path in a component (its
    diameter); with the jump a chain of length d settles in about log2(d) rounds. Each round is two
    hash joins over the edge list (a few rows per identity), so a run costs rounds x edges.
 4. Key: the component's smallest identifier as '<kind>:<value>'. 'crm:' sorts before 'email:',
@@ -42,7 +42,7 @@ POINTER_JUMPING = True  # off only to measure plain propagation (benchmarks)
 MAX_ROUNDS = 10_000  # a safety stop: pointer jumping settles chains of millions in a few dozen rounds
 TABLES = ("staging.customer_identifiers", "quality.identity_conflicts")
 log = logging.getLogger(__name__)
-last_rounds: int | None = None  # rounds the last resolution took (benchmarks and tests read it)
+last_rounds: int | None = None  # propagation rounds after the first labels (0: they settled); tests read it
 
 
 def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
@@ -94,29 +94,36 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
         """,
         {"max_links": max_links},
     )
-    con.execute(
-        """create or replace temp table __id_usable as
-           select * from __id_links where identifier not in (select identifier from __id_common)"""
-    )
-
-    # 3. components: edges from each identifier to its combination's smallest one, both ways
+    # 3. components: each usable identifier with its combination's smallest one (its hub)
     con.execute(
         """create or replace temp table __id_star as
-           select combo, identifier, min(identifier) over (partition by combo) as hub from __id_usable"""
-    )
-    con.execute(
-        """
-        create or replace temp table __id_edges as
-        select identifier as a, hub as b from __id_star where identifier <> hub
-        union
-        select hub as a, identifier as b from __id_star where identifier <> hub
-        """
+           select combo, identifier, min(identifier) over (partition by combo) as hub
+           from __id_links anti join __id_common using (identifier)"""
     )
     # the first round for free: each identifier starts at the smallest hub of its combinations
     con.execute("create or replace temp table __id_labels as select identifier, min(hub) as label from __id_star group by identifier")
     jump = "least(propagated.label, jumped.label)" if POINTER_JUMPING else "propagated.label"
     rounds = 0
-    while True:
+    # Settled already when every combination's identifiers share one label: components are connected
+    # through combinations, so each then has a single label, and a round would change none (most data:
+    # a person's identifiers meet in one record). One join and a grouping, against a round's three.
+    settled = not scalar(
+        con,
+        """select count(*) from (
+               select combo from __id_star join __id_labels using (identifier)
+               group by combo having min(label) <> max(label))""",
+    )
+    if not settled:
+        # the edges the rounds propagate along: each identifier to its combination's hub, both ways
+        con.execute(
+            """
+            create or replace temp table __id_edges as
+            select identifier as a, hub as b from __id_star where identifier <> hub
+            union
+            select hub as a, identifier as b from __id_star where identifier <> hub
+            """
+        )
+    while not settled:
         rounds += 1
         con.execute(
             f"""
@@ -143,9 +150,8 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
                where __id_next.label <> __id_labels.label""",
         )
         con.execute("create or replace temp table __id_labels as select * from __id_next")
-        if not changed:
-            break
-        if rounds >= MAX_ROUNDS:
+        settled = not changed
+        if not settled and rounds >= MAX_ROUNDS:
             raise RuntimeError(f"identity graph: labels still changing after {MAX_ROUNDS} rounds")
     last_rounds = rounds
     log.info("identity graph: %d rounds", rounds)
@@ -173,13 +179,20 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
             group by customer_key
             having count(*) > 1
         ),
+        merged_combos as (
+            -- the combinations of the merged components (every identifier of a combination has its key):
+            -- a few components, so found from their identifiers rather than by keying every combination
+            select distinct star.combo, labels.label as customer_key
+            from __id_labels as labels
+            semi join merged on merged.customer_key = labels.label
+            join __id_star as star using (identifier)
+        ),
         component_records as (
-            -- the records behind the merged component (every identifier of a combination has its key)
-            select labels.label as customer_key, sum(combos.records)::bigint as records
-            from __id_combos as combos
-            join (select combo, min(hub) as identifier from __id_star group by combo) as combo_hubs using (combo)
-            join __id_labels as labels using (identifier)
-            group by labels.label
+            -- the records behind the merged component
+            select merged_combos.customer_key, sum(combos.records)::bigint as records
+            from merged_combos
+            join __id_combos as combos using (combo)
+            group by merged_combos.customer_key
         )
         select 'too_common' as kind, identifier, kind as identifier_kind, null::varchar as customer_key,
                emails as linked_emails, crm_ids as linked_crm_ids, null::varchar as crm_id_list, records
@@ -192,7 +205,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
         order by kind desc, identifier
         """
     )
-    for temp in ("__id_combos", "__id_links", "__id_common", "__id_usable", "__id_star", "__id_edges", "__id_labels", "__id_next"):
+    for temp in ("__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next"):
         con.execute(f"drop table if exists {temp}")
     document_tables(con, list(TABLES))
     return int(scalar(con, "select count(*) from staging.customer_identifiers"))

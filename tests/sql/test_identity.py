@@ -68,7 +68,7 @@ def test_a_long_chain_settles_in_few_rounds(warehouse):
            + [order(f"q{i:03}", 1 + i % 28, phone_key=f"p{i:03}", email_key=f"e{i + 1:03}") for i in range(links - 1)])
     run(warehouse)
     assert rows(warehouse, "select distinct customer_key from staging.orders") == [("email:e000",)]
-    assert identity_graph.last_rounds <= 12
+    assert 1 <= identity_graph.last_rounds <= 12  # the first labels do not settle a chain: rounds run
 
 
 def test_a_call_centre_phone_merges_no_one(warehouse):
