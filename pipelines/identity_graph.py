@@ -15,9 +15,10 @@ component. All of it is SQL over whole tables; Python only repeats one statement
    identifier of a combination to that combination's smallest one), then the label of its label
    (pointer jumping: a label is always an identifier of the same component, so this is only a
    shortcut). Labels never grow and stay inside their component; the loop stops when a round changes
-   no label, and does not start when every combination's identifiers already share one. Plain propagation needs as many rounds as the longest shortest path in a component (its
-   diameter); with the jump a chain of length d settles in about log2(d) rounds. Each round is two
-   hash joins over the edge list (a few rows per identity), so a run costs rounds x edges.
+   no label, and does not start when every combination's identifiers already share one. Plain
+   propagation needs as many rounds as the longest shortest path in a component (its diameter);
+   with the jump a chain of length d settles in about log2(d) rounds. Each round is two hash joins
+   over the edge list (a few rows per identity), so a run costs rounds x edges.
 4. Key: the component's smallest identifier as '<kind>:<value>'. 'crm:' sorts before 'email:',
    'phone:' and 'visitor:', so that is its CRM id when it has one, the smallest CRM id when several
    met (a 'crm_merge' conflict), else the smallest e-mail, phone, visitor -- the key formats of

@@ -180,12 +180,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), EARLIEST)
         return _count(con, model.table)
     rewritten_from = plan.rewritten_from
-    con.execute("create or replace temp table __windows (grain varchar, window_start date, window_end date)")
-    con.executemany("insert into __windows values (?, ?, ?)", plan.windows)
-    window = (
-        f"exists (select 1 from __windows w where w.grain is not distinct from {model.grain_column or 'null'} "
-        f"and {model.partition_column} >= w.window_start and {model.partition_column} < w.window_end)"
-    )
+    window = window_predicate(model, plan.windows)
     bound = bind(query, plan.params)
     con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
     if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
@@ -289,6 +284,19 @@ def write_windows(model: SqlModel, params: dict[str, Any]) -> list[tuple[str | N
     if model.since_param:
         return [(None, params[model.since_param], params["range_end"])]
     return [(None, params["window_start"], params["window_end"])]
+
+
+def window_predicate(model: SqlModel, windows: list[tuple[str | None, Any, Any]], column: str | None = None) -> str:
+    """The rows of `windows` (on `column`, by default the partition column) as a condition DuckDB and
+    Spark both read. Dates are written as literals: they are dates, and grains are validated names."""
+    column = column or model.partition_column
+    parts = []
+    for grain, start, end in windows:
+        condition = f"{column} >= date '{start.isoformat()}' and {column} < date '{end.isoformat()}'"
+        if model.grain_column:
+            condition = f"{model.grain_column} = '{grain}' and {condition}"
+        parts.append(f"({condition})")
+    return "(" + " or ".join(parts) + ")" if parts else "false"
 
 
 def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:

@@ -42,7 +42,7 @@ import duckdb
 from pipelines.engines.spark_sql import parameters, to_spark
 from pipelines.periods import EARLIEST, LATEST
 from pipelines.raw_tables import LINEAGE, RAW_COLUMNS, SOURCES
-from pipelines.sql_models import SqlModel
+from pipelines.sql_models import SqlModel, window_predicate
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +232,7 @@ class SparkEngine:
         (a date), or by the month of its timestamp (a hidden `__month` column, left out of the extract)."""
         if not model.partition_column:
             return []
-        if model.grain_column:
-            return [model.grain_column, model.partition_column]
-        kind = dict(frame.dtypes)[model.partition_column]
-        return [model.partition_column] if kind == "date" else ["__month"]
+        return _partition_columns(model, by_month=dict(frame.dtypes)[model.partition_column] != "date")
 
     def _write(self, table: str, frame, partitions: list[str]) -> None:
         """Replace the whole table (and its folder: a table registered from an earlier session is external)."""
@@ -284,9 +281,7 @@ class SparkEngine:
 
         plan = plan_write(con, model, params)
         if plan.full or not self._in_sync(con, model):
-            written = self.run_model(model, all_time(plan.everything))
-            self.extract(con, model)
-            rewritten_from = EARLIEST
+            written, rewritten_from = self._rebuild(con, model, plan)
         else:
             written, rewritten_from = self._replace_periods(con, model, plan)
         _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
@@ -298,8 +293,7 @@ class SparkEngine:
         spark = self.spark
         table_columns = spark.table(model.table).columns  # partition columns last: insertInto is by position
         by_month = "__month" in table_columns
-        partitions = [model.grain_column, model.partition_column] if model.grain_column else (
-            ["__month"] if by_month else [model.partition_column])
+        partitions = _partition_columns(model, by_month)
         # A table partitioned by the month of a timestamp is recomputed for whole months (a partition is
         # replaced whole); a partition by a date, or by grain and period start, holds one value of the
         # window's column, so any window covers it whole.
@@ -341,17 +335,16 @@ class SparkEngine:
     def _extract_periods(self, con: duckdb.DuckDBPyConnection, model: SqlModel, windows: list[tuple], by_month: bool) -> int:
         """The replaced periods' rows into the DuckDB build: delete them there, insert Spark's."""
         started = time.perf_counter()
+        columns = self.columns[model.table]
+        stored = [r[0] for r in con.execute(f"select column_name from (describe {model.table})").fetchall()]
+        if stored != columns:  # the analysts' copy has another shape: copy the whole table
+            self.extract(con, model)
+            return -1
         target = self.root / "extract" / model.table
         shutil.rmtree(target, ignore_errors=True)
-        columns = self.columns[model.table]
         on_partitions = window_predicate(model, windows, column="__month" if by_month else None)
         self.spark.table(model.table).where(on_partitions).select(*columns).write.mode("overwrite").parquet(str(target))
         rows = f"read_parquet('{target}/*.parquet')"
-        stored = [r[0] for r in con.execute(f"select column_name from (describe {model.table})").fetchall()]
-        if stored != columns:
-            self.timings.add("extract to duckdb", started)
-            self.extract(con, model)
-            return -1
         con.execute(f"delete from {model.table} where {window_predicate(model, windows)}")
         con.execute(f"insert into {model.table} by name select * from {rows}")
         self.timings.add("extract to duckdb", started)
@@ -453,16 +446,10 @@ def all_time(params: dict[str, Any]) -> dict[str, Any]:
     return params | _ALL_TIME | {name: EARLIEST for name, value in params.items() if callable(value)}
 
 
-def window_predicate(model: SqlModel, windows: list[tuple], column: str | None = None) -> str:
-    """The rows of `windows` as a condition both engines read (dates as literals of validated values)."""
-    column = column or model.partition_column
-    parts = []
-    for grain, start, end in windows:
-        condition = f"{column} >= date '{start.isoformat()}' and {column} < date '{end.isoformat()}'"
-        if model.grain_column:
-            condition = f"{model.grain_column} = '{grain}' and {condition}"
-        parts.append(f"({condition})")
-    return " or ".join(parts) or "false"
+def _partition_columns(model: SqlModel, by_month: bool) -> list[str]:
+    if model.grain_column:
+        return [model.grain_column, model.partition_column]
+    return ["__month"] if by_month else [model.partition_column]
 
 
 def _whole_months(window: tuple) -> tuple:
@@ -474,12 +461,10 @@ def _whole_months(window: tuple) -> tuple:
 
 def _stored_state(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     """When the DuckDB build's meta.model_state says `table` was last written (as text), or None."""
-    from pipelines.db import table_exists
+    from pipelines.sql_models import _stored
 
-    if not table_exists(con, "meta.model_state"):
-        return None
-    found = con.execute("select updated_at from meta.model_state where table_name = ?", [table]).fetchall()
-    return str(found[0][0]) if found else None
+    written = _stored(con, table, "updated_at")
+    return None if written is None else str(written)
 
 
 def _is_view(spark, table: str) -> bool:
