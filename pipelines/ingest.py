@@ -190,7 +190,7 @@ def cast_frame(source: str, frame: pl.DataFrame, clean: frozenset[str] = frozens
     for name, parse in parsers.items():
         left = (out_typed[name].is_null() & text_frame[name].is_not_null()).arg_true()
         if left.len():
-            general = text_frame[name].gather(left).to_frame().select(parse(pl.col(name))).to_series()
+            general = _parse_left(text_frame[name].gather(left), schema.columns[name].dtype.type, parse)
             out_typed = out_typed.with_columns(out_typed[name].scatter(left, general))
     out_typed = out_typed.select(_typed(pl.col(name), column.dtype.type) for name, column in schema.columns.items())
     if not failures:
@@ -222,6 +222,19 @@ def _fast_parse(dtype: pl.DataType, text: pl.Expr) -> pl.Expr:
         return text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     number = text.cast(pl.Float64, strict=False)
     return pl.when(number.is_finite()).then(number)
+
+
+def _parse_left(text: pl.Series, dtype: pl.DataType, parse) -> pl.Series:
+    """The general parser on the values the plain form left. Timestamps with six fraction digits (GA4's
+    microseconds: millions of them per file) are tried in that plain form first, which the general
+    parser would read the same, at a fraction of its cost."""
+    if not (isinstance(dtype, pl.Datetime) or dtype == pl.Datetime):
+        return text.to_frame().select(parse(pl.col(text.name))).to_series()
+    quick = text.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.6f", strict=False)
+    rest = (quick.is_null() & text.is_not_null()).arg_true()
+    if rest.len() == 0:
+        return quick
+    return quick.scatter(rest, text.gather(rest).to_frame().select(parse(pl.col(text.name))).to_series())
 
 
 def _typed(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -646,7 +659,8 @@ def _insert_good(con, source: str, good: pl.DataFrame, secret: str) -> None:
             columns.append(f'"{name}"')
     sql = f"insert into raw.{source} by name select {', '.join(columns)}, source_file, source_row, layout from good"
     params = {"secret": secret} if source in ("customers", "orders") else {}
-    con.register("good", good.to_arrow())
+    # Arrow's string views are polars' own layout: handed over without a copy (large strings are one)
+    con.register("good", good.to_arrow(compat_level=pl.CompatLevel.newest()))
     try:
         con.execute(sql, params)
     finally:

@@ -368,8 +368,16 @@ def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path:
 
 # ------------------------------------------------------------------------------- query layouts
 
-URL_PARAM = ("create temp macro url_param(url, name) as "
-             "url_decode(nullif(regexp_extract(url, '[?&]' || name || '=([^&#]+)', 1), ''))")
+# `contains` first: most touches carry no tags, and the regular expression is the costly part
+URL_PARAM = ("create temp macro url_param(url, name) as case when contains(url, name || '=') then "
+             "url_decode(nullif(regexp_extract(url, '[?&]' || name || '=([^&#]+)', 1), '')) end")
+# A file's rows with their 1-based position. Parquet numbers them itself, so its scan stays parallel;
+# a row_number() over the scan would run on one thread.
+NUMBERED = {
+    "read_parquet": "(select file_row_number + 1 as source_row, * exclude (file_row_number) "
+                    "from read_parquet($file, file_row_number = true))",
+    "read_json": "(select row_number() over () as source_row, * from read_json($file))",
+}
 
 
 def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
@@ -393,7 +401,7 @@ def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
         if missing:
             raise ExportError(path, 1, f"{layout.name}: field(s) missing: {', '.join(missing)}; the file has: {fields[:20]}")
         events = con.execute(f"select count(*) from {reader}($file)", {"file": str(path)}).fetchall()[0][0]
-        frame = con.sql(layout.query.replace("{reader}", reader), params={"file": str(path)}).pl()
+        frame = con.sql(layout.query.replace("{events}", NUMBERED[reader]), params={"file": str(path)}).pl()
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)

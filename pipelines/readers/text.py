@@ -196,7 +196,10 @@ def trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Surrounding whitespace (NBSP too) off every value, empty or whitespace-only -> null. Only columns
     that have such values are rewritten: in big files most have none, and stripping copies every string.
     Ingest relies on it: a column the engine passes through unchanged is not normalised again."""
-    padded = frame.select(pl.col(n).str.contains(r"^\s|\s$|^$").any() for n in names).row(0)
+    # stripping and comparing lengths finds them faster than a `^\s|\s$` search (same whitespace set)
+    padded = frame.select(
+        ((pl.col(n).str.strip_chars().str.len_bytes() != pl.col(n).str.len_bytes()) | (pl.col(n) == "")).any() for n in names
+    ).row(0)
     exprs = [
         pl.col(n).str.strip_chars().replace("", None) for n, has_padding in zip(names, padded) if has_padding
     ]
