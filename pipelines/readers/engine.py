@@ -231,6 +231,8 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
             keep &= ~pl.all_horizontal(c.is_null() for c in present)
     if source == "ad_spend":
         _ad_spend(layout, match, values, col, raw, keep, options, notes, path)
+    if layout.money != "micros_or_units":  # an API's amounts are bare numbers
+        _unmark_money(source, values, col, raw, comma, notes)
     result = finish(layout.name, source, raw, keep, values, match.header_index, encoding,
                     sheet.delimiters[match.header_index])
     result.language = match.language or None
@@ -312,6 +314,47 @@ def _ad_spend(layout, match, values, col, raw, keep, options, notes, path) -> No
         if in_micros:
             units = (values["spend"].cast(pl.Float64, strict=False) / MICROS).cast(pl.String)
             values["spend"] = pl.coalesce(units, values["spend"])  # text that is no number stays for validation
+
+
+# Money columns, and a cell that carries its currency's mark: `167,52 $`, `1 234,56 ₽`, `€1.234,56`,
+# `1,234.56 USD` (what a spreadsheet writes when currency-formatted cells are saved as CSV)
+MONEY = {"ad_spend": ("spend",), "costs": ("amount",), "orders": ("revenue", "cost_of_goods", "refunded_amount")}
+MARKED = r"^(?P<pre>[^\d\s+\-\u2212.,']{1,4})?\s*(?P<number>[-+\u2212]?\d[\d\s\u00a0.,']*?)\s*(?P<post>[^\d\s.,']{1,5}\.?)?$"
+NOT_NUMBER_TEXT = r"[^\d\s.,+\-\u2212'\u00a0]"
+# `$` alone names any dollar: the row's currency decides which
+DOLLARS = ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN")
+
+
+def _unmark_money(source: str, values: dict, col: dict, raw: pl.DataFrame, comma: bool | None, notes: list) -> None:
+    """Money cells written with a currency mark read as their number when the mark names the row's
+    currency; a mark of another currency leaves the cell as it is, so validation rejects it with its
+    text (an amount in the wrong currency must not be counted in the row's). Only files whose money
+    columns hold such text pay for the pattern."""
+    currency = values.get("currency")
+    if currency is None:
+        return
+    marks = {key.rstrip("."): code for key, code in currency_marks().items()}
+    code_of = lambda mark: pl.coalesce(  # noqa: E731
+        mark.str.to_lowercase().str.strip_chars_end(".").replace_strict(marks, default=None, return_dtype=pl.String),
+        pl.when(mark.str.contains(r"^[A-Za-z]{3}$")).then(mark.str.to_uppercase()),
+    )
+    row_code = currency.cast(pl.String).str.strip_chars().str.to_uppercase()
+    for column in MONEY.get(source, ()):
+        if column not in values or column not in col:
+            continue
+        if not raw.select(col[column].str.contains(NOT_NUMBER_TEXT).any()).item():
+            continue
+        parts = col[column].str.strip_chars().str.extract_groups(MARKED)
+        pre, post = parts.struct.field("pre"), parts.struct.field("post")
+        pre, post = pl.when(pre != "").then(pre), pl.when(post != "").then(post)
+        mark = pl.when(pre.is_null() | post.is_null()).then(pl.coalesce(pre, post))
+        same = (code_of(mark) == row_code) | ((mark == "$") & row_code.is_in(DOLLARS))
+        number = normalise_number(parts.struct.field("number"), comma)
+        values[column] = pl.when(same.fill_null(False)).then(number).otherwise(values[column])
+        read, other = raw.select(same.fill_null(False).sum().alias("read"), (~same).fill_null(False).sum().alias("other")).row(0)
+        if read or other:
+            notes.append(f"{column}: {read} amount(s) written with the row's currency mark read as numbers"
+                         + (f", {other} with another currency's mark left to be rejected" if other else ""))
 
 
 def _currency(layout: Layout, match: Match, col: dict, options: Mapping, path: Path) -> pl.Expr:

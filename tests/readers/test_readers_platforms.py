@@ -87,6 +87,31 @@ def test_google_russian_interface_decimal_comma(exports):
     assert result.skipped_lines == 3  # title, date range, `Итого: аккаунт`
 
 
+def test_money_cells_with_a_currency_mark(exports, tmp_path):
+    """A spreadsheet that saves currency-formatted cells as CSV writes the mark into the cell. The
+    Russian fixture's cells rewritten so: the row's own mark (`₽`, `руб.`) reads as the number; another
+    currency's mark (`$` in a RUB row) is left as text, and ingest rejects the row with it."""
+    from pipelines.ingest import split_rows
+
+    text = (exports / "google_ads_ui/campaign_report_ru.csv").read_bytes().decode("utf-16")
+    text = text.replace("\t5\u00a0600,50", "\t5\u00a0600,50\u00a0₽").replace("\t99,99", "\t99,99 руб.")
+    text = text.rstrip("\r\n").split("\n")
+    text.insert(5, "07.03.2024\tБренд\t555\tRUB\t10\t1\t$1,00")
+    path = tmp_path / "ad_spend" / "marked.csv"
+    path.parent.mkdir()
+    path.write_bytes(("\ufeff" + "\n".join(text) + "\n").encode("utf-16-le"))
+    result = read_export(path, "ad_spend")
+    assert rows(result) == [
+        ("2024-03-05", "google_ads", "555", "Бренд", "12000", "340", "5600.50", "RUB", 4),
+        ("2024-03-06", "google_ads", "555", "Бренд", "1000", "10", "99.99", "RUB", 5),
+        ("2024-03-07", "google_ads", "555", "Бренд", "10", "1", "$1,00", "RUB", 6),
+    ]
+    assert any("2 amount(s) written with the row's currency mark" in n and "1 with another" in n for n in result.notes), result.notes
+    good, failures = split_rows("ad_spend", result)
+    assert good["spend"].to_list() == [5600.5, 99.99]
+    assert failures.select("source_row", "column_name", "raw_value").rows() == [(6, "spend", "$1,00")]
+
+
 def test_google_xlsx_date_cells_and_account_currency_from_settings(exports):
     path = exports / "google_ads_ui/campaign_report.xlsx"
     with pytest.raises(ExportError, match="google_ads_ui .*lacks Currency code"):
