@@ -76,9 +76,10 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     for chunk in range(chunks):
         chunk_params = params | {"journey_chunks": chunks, "journey_chunk": chunk}
         _steps(con, query, chunk_params)
-        for members, converted, n in journey_sets(con):
+        journeys = journey_sets(con)
+        for members, converted, _, n in journeys:
             sets_count[(members, converted)] += n
-        for a, b, n in markov_transitions(con, order):
+        for a, b, n in markov_transitions(con, order, journeys):
             edges[(a, b)] += n
         con.execute(f"drop table {STEPS}")
     sets = [(members, converted, n) for (members, converted), n in sorted(sets_count.items())]
@@ -201,12 +202,24 @@ def _sql_type(dtype: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- markov
-def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
-    """(from state, to state, journeys) counted in DuckDB in one sorted pass over the steps. A state is the
-    tuple of the last `order` channels (fewer at a journey's first steps); (START,), (CONVERSION,) and
-    (NULL,) are the others."""
-    # first order: a state is one channel, so a lag is enough (the same strings as a one-row string_agg)
-    states = "channel as to_state, lag(channel) over (partition by journey_kind, journey_id order by step) as from_state" if order == 1 else (
+def markov_transitions(
+    con: duckdb.DuckDBPyConnection, order: int, journeys: list[tuple[tuple[str, ...], bool, str, int]],
+) -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
+    """(from state, to state, journeys) counted in DuckDB. A state is the tuple of the last `order` channels
+    (fewer at a journey's first steps); (START,), (CONVERSION,) and (NULL,) are the others. First order
+    needs no sort: each step names the one before (sql/marts/channel_weights.sql), and the journeys'
+    last steps come from `journeys` (journey_sets). Higher orders take one sorted pass over the steps."""
+    if order == 1:
+        found = rows(
+            con,
+            f"select coalesce(previous_channel, $start), channel, count(*) from {STEPS} group by all order by all",
+            {"start": START},
+        )
+        ends: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
+        for _, converted, last, n in journeys:
+            ends[((last,), (CONVERSION,) if converted else (NULL,))] += n
+        return [((a,), (b,), int(n)) for a, b, n in found] + [(a, b, n) for (a, b), n in sorted(ends.items())]
+    states = (
         "string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step rows between $back preceding "
         "and current row) as to_state, string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step "
         "rows between $order preceding and 1 preceding) as from_state"
@@ -229,8 +242,7 @@ def markov_transitions(con: duckdb.DuckDBPyConnection, order: int) -> list[tuple
         )
         select from_state, to_state, count(*) from edges group by all order by all
         """,
-        {"start": START, "conversion": CONVERSION, "null": NULL}
-        | ({} if order == 1 else {"order": order, "back": order - 1, "sep": SEP}),
+        {"start": START, "conversion": CONVERSION, "null": NULL, "order": order, "back": order - 1, "sep": SEP},
     )
     return [(tuple(a.split(SEP)), tuple(b.split(SEP)), int(n)) for a, b, n in found]
 
@@ -276,34 +288,37 @@ def removal_effect(p_conversion: float, p_without: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ shapley
-def journey_sets(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], bool, int]]:
-    """Journeys per (set of distinct channels, converted), counted in DuckDB: the Shapley coalitions and
-    the journeys and conversions seen per channel, in one aggregation. A set is a bit mask over the
-    channels (an integer OR per journey, far cheaper than aggregating strings), up to 62 channels."""
+def journey_sets(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], bool, str, int]]:
+    """Journeys per (set of distinct channels, converted, last channel), counted in DuckDB in one grouping
+    of the steps by journey: the Shapley coalitions, the journeys and conversions seen per channel, and the
+    first-order Markov chain's last steps. A set is a bit mask over the channels (an integer OR per
+    journey, far cheaper than aggregating strings), up to 62 channels."""
     channels = [c for (c,) in rows(con, f"select distinct channel from {STEPS} order by 1")]
     if len(channels) > 62:
         found = rows(
             con,
-            f"""select channels, converted, count(*) from (
+            f"""select channels, converted, last_channel, count(*) from (
                     select journey_kind, journey_id, bool_or(converted) as converted,
-                           string_agg(distinct channel, $sep order by channel) as channels
+                           string_agg(distinct channel, $sep order by channel) as channels,
+                           arg_max(channel, step) as last_channel
                     from {STEPS} group by journey_kind, journey_id
                 ) group by all order by all""",
             {"sep": SEP},
         )
-        return [(tuple(c.split(SEP)), bool(converted), int(n)) for c, converted, n in found]
+        return [(tuple(c.split(SEP)), bool(converted), last, int(n)) for c, converted, last, n in found]
     found = rows(
         con,
-        f"""select mask, converted, count(*) from (
+        f"""select mask, converted, last_channel, count(*) from (
                 select journey_kind, journey_id, bool_or(converted) as converted,
-                       bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint)) as mask
+                       bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint)) as mask,
+                       arg_max(channel, step) as last_channel
                 from {STEPS} group by journey_kind, journey_id
             ) group by all order by all""",
         {"channels": channels},
     )
     return [
-        (tuple(c for i, c in enumerate(channels) if int(mask) >> i & 1), bool(converted), int(n))
-        for mask, converted, n in found
+        (tuple(c for i, c in enumerate(channels) if int(mask) >> i & 1), bool(converted), last, int(n))
+        for mask, converted, last, n in found
     ]
 
 

@@ -93,6 +93,11 @@ channel_names as (
     select distinct channel_id, channel from tag_channels
 ),
 
+channel_list as (
+    -- the names by id, as one list: a lookup per step instead of a join
+    select list(channel order by channel_id) as names from channel_names
+),
+
 customer_touches as (
     select all_touches.identity as customer_key, all_touches.ts, channel_names.channel
     from all_touches
@@ -151,14 +156,20 @@ non_converting_steps as (
 
 final as (
     -- consecutive repeats of one channel count once: a journey's steps are its touches whose channel
-    -- differs from the touch before; `step` orders them (numbered among all touches: gaps are repeats)
-    select 0::utinyint as journey_kind, journey_id, true as converted, touch_number as step, channel
+    -- differs from the touch before; `step` orders them (numbered among all touches: gaps are repeats).
+    -- previous_channel is the step before's channel (the touch before a step is the last of the step
+    -- before's repeats), null at a journey's first step: the first-order Markov transitions need no
+    -- second pass over the steps.
+    select 0::utinyint as journey_kind, journey_id, true as converted, touch_number as step, channel,
+        previous_channel
     from converting_steps
     where previous_channel is null or previous_channel <> channel
     union all
-    select journey_kind, journey_id, false, touch_number, channel_names.channel
+    select journey_kind, journey_id, false, touch_number, channel_list.names[non_converting_steps.channel_id],
+        case when previous_ts >= last_ts - to_days(cast($lookback_days as integer))
+             then channel_list.names[non_converting_steps.previous_channel] end
     from non_converting_steps
-    join channel_names on channel_names.channel_id = non_converting_steps.channel_id
+    cross join channel_list
     where ts >= last_ts - to_days(cast($lookback_days as integer))
         and (previous_channel is null or previous_ts < last_ts - to_days(cast($lookback_days as integer))
              or previous_channel <> non_converting_steps.channel_id)
