@@ -26,6 +26,7 @@ import polars as pl
 from .base import COLUMNS, NUMERIC, ROW, ExportError, ReadResult, blank, finish
 from .layout import (
     CANONICAL, Layout, QueryLayout, canonical_layout, currency_marks, header_key, platform_layouts, query_layout_for,
+    shared_currency_marks,
 )
 from .sheet import Sheet, open_sheet, other_sheets
 from .text import cut_last_line, header_names
@@ -321,24 +322,19 @@ def _ad_spend(layout, match, values, col, raw, keep, options, notes, path) -> No
 MONEY = {"ad_spend": ("spend",), "costs": ("amount",), "orders": ("revenue", "cost_of_goods", "refunded_amount")}
 MARKED = r"^(?P<pre>[^\d\s+\-\u2212.,']{1,4})?\s*(?P<number>[-+\u2212]?\d[\d\s\u00a0.,']*?)\s*(?P<post>[^\d\s.,']{1,5}\.?)?$"
 NOT_NUMBER_TEXT = r"[^\d\s.,+\-\u2212'\u00a0]"
-# `$` alone names any dollar: the row's currency decides which
-DOLLARS = ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN")
 
 
 def _unmark_money(source: str, values: dict, col: dict, raw: pl.DataFrame, comma: bool | None, notes: list) -> None:
     """Money cells written with a currency mark read as their number when the mark names the row's
-    currency; a mark of another currency leaves the cell as it is, so validation rejects it with its
-    text (an amount in the wrong currency must not be counted in the row's). Only files whose money
-    columns hold such text pay for the pattern."""
+    currency (the marks of the headers, `currency_marks`, or one several currencies share); a mark of
+    another currency leaves the cell as it is, so validation rejects it with its text (an amount in the
+    wrong currency must not be counted in the row's). Only files whose money columns hold such text pay
+    for the pattern, and each distinct mark is looked up once."""
     currency = values.get("currency")
     if currency is None:
         return
-    marks = {key.rstrip("."): code for key, code in currency_marks().items()}
-    code_of = lambda mark: pl.coalesce(  # noqa: E731
-        mark.str.to_lowercase().str.strip_chars_end(".").replace_strict(marks, default=None, return_dtype=pl.String),
-        pl.when(mark.str.contains(r"^[A-Za-z]{3}$")).then(mark.str.to_uppercase()),
-    )
     row_code = currency.cast(pl.String).str.strip_chars().str.to_uppercase()
+    shared = shared_currency_marks()
     for column in MONEY.get(source, ()):
         if column not in values or column not in col:
             continue
@@ -348,10 +344,14 @@ def _unmark_money(source: str, values: dict, col: dict, raw: pl.DataFrame, comma
         pre, post = parts.struct.field("pre"), parts.struct.field("post")
         pre, post = pl.when(pre != "").then(pre), pl.when(post != "").then(post)
         mark = pl.when(pre.is_null() | post.is_null()).then(pl.coalesce(pre, post))
-        same = (code_of(mark) == row_code) | ((mark == "$") & row_code.is_in(DOLLARS))
-        number = normalise_number(parts.struct.field("number"), comma)
-        values[column] = pl.when(same.fill_null(False)).then(number).otherwise(values[column])
-        read, other = raw.select(same.fill_null(False).sum().alias("read"), (~same).fill_null(False).sum().alias("other")).row(0)
+        fits = {  # "mark|currency" for every currency each mark of the file may stand for
+            f"{m}|{code}"
+            for m in raw.select(mark.drop_nulls().unique()).to_series().to_list()
+            for code in shared.get(header_key(m), (mark_code(m),)) if code
+        }
+        same = pl.concat_str(mark, pl.lit("|"), row_code).is_in(list(fits)).fill_null(False)
+        values[column] = pl.when(same).then(normalise_number(parts.struct.field("number"), comma)).otherwise(values[column])
+        read, other = raw.select(same.sum().alias("read"), (mark.is_not_null() & ~same).sum().alias("other")).row(0)
         if read or other:
             notes.append(f"{column}: {read} amount(s) written with the row's currency mark read as numbers"
                          + (f", {other} with another currency's mark left to be rejected" if other else ""))
@@ -370,15 +370,21 @@ def _currency(layout: Layout, match: Match, col: dict, options: Mapping, path: P
     raise ExportError(path, match.header_index + 1, f"{layout.name}: no currency column, mark or setting")
 
 
-def currency_code(mark: str, path: Path, line: int) -> str:
+def mark_code(mark: str) -> str | None:
+    """The ISO code a currency mark names (`₽`, `руб.`, `$`, `usd`), else None."""
     key = header_key(mark).strip(" .")
     marks = currency_marks()
     for candidate in (key, key + ".", header_key(mark)):
         if candidate in marks:
             return marks[candidate]
-    if len(key) == 3 and key.isalpha():
-        return key.upper()
-    raise ExportError(path, line + 1, f"unknown currency mark {mark!r} in the header")
+    return key.upper() if len(key) == 3 and key.isalpha() else None
+
+
+def currency_code(mark: str, path: Path, line: int) -> str:
+    code = mark_code(mark)
+    if code is None:
+        raise ExportError(path, line + 1, f"unknown currency mark {mark!r} in the header")
+    return code
 
 
 def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path: Path, notes: list) -> bool:

@@ -162,6 +162,10 @@ def currency_marks() -> dict[str, str]:
     return {header_key(mark): code for mark, code in _declarations()["currency_marks"].items()}
 
 
+def shared_currency_marks() -> dict[str, tuple[str, ...]]:
+    return {header_key(mark): tuple(codes) for mark, codes in _declarations().get("currency_mark_shared", {}).items()}
+
+
 def layout_names() -> list[str]:
     return [*platform_layouts(), *query_layouts(), CANONICAL]
 

@@ -156,7 +156,7 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
         expr.str.strip_chars(),
         fast=pl.coalesce(
             v.str.strptime(pl.Datetime("us"), fmt, strict=False)
-            for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.6f")  # the last: GA4's
+            for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
         ),
         parts=pl.when(fast.is_null()).then(v).str.extract_groups(_PARTS),
         out=pl.coalesce(fast, from_parts),
