@@ -181,9 +181,26 @@ def _start(params: dict[str, float] | None, names, scales: dict[str, float]):
 
 
 def _minimize(function, size: int, args, start=None):
-    return minimize(
-        function, x0=np.full(size, 0.1) if start is None else start, args=args, jac=True, method="L-BFGS-B",
-        bounds=[(-LOG_BOUND, LOG_BOUND)] * size, options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+    def run(x0):
+        return minimize(function, x0=x0, args=args, jac=True, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * size,
+                        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+
+    default = np.full(size, 0.1)
+    result = run(default if start is None else start)
+    # L-BFGS-B's line search can stop "abnormally" short of a stationary point (seen on one CPU and not
+    # another for the same data, from a warm start in a flat valley): then the fit starts again from
+    # lifetimes' start, and the better of the two ends is kept
+    if start is not None and not _stationary(result):
+        again = run(default)
+        if again.fun <= result.fun or (_stationary(again) and np.isclose(again.fun, result.fun, rtol=1e-9, atol=1e-12)):
+            again.nit += result.nit
+            result = again
+    return result
+
+
+def _stationary(result) -> bool:
+    return bool(result.success) or (
+        bool(np.all(np.isfinite(result.jac))) and float(np.max(np.abs(result.jac))) < GRADIENT_TOLERANCE
     )
 
 
