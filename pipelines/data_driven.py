@@ -1,14 +1,17 @@
 """Data-driven attribution (docs/metrics.md "Data-driven attribution"): marts.channel_weights.
 
 sql/marts/channel_weights.sql builds, set-based in DuckDB, the journeys of the fit window (one row per
-step; consecutive repeats of a channel collapsed). Here, still in DuckDB, they are aggregated into
+step; consecutive repeats of a channel collapsed), kept between runs in meta.journey_steps. Still in
+DuckDB, they are counted per day of journey end into meta.journey_counts:
 
 - the Markov chain's transition counts between states (start, the last `attribution.markov_order`
-  channels of a journey, conversion, null): a few hundred rows at most for the default first order;
-- the Shapley coalition counts: converting journeys per set of distinct channels;
-- per channel, the journeys and conversions that touched it;
+  channels of a journey, conversion, null): a few hundred rows per day at most for the first order;
+- the Shapley coalition counts: journeys per set of distinct channels and outcome (which also give,
+  per channel, the journeys and conversions that touched it);
 
-and only those small tables come into Python:
+A nightly run rebuilds only the journeys of the identities new data reached (_scope): their stored
+steps are taken out of the counts and replaced, so the counts of every other journey are kept. The
+fit adds up the counts of the days in its window; only those small sums come into Python:
 
 - `markov`: P(conversion) is the absorption probability in `conversion` from `start`, solved exactly
   with a linear system (numpy.linalg.solve on the transient states, no simulation, so a re-run gives the
@@ -31,7 +34,6 @@ window keep the credits of the last fit that covered them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -41,11 +43,17 @@ import polars as pl
 
 from pipelines.db import rows, scalar, table_exists
 from pipelines.periods import EARLIEST
+from pipelines import sql_models
 from pipelines.sql_models import SqlModel, bind
 from pipelines.table_docs import document_tables
 
 TABLE = "marts.channel_weights"
-STEPS = "__dd_steps"
+JOURNEYS = "meta.journey_steps"  # the steps of the last fit's journeys, kept for the next run's refit
+COUNTS = "meta.journey_counts"  # their coalition and transition counts per day of journey end
+INPUTS = "meta.journey_inputs"  # what they were built from besides the touches (see _scope)
+STEP_COLUMNS = ("journey_kind utinyint, journey_id varchar, identity varchar, end_ts timestamp, converted boolean, "
+                "step integer, channel varchar, previous_channel varchar")
+COUNT_COLUMNS = "end_date date, kind varchar, a varchar, b varchar, converted boolean, n bigint"
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 CHUNK_TOUCHES = 100_000_000  # touches of the fit window per chunk of journeys (see materialize)
 SEP = "\x1f"  # joins the channels of a state or a coalition in SQL (the unit separator: in no channel name)
@@ -64,26 +72,46 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     order = int(params.get("markov_order", 1))
     query = model.sql
     fit_start = scalar(con, "select ($d::date + to_days(1) - to_months($m::integer))::date", {"d": as_of, "m": months})
+    fingerprint = sql_models.model_fingerprint(model, params)
+    scoped = _scope(con, params, fingerprint)
+    bounds = {"fit_start": fit_start}
+    if scoped:
+        # the stored journeys of the scoped identities leave the counts and the steps (rebuilt below), and
+        # so does whatever ended before the window
+        con.execute(f"create or replace temp table __dd_old as select * from {JOURNEYS} "
+                    "where coalesce(identity, journey_id) in (select identity from __dd_identities)")
+        _add_counts(con, "__dd_old", order, -1)
+        con.execute("drop table __dd_old")
+        con.execute(f"""delete from {JOURNEYS} where end_ts < $fit_start::timestamp
+                        or coalesce(identity, journey_id) in (select identity from __dd_identities)""", bounds)
+    else:
+        con.execute("create schema if not exists meta")
+        con.execute(f"create or replace table {JOURNEYS} ({STEP_COLUMNS})")
+        con.execute(f"create or replace table {COUNTS} ({COUNT_COLUMNS})")
     # Journeys in disjoint chunks of identities (a hash of the identity's key) once the window holds more
     # than CHUNK_TOUCHES touches, so that the windows over them stay within memory. Each chunk joins every
-    # touch again (~1 s per million at large), so chunks are few. Transition and coalition counts add up.
+    # touch again (~1 s per million at large), so chunks are few.
     touches = scalar(con, f"""select count(*) from raw.touchpoints
                               where ts >= $start::timestamp - to_days(cast($lookback as integer)) and ts < $end::timestamp""",
                      {"start": fit_start, "end": as_of + timedelta(days=1), "lookback": params.get("lookback_days", 60)})
     chunks = max(1, -(-int(touches) // CHUNK_TOUCHES))
-    sets_count: dict[tuple[tuple[str, ...], bool], int] = defaultdict(int)
-    edges: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
     for chunk in range(chunks):
-        chunk_params = params | {"journey_chunks": chunks, "journey_chunk": chunk}
-        _steps(con, query, chunk_params)
-        journeys = journey_sets(con)
-        for members, converted, _, n in journeys:
-            sets_count[(members, converted)] += n
-        for a, b, n in markov_transitions(con, order, journeys):
-            edges[(a, b)] += n
-        con.execute(f"drop table {STEPS}")
-    sets = [(members, converted, n) for (members, converted), n in sorted(sets_count.items())]
-    transitions = [(a, b, n) for (a, b), n in sorted(edges.items())]
+        chunk_params = params | {"journey_chunks": chunks, "journey_chunk": chunk, "journeys_scoped": scoped}
+        _store_journeys(con, query, chunk_params, order)
+    if not scoped:
+        _add_counts(con, JOURNEYS, order, 1)
+    con.execute(f"""create or replace table {COUNTS} as
+                    select end_date, kind, a, b, converted, sum(n)::bigint as n from {COUNTS}
+                    where end_date >= $fit_start group by all having sum(n) <> 0 order by all""", bounds)
+    _snapshot_inputs(con)
+    sql_models.store_state(con, JOURNEYS, fingerprint, as_of, EARLIEST)
+    for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_inputs"):
+        con.execute(f"drop table if exists {name}")
+
+    sets = [(tuple(a.split(SEP)), bool(c), int(n)) for a, c, n in rows(
+        con, f"select a, converted, sum(n) from {COUNTS} where kind = 'set' group by all order by all")]
+    transitions = [(tuple(a.split(SEP)), tuple(b.split(SEP)), int(n)) for a, b, n in rows(
+        con, f"select a, b, sum(n) from {COUNTS} where kind = 'edge' group by all order by all")]
     seen = {}
     for members, converted, n in sets:
         for channel in members:
@@ -116,16 +144,244 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     return len(out)
 
 
-def _steps(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any]) -> None:
-    """The journeys' steps into STEPS, with the hash joins built on the sides the SQL names: DuckDB's
-    estimate for the touches after the tag join is a few thousand rows (struct equality), so it built its
-    hash tables on the window's touches (67 M at large, out of the run's 4 GB) instead of on the identifiers."""
+# ------------------------------------------------------------------------------------- stored journeys
+# What the stored journeys were built from, besides the touches: the CRM ids and web visitors of the
+# identity graph with their customer (they decide whose journey a touch is), and the first purchases
+# (converting journeys; an identity with one has no non-converting journey). The order's own step is
+# its channel when the order carries UTM tags.
+INPUTS_NOW = f"""
+    select identifier_kind as input, identifier_value as value, customer_key, null::timestamp as ts,
+           null::varchar as channel
+    from staging.customer_identifiers where identifier_kind in ('crm', 'visitor')
+    union all
+    select 'first_purchase', order_id, customer_key, order_ts,
+           case when coalesce(source, medium, campaign) is not null then channel end
+    from marts.orders where customer_type = 'new'
+"""
+
+
+def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: str) -> bool:
+    """Whether this fit can keep the stored journeys of the identities no new data reached, and if so the
+    temp tables that name the others: __dd_identities (the identities whose journeys are rebuilt),
+    __dd_scope_visitors and __dd_scope_crm (the visitor and CRM ids whose touches can reach them).
+    A journey is a function of its identity's touches, first purchase and identifiers, so it is rebuilt
+    when any of those may have changed:
+    - the identity has a touch on or after `since` (the run's first month, or the oldest touch of a touch
+      export loaded since the journeys were stored: pipelines/transform.py late_touches_start), or a
+      stored journey ending then (a touch that is gone);
+    - one of its CRM ids or visitors, or its first purchase, differs from what the stored journeys were
+      built from (meta.journey_inputs), on either side: a visitor that joined or left a customer, a new
+      buyer, a merged customer; and the visitors of touches carrying a CRM id that changed owner.
+    Everything is rebuilt for an all-time run, without stored journeys, when the select or the settings
+    changed, or when the as-of date moved back (buyers up to it decide which journeys exist)."""
+    from pipelines.transform import late_touches_start
+
+    as_of: date = params["as_of_date"]
+    range_start = params.get("range_start", EARLIEST)
+    con.execute(f"create or replace temp table __dd_inputs as {INPUTS_NOW}")
+    for name, column in (("__dd_identities", "identity"), ("__dd_scope_visitors", "visitor_id"),
+                         ("__dd_scope_crm", "customer_id")):
+        con.execute(f"create or replace temp table {name} ({column} varchar)")
+    stored_as_of = sql_models.stored(con, JOURNEYS, "as_of_date")
+    if (
+        range_start <= EARLIEST
+        or not all(table_exists(con, t) for t in (JOURNEYS, COUNTS, INPUTS))
+        or sql_models.stored(con, JOURNEYS, "fingerprint") != fingerprint
+        or stored_as_of is None
+        or as_of < stored_as_of
+    ):
+        return False
+    since = late_touches_start(con, JOURNEYS, range_start)
+    window = {"since": since, "end": as_of + timedelta(days=1)}
+    con.execute(
+        f"""
+        insert into __dd_identities
+        with changed as (
+            select coalesce(now.input, old.input) as input, coalesce(now.value, old.value) as value,
+                   now.customer_key as new_key, old.customer_key as old_key
+            from __dd_inputs as now
+            full join {INPUTS} as old on old.input = now.input and old.value = now.value
+            where now.value is null or old.value is null
+                or now.customer_key is distinct from old.customer_key
+                or now.ts is distinct from old.ts or now.channel is distinct from old.channel
+        ),
+        crm_customers as (
+            select value as customer_id, customer_key from __dd_inputs where input = 'crm'
+        ),
+        visitor_customers as (
+            select value as visitor_id, customer_key from __dd_inputs where input = 'visitor'
+        ),
+        recent_touches as (
+            -- whose touches these are now (sql/marts/channel_weights.sql: all_touches)
+            select coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id) as identity
+            from raw.touchpoints as touches
+            left join crm_customers on crm_customers.customer_id = touches.customer_id
+            left join visitor_customers on visitor_customers.visitor_id = touches.visitor_id
+            where touches.ts >= $since::timestamp and touches.ts < $end::timestamp
+        ),
+        moved_crm_touches as (
+            -- a touch with a CRM id that changed owner may have been its visitor's
+            select touches.visitor_id as identity
+            from raw.touchpoints as touches
+            where touches.customer_id in (select value from changed where input = 'crm')
+                and touches.ts < $end::timestamp
+        )
+        select distinct identity from (
+            select new_key as identity from changed
+            union all select old_key from changed
+            union all select value from changed where input = 'visitor'
+            union all select identity from recent_touches
+            union all select identity from moved_crm_touches
+            union all select coalesce(identity, journey_id) from {JOURNEYS} where end_ts >= $since::timestamp
+        )
+        where identity is not null
+        """,
+        window,
+    )
+    con.execute("""insert into __dd_scope_visitors
+                   select identity from __dd_identities
+                   union
+                   select value from __dd_inputs
+                   where input = 'visitor' and customer_key in (select identity from __dd_identities)""")
+    con.execute("""insert into __dd_scope_crm
+                   select value from __dd_inputs
+                   where input = 'crm' and customer_key in (select identity from __dd_identities)""")
+    return True
+
+
+def _store_journeys(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any], order: int) -> None:
+    """The select's steps into JOURNEYS; a scoped run's new steps are also counted (_add_counts) on the way.
+    The hash joins are built on the sides the SQL names: DuckDB's estimate for the touches after the tag
+    join is a few thousand rows (struct equality), so it built its hash tables on the window's touches
+    (67 M at large, out of the run's 4 GB) instead of on the identifiers."""
     before = scalar(con, "select current_setting('disabled_optimizers')")
     con.execute("set disabled_optimizers = 'build_side_probe_side'")
     try:
-        con.execute(f"create or replace temp table {STEPS} as {query}", bind(query, params))
+        if params["journeys_scoped"]:
+            con.execute(f"create or replace temp table __dd_new as {query}", bind(query, params))
+        else:
+            con.execute(f"insert into {JOURNEYS} {query}", bind(query, params))
     finally:
         con.execute(f"set disabled_optimizers = '{before}'")
+    if params["journeys_scoped"]:
+        _add_counts(con, "__dd_new", order, 1)
+        con.execute(f"insert into {JOURNEYS} select * from __dd_new")
+        con.execute("drop table __dd_new")
+
+
+def _add_counts(con: duckdb.DuckDBPyConnection, steps: str, order: int, sign: int) -> None:
+    """Add (sign 1) or take away (-1) the journeys of `steps` in COUNTS, per day of journey end: per set of
+    distinct channels and outcome the journeys (kind 'set', a = the channels joined by SEP), per Markov
+    transition (kind 'edge', a -> b: states of the last `order` channels, START, CONVERSION, NULL) how often
+    it is taken. One grouping by journey finds the sets, as a bit mask over the channels (an integer OR,
+    far cheaper than aggregating strings; up to 62 channels), and each journey's last step."""
+    channels = [c for (c,) in rows(con, f"select distinct channel from {steps} order by 1")]
+    if not channels:
+        return
+    if len(channels) > 62:
+        members = "string_agg(distinct channel, $sep order by channel)"
+        named = "members"
+    else:
+        members = "bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint))"
+        named = "array_to_string(list_filter($channels, lambda c, i: ((members >> (i - 1)) & 1) = 1), $sep)"
+    values = {"sep": SEP, "sign": sign} | ({"start": START, "conversion": CONVERSION, "null": NULL} if order == 1 else {})
+    if len(channels) <= 62:
+        values["channels"] = channels
+    first_order = f"""
+        union all
+        select end_date, 'edge', last_channel, case when converted then $conversion else $null end, null, sum(n)
+        from journeys group by all
+        union all
+        select end_ts::date, 'edge', coalesce(previous_channel, $start), channel, null, count(*) from {steps} group by all"""
+    con.execute(
+        f"""
+        insert into {COUNTS}
+        with journeys as (
+            select end_date, members, converted, last_channel, count(*) as n from (
+                select any_value(end_ts)::date as end_date, {members} as members, bool_or(converted) as converted,
+                       arg_max(channel, step) as last_channel
+                from {steps} group by journey_kind, journey_id
+            ) group by all
+        ),
+        counted as (
+            select end_date, 'set' as kind, {named} as a, null::varchar as b, converted, sum(n) as n
+            from journeys group by all
+            {first_order if order == 1 else ""}
+        )
+        select end_date, kind, a, b, converted, $sign * n from counted
+        """,
+        values,
+    )
+    if order > 1:
+        _add_higher_order_edges(con, steps, order, sign)
+
+
+def _add_higher_order_edges(con: duckdb.DuckDBPyConnection, steps: str, order: int, sign: int) -> None:
+    """Transitions between states of the last `order` channels: one sorted pass over the steps."""
+    states = (
+        "string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step rows between $back preceding "
+        "and current row) as to_state, string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step "
+        "rows between $order preceding and 1 preceding) as from_state"
+    )
+    con.execute(
+        f"""
+        insert into {COUNTS}
+        with states as (
+            select end_ts::date as end_date, converted, {states},
+                lead(step) over (partition by journey_kind, journey_id order by step) is null as is_last
+            from {steps}
+        ),
+        edges as (
+            select end_date, coalesce(from_state, $start) as a, to_state as b from states
+            union all
+            select end_date, to_state, case when converted then $conversion else $null end from states where is_last
+        )
+        select end_date, 'edge', a, b, null, $sign * count(*) from edges group by all
+        """,
+        {"start": START, "conversion": CONVERSION, "null": NULL, "order": order, "back": order - 1, "sep": SEP,
+         "sign": sign},
+    )
+
+
+def _snapshot_inputs(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create or replace table {INPUTS} as select * from __dd_inputs")
+    for table, (text, columns) in COMMENTS.items():
+        con.execute(f"comment on table {table} is '{text}'")
+        for column, about in columns.items():
+            con.execute(f"comment on column {table}.{column} is '{about}'")
+
+
+# bookkeeping, not a published table (no Pandera model: the publish checks would read every journey)
+COMMENTS = {
+    JOURNEYS: ("The steps of the journeys of the last data-driven fit (docs/metrics.md, Data-driven attribution), "
+               "kept so that the next run rebuilds only the journeys new data reached (docs/incremental.md).", {
+        "journey_kind": "0 converting (journey_id = order id), 1 a customer who never bought, 2 a web visitor of no customer",
+        "journey_id": "the first purchase order id, the customer key or the visitor id",
+        "identity": "converting journeys: the customer whose first purchase it is (the others belong to journey_id)",
+        "end_ts": "the first purchase, or the last touch: the journey is in every fit whose window holds it",
+        "converted": "whether the journey ends in a first purchase",
+        "step": "orders the steps of a journey (gaps where repeats of a channel were dropped)",
+        "channel": "the channel of the step",
+        "previous_channel": "the channel of the step before (NULL at the first step)",
+    }),
+    COUNTS: ("The journeys of meta.journey_steps counted per day of journey end: what the fit adds up over its "
+             "window.", {
+        "end_date": "the day the journeys end (first purchase or last touch)",
+        "kind": "set: journeys per set of distinct channels and outcome; edge: a Markov transition from a to b",
+        "a": "the set of channels, or the state left (channels joined by the unit separator)",
+        "b": "the state entered (NULL for a set)",
+        "converted": "sets: whether the journeys converted",
+        "n": "journeys (set) or transitions taken (edge)",
+    }),
+    INPUTS: ("What meta.journeys was built from besides the touches: CRM ids and web visitors of the identity "
+             "graph with their customer, and first purchases; a run rebuilds the journeys of whatever changed.", {
+        "input": "crm, visitor or first_purchase",
+        "value": "the CRM id, the visitor id or the order id",
+        "customer_key": "the customer it belongs to",
+        "ts": "first purchases: the order time",
+        "channel": "first purchases: the channel of the order own UTM tags (NULL without tags)",
+    }),
+}
 
 
 def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit_start: date) -> None:
@@ -190,7 +446,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
 
 
 def _log_write(con: duckdb.DuckDBPyConnection, window_start: date) -> None:
-    """The same log the incremental SQL models keep (pipelines/sql_models.py: _store_state)."""
+    """The same log the incremental SQL models keep (pipelines/sql_models.py: store_state)."""
     con.execute("create schema if not exists meta")
     con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -202,51 +458,6 @@ def _sql_type(dtype: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- markov
-def markov_transitions(
-    con: duckdb.DuckDBPyConnection, order: int, journeys: list[tuple[tuple[str, ...], bool, str, int]],
-) -> list[tuple[tuple[str, ...], tuple[str, ...], int]]:
-    """(from state, to state, journeys) counted in DuckDB. A state is the tuple of the last `order` channels
-    (fewer at a journey's first steps); (START,), (CONVERSION,) and (NULL,) are the others. First order
-    needs no sort: each step names the one before (sql/marts/channel_weights.sql), and the journeys'
-    last steps come from `journeys` (journey_sets). Higher orders take one sorted pass over the steps."""
-    if order == 1:
-        found = rows(
-            con,
-            f"select coalesce(previous_channel, $start), channel, count(*) from {STEPS} group by all order by all",
-            {"start": START},
-        )
-        ends: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
-        for _, converted, last, n in journeys:
-            ends[((last,), (CONVERSION,) if converted else (NULL,))] += n
-        return [((a,), (b,), int(n)) for a, b, n in found] + [(a, b, n) for (a, b), n in sorted(ends.items())]
-    states = (
-        "string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step rows between $back preceding "
-        "and current row) as to_state, string_agg(channel, $sep) over (partition by journey_kind, journey_id order by step "
-        "rows between $order preceding and 1 preceding) as from_state"
-    )
-    found = rows(
-        con,
-        f"""
-        with states as (
-            select
-                converted,
-                -- the state a step enters, and the one it leaves (none at the first step: start)
-                {states},
-                lead(step) over (partition by journey_kind, journey_id order by step) is null as is_last
-            from {STEPS}
-        ),
-        edges as (
-            select coalesce(from_state, $start) as from_state, to_state from states
-            union all
-            select to_state, case when converted then $conversion else $null end from states where is_last
-        )
-        select from_state, to_state, count(*) from edges group by all order by all
-        """,
-        {"start": START, "conversion": CONVERSION, "null": NULL, "order": order, "back": order - 1, "sep": SEP},
-    )
-    return [(tuple(a.split(SEP)), tuple(b.split(SEP)), int(n)) for a, b, n in found]
-
-
 def markov_removal(
     transitions: list[tuple[tuple[str, ...], tuple[str, ...], int]], channels: list[str]
 ) -> tuple[float, dict[str, float]]:
@@ -288,40 +499,6 @@ def removal_effect(p_conversion: float, p_without: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ shapley
-def journey_sets(con: duckdb.DuckDBPyConnection) -> list[tuple[tuple[str, ...], bool, str, int]]:
-    """Journeys per (set of distinct channels, converted, last channel), counted in DuckDB in one grouping
-    of the steps by journey: the Shapley coalitions, the journeys and conversions seen per channel, and the
-    first-order Markov chain's last steps. A set is a bit mask over the channels (an integer OR per
-    journey, far cheaper than aggregating strings), up to 62 channels."""
-    channels = [c for (c,) in rows(con, f"select distinct channel from {STEPS} order by 1")]
-    if len(channels) > 62:
-        found = rows(
-            con,
-            f"""select channels, converted, last_channel, count(*) from (
-                    select journey_kind, journey_id, bool_or(converted) as converted,
-                           string_agg(distinct channel, $sep order by channel) as channels,
-                           arg_max(channel, step) as last_channel
-                    from {STEPS} group by journey_kind, journey_id
-                ) group by all order by all""",
-            {"sep": SEP},
-        )
-        return [(tuple(c.split(SEP)), bool(converted), last, int(n)) for c, converted, last, n in found]
-    found = rows(
-        con,
-        f"""select mask, converted, last_channel, count(*) from (
-                select journey_kind, journey_id, bool_or(converted) as converted,
-                       bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint)) as mask,
-                       arg_max(channel, step) as last_channel
-                from {STEPS} group by journey_kind, journey_id
-            ) group by all order by all""",
-        {"channels": channels},
-    )
-    return [
-        (tuple(c for i, c in enumerate(channels) if int(mask) >> i & 1), bool(converted), last, int(n))
-        for mask, converted, last, n in found
-    ]
-
-
 def shapley_values(counts: list[tuple[tuple[str, ...], int]], channels: list[str]) -> dict[str, float]:
     """Shapley value of each channel for v(S) = converting journeys whose channels all lie in S: each
     coalition's journeys shared equally by its channels (exact, see the module docstring)."""

@@ -177,7 +177,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
     plan = plan_write(con, model, params)
     if plan.full:
         con.execute(f"create or replace table {model.table} as {query}", bind(query, plan.params))
-        _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), EARLIEST)
+        store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), EARLIEST)
         return _count(con, model.table)
     rewritten_from = plan.rewritten_from
     window = window_predicate(model, plan.windows)
@@ -190,7 +190,7 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         # The model's columns changed: rebuild the whole table so no period keeps an old shape.
         con.execute(f"create or replace table {model.table} as {query}", bind(query, plan.everything))
         rewritten_from = EARLIEST
-    _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
+    store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
     written = scalar(con, "select count(*) from __model_rows")
     con.execute("drop table __model_rows")
     return int(written)
@@ -212,15 +212,15 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
     """Whether an incremental model is rebuilt whole or which windows of it are replaced, from what
     meta.model_state remembers of its stored rows; a "since" parameter given as a callable is
     evaluated here, on `con`."""
-    fingerprint = _fingerprint(model, params)
+    fingerprint = model_fingerprint(model, params)
     if model.since_param:
         start = params[model.since_param]
         params = params | {model.since_param: start(con, model.table) if callable(start) else start}
     everything = params | _FULL_WINDOW | ({model.since_param: EARLIEST} if model.since_param else {})
-    written_as_of = _stored(con, model.table, "as_of_date")
+    written_as_of = stored(con, model.table, "as_of_date")
     if (
         not table_exists(con, model.table)
-        or _stored(con, model.table, "fingerprint") != fingerprint
+        or stored(con, model.table, "fingerprint") != fingerprint
         or (written_as_of and params.get("as_of_date") and params["as_of_date"] < written_as_of)
         or params == everything
     ):
@@ -238,18 +238,18 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
 _FULL_WINDOW = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
 
 
-def _fingerprint(model: SqlModel, params: dict[str, Any]) -> str:
+def model_fingerprint(model: SqlModel, params: dict[str, Any]) -> str:
     return hashlib.sha256(f"{model.sql}|{params.get('settings_fingerprint', '')}".encode()).hexdigest()
 
 
-def _stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
+def stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
     """What meta.model_state remembers of the run that last wrote `table`."""
     if not table_exists(con, "meta.model_state"):
         return None
     return scalar(con, f"select {field} from meta.model_state where table_name = ?", [table])
 
 
-def _store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any, rewritten_from: Any) -> None:
+def store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any, rewritten_from: Any) -> None:
     """Remember how `table` was written (meta.model_state) and log which rows the write replaced."""
     con.execute("create schema if not exists meta")
     con.execute(

@@ -277,14 +277,14 @@ class SparkEngine:
     def _build_incremental(self, con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
         """One incremental model: replace the periods plan_write names (dynamic partition overwrite on
         Spark, delete and insert in the DuckDB build), or rebuild it whole."""
-        from pipelines.sql_models import _store_state, plan_write
+        from pipelines.sql_models import store_state, plan_write
 
         plan = plan_write(con, model, params)
         if plan.full or not self._in_sync(con, model):
             written, rewritten_from = self._rebuild(con, model, plan)
         else:
             written, rewritten_from = self._replace_periods(con, model, plan)
-        _store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
+        store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
         self._remember(con, model)
         return written
 
@@ -461,9 +461,9 @@ def _whole_months(window: tuple) -> tuple:
 
 def _stored_state(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     """When the DuckDB build's meta.model_state says `table` was last written (as text), or None."""
-    from pipelines.sql_models import _stored
+    from pipelines.sql_models import stored
 
-    written = _stored(con, table, "updated_at")
+    written = stored(con, table, "updated_at")
     return None if written is None else str(written)
 
 

@@ -3,9 +3,11 @@
 -- attribution"). This select is the set-based half: the journeys of the fit window, the
 -- $data_driven_months months that end at $as_of_date, one row per step (a channel; consecutive repeats
 -- of one channel count once; `step` orders a journey's steps, with gaps where repeats were dropped). A journey is
--- (journey_kind, journey_id): 0 and the order id (converting), 1 and the customer key, 2 and the visitor id. pipelines/data_driven.py aggregates them in DuckDB into the Markov
--- transition counts and the Shapley coalition counts, brings only those small tables into Python,
--- solves the models and writes marts.channel_weights.
+-- (journey_kind, journey_id): 0 and the order id (converting), 1 and the customer key, 2 and the visitor id.
+-- pipelines/data_driven.py keeps the steps between runs (meta.journey_steps: a nightly refit rebuilds
+-- only the journeys of the identities new data reached, $journeys_scoped), counts the Markov
+-- transitions and the Shapley coalitions per day of journey end in DuckDB (meta.journey_counts), brings
+-- only the fit window's counts into Python, solves the models and writes marts.channel_weights.
 -- Converting journeys: one per first purchase in the window, made of exactly the touches the rule models
 -- see (sql/marts/attribution_credits.sql: web touches from the look-back before the purchase up to it,
 -- and the order's own UTM tags at order time; same order of touches). Non-converting journeys: one per
@@ -29,6 +31,8 @@ first_purchases as (
         and orders.order_ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp
         and orders.order_ts < ($as_of_date::date + to_days(1))::timestamp
         and ($journey_chunks = 1 or hash(orders.customer_key) % $journey_chunks = $journey_chunk)
+        -- a nightly refit: only the identities new data touched (pipelines/data_driven.py: _scope)
+        and (not $journeys_scoped or orders.customer_key in (select identity from __dd_identities))
 ),
 
 buyers as (
@@ -81,6 +85,13 @@ all_touches as materialized (
     where touches.ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp - to_days(cast($lookback_days as integer))
         and touches.ts < ($as_of_date::date + to_days(1))::timestamp
         and coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id) is not null
+        -- a nightly refit: the touches that can reach a scoped identity (its visitors and CRM ids), then
+        -- those whose identity is one
+        and (not $journeys_scoped
+             or ((touches.visitor_id in (select visitor_id from __dd_scope_visitors)
+                  or touches.customer_id in (select customer_id from __dd_scope_crm))
+                 and coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id)
+                     in (select identity from __dd_identities)))
         -- this run's chunk of identities (pipelines/data_driven.py: above 100 M touches); every touch of an
         -- identity, and its first purchase, fall in the same chunk
         and ($journey_chunks = 1
@@ -108,7 +119,8 @@ customer_touches as (
 -- logic ctes
 converting_touches as (
     -- 'touchpoint' sorts after 'order' descending: at equal times the order's own tags come last
-    select first_purchases.order_id as journey_id, customer_touches.ts as touch_ts,
+    select first_purchases.order_id as journey_id, first_purchases.customer_key as identity,
+           first_purchases.first_purchase_ts as end_ts, customer_touches.ts as touch_ts,
            'touchpoint' as touch_origin, customer_touches.channel
     from first_purchases
     join customer_touches
@@ -116,13 +128,13 @@ converting_touches as (
         and customer_touches.ts <= first_purchases.first_purchase_ts
         and customer_touches.ts >= first_purchases.first_purchase_ts - to_days(cast($lookback_days as integer))
     union all
-    select order_id, first_purchase_ts, 'order', channel
+    select order_id, customer_key, first_purchase_ts, first_purchase_ts, 'order', channel
     from first_purchases
     where coalesce(source, medium, campaign) is not null
 ),
 
 converting_steps as (
-    select journey_id, channel,
+    select journey_id, identity, end_ts, channel,
         lag(channel) over journey as previous_channel,
         row_number() over journey as touch_number
     from converting_touches
@@ -159,13 +171,16 @@ final as (
     -- differs from the touch before; `step` orders them (numbered among all touches: gaps are repeats).
     -- previous_channel is the step before's channel (the touch before a step is the last of the step
     -- before's repeats), null at a journey's first step: the first-order Markov transitions need no
-    -- second pass over the steps.
-    select 0::utinyint as journey_kind, journey_id, true as converted, touch_number as step, channel,
-        previous_channel
+    -- second pass over the steps. identity is the customer of a first purchase (whose journey it is; for the
+    -- others that is journey_id, and NULL here costs nothing to store); end_ts its first purchase or last touch: a stored step counts in every fit whose
+    -- window holds its journey's end.
+    select 0::utinyint as journey_kind, journey_id, identity, end_ts, true as converted, touch_number::integer as step,
+        channel, previous_channel
     from converting_steps
     where previous_channel is null or previous_channel <> channel
     union all
-    select journey_kind, journey_id, false, touch_number, channel_list.names[non_converting_steps.channel_id],
+    select journey_kind, journey_id, null, last_ts, false, touch_number::integer,
+        channel_list.names[non_converting_steps.channel_id],
         case when previous_ts >= last_ts - to_days(cast($lookback_days as integer))
              then channel_list.names[non_converting_steps.previous_channel] end
     from non_converting_steps

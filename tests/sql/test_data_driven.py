@@ -288,6 +288,74 @@ def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
     assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
 
 
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_a_full_fit(monkeypatch, order):
+    """The journeys are kept between runs (meta.journey_steps, counted per day in meta.journey_counts); a nightly run rebuilds those of the identities new
+    data reached and keeps the others. After a run of March (the six journeys above), April brings:
+    X, who never bought, buys (its non-converting journey goes, a converting one with its March visit
+    comes); Y visits again (its journey ends later); W, a visitor seen only in March, is tied to customer C
+    by C's repeat order (W's visit joins C's March purchase's journey, W's own journey goes); E, a new
+    visitor. A, B and Z see nothing new and are not rebuilt. The stored steps and counts and both models'
+    weights must equal a full fit on the same data."""
+    from pipelines import data_driven
+
+    config = make_config(grains=("month",), markov_order=order)
+
+    april = datetime(2024, 4, 10, 12)
+    late = {"W": (False, ["vk"])}
+
+    def march(con):
+        load(con)
+        load(con, late, day=datetime(2024, 3, 18, 12))
+
+    def april_data(con):
+        insert(con, "raw.touchpoints", [
+            {"visitor_id": "vX", "ts": april - timedelta(days=1), **EMAIL},
+            {"visitor_id": "vY", "ts": april - timedelta(days=2), **GOOGLE},
+            {"visitor_id": "vE", "ts": april - timedelta(days=3), **VK},
+        ])
+        insert(con, "raw.orders", [
+            {"order_id": "o-X", "customer_id": "X", "visitor_id": "vX", "created_at": april, "status": "paid",
+             "revenue": 100.0, "currency": "RUB"},
+            {"order_id": "o-C2", "customer_id": "C", "visitor_id": "vW", "created_at": april, "status": "paid",
+             "revenue": 50.0, "currency": "RUB"},
+        ])
+
+    scopes = []
+    store = data_driven._store_journeys
+
+    def spy(con, query, params, order):
+        scoped = params["journeys_scoped"]
+        scopes.append(sorted(r[0] for r in rows(con, "select identity from __dd_identities")) if scoped else None)
+        store(con, query, params, order)
+
+    monkeypatch.setattr(data_driven, "_store_journeys", spy)
+    nightly = new_warehouse(config)
+    march(nightly)
+    run(nightly, config)
+    april_data(nightly)
+    run(nightly, config, window=(date(2024, 4, 1), date(2024, 5, 1)))
+    assert scopes[0] is None  # the first run builds every journey
+    assert scopes[1] == ["crm:C", "crm:X", "vE", "vW", "vX", "vY"]
+
+    full = new_warehouse(config)
+    march(full)
+    april_data(full)
+    run(full, config)
+    for stored in ("meta.journey_steps", "meta.journey_counts"):
+        assert table(nightly, f"select * from {stored} order by all").equals(table(full, f"select * from {stored} order by all"))
+    paths = {r[0]: r[1] for r in rows(full, "select journey_id, list(channel order by step) from meta.journey_steps group by 1")}
+    assert paths["o-X"] == ["google_ads", "email"] and "crm:X" not in paths and "vX" not in paths
+    assert paths["o-C"] == ["vk_ads", "email", "google_ads"] and "vW" not in paths  # W's visit of 17 March
+    assert paths["vY"] == ["vk_ads", "email", "google_ads"]
+    fit = "select * exclude (fit_start) from marts.channel_weights where fit_end = '2024-04-10' order by all"
+    got, expected = table(nightly, fit), table(full, fit)
+    assert got.drop("weight", "removal_effect", "shapley_value", "p_conversion", "p_conversion_without").equals(
+        expected.drop("weight", "removal_effect", "shapley_value", "p_conversion", "p_conversion_without"))
+    for column in ("weight", "p_conversion"):
+        assert got[column].to_list() == pytest.approx(expected[column].to_list(), abs=1e-12)
+
+
 def test_first_order_removal_effects_match_channelattribution():
     """ChannelAttribution (PyPI 2.2.5) estimates the same first-order chain by simulation: its removal
     effects must agree with the exact ones within its simulation error."""
