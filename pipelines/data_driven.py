@@ -73,7 +73,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     query = model.sql
     fit_start = scalar(con, "select ($d::date + to_days(1) - to_months($m::integer))::date", {"d": as_of, "m": months})
     fingerprint = sql_models.model_fingerprint(model, params)
-    scoped = _scope(con, params, fingerprint)
+    scoped = _scope(con, params, fingerprint, fit_start)
     bounds = {"fit_start": fit_start}
     if scoped:
         # the stored journeys of the scoped identities leave the counts and the steps (rebuilt below), and
@@ -149,7 +149,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
 # identity graph with their customer (they decide whose journey a touch is), and the first purchases
 # (converting journeys; an identity with one has no non-converting journey). The order's own step is
 # its channel when the order carries UTM tags.
-INPUTS_NOW = f"""
+INPUTS_NOW = """
     select identifier_kind as input, identifier_value as value, customer_key, null::timestamp as ts,
            null::varchar as channel
     from staging.customer_identifiers where identifier_kind in ('crm', 'visitor')
@@ -160,7 +160,7 @@ INPUTS_NOW = f"""
 """
 
 
-def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: str) -> bool:
+def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: str, fit_start: date) -> bool:
     """Whether this fit can keep the stored journeys of the identities no new data reached, and if so the
     temp tables that name the others: __dd_identities (the identities whose journeys are rebuilt),
     __dd_scope_visitors and __dd_scope_crm (the visitor and CRM ids whose touches can reach them).
@@ -192,7 +192,9 @@ def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: 
     ):
         return False
     since = late_touches_start(con, JOURNEYS, range_start)
-    window = {"since": since, "end": as_of + timedelta(days=1)}
+    # a journey's touches are never older than the look-back before the fit window
+    window = {"since": since, "end": as_of + timedelta(days=1),
+              "first": fit_start - timedelta(days=int(params.get("lookback_days", 60)))}
     con.execute(
         f"""
         insert into __dd_identities
@@ -224,7 +226,7 @@ def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: 
             select touches.visitor_id as identity
             from raw.touchpoints as touches
             where touches.customer_id in (select value from changed where input = 'crm')
-                and touches.ts < $end::timestamp
+                and touches.ts >= $first::timestamp and touches.ts < $end::timestamp
         )
         select distinct identity from (
             select new_key as identity from changed
