@@ -8,7 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from pipelines.config import PROJECT_ROOT, ConfigError, load_config
+from pipelines.core.config import ConfigError, load_config
+from pipelines.core.paths import PROJECT_ROOT
 
 DEFAULT_RAW = "data/sample"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
@@ -66,12 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("docs", help="rewrite docs/tables.md from the table models in schemas/")
 
     generate = commands.add_parser("generate", help="write a deterministic set of sample exports")
-    from pipelines.generate import add_arguments
+    from pipelines.devtools.generate.sample import add_arguments
 
     add_arguments(generate)
 
     bench = commands.add_parser("bench", help="benchmark the pipeline at scale against DuckDB and pandas references")
-    from pipelines.bench import add_arguments as bench_arguments
+    from pipelines.devtools.bench import add_arguments as bench_arguments
 
     bench_arguments(bench)
     return parser
@@ -83,14 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "backfill"):
             return _materialize(args)
         if args.command == "validate":
-            from pipelines.validate_files import validate_paths
+            from pipelines.ingest.validate_files import validate_paths
 
-            from pipelines.config import load_config
+            from pipelines.core.config import load_config
 
             options = load_config(args.config).reader_options
             return validate_paths([Path(p) for p in args.paths], args.source, options=options)
         if args.command == "rollback":
-            from pipelines.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
+            from pipelines.publish.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
 
             try:
                 rollback(WarehousePaths(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE)))
@@ -100,12 +101,12 @@ def main(argv: list[str] | None = None) -> int:
             print("rolled back: the previous warehouse is published again (run rollback again to undo)")
             return 0
         if args.command == "report":
-            from pipelines.report import print_report
+            from pipelines.reporting.report import print_report
 
             html = Path(_absolute(args.html)) if args.html else None
             return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE), html)
         if args.command == "charts":
-            from pipelines.charts import write_charts
+            from pipelines.reporting.charts import write_charts
 
             written = write_charts(
                 Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE),
@@ -114,17 +115,17 @@ def main(argv: list[str] | None = None) -> int:
             print("wrote " + ", ".join(str(p) for p in written))
             return 0
         if args.command == "docs":
-            from pipelines.table_docs import render_markdown
+            from pipelines.publish.table_docs import render_markdown
 
             (PROJECT_ROOT / "docs" / "tables.md").write_text(render_markdown(), encoding="utf-8")
             print("wrote docs/tables.md")
             return 0
         if args.command == "generate":
-            from pipelines.generate import run as generate_run
+            from pipelines.devtools.generate.sample import run as generate_run
 
             return generate_run(args) or 0
         if args.command == "bench":
-            from pipelines.bench import run as bench_run
+            from pipelines.devtools.bench import run as bench_run
 
             return bench_run(args)
     except ConfigError as exc:
@@ -140,13 +141,13 @@ def _materialize(args: argparse.Namespace) -> int:
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from pipelines.terminal import OnceHandler, Progress
+    from pipelines.orchestration.progress import OnceHandler, Progress
 
     load_config(args.config)  # fail early, with the key named, before Dagster starts
     raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
     warehouse = _absolute(args.warehouse) or str(PROJECT_ROOT / DEFAULT_WAREHOUSE)
     config = _absolute(args.config) or ""
-    from pipelines.preflight import preflight
+    from pipelines.orchestration.preflight import preflight
 
     errors, notices = preflight(Path(raw), Path(warehouse), args.allow_missing)
     for line in errors:
@@ -162,9 +163,9 @@ def _materialize(args: argparse.Namespace) -> int:
     if not args.verbose:
         warnings.filterwarnings("ignore", module=r"dagster(\..*)?$")  # Dagster's own notices: --verbose shows them
 
-    from pipelines.definitions import all_assets, build_defs
-    from pipelines.partitions import monthly
-    from pipelines.resources import WarehouseResource
+    from pipelines.orchestration.definitions import all_assets, build_defs
+    from pipelines.orchestration.partitions import monthly
+    from pipelines.orchestration.resources import WarehouseResource
 
     keys = monthly.get_partition_keys()
     if args.command == "run":
@@ -205,7 +206,7 @@ def _materialize(args: argparse.Namespace) -> int:
         print(f"warning: {line}", file=sys.stderr)
     progress.summary(warehouse, months, result.run_id, result.success)
     if not result.success:
-        from pipelines.terminal import _root_cause
+        from pipelines.orchestration.progress import _root_cause
 
         said = set()
         for event in result.all_events:  # the run's own events: also failures before any step began

@@ -3,7 +3,7 @@
 A row that fails any check is quarantined in quality.rejected_rows with the check's name; the
 `reason` texts below are what people read there. Plausible dates and amounts are settings
 (`quality.min_date`, `quality.max_date`, `quality.max_amount`) and are checked by ingest beside these
-models (`pipelines/ingest.py` `bounds_failures`).
+models (`pipelines/ingest/load.py` `bounds_failures`).
 """
 
 from __future__ import annotations
@@ -156,3 +156,29 @@ CHECK_COLUMNS = {
     "refunded_amount_within_revenue": "refunded_amount",
     "refund_not_before_order": "refunded_at",
 }
+
+# The facts every stage derives from the models above, declared nowhere else: the list of sources,
+# each source's canonical columns in order, the required ones (not nullable) and the numeric ones.
+SOURCES: tuple[str, ...] = tuple(INPUT_MODELS)
+COLUMNS: dict[str, tuple[str, ...]] = {s: tuple(m.to_schema().columns) for s, m in INPUT_MODELS.items()}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    s: tuple(name for name, column in m.to_schema().columns.items() if not column.nullable)
+    for s, m in INPUT_MODELS.items()
+}
+NUMERIC: dict[str, tuple[str, ...]] = {
+    s: names
+    for s, m in INPUT_MODELS.items()
+    if (names := tuple(n for n, c in m.to_schema().columns.items() if c.dtype.type in (pl.Int64, pl.Float64)))
+}
+# e-mails and phones: read as text, stored only as keyed hashes in `<name>_key`
+PERSONAL: tuple[str, ...] = ("email", "phone")
+_SQL_TYPES = {pl.Date: "date", pl.String: "varchar", pl.Int64: "bigint", pl.Float64: "double", pl.Datetime: "timestamp"}
+
+
+def raw_columns(source: str) -> dict[str, str]:
+    """raw.<source>'s columns and DuckDB types: the model's, with e-mail and phone as their hash keys."""
+    out = {}
+    for name, column in INPUT_MODELS[source].to_schema().columns.items():
+        key = f"{name}_key" if name in PERSONAL else name
+        out[key] = "varchar" if name in PERSONAL else _SQL_TYPES[column.dtype.type.base_type()]
+    return out

@@ -1,5 +1,5 @@
 """Pandera (polars) models of the acquisition marts: their descriptions become the warehouse comments
-(pipelines.table_docs) and tests validate the built tables against them."""
+(pipelines.core.table_comments) and tests validate the built tables against them."""
 
 from __future__ import annotations
 

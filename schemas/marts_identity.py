@@ -1,5 +1,5 @@
 """Pandera (polars) models of the identity tables (docs/metrics.md "Customer identity"): marts.customers and
-quality.identity_conflicts. Their descriptions become the warehouse comments (pipelines.table_docs)."""
+quality.identity_conflicts. Their descriptions become the warehouse comments (pipelines.core.table_comments)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Pandera (polars) models of the cohort, LTV and payback marts (issue 4), one per published table.
 
-They give the warehouse its table and column comments (pipelines.table_docs.apply_comments) and check
+They give the warehouse its table and column comments (pipelines.core.table_comments.apply_comments) and check
 the built tables in tests. Definitions follow /work/shared/docs/metrics.md "Cohorts, LTV, payback"; where
 docs/metrics.md is silent, the choice is written into the description so analysts see it in their client.
 """
@@ -239,7 +239,7 @@ class CustomerLtvPredicted(pa.DataFrameModel):
             "Predicted LTV per customer (docs/metrics.md 'Predicted LTV'): BG/NBD for repeat purchase days and Gamma-Gamma "
             "for margin per purchase, fitted by maximum likelihood on the daily summary of valid orders up to the as-of "
             "date, per acquisition channel with at least ltv.min_customers_per_fit customers, else pooled "
-            "(pipelines/ltv_predict.py; fits in quality.ltv_fits, back-test in quality.ltv_backtest). Rebuilt whole every run."
+            "(pipelines/transform/models/ltv_predict.py; fits in quality.ltv_fits, back-test in quality.ltv_backtest). Rebuilt whole every run."
         )
 
 

@@ -25,7 +25,7 @@ class FileLoads(pa.DataFrameModel):
     run_id: pl.String = pa.Field(description="Dagster run that read the file")
     source: pl.String = pa.Field(description="input source")
     source_file: pl.String = pa.Field(description="file path relative to the raw folder")
-    layout: pl.String = pa.Field(description="layout recognised from the header: canonical or one declared in pipelines/readers/layouts.toml (google_ads_ui, meta_ads_manager, yandex_direct_api, yandex_direct_web, vk_ads, vk_ads_stats, tiktok_ads_manager, microsoft_ads)")
+    layout: pl.String = pa.Field(description="layout recognised from the header: canonical or one declared in pipelines/ingest/readers/layouts.toml (google_ads_ui, meta_ads_manager, yandex_direct_api, yandex_direct_web, vk_ads, vk_ads_stats, tiktok_ads_manager, microsoft_ads)")
     encoding: pl.String = pa.Field(description="detected text encoding")
     delimiter: pl.String = pa.Field(description="detected field separator; xlsx for a workbook")
     language: pl.String = pa.Field(nullable=True, description="interface language of the header (en, ru) for platform layouts; empty for canonical files")

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pipelines.definitions import all_assets
-from pipelines.partitions import monthly
-from pipelines.resources import WarehouseResource
+from pipelines.orchestration.definitions import all_assets
+from pipelines.orchestration.partitions import monthly
+from pipelines.orchestration.resources import WarehouseResource
 
 
 def materialize_everything(raw: Path, warehouse: Path) -> dg.ExecuteInProcessResult:

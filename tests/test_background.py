@@ -1,4 +1,4 @@
-"""pipelines.background.ahead: order kept, producer errors raised in the consumer, early stop stops it."""
+"""pipelines.ingest.background.ahead: order kept, producer errors raised in the consumer, early stop stops it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from pipelines.background import ahead
+from pipelines.ingest.background import ahead
 
 
 def test_items_come_in_order_and_are_produced_in_another_thread():

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark harness (pipelines/bench) at toy scale: no timing is asserted, only that
+"""Smoke test of the benchmark harness (pipelines/devtools/bench) at toy scale: no timing is asserted, only that
 each part runs and that the pandas peer agrees with the pipeline's SQL on the committed sample."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.bench import _months_of_data, format_report, summarise, targets
-from pipelines.bench.data import data_files
-from pipelines.bench.limit import run_limit, run_store_floor
-from pipelines.bench.runner import run_sampled
-from pipelines.bench.scales import SCALES, generator_version
-from pipelines.bench.stages import analyse, stage_of
+from pipelines.devtools.bench import _months_of_data, format_report, summarise, targets
+from pipelines.devtools.bench.data import data_files
+from pipelines.devtools.bench.limit import run_limit, run_store_floor
+from pipelines.devtools.bench.runner import run_sampled
+from pipelines.devtools.bench.scales import SCALES, generator_version
+from pipelines.devtools.bench.stages import analyse, stage_of
 from pipelines.cli import build_parser
-from pipelines.config import PROJECT_ROOT
+from pipelines.core.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 
@@ -80,12 +80,12 @@ def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch):
     pytest.importorskip("pandas")
     import duckdb
 
-    from pipelines.bench.compare import compare
-    from pipelines.bench.peer import run_peer
-    from pipelines.config import load_config
-    from pipelines.ingest import ingest_source
-    from pipelines.raw_tables import SOURCES
-    from pipelines.transform import EARLIEST, LATEST, run_transforms
+    from pipelines.devtools.bench.compare import compare
+    from pipelines.devtools.bench.peer import run_peer
+    from pipelines.core.config import load_config
+    from pipelines.ingest.load import ingest_source
+    from pipelines.ingest.raw_tables import SOURCES
+    from pipelines.transform.params import EARLIEST, LATEST, run_transforms
 
     config = load_config()
     con = duckdb.connect(":memory:")
@@ -108,7 +108,7 @@ def test_store_floor_copies_every_sample_row_into_a_database_file_and_removes_it
 
 
 def test_xlsx_twin_measurement_reads_the_same_rows_from_both(tmp_path):
-    from pipelines.bench.xlsx import measure
+    from pipelines.devtools.bench.xlsx import measure
 
     result = measure(tmp_path, rows=1500, repeat=1)
     assert result["rows"] == result["csv_rows"] == 1500

@@ -1,5 +1,5 @@
 """The cast step's shortcuts change no value: the plain-form fast parse and the reader's `clean`
-columns give exactly what the general parsers give (pipelines/readers/values.py)."""
+columns give exactly what the general parsers give (pipelines/ingest/readers/values.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.ingest import cast_frame
-from pipelines.readers.base import COLUMNS
-from pipelines.readers.values import parse_date, parse_number, parse_timestamp
+from pipelines.ingest.validate import cast_frame
+from schemas.inputs import COLUMNS
+from pipelines.ingest.readers.values import parse_date, parse_number, parse_timestamp
 
 # forms the fast parse takes, forms only the general parser takes, and junk
 TIMES = ["2024-03-05 14:03:00", "2024-03-05T14:03:00", "2024-03-05 14:03", "2024-03-05 14:03:00.25",

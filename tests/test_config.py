@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.config import ConfigError, load_config, parse_config
+from pipelines.core.config import ConfigError, load_config, parse_config
 
 
 def test_project_file_loads_with_documented_defaults():
@@ -90,8 +90,8 @@ def test_plausible_bounds_default_to_the_nineties_and_the_day_after_the_run():
 def test_the_as_of_date_never_passes_the_run_date():
     import duckdb
 
-    from pipelines.config import Config, run_date
-    from pipelines.transform import as_of_date
+    from pipelines.core.config import Config, run_date
+    from pipelines.transform.params import as_of_date
 
     assert as_of_date(duckdb.connect(), Config(as_of_date=date(2099, 12, 31))) == run_date()
     assert as_of_date(duckdb.connect(), Config(as_of_date=date(2024, 6, 30))) == date(2024, 6, 30)

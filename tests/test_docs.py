@@ -1,7 +1,8 @@
 """The documentation analysts read stays true to the code."""
 
-from pipelines.config import PROJECT_ROOT
-from pipelines.table_docs import published_models, render_markdown
+from pipelines.core.paths import PROJECT_ROOT
+from pipelines.core.table_comments import published_models
+from pipelines.publish.table_docs import render_markdown
 
 
 def test_tables_doc_is_generated_from_the_models():
@@ -24,8 +25,8 @@ def test_readme_names_every_published_table():
 
 
 def test_every_raw_and_config_column_is_described():
-    from pipelines.raw_tables import LINEAGE, RAW_COLUMNS
-    from pipelines.table_docs import internal_description
+    from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
+    from pipelines.core.table_comments import internal_description
     from schemas.internal import CONFIG_TABLES, column_text
 
     for source, columns in RAW_COLUMNS.items():
@@ -36,8 +37,8 @@ def test_every_raw_and_config_column_is_described():
 
 
 def test_every_staging_model_is_described_and_tables_doc_starts_with_the_summary():
-    from pipelines.sql_models import discover_models
-    from pipelines.table_docs import internal_description
+    from pipelines.transform.runner import discover_models
+    from pipelines.core.table_comments import internal_description
 
     assert [m.table for m in discover_models() if m.schema == "staging" and not internal_description(m.table)] == []
     doc = (PROJECT_ROOT / "docs" / "tables.md").read_text(encoding="utf-8")

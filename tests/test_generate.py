@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.generate import SOURCES, cli_main, generate
-from pipelines.generate import channels as ch
-from pipelines.readers import read_export
+from pipelines.devtools.generate.sample import SOURCES, cli_main, generate
+from pipelines.devtools.generate import channels as ch
+from pipelines.ingest.readers import read_export
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"

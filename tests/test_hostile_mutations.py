@@ -17,8 +17,9 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from pipelines.db import rows
-from pipelines.ingest import IngestError, ingest_source
+from pipelines.core.db import rows
+from pipelines.ingest.rules import IngestError
+from pipelines.ingest.load import ingest_source
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 FILES = sorted(p for p in SAMPLE.glob("*/*") if p.is_file() and p.suffix.lower() != ".md")

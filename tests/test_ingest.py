@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.db import rows, scalar
-from pipelines.ingest import IngestError, ingest_source
+from pipelines.core.db import rows, scalar
+from pipelines.ingest.rules import IngestError
+from pipelines.ingest.load import ingest_source
 
 SECRET = "s3cret"
 
@@ -190,8 +191,8 @@ def test_duplicate_rules_per_source(tmp_path, con):
 def test_implausible_dates_and_amounts_and_early_refunds_are_quarantined_with_the_setting_named(tmp_path, con):
     from datetime import date
 
-    from pipelines.config import Config
-    from pipelines.ingest import Bounds
+    from pipelines.core.config import Config
+    from pipelines.ingest.rules import Bounds
 
     write(
         tmp_path / "orders" / "orders.csv",
@@ -245,9 +246,9 @@ TOUCH_HEADER = "visitor_id,ts,utm_source\n"
 
 def test_the_duplicate_search_narrowed_to_overlapping_files_finds_every_copy(tmp_path, con, monkeypatch):
     """Touchpoint copies are searched only where files' time ranges overlap and in files that repeat a
-    key themselves (pipelines/ingest.py: _overlaps). Copies at a month's edge, a repeat split across two
+    key themselves (pipelines/ingest/load.py: _overlaps). Copies at a month's edge, a repeat split across two
     chunks of one file, and a later run's re-export are all found; rows elsewhere are not touched."""
-    import pipelines.ingest as ingest
+    import pipelines.ingest.load as ingest
 
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 2)  # the repeat in jan.csv falls in two chunks
     write(tmp_path / "touchpoints" / "jan.csv", TOUCH_HEADER + "v1,2024-01-03 10:00:00,vk\nv2,2024-01-10 10:00:00,vk\n"
@@ -274,7 +275,7 @@ def test_the_duplicate_search_narrowed_to_overlapping_files_finds_every_copy(tmp
 def test_overlaps_are_where_ranges_meet():
     from datetime import date
 
-    from pipelines.ingest import Span, _overlaps
+    from pipelines.ingest.dedupe import Span, _overlaps
 
     class NoOldFiles:  # quality.file_loads knows only the new files
         def execute(self, sql, params=None):
@@ -297,9 +298,9 @@ def test_overlaps_are_where_ranges_meet():
 @pytest.mark.parametrize("insert_rows", [1, 3, 10**9])
 def test_rows_of_several_files_in_one_insert_keep_their_file_and_line(tmp_path, con, monkeypatch, insert_rows):
     """Validated rows are gathered across chunks and files into inserts of INSERT_ROWS or more
-    (pipelines/ingest.py: _load_files): whatever the batch, each row keeps its own file, line and layout,
+    (pipelines/ingest/load.py: _load_files): whatever the batch, each row keeps its own file, line and layout,
     and personal values are hashed as they are one insert at a time."""
-    import pipelines.ingest as ingest
+    import pipelines.ingest.load as ingest
 
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 2)
     monkeypatch.setattr(ingest, "INSERT_ROWS", insert_rows)

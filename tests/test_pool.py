@@ -1,4 +1,4 @@
-"""The `warehouse` pool bookkeeping of pipelines/pool.py on a real (temporary) Dagster instance: slots and
+"""The `warehouse` pool bookkeeping of pipelines/orchestration/pool.py on a real (temporary) Dagster instance: slots and
 queued claims of runs whose process is gone are freed; a live run's are left alone."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 import dagster as dg
 import pytest
 
-from pipelines.partitions import POOL
-from pipelines.pool import PoolWaitError, free_dead_runs, registered, wait_for_pool, watched
+from pipelines.orchestration.partitions import POOL
+from pipelines.orchestration.pool import PoolWaitError, free_dead_runs, registered, wait_for_pool, watched
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ import duckdb
 import pytest
 
 from pipeline_runs import materialize_everything
-from pipelines import charts
-from pipelines.config import PROJECT_ROOT, load_config, parse_config
-from pipelines.html_report import write_html
-from pipelines.report import HEADLINE_COLUMNS, format_value, headline
+from pipelines.reporting import charts
+from pipelines.core.config import load_config, parse_config
+from pipelines.core.paths import PROJECT_ROOT
+from pipelines.reporting.html import write_html
+from pipelines.reporting.headline import HEADLINE_COLUMNS, format_value, headline
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

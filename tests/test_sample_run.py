@@ -9,9 +9,9 @@ import re
 import duckdb
 import pytest
 
-from pipelines.charts import write_charts
+from pipelines.reporting.charts import write_charts
 from pipeline_runs import materialize_everything
-from pipelines.config import PROJECT_ROOT
+from pipelines.core.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 MANIFEST = json.loads((SAMPLE / "MANIFEST.json").read_text(encoding="utf-8"))

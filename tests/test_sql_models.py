@@ -7,10 +7,10 @@ from datetime import date
 import duckdb
 import pytest
 
-from pipelines.config import parse_config
-from pipelines.db import rows
-from pipelines.sql_models import discover_models, run_model
-from pipelines.transform import EARLIEST, LATEST, widen_window
+from pipelines.core.config import parse_config
+from pipelines.core.db import rows
+from pipelines.transform.runner import discover_models, run_model
+from pipelines.transform.params import EARLIEST, LATEST, widen_window
 
 
 def write_model(root, schema: str, name: str, text: str) -> None:

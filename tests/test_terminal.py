@@ -6,7 +6,7 @@ import io
 
 import dagster as dg
 
-from pipelines.terminal import Progress
+from pipelines.orchestration.progress import Progress
 
 
 class Tty(io.StringIO):

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from pipelines.config import PROJECT_ROOT
-from pipelines.validate_files import validate_paths
+from pipelines.core.paths import PROJECT_ROOT
+from pipelines.ingest.validate_files import validate_paths
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 

@@ -8,8 +8,8 @@ import sys
 import duckdb
 import pytest
 
-from pipelines.db import scalar
-from pipelines.warehouse import (
+from pipelines.core.db import scalar
+from pipelines.publish.warehouse import (
     PublishError, WarehouseBusy, WarehousePaths, build_lock, publish, rollback, start_build,
 )
 

@@ -4,7 +4,7 @@
 -- column per model, so adding a model adds a column, never rows. marts.attribution is the long view of
 -- it (one row per touch x model with a credit > 0) that analysts and the downstream marts read.
 -- Only first purchases from $attribution_start on are recomputed: the run's months, or earlier when an
--- older first purchase changed (pipelines/transform.py: attribution_start), so a nightly run reads the
+-- older first purchase changed (pipelines/transform/params.py: attribution_start), so a nightly run reads the
 -- touches of the last months, not of the whole history.
 -- Data-driven models (markov, shapley): marts.channel_weights is refitted every run over the journeys of
 -- the last attribution.data_driven_months months; the purchases this write (re)credits get the weights of
@@ -12,7 +12,7 @@
 -- proportion to the weights and within a channel equally over its touches. Which purchases a run
 -- re-credits: those from $attribution_start as for the rule models, and, when the refitted weights differ
 -- from those the stored credits of the fit window used, every first purchase from the month of the
--- window's earliest one credited with other weights (pipelines/data_driven.py logs that write;
+-- window's earliest one credited with other weights (pipelines/transform/models/data_driven.py logs that write;
 -- transform.attribution_start follows it). So a nightly run costs the fit window at most, never the
 -- whole history; first purchases older than the fit window keep the credits of the last fit that
 -- covered them (a full rebuild credits them with the current fit).
@@ -32,7 +32,7 @@ customer_touches as (
 ),
 
 weights as (
-    -- this run's fit (pipelines/data_driven.py), one row per channel; a channel it never saw weighs 0
+    -- this run's fit (pipelines/transform/models/data_driven.py), one row per channel; a channel it never saw weighs 0
     select
         channel,
         max(case when attribution_model = 'markov' then weight end) as markov_weight,

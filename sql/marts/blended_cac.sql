@@ -2,7 +2,7 @@
 -- Blended CAC per period grain and period (model-independent), accounting for every cost of the period
 -- once: ad_spend + direct_costs + allocated_costs + retention_costs + unallocated_costs = total_cost.
 -- A run rewrites its own periods, and older ones whose first purchases changed since (a guest linked
--- to a CRM record can move a new customer to another month): pipelines/transform.py, attribution_start.
+-- to a CRM record can move a new customer to another month): pipelines/transform/params.py, attribution_start.
 -- Inputs are read from $rewrite_start on, where the first rewritten period starts.
 with grains as (
     select unnest(cast($grains as varchar[])) as period_grain

@@ -1,7 +1,7 @@
 -- materialized: incremental by period_start per period_grain since $attribution_rewrites_start
 -- CAC per period grain, period, channel and attribution model, with the costs behind it (docs/metrics.md).
 -- A run rewrites its own periods, and older ones whose credits marts.attribution rewrote since
--- (pipelines/transform.py: rewritten_since). Every input is read from $rewrite_start on: a rewritten
+-- (pipelines/transform/params.py: rewritten_since). Every input is read from $rewrite_start on: a rewritten
 -- period starts on or after it, so older rows could only reach periods that are kept.
 with grains as (
     select unnest(cast($grains as varchar[])) as period_grain

@@ -1,10 +1,10 @@
--- materialized: python by pipelines.data_driven
+-- materialized: python by pipelines.transform.models.data_driven
 -- Channel weights of the data-driven attribution models markov and shapley (docs/metrics.md "Data-driven
 -- attribution"). This select is the set-based half: the journeys of the fit window, the
 -- $data_driven_months months that end at $as_of_date, one row per step (a channel; consecutive repeats
 -- of one channel count once; `step` orders a journey's steps, with gaps where repeats were dropped). A journey is
 -- (journey_kind, journey_id): 0 and the order id (converting), 1 and the customer key, 2 and the visitor id.
--- pipelines/data_driven.py keeps the steps between runs (meta.journey_steps: a nightly refit rebuilds
+-- pipelines/transform/models/data_driven.py keeps the steps between runs (meta.journey_steps: a nightly refit rebuilds
 -- only the journeys of the identities new data reached, $journeys_scoped), counts the Markov
 -- transitions and the Shapley coalitions per day of journey end in DuckDB (meta.journey_counts), brings
 -- only the fit window's counts into Python, solves the models and writes marts.channel_weights.
@@ -31,7 +31,7 @@ first_purchases as (
         and orders.order_ts >= ($as_of_date::date + to_days(1) - to_months(cast($data_driven_months as integer)))::timestamp
         and orders.order_ts < ($as_of_date::date + to_days(1))::timestamp
         and ($journey_chunks = 1 or hash(orders.customer_key) % $journey_chunks = $journey_chunk)
-        -- a nightly refit: only the identities new data touched (pipelines/data_driven.py: _scope)
+        -- a nightly refit: only the identities new data touched (pipelines/transform/models/data_driven.py: _scope)
         and (not $journeys_scoped or orders.customer_key in (select identity from __dd_identities))
 ),
 
@@ -92,7 +92,7 @@ all_touches as materialized (
                   or touches.customer_id in (select customer_id from __dd_scope_crm))
                  and coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id)
                      in (select identity from __dd_identities)))
-        -- this run's chunk of identities (pipelines/data_driven.py: above 100 M touches); every touch of an
+        -- this run's chunk of identities (pipelines/transform/models/data_driven.py: above 100 M touches); every touch of an
         -- identity, and its first purchase, fall in the same chunk
         and ($journey_chunks = 1
              or hash(coalesce(crm_customers.customer_key, visitor_customers.customer_key, touches.visitor_id))

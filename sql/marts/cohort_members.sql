@@ -6,7 +6,7 @@
 -- a purchase without touches to `unattributed`; a blocking check verifies the sums before publishing),
 -- so the weighted size of a cohort is its number of customers.
 -- Only cohorts from $attribution_rewrites_start on are recomputed: the run's months, or the oldest month whose
--- credits marts.attribution rewrote since (pipelines/transform.py: rewritten_since). Nothing here changes
+-- credits marts.attribution rewrote since (pipelines/transform/params.py: rewritten_since). Nothing here changes
 -- when an older customer orders again (order counts live in marts.cohort_ltv), so older cohorts keep.
 
 with

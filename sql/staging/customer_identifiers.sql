@@ -1,7 +1,7 @@
--- materialized: python by pipelines.identity_graph
+-- materialized: python by pipelines.transform.models.identity_graph
 -- Every identifier (CRM id, e-mail key, phone key, web visitor id) with the customer it belongs to: its
 -- connected component in the identity graph (docs/metrics.md, "Customer identity"), resolved set-based by
--- pipelines/identity_graph.py. This select is the graph's input: each distinct combination of
+-- pipelines/transform/models/identity_graph.py. This select is the graph's input: each distinct combination of
 -- identifiers carried by one record (an order, a CRM record, a touch that names its CRM customer),
 -- with how many records carried it. Grouping first keeps the graph the size of the identities, not of
 -- the orders: a customer's hundred orders under the same e-mail are one row.

@@ -1,6 +1,6 @@
 -- materialized: table
 -- Amounts that need a rate and have none (no rate on or before their date). Must be empty:
--- pipelines.fx.check_fx stops the run naming these currency/date pairs.
+-- pipelines.transform.fx.check_fx stops the run naming these currency/date pairs.
 with orders as (
     select * from staging.orders
 ),

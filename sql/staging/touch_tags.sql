@@ -2,7 +2,7 @@
 -- Every distinct (UTM tags, referrer, click-id name) seen in touchpoints per month, normalised once:
 -- touchpoints are by far the biggest input, so URL-decoding, regexes and alias lookups run per
 -- combination, not per row. Kept per month so a nightly run reads only the new months' touches
--- (and older months whose exports arrived late: pipelines/transform.py, late_touches_start).
+-- (and older months whose exports arrived late: pipelines/transform/params.py, late_touches_start).
 with combinations as (
     select distinct
         staging.touch_tag_key(utm_source, utm_medium, utm_campaign, utm_content, utm_term, referrer, click_id, ts) as tag_key

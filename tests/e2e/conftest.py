@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 
 from rawdata import write_raw  # noqa: E402
 
-from pipelines.warehouse import WarehousePaths  # noqa: E402
+from pipelines.publish.warehouse import WarehousePaths  # noqa: E402
 
 PYTHON = sys.executable
 FULL_RANGE = ("2024-01", "2025-03")  # the months the test data covers

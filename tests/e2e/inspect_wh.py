@@ -6,7 +6,7 @@ asked from a fresh process: `python tests/e2e/inspect_wh.py PATH` prints a JSON 
    marts.channel_period_cac rows of that period}, "build_runs": [run_id, ...] (meta.build_info in build order)}
 Columns that differ between runs by nature (run ids, load/build timestamps) are left out of the
 fingerprints; meta.build_info gains a row per run, so only its latest row (without them) is compared.
-Fingerprints are exact: the marts sum money with exact_sum (pipelines/sql_models.py), so no last bit
+Fingerprints are exact: the marts sum money with exact_sum (pipelines/transform/runner.py), so no last bit
 depends on the order DuckDB's threads add rows in.
 """
 

@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 
 from conftest import PYTHON, ROOT, base_env
-from pipelines.definitions import all_assets, defs
-from pipelines.partitions import POOL, monthly
+from pipelines.orchestration.definitions import all_assets, defs
+from pipelines.orchestration.partitions import POOL, monthly
 
 
 def test_definitions_load():
@@ -67,7 +67,7 @@ def test_dagster_accepts_the_instance_settings(tmp_path):
 
 
 def test_every_blocking_check_is_an_asset_check_on_the_asset_it_guards():
-    from pipelines.checks import CHECKS, SCHEMA_CHECKS
+    from pipelines.publish.checks import CHECKS, SCHEMA_CHECKS
 
     specs = {(spec.asset_key.to_user_string(), spec.name): spec for a in all_assets for spec in a.check_specs}
     expected = {(table.replace(".", "/"), c.name) for c in CHECKS for table in c.guards}
@@ -80,8 +80,8 @@ def test_every_blocking_check_is_an_asset_check_on_the_asset_it_guards():
 
 
 def test_no_phantom_asset_and_every_dependency_is_a_real_asset():
-    from pipelines.raw_tables import SOURCES
-    from pipelines.sql_models import SQL_DIR
+    from pipelines.ingest.raw_tables import SOURCES
+    from pipelines.core.paths import SQL_DIR
 
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -94,7 +94,7 @@ def test_no_phantom_asset_and_every_dependency_is_a_real_asset():
 
 
 def test_a_macro_call_is_never_a_table_and_an_unknown_table_is_refused(tmp_path):
-    from pipelines.sql_models import discover_models
+    from pipelines.transform.runner import discover_models
 
     (tmp_path / "staging").mkdir()
     (tmp_path / "marts").mkdir()

@@ -16,7 +16,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from conftest import PYTHON, ROOT, Site, assert_ok, kill, make_site, wait_for_file
 from rawdata import build_rows, write_raw
-from pipelines.periods import covering_periods
+from pipelines.core.periods import covering_periods
 
 pytestmark = pytest.mark.slow
 
@@ -261,7 +261,7 @@ def test_dagster_cli_materializes_a_partition_range(baseline, site):
     dagster = Path(PYTHON).with_name("dagster")
     env = site.env(ACQ_RAW_DIR=str(site.raw), ACQ_WAREHOUSE=str(site.warehouse), ACQ_LOCK_WAIT_SECONDS="0")
     result = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "pipelines.definitions", "-d", str(ROOT), "--select", "*",
+        [str(dagster), "asset", "materialize", "-m", "pipelines.orchestration.definitions", "-d", str(ROOT), "--select", "*",
          "--partition-range", "2024-01-01...2024-06-01"],
         cwd=site.home, env=env, capture_output=True, text=True, timeout=300,
     )
@@ -274,8 +274,8 @@ def test_dagster_cli_materializes_a_partition_range(baseline, site):
 
 
 def test_materialize_a_partition_range_in_process(tmp_path, monkeypatch):
-    from pipelines.definitions import all_assets
-    from pipelines.resources import WarehouseResource
+    from pipelines.orchestration.definitions import all_assets
+    from pipelines.orchestration.resources import WarehouseResource
 
     monkeypatch.setenv("ACQ_HASH_SECRET", "test-secret")
     site = make_site(tmp_path / "site")
@@ -310,7 +310,7 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
     assert result.stderr.count("ACQ_HASH_SECRET is not set") == 1, result.stderr  # once, not once per source
     summary = "\n".join(out)
     assert "months    2024-02..2024-03 (2)" in summary and "rows      ad_spend" in summary
-    from pipelines.publish import BLOCKING_CHECKS
+    from pipelines.orchestration.publish_assets import BLOCKING_CHECKS
 
     assert " of " in summary and f"passed ({BLOCKING_CHECKS} blocking)" in summary
     assert out[-1].startswith(f"published {site.warehouse} (months 2024-02..2024-03, run ")
@@ -332,7 +332,7 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
     metadata = json.loads(found.stdout.strip().splitlines()[-1])
     tables = [key for key in metadata if key.startswith(("raw/", "staging/", "marts/", "meta/"))]
     assert len(tables) >= 28
-    from pipelines.sql_models import discover_models
+    from pipelines.transform.runner import discover_models
 
     views = {f"{m.schema}/{m.name}" for m in discover_models() if m.is_view}  # no row count: never written
     assert [k for k in tables if "dagster/column_schema" not in metadata[k]] == []

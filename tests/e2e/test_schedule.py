@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pipelines.config import Config, load_config
-from pipelines.definitions import defs, refresh_job
-from pipelines.schedules import build_nightly_schedule
+from pipelines.core.config import Config, load_config
+from pipelines.orchestration.definitions import defs, refresh_job
+from pipelines.orchestration.schedules import build_nightly_schedule
 
 MSK = ZoneInfo("Europe/Moscow")
 

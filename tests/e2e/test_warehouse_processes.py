@@ -1,6 +1,6 @@
 """The warehouse file under real processes: readers, competing builders, kill -9 mid-publish.
 
-These work at the level of pipelines/warehouse.py (no Dagster), so they are quick; test_runs.py repeats
+These work at the level of pipelines/publish/warehouse.py (no Dagster), so they are quick; test_runs.py repeats
 the important ones through the real CLI.
 """
 
@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from conftest import PYTHON, ROOT, base_env, kill, wait_for_file
-from pipelines.warehouse import (
+from pipelines.publish.warehouse import (
     PublishError, WarehouseBusy, WarehousePaths, build_lock, clean_leftovers, publish, rollback, start_build,
 )
 
@@ -86,7 +86,7 @@ def test_second_builder_process_fails_fast_or_waits(tmp_path):
         f"""
         import sys, time
         from pathlib import Path
-        from pipelines.warehouse import WarehousePaths, build_lock
+        from pipelines.publish.warehouse import WarehousePaths, build_lock
         with build_lock(WarehousePaths(Path({str(paths.published)!r})), run_id="run-A"):
             print("locked", flush=True)
             time.sleep(float(sys.stdin.readline()))
@@ -116,8 +116,8 @@ def test_kill_9_releases_the_lock_and_the_next_build_cleans_up(tmp_path):
         f"""
         from pathlib import Path
         import duckdb
-        from pipelines.faults import pause_point
-        from pipelines.warehouse import WarehousePaths, build_lock, start_build
+        from pipelines.core.faults import pause_point
+        from pipelines.publish.warehouse import WarehousePaths, build_lock, start_build
         paths = WarehousePaths(Path({str(paths.published)!r}))
         with build_lock(paths, run_id="run-dead"):
             build = start_build(paths, "run-dead")
@@ -150,7 +150,7 @@ def test_kill_9_in_the_middle_of_publish_keeps_published_and_previous(tmp_path):
         f"""
         from pathlib import Path
         import duckdb
-        from pipelines.warehouse import WarehousePaths, build_lock, start_build, publish
+        from pipelines.publish.warehouse import WarehousePaths, build_lock, start_build, publish
         paths = WarehousePaths(Path({str(paths.published)!r}))
         with build_lock(paths, run_id="run-dead"):
             build = start_build(paths, "run-dead")

@@ -5,8 +5,8 @@ import codecs
 import polars as pl
 import pytest
 
-from pipelines.readers import ExportError, detect_layout, read_export
-from pipelines.readers.base import COLUMNS
+from pipelines.ingest.readers import ExportError, detect_layout, read_export
+from schemas.inputs import COLUMNS
 
 
 def test_ad_spend_crlf_blank_lines_extra_column_and_quoted_thousands(exports):
@@ -56,7 +56,7 @@ def test_utf16_with_narrow_nbsp_thousands(exports):
 
 @pytest.mark.parametrize("source", sorted(COLUMNS))
 def test_every_source_reads_its_required_columns_in_any_order(tmp_path, source):
-    from pipelines.readers.base import REQUIRED
+    from schemas.inputs import REQUIRED
 
     header = list(reversed(REQUIRED[source]))
     path = tmp_path / f"{source}.csv"

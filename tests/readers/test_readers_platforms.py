@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from pipelines.readers import ExportError, detect_layout, identify, layout_names, platform_layouts, read_export
+from pipelines.ingest.readers import ExportError, detect_layout, identify, layout_names, platform_layouts, read_export
 
 AD = ["date", "platform", "campaign_id", "campaign_name", "impressions", "clicks", "spend", "currency", "source_row"]
 
@@ -91,7 +91,7 @@ def test_money_cells_with_a_currency_mark(exports, tmp_path):
     """A spreadsheet that saves currency-formatted cells as CSV writes the mark into the cell. The
     Russian fixture's cells rewritten so: the row's own mark (`₽`, `руб.`) reads as the number; another
     currency's mark (`$` in a RUB row) is left as text, and ingest rejects the row with it."""
-    from pipelines.ingest import split_rows
+    from pipelines.ingest.validate import split_rows
 
     text = (exports / "google_ads_ui/campaign_report_ru.csv").read_bytes().decode("utf-16")
     text = text.replace("\t5\u00a0600,50", "\t5\u00a0600,50\u00a0₽").replace("\t99,99", "\t99,99 руб.")
@@ -169,7 +169,7 @@ def test_meta_rows_without_a_day_breakdown_are_quarantined_not_put_on_their_firs
     result = read_export(path, "ad_spend")
     assert list(result.suspects) == [2] and "covers 2024-03-01 to 2024-03-31" in result.suspects[2]
     assert "1 row(s) cover several days (no day breakdown): quarantined" in result.notes
-    from pipelines.ingest import split_rows
+    from pipelines.ingest.validate import split_rows
 
     good, failures = split_rows("ad_spend", result)
     assert good["campaign_id"].to_list() == ["2"]
@@ -333,7 +333,7 @@ def test_column_order_extra_columns_and_case_never_matter(tmp_path):
 
 
 def test_a_header_two_platforms_fit_equally_is_refused(tmp_path, monkeypatch):
-    import pipelines.readers.layout as layout
+    import pipelines.ingest.readers.layout as layout
 
     path = tmp_path / "ambiguous.csv"
     path.write_text("Day,Campaign ID,Cost,Currency code\n2024-03-05,1,2,USD\n", encoding="utf-8")
@@ -341,7 +341,7 @@ def test_a_header_two_platforms_fit_equally_is_refused(tmp_path, monkeypatch):
     # a second platform declaring the same labels would make the platform a coin toss
     twin = layout.replace(platform_layouts()["google_ads_ui"], name="twin", platform="other_ads")
     monkeypatch.setattr(layout, "platform_layouts", lambda: {"google_ads_ui": platform_layouts()["google_ads_ui"], "twin": twin})
-    monkeypatch.setattr("pipelines.readers.engine.platform_layouts", layout.platform_layouts)
+    monkeypatch.setattr("pipelines.ingest.readers.engine.platform_layouts", layout.platform_layouts)
     with pytest.raises(ExportError, match="fits both google_ads_ui and twin"):
         read_export(path, "ad_spend")
 

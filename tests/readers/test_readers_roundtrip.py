@@ -6,9 +6,9 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from pipelines.generate import layout_writers as lw
-from pipelines.readers import detect_layout, read_export
-from pipelines.readers.values import parse_date, parse_number, parse_timestamp
+from pipelines.devtools.generate import layout_writers as lw
+from pipelines.ingest.readers import detect_layout, read_export
+from pipelines.ingest.readers.values import parse_date, parse_number, parse_timestamp
 
 AD_SPEND = pl.DataFrame(
     {
@@ -39,7 +39,7 @@ def typed_ad_spend(frame: pl.DataFrame) -> pl.DataFrame:
 EXPECTED = AD_SPEND.drop("platform").with_columns(pl.col("impressions", "clicks").cast(pl.Int64))
 
 
-# the generator's writers (pipelines/generate/layout_writers.py) -> layout, platform, encoding
+# the generator's writers (pipelines/devtools/generate/layout_writers.py) -> layout, platform, encoding
 WRITERS = {
     "google_ads_ui": (lw.write_google_ads, "google_ads", "utf-16-le"),
     "meta_ads_manager": (lw.write_meta_ads, "meta_ads", "utf-8-sig"),

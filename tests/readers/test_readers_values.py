@@ -5,7 +5,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from pipelines.readers.values import format_number, normalise_number, parse_date, parse_number, parse_timestamp
+from pipelines.ingest.readers.values import format_number, normalise_number, parse_date, parse_number, parse_timestamp
 
 
 def apply(expr_fn, values: list[str | None]) -> list:

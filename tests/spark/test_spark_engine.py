@@ -1,4 +1,4 @@
-"""The Spark engine builds the same tables as DuckDB (pipelines/engines/).
+"""The Spark engine builds the same tables as DuckDB (pipelines/transform/engines/).
 
 The fast tests need only sqlglot: every file of sql/ transpiles, with our macros expanded and the rewrite
 rules applied. The slow ones need Java and pyspark: they ingest the bundled sample once, build every
@@ -22,15 +22,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.config import PROJECT_ROOT, load_config
-from pipelines.sql_models import discover_models
+from pipelines.core.config import load_config
+from pipelines.core.paths import PROJECT_ROOT
+from pipelines.transform.runner import discover_models
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 sqlglot = pytest.importorskip("sqlglot", reason="sqlglot is not installed: the Spark engine's transpiler is not tested (pip install '.[spark]')")
 
 
 def test_every_sql_file_transpiles_to_spark_with_macros_expanded():
-    from pipelines.engines.spark_sql import macros, to_spark
+    from pipelines.transform.engines.spark_sql import macros, to_spark
 
     assert {"exact_sum", "utm_value", "last_day_of_period", "staging.touch_tag_key"} <= set(macros())
     for model in discover_models():
@@ -41,7 +42,7 @@ def test_every_sql_file_transpiles_to_spark_with_macros_expanded():
 
 
 def test_rewrite_rules():
-    from pipelines.engines.spark_sql import to_spark
+    from pipelines.transform.engines.spark_sql import to_spark
 
     asof = to_spark("select a.d, b.r from a asof left join b on b.c = a.c and a.d >= b.d").lower()
     assert "left join lateral (select * from b where" in asof and "order by b.d desc limit 1" in asof
@@ -56,7 +57,7 @@ def test_rewrite_rules():
 
 
 def _spark_missing() -> str | None:
-    from pipelines.engines.spark import java_missing_reason
+    from pipelines.transform.engines.spark import java_missing_reason
 
     return java_missing_reason()
 
@@ -68,10 +69,10 @@ def builds(tmp_path_factory):
         message = f"SPARK ENGINE NOT TESTED: {reason}"
         warnings.warn(message)
         pytest.skip(message)
-    from pipelines.engines.spark import SparkEngine, run_transforms_on_spark
-    from pipelines.ingest import ingest_source
-    from pipelines.raw_tables import SOURCES
-    from pipelines.transform import EARLIEST, LATEST, run_transforms
+    from pipelines.transform.engines.spark import SparkEngine, run_transforms_on_spark
+    from pipelines.ingest.load import ingest_source
+    from pipelines.ingest.raw_tables import SOURCES
+    from pipelines.transform.params import EARLIEST, LATEST, run_transforms
 
     folder = tmp_path_factory.mktemp("spark")
     config = load_config()
@@ -97,7 +98,7 @@ def builds(tmp_path_factory):
     print(f"\nsample: DuckDB {duckdb_seconds:.1f} s, Spark local[2] {spark_seconds:.1f} s; Spark's slowest steps: "
           + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(engine.timings.seconds.items(), key=lambda kv: -kv[1])[:6]))
     tables = [m.table for m in discover_models()] + ["quality.identity_conflicts", "quality.ltv_fits", "quality.ltv_backtest"]
-    from pipelines.engines.compare import compare_builds
+    from pipelines.transform.engines.compare import compare_builds
 
     full_differences = compare_builds(reference, spark_con, tables)
 
@@ -159,7 +160,7 @@ def test_spark_builds_every_table_as_duckdb_does(builds):
 
 @pytest.mark.slow
 def test_a_nightly_run_on_spark_replaces_only_the_recomputed_periods(builds):
-    from pipelines.engines.compare import compare_builds
+    from pipelines.transform.engines.compare import compare_builds
 
     differences = compare_builds(builds.reference, builds.spark_con, builds.tables)
     assert not differences, "\n".join(map(str, differences))
@@ -194,7 +195,7 @@ def _last_write_start(con, table: str) -> date:
 def _recomputed(partition: str, column: str, since: date) -> bool:
     """Whether a partition folder (`col=value/...`) is one a nightly window from `since` to the end of
     the data covers (per grain: from the period that holds `since`)."""
-    from pipelines.periods import covering_periods
+    from pipelines.core.periods import covering_periods
 
     values = dict(part.split("=", 1) for part in partition.split("/"))
     first = date.fromisoformat(values[column][:10])
@@ -204,7 +205,7 @@ def _recomputed(partition: str, column: str, since: date) -> bool:
 
 @pytest.mark.slow
 def test_the_spark_build_passes_the_blocking_checks(builds):
-    from pipelines.checks import run_checks
+    from pipelines.publish.checks import run_checks
 
     spark_con = builds.spark_con
     failed = [r for r in run_checks(spark_con) if not r.passed]
@@ -212,8 +213,8 @@ def test_the_spark_build_passes_the_blocking_checks(builds):
 
 
 def test_engine_setting_is_validated_and_duckdb_stays_the_default(tmp_path):
-    from pipelines.config import ConfigError, parse_config
-    from pipelines.resources import WarehouseResource
+    from pipelines.core.config import ConfigError, parse_config
+    from pipelines.orchestration.resources import WarehouseResource
 
     assert parse_config({}).engine == "duckdb" and parse_config({}).spark_master == "local[2]"
     spark = parse_config({"engine": {"kind": "spark", "spark": {"master": "sc://spark.example:15002"}}})

@@ -17,9 +17,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import Config, load_config
-from pipelines.raw_tables import create_raw_tables
-from pipelines.transform import EARLIEST, LATEST, run_transforms, write_config_tables
+from pipelines.core.config import Config, load_config
+from pipelines.ingest.raw_tables import create_raw_tables
+from pipelines.transform.params import EARLIEST, LATEST, run_transforms, write_config_tables
 
 LINEAGE_DEFAULTS = {"source_file": "test/export.csv", "layout": "canonical"}
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import insert, make_config, new_warehouse, run, table
-from pipelines.db import rows
+from pipelines.core.db import rows
 from schemas.marts_acquisition import MODELS
 
 P = datetime(2024, 3, 31, 12)  # every first purchase here happens at P

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from conftest import insert, make_config, run, table
-from pipelines.db import rows
+from pipelines.core.db import rows
 
 MARCH = date(2024, 3, 1)
 MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based")
@@ -214,7 +214,7 @@ def test_every_configured_grain_and_an_incremental_window(warehouse):
 
 # ------------------------------------------------------------------------ contracts and comments
 def test_marts_match_their_pandera_models_and_carry_comments(warehouse):
-    from pipelines.table_docs import undocumented_columns
+    from pipelines.core.table_comments import undocumented_columns
     from schemas.marts_acquisition import TABLES
 
     insert(warehouse, "raw.orders", new_orders("vk", 3, utm_source="vk", utm_medium="cpc", cost_of_goods=300.0)

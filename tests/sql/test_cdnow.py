@@ -20,7 +20,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.sql_models import SQL_DIR, discover_models, run_model
+from pipelines.transform.runner import discover_models, run_model
+from pipelines.core.paths import SQL_DIR
 
 CDNOW = Path(sysconfig.get_paths()["purelib"]) / "lifetimes" / "datasets" / "CDNOW_master.txt"
 MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based")
@@ -179,9 +180,9 @@ UPSTREAM_SQL = [SQL_DIR / "marts" / f"{name}.sql" for name in ("orders", "first_
 @pytest.mark.skipif(not all(p.exists() for p in UPSTREAM_SQL), reason="upstream mart SQL (issues 2-3) not written yet")
 def test_cdnow_through_the_whole_chain(transactions, expected):
     """raw.orders -> staging -> marts: the real pipeline gives the same cohorts as the plain computation."""
-    from pipelines.config import Config
-    from pipelines.raw_tables import create_raw_tables
-    from pipelines.transform import EARLIEST, LATEST, run_transforms
+    from pipelines.core.config import Config
+    from pipelines.ingest.raw_tables import create_raw_tables
+    from pipelines.transform.params import EARLIEST, LATEST, run_transforms
 
     con = duckdb.connect()
     create_raw_tables(con)

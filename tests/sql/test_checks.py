@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from conftest import insert, make_config, new_warehouse, run
-from pipelines.checks import run_checks
+from pipelines.publish.checks import run_checks
 
 CONFIG = make_config(grains=("month",))
 MARCH = (date(2024, 3, 1), date(2024, 4, 1))

@@ -33,8 +33,8 @@ from fractions import Fraction
 import pytest
 
 from conftest import insert, make_config, new_warehouse, run, table
-from pipelines.checks import run_checks
-from pipelines.db import rows
+from pipelines.publish.checks import run_checks
+from pipelines.core.db import rows
 
 P = datetime(2024, 3, 20, 12)
 GOOGLE = {"utm_source": "google", "utm_medium": "cpc"}
@@ -149,10 +149,10 @@ def test_markov_weights_credits_and_cac_match_the_hand_computed_chain():
 
 @pytest.mark.parametrize("chunk_touches", [1, 4])
 def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypatch, chunk_touches):
-    """The journeys are built one chunk of identities at a time (pipelines/data_driven.py, CHUNK_TOUCHES;
+    """The journeys are built one chunk of identities at a time (pipelines/transform/models/data_driven.py, CHUNK_TOUCHES;
     at large one pass ran out of memory). Every identity's touches and first purchase fall in one chunk, so
     the counts, and so the weights of both models, equal those of one pass, here up to one chunk per touch."""
-    from pipelines import data_driven
+    from pipelines.transform.models import data_driven
 
     # and a first purchase whose only step is the order's own UTM tags (no web touch)
     tagged = {"order_id": "o-T", "customer_id": "T", "visitor_id": "vT", "created_at": P, "status": "paid",
@@ -297,7 +297,7 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
     by C's repeat order (W's visit joins C's March purchase's journey, W's own journey goes); E, a new
     visitor. A, B and Z see nothing new and are not rebuilt. The stored steps and counts and both models'
     weights must equal a full fit on the same data."""
-    from pipelines import data_driven
+    from pipelines.transform.models import data_driven
 
     config = make_config(grains=("month",), markov_order=order)
 

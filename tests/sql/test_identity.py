@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from conftest import insert, make_config, new_warehouse, run, table
-from pipelines import identity_graph
-from pipelines.db import rows, scalar
+from pipelines.transform.models import identity_graph
+from pipelines.core.db import rows, scalar
 from schemas.marts_identity import Customers, IdentityConflicts
 
 

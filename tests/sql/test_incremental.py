@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 
 from conftest import make_config, new_warehouse, run, table
-from pipelines.db import scalar
-from pipelines.ingest import ingest_source
-from pipelines.transform import CREDITS  # marts.attribution is its long view: the credits table logs the writes
+from pipelines.core.db import scalar
+from pipelines.ingest.load import ingest_source
+from pipelines.transform.params import CREDITS  # marts.attribution is its long view: the credits table logs the writes
 
 CONFIG = make_config(grains=("month",), lookback_days=30)
 MARCH = (date(2024, 3, 1), date(2024, 4, 1))

@@ -12,8 +12,8 @@ from datetime import date, datetime
 import duckdb
 import pytest
 
-from pipelines.sql_models import discover_models, run_model
-from pipelines.table_docs import apply_comments, undocumented_columns
+from pipelines.transform.runner import discover_models, run_model
+from pipelines.core.table_comments import apply_comments, undocumented_columns
 from schemas.marts_ltv import TABLES
 
 LTV_MODELS = (

@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.ltv_models import (
+from pipelines.transform.models.ltv_models import (
     bgnbd_expected_purchases,
     bgnbd_p_alive,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_expected_value,
 )
-from pipelines.sql_models import discover_models, run_model
-from pipelines.table_docs import apply_comments, undocumented_columns
+from pipelines.transform.runner import discover_models, run_model
+from pipelines.core.table_comments import apply_comments, undocumented_columns
 from schemas.marts_ltv import ChannelLtv, ChannelSummary, CustomerLtvPredicted, LtvBacktest, LtvFits
 from test_ltv import LND, build_upstream, records
 
@@ -410,7 +410,7 @@ def test_reruns_write_identical_tables_that_match_their_models(hand_predicted):
 
 
 def test_the_fit_is_an_asset_between_the_orders_and_channel_ltv():
-    from pipelines.sql_assets import sql_assets
+    from pipelines.orchestration.sql_assets import sql_assets
 
     by_key = {"/".join(a.key.path): a for a in sql_assets}
     predicted = by_key["marts/customer_ltv_predicted"]
@@ -425,7 +425,7 @@ def one_value(con, sql: str, params=None):
 
 
 def test_min_customers_per_fit_is_a_setting_checked_like_the_others():
-    from pipelines.config import ConfigError, load_config, parse_config
+    from pipelines.core.config import ConfigError, load_config, parse_config
 
     assert load_config().ltv_min_customers_per_fit == 500
     assert parse_config({"ltv": {"min_customers_per_fit": 50}}).ltv_min_customers_per_fit == 50

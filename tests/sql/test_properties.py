@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import insert, make_config, new_warehouse, run, table
-from pipelines.db import rows
+from pipelines.core.db import rows
 from schemas.marts_acquisition import MODELS
 
 START = datetime(2024, 1, 1)

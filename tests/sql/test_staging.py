@@ -8,8 +8,8 @@ from datetime import date, datetime
 import pytest
 
 from conftest import insert, run, table
-from pipelines.db import rows
-from pipelines.fx import MissingRateError
+from pipelines.core.db import rows
+from pipelines.transform.fx import MissingRateError
 
 
 def order(order_id: str, **values) -> dict:

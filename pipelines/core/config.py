@@ -1,0 +1,364 @@
+"""Settings: one TOML file (acquisition.toml by default), validated with errors that name key and value."""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from pipelines.core.paths import DEFAULT_CONFIG_PATH
+from schemas.inputs import SOURCES
+
+
+GRAINS = ("day", "week", "month", "quarter", "year")
+ATTRIBUTION_MODELS = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
+)
+DATA_DRIVEN_MODELS = ("markov", "shapley")  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
+RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
+ENGINES = ("duckdb", "spark")
+# where Spark runs: local[N] / local[*], a cluster manager (spark://, yarn, k8s://...), or Spark Connect (sc://)
+_SPARK_MASTER = re.compile(r"local(\[(\d+|\*)\])?|spark://\S+|yarn|k8s://\S+|mesos://\S+|sc://\S+")
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or out of range; the message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class ChannelRule:
+    priority: int
+    channel: str
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    referrer: str | None = None
+    click_id: str | None = None
+    platform: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    reporting_currency: str = "RUB"
+    default_margin_rate: float = 0.35
+    as_of_date: date | None = None
+    grains: tuple[str, ...] = ("month",)
+    partitions_start: date = date(2024, 1, 1)
+    lookback_days: int = 60
+    half_life_days: float = 7.0
+    default_model: str = "last_non_direct"
+    data_driven_months: int = 12  # markov / shapley are fitted on the journeys of the months ending at the as-of date
+    markov_order: int = 1  # states of the Markov chain: the last k channels of a journey
+    ltv_horizons: tuple[int, ...] = (1, 3, 6, 12, 24)
+    summary_months: int = 12
+    ltv_min_customers_per_fit: int = 500
+    identity_max_links: int = 10
+    max_reject_share: float = 0.05
+    min_date: date = date(1990, 1, 1)
+    max_date: date | None = None  # None: the day after the run's date (see plausible_max_date)
+    max_amount: float = 1e12
+    max_shrink_share: float = 0.5
+    schedule_cron: str = "30 2 * * *"
+    schedule_timezone: str = "Europe/Moscow"
+    late_data_days: int = 5
+    report_min_customers: int = 10  # charts draw a month's CAC only from this many new customers on
+    source_aliases: dict[str, str] = field(default_factory=dict)
+    channel_rules: tuple[ChannelRule, ...] = ()
+    reader_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # [sources.<source>]
+    engine: str = "duckdb"  # [engine] kind: where staging and marts are computed (pipelines/transform/engines/)
+    spark_master: str = "local[2]"  # [engine.spark] master
+    spark_root: str = "data/spark"  # [engine.spark] root: Spark's Parquet tables (relative: to the project)
+    spark_conf: dict[str, str] = field(default_factory=dict)  # [engine.spark.conf]: extra Spark settings
+    source_path: Path | None = None
+
+    @property
+    def coarsest_grain(self) -> str:
+        return max(self.grains, key=GRAINS.index)
+
+    def plausible_max_date(self, today: date | None = None) -> date:
+        """Latest plausible date of a row: configured, else the day after the run's date (UTC), which
+        leaves a day for exports written in time zones ahead of UTC."""
+        return self.max_date or (today or run_date()) + timedelta(days=1)
+
+
+def run_date() -> date:
+    """The run's date (UTC): no row may be dated after the day after it, and the as-of date never passes it."""
+    return datetime.now(timezone.utc).date()
+
+
+# key in file -> (section, name, attribute)
+_SCALARS: dict[tuple[str, str], str] = {
+    ("reporting", "currency"): "reporting_currency",
+    ("reporting", "default_margin_rate"): "default_margin_rate",
+    ("reporting", "as_of_date"): "as_of_date",
+    ("periods", "grains"): "grains",
+    ("periods", "partitions_start"): "partitions_start",
+    ("attribution", "lookback_days"): "lookback_days",
+    ("attribution", "half_life_days"): "half_life_days",
+    ("attribution", "default_model"): "default_model",
+    ("attribution", "data_driven_months"): "data_driven_months",
+    ("attribution", "markov_order"): "markov_order",
+    ("ltv", "horizons"): "ltv_horizons",
+    ("ltv", "summary_months"): "summary_months",
+    ("ltv", "min_customers_per_fit"): "ltv_min_customers_per_fit",
+    ("identity", "max_links"): "identity_max_links",
+    ("quality", "max_reject_share"): "max_reject_share",
+    ("quality", "min_date"): "min_date",
+    ("quality", "max_date"): "max_date",
+    ("quality", "max_amount"): "max_amount",
+    ("quality", "max_shrink_share"): "max_shrink_share",
+    ("schedule", "cron"): "schedule_cron",
+    ("schedule", "timezone"): "schedule_timezone",
+    ("schedule", "late_data_days"): "late_data_days",
+    ("report", "min_customers_for_cac"): "report_min_customers",
+}
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a config file; `None` means the project's acquisition.toml."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, source_path=path)
+
+
+def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config:
+    where = f"{source_path}: " if source_path else ""
+    values: dict[str, Any] = {}
+    known_sections = {section for section, _ in _SCALARS} | {"channels", "sources", "engine"}
+    for section, body in raw.items():
+        if section not in known_sections:
+            raise ConfigError(f"{where}unknown section [{section}]; known: {sorted(known_sections)}")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where}[{section}] must be a table, got {body!r}")
+        if section in ("channels", "sources", "engine"):
+            continue
+        for key, value in body.items():
+            attribute = _SCALARS.get((section, key))
+            if attribute is None:
+                known = sorted(k for s, k in _SCALARS if s == section)
+                raise ConfigError(f"{where}unknown key {section}.{key}; known in [{section}]: {known}")
+            values[attribute] = _check(f"{where}{section}.{key}", attribute, value)
+    channels = raw.get("channels", {})
+    for key in channels:
+        if key not in ("source_aliases", "rules"):
+            raise ConfigError(f"{where}unknown key channels.{key}; known: ['rules', 'source_aliases']")
+    values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
+    values["channel_rules"] = _rules(where, channels.get("rules", []))
+    values["reader_options"] = _reader_options(where, raw.get("sources", {}))
+    values |= _engine(where, raw.get("engine", {}))
+    if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
+        raise ConfigError(f"{where}quality.max_date = {values['max_date']}: expected a date after quality.min_date")
+    if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
+        raise ConfigError(f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}")
+    return Config(**values, source_path=source_path)
+
+
+def _check(key: str, attribute: str, value: Any) -> Any:
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{key} = {value!r}: expected {expected}")
+
+    if attribute == "reporting_currency":
+        if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):
+            raise fail("a three-letter ISO code such as 'RUB'")
+        return value
+    if attribute in ("default_margin_rate", "max_reject_share", "max_shrink_share"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise fail("a number from 0 to 1")
+        return float(value)
+    if attribute == "max_amount":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e25:
+            raise fail("a number > 0 and < 1e25 (sums of amounts must fit DECIMAL(38, 10))")
+        return float(value)
+    if attribute in ("as_of_date", "partitions_start", "min_date", "max_date"):
+        if attribute in ("as_of_date", "max_date") and value in ("", None):
+            return None
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise fail("a date YYYY-MM-DD") from None
+    if attribute == "grains":
+        if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
+            raise fail(f"a non-empty list drawn from {list(GRAINS)}")
+        return tuple(dict.fromkeys(value))
+    if attribute in ("lookback_days", "summary_months", "late_data_days", "ltv_min_customers_per_fit",
+                     "report_min_customers", "identity_max_links"):
+        at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit", "identity_max_links") else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
+            raise fail(f"a whole number >= {at_least}")
+        return value
+    if attribute in ("data_driven_months", "markov_order"):
+        highest = 120 if attribute == "data_driven_months" else 4  # order k has up to channels^k states
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
+            raise fail(f"a whole number from 1 to {highest}")
+        return value
+    if attribute == "half_life_days":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise fail("a number of days > 0")
+        return float(value)
+    if attribute == "ltv_horizons":
+        if not (isinstance(value, list) and value and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value)):
+            raise fail("a non-empty list of whole months > 0")
+        return tuple(sorted(set(value)))
+    if attribute == "schedule_cron":
+        if not (isinstance(value, str) and len(value.split()) == 5):
+            raise fail("a five-field cron string such as '30 2 * * *'")
+        return value
+    if attribute == "schedule_timezone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fail("an IANA time zone such as 'Europe/Moscow'") from None
+        return value
+    return value
+
+
+# [sources.<source>]: how that source's exports are read where a file cannot say it itself
+READER_OPTIONS = {
+    "currency": "the account currency of reports that carry none (Google Ads, Microsoft), e.g. 'USD'",
+    "yandex_money_in_micros": "true / false: Yandex Direct API money units; unset = told apart per file",
+    "encoding": "the text encoding of every file of the source, e.g. 'cp1251' (overrides detection)",
+    "timezone": "the time zone the source's local timestamps are written in (Metrica: the counter's), e.g. 'Europe/Moscow'",
+}
+
+
+def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
+    out = {}
+    for source, options in sources.items():
+        if source not in SOURCES:
+            raise ConfigError(f"{where}unknown section [sources.{source}]; known sources: {list(SOURCES)}")
+        if not isinstance(options, dict):
+            raise ConfigError(f"{where}[sources.{source}] must be a table, got {options!r}")
+        for key, value in options.items():
+            name = f"{where}sources.{source}.{key} = {value!r}"
+            if key not in READER_OPTIONS:
+                raise ConfigError(f"{where}unknown key sources.{source}.{key}; known: {sorted(READER_OPTIONS)}")
+            if key == "currency" and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value)):
+                raise ConfigError(f"{name}: expected a three-letter ISO code such as 'USD'")
+            if key == "yandex_money_in_micros" and not isinstance(value, bool):
+                raise ConfigError(f"{name}: expected true or false")
+            if key == "timezone":
+                from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+                try:
+                    ZoneInfo(str(value))
+                except (ZoneInfoNotFoundError, ValueError):
+                    raise ConfigError(f"{name}: expected an IANA time zone such as 'Europe/Moscow'") from None
+            if key == "encoding":
+                import codecs
+
+                try:
+                    codecs.lookup(str(value))
+                except LookupError:
+                    raise ConfigError(f"{name}: not an encoding Python knows (e.g. 'utf-8', 'cp1251')") from None
+        out[source] = dict(options)
+    return out
+
+
+def _engine(where: str, engine: dict[str, Any]) -> dict[str, Any]:
+    """[engine] kind = "duckdb" (default) | "spark"; [engine.spark] master, root and conf."""
+    out: dict[str, Any] = {}
+    for key in engine:
+        if key not in ("kind", "spark"):
+            raise ConfigError(f"{where}unknown key engine.{key}; known in [engine]: ['kind', 'spark']")
+    kind = engine.get("kind", "duckdb")
+    if kind not in ENGINES:
+        raise ConfigError(f"{where}engine.kind = {kind!r}: expected one of {list(ENGINES)}")
+    out["engine"] = kind
+    spark = engine.get("spark", {})
+    if not isinstance(spark, dict):
+        raise ConfigError(f"{where}[engine.spark] must be a table, got {spark!r}")
+    for key, value in spark.items():
+        name = f"{where}engine.spark.{key} = {value!r}"
+        if key == "master":
+            if not (isinstance(value, str) and _SPARK_MASTER.fullmatch(value.strip())):
+                raise ConfigError(
+                    f"{name}: expected local[N], local[*], spark://host:port, yarn, k8s://..., or a Spark "
+                    "Connect URL sc://host:port"
+                )
+            out["spark_master"] = value.strip()
+        elif key == "root":
+            if not (isinstance(value, str) and value.strip()) or "://" in value:
+                raise ConfigError(
+                    f"{name}: expected a folder the driver and every executor see (local for local[N], a shared "
+                    "mount on a cluster); object-store URLs (s3a://, hdfs://) are not supported yet"
+                )
+            out["spark_root"] = value.strip()
+        elif key == "conf":
+            if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)
+                    and all(isinstance(v, (str, int, float, bool)) for v in value.values())):
+                raise ConfigError(f"{name}: expected a table of Spark settings, e.g. {{ \"spark.executor.memory\" = \"8g\" }}")
+            out["spark_conf"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+        else:
+            raise ConfigError(f"{where}unknown key engine.spark.{key}; known: ['conf', 'master', 'root']")
+    return out
+
+
+def _aliases(where: str, aliases: Any) -> dict[str, str]:
+    if not isinstance(aliases, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in aliases.items()):
+        raise ConfigError(f"{where}channels.source_aliases = {aliases!r}: expected a table of text -> text")
+    return {k.strip().lower(): v.strip().lower() for k, v in aliases.items()}
+
+
+def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
+    if not isinstance(rules, list):
+        raise ConfigError(f"{where}channels.rules = {rules!r}: expected a list of [[channels.rules]] tables")
+    parsed = []
+    for position, rule in enumerate(rules, start=1):
+        key = f"{where}channels.rules[{position}]"
+        if not isinstance(rule, dict) or not isinstance(rule.get("channel"), str) or not rule["channel"].strip():
+            raise ConfigError(f"{key} = {rule!r}: every rule needs a channel name")
+        unknown = set(rule) - {"channel", *RULE_FIELDS}
+        if unknown:
+            raise ConfigError(f"{key}: unknown field(s) {sorted(unknown)}; known: {['channel', *RULE_FIELDS]}")
+        patterns = {name: rule.get(name) for name in RULE_FIELDS}
+        if not any(patterns.values()):
+            raise ConfigError(f"{key} ({rule['channel']}): a rule must match at least one of {list(RULE_FIELDS)}")
+        for name, pattern in patterns.items():
+            if pattern is None:
+                continue
+            if not isinstance(pattern, str):
+                raise ConfigError(f"{key}.{name} = {pattern!r} ({rule['channel']}): expected a regular expression as text")
+            problem = _re2_error(pattern)
+            if problem:
+                raise ConfigError(
+                    f"{key}.{name} = {pattern!r} ({rule['channel']}): not a regular expression DuckDB (RE2) accepts: "
+                    f"{problem}. RE2 has no look-around ((?=...), (?!...)) or back-references"
+                ) from None
+        parsed.append(ChannelRule(priority=position, channel=rule["channel"].strip(), **patterns))
+    return tuple(parsed)
+
+
+@functools.lru_cache(maxsize=None)
+def _re2_error(pattern: str) -> str | None:
+    """Compile the pattern with DuckDB's own regex engine (RE2), which the channel rules run on: Python's
+    `re` accepts patterns RE2 rejects (look-ahead), and those would fail only minutes into a run."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).removeprefix("Invalid Input Error: ").strip()
+    finally:
+        con.close()
+    return None

@@ -1,0 +1,1 @@
+"""Developer tools, apart from the product: the sample generator and the benchmark."""

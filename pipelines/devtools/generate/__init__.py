@@ -1,0 +1,1 @@
+"""The deterministic sample generator (`python -m pipelines generate`): see sample.py."""

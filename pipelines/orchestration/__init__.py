@@ -1,0 +1,1 @@
+"""Orchestration: Dagster definitions, assets, resources, partitions, schedules, the warehouse pool, run output."""

@@ -1,0 +1,1 @@
+"""Reporting: the terminal report, the HTML decision page and charts, all read from the published warehouse."""

@@ -1,0 +1,1 @@
+"""Python models: what SQL cannot do (the identity graph's fixpoint, data-driven weights, LTV fits)."""

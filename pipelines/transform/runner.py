@@ -1,0 +1,330 @@
+"""Runs the SQL models in sql/: one file = one select = one table, ordered by the tables each mentions.
+
+A file's first line says how it is materialised:
+  -- materialized: view                        computed when read (for big, cheap-to-compute rows
+                                               read once or twice: writing them would cost more)
+  -- materialized: table                       rebuilt whole
+  -- materialized: incremental by <column>     rows whose <column> falls in the window are replaced
+  -- materialized: incremental by <column> per <grain column>
+                                               the same, with each row's window widened to whole
+                                               periods of its own grain only (a backfill of January
+                                               rewrites January, its week, quarter and year rows,
+                                               not the other months of that year)
+  -- materialized: incremental by <column> since $<param>
+                                               the window runs from the bound parameter (a date, or a
+                                               callable given the connection and the table, evaluated
+                                               just before the model runs) to the end of the run's months
+  -- materialized: incremental by <column> per <grain column> since $<param>
+                                               per grain, from the earlier of the run's first month and
+                                               the parameter
+  -- materialized: python by <module>          rebuilt whole by <module>.materialize(con, model, params),
+                                               for what SQL cannot do (a model fit); the file's select
+                                               is its set-based input, and its tables name the refs
+An incremental model is rebuilt whole when its SQL or the run's settings (params["settings_fingerprint"])
+differ from those that wrote its stored rows (meta.model_state), or when the as-of date moved back: a
+changed channel rule or look-back must not leave older periods computed the old way. Every write of an
+incremental model is logged with the start of the rows it replaced (meta.model_writes), so a model built
+from it can recompute from there (pipelines/transform/params.py: rewritten_since).
+Models sum money with `exact_sum(x)` (a macro defined here): summands are cast to DECIMAL(38, 10), so
+a sum is exact and does not depend on the order DuckDB's threads add rows in; a plain sum of doubles
+may differ in its last bits from run to run, and re-runs must give byte-identical tables.
+Parameters are bound by DuckDB (`$name`), never pasted into the SQL text. Incremental models also get
+`$rewrite_start`, the first date of the rows being replaced, to skip older inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.core.paths import SQL_DIR
+from pipelines.core.db import scalar, table_exists
+from pipelines.core.periods import EARLIEST, LATEST, covering_periods
+
+SCHEMAS = ("staging", "marts")
+# a table reference: schema.name not followed by "(" (schema.name(...) is a macro call, e.g.
+# staging.touch_tag_key(...), never a table; discover_models also refuses a reference to no known table)
+_REF = re.compile(r"\b(raw|staging|marts|config|quality|meta)\.([a-z_][a-z0-9_]*)\b(?!\s*\()")
+MACRO_NAMES = frozenset({"staging.click_id_type", "staging.touch_tag_key"})
+MACROS = (
+    "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
+    # the last day of the period of `grain` that starts on `period_start`
+    "create or replace temp macro last_day_of_period(grain, period_start) as (period_start + case grain "
+    "when 'day' then interval 1 day when 'week' then interval 7 day when 'month' then interval 1 month "
+    "when 'quarter' then interval 3 month else interval 1 year end)::date - 1;"
+    # click_id is `name=value` (contracts section 5): the name says which platform's click it was.
+    # Stored in the warehouse (not temp): the staging views use it when analysts read them.
+    "create schema if not exists staging;"
+    "create or replace macro staging.click_id_type(click_id) as case "
+    "when click_id is null then null "
+    "when contains(click_id, '=') then coalesce(nullif(lower(ltrim(split_part(click_id, '=', 1), '?&')), ''), 'unknown') "
+    "else 'unknown' end;"
+    # what identifies a touch's row in staging.touch_tags, its tag combination in the month of the touch
+    # (struct equality: NULLs match)
+    "create or replace macro staging.touch_tag_key(utm_source, utm_medium, utm_campaign, utm_content, utm_term, "
+    "referrer, click_id, ts) as struct_pack(utm_source := utm_source, utm_medium := utm_medium, "
+    "utm_campaign := utm_campaign, utm_content := utm_content, utm_term := utm_term, referrer := referrer, "
+    "click_id_type := staging.click_id_type(click_id), seen_month := date_trunc('month', ts)::date);"
+    # a UTM value as analysts mean it: URL-decoded ('+' is a space, so an encoded %2B stays '+'),
+    # lower case, and NULL when empty or an analytics placeholder such as '(none)' or '(not set)'
+    "create or replace temp macro utm_value(x) as "
+    "nullif(nullif(nullif(nullif(trim(lower(url_decode(replace(x, '+', ' ')))), ''), '(direct)'), '(none)'), '(not set)')"
+)
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_HEADER = re.compile(
+    r"--\s*materialized:\s*(view|table|python by ([a-z_][a-z0-9_.]*)|incremental by ([a-z_][a-z0-9_]*)"
+    r"(?: per ([a-z_][a-z0-9_]*))?(?: since \$([a-z_][a-z0-9_]*))?)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    schema: str
+    name: str
+    path: Path
+    partition_column: str | None  # None = rebuilt whole
+    refs: frozenset[str]
+    is_view: bool = False
+    grain_column: str | None = None  # incremental per grain: each row's window follows its grain
+    since_param: str | None = None  # incremental since a parameter: [params[since_param], range_end)
+    python_module: str | None = None  # materialised by this module's materialize(con, model, params)
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
+    """All models under sql/<schema>/, in an order where every model runs after the ones it reads."""
+    models: dict[str, SqlModel] = {}
+    for schema in SCHEMAS:
+        for path in sorted((sql_dir / schema).glob("*.sql")):
+            text = path.read_text(encoding="utf-8")
+            header = _HEADER.match(text.splitlines()[0].strip()) if text.strip() else None
+            if header is None:
+                raise ValueError(
+                    f"{path}: first line must be '-- materialized: view', '-- materialized: table' "
+                    "'-- materialized: incremental by <column>' or '-- materialized: python by <module>'"
+                )
+            table = f"{schema}.{path.stem}"
+            refs = {f"{s}.{t}" for s, t in _REF.findall(_strip_comments(text))} - {table}
+            is_view = header.group(1) == "view"
+            if is_view and _PARAM.search(_strip_comments(text)):
+                raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
+            models[table] = SqlModel(
+                schema, path.stem, path, header.group(3), frozenset(refs), is_view, header.group(4), header.group(5),
+                header.group(2),
+            )
+    for table, model in models.items():
+        unknown = sorted(ref for ref in model.refs if not _known_table(ref, models))
+        if unknown:
+            raise ValueError(f"{model.path}: reads {unknown}, which no SQL model, raw source or bookkeeping table builds")
+    order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
+    return [models[t] for t in order.static_order()]
+
+
+def _known_table(ref: str, models: dict[str, "SqlModel"]) -> bool:
+    from pipelines.ingest.raw_tables import SOURCES
+
+    schema, name = ref.split(".")
+    if ref in MACRO_NAMES:
+        return False
+    if schema in SCHEMAS:
+        return ref in models
+    if schema == "raw":
+        return name in SOURCES
+    return True  # config.*, quality.*, meta.*: written by ingest and the runner, not by SQL models
+
+
+def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+    """Materialise one model in the open connection; returns the number of rows written."""
+    con.execute(MACROS)
+    query = model.sql
+    con.execute(f"create schema if not exists {model.schema}")
+    if model.partition_column:
+        # the first date of the rows this write replaces (all time until the window is known): an
+        # incremental model may skip inputs before it, which cannot reach a replaced row
+        params = params | {"rewrite_start": EARLIEST}
+    if model.python_module:
+        # it binds its own parameters (the same select runs at two as-of dates)
+        return int(importlib.import_module(model.python_module).materialize(con, model, params))
+    bound = bind(query, params)
+    existing = _kind(con, model.table)
+    if model.is_view:
+        if existing == "table":  # it was a table in an older build
+            con.execute(f"drop table {model.table}")
+        con.execute(f"create or replace view {model.table} as {query}")
+        return 0
+    if existing == "view":
+        con.execute(f"drop view {model.table}")
+    if model.partition_column is None:
+        con.execute(f"create or replace table {model.table} as {query}", bound)
+        return _count(con, model.table)
+
+    plan = plan_write(con, model, params)
+    if plan.full:
+        con.execute(f"create or replace table {model.table} as {query}", bind(query, plan.params))
+        store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), EARLIEST)
+        return _count(con, model.table)
+    rewritten_from = plan.rewritten_from
+    window = window_predicate(model, plan.windows)
+    bound = bind(query, plan.params)
+    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
+    if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
+        con.execute(f"delete from {model.table} where {window}")
+        con.execute(f"insert into {model.table} by name select * from __model_rows")
+    else:
+        # The model's columns changed: rebuild the whole table so no period keeps an old shape.
+        con.execute(f"create or replace table {model.table} as {query}", bind(query, plan.everything))
+        rewritten_from = EARLIEST
+    store_state(con, model.table, plan.fingerprint, params.get("as_of_date"), rewritten_from)
+    written = scalar(con, "select count(*) from __model_rows")
+    con.execute("drop table __model_rows")
+    return int(written)
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    """How an incremental model is written this run (by either engine: pipelines/transform/engines/spark.py)."""
+
+    full: bool  # rebuilt whole, with `params` = `everything`
+    params: dict[str, Any]  # the bound parameters of the write (with $rewrite_start when windowed)
+    everything: dict[str, Any]  # the all-time parameters (a rebuild)
+    windows: list[tuple[str | None, Any, Any]]  # (grain or None, start, end): the rows replaced
+    rewritten_from: Any  # the earliest window start (EARLIEST for a rebuild)
+    fingerprint: str
+
+
+def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> WritePlan:
+    """Whether an incremental model is rebuilt whole or which windows of it are replaced, from what
+    meta.model_state remembers of its stored rows; a "since" parameter given as a callable is
+    evaluated here, on `con`."""
+    fingerprint = model_fingerprint(model, params)
+    if model.since_param:
+        start = params[model.since_param]
+        params = params | {model.since_param: start(con, model.table) if callable(start) else start}
+    everything = params | _FULL_WINDOW | ({model.since_param: EARLIEST} if model.since_param else {})
+    written_as_of = stored(con, model.table, "as_of_date")
+    if (
+        not table_exists(con, model.table)
+        or stored(con, model.table, "fingerprint") != fingerprint
+        or (written_as_of and params.get("as_of_date") and params["as_of_date"] < written_as_of)
+        or params == everything
+    ):
+        # First build, the model's SQL or the settings changed, the as-of date moved back (rows outside
+        # the window would keep a later view), or an all-time run: one plain rebuild.
+        return WritePlan(True, everything, everything, [], EARLIEST, fingerprint)
+    if model.grain_column and written_as_of and written_as_of < params["range_start"]:
+        # the period holding the as-of date of the stored rows was incomplete then (period_complete...)
+        params = params | {"range_start": written_as_of}
+    windows = write_windows(model, params)
+    rewritten_from = min(w[1] for w in windows)
+    return WritePlan(False, params | {"rewrite_start": rewritten_from}, everything, windows, rewritten_from, fingerprint)
+
+
+_FULL_WINDOW = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
+
+
+def model_fingerprint(model: SqlModel, params: dict[str, Any]) -> str:
+    return hashlib.sha256(f"{model.sql}|{params.get('settings_fingerprint', '')}".encode()).hexdigest()
+
+
+def stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
+    """What meta.model_state remembers of the run that last wrote `table`."""
+    if not table_exists(con, "meta.model_state"):
+        return None
+    return scalar(con, f"select {field} from meta.model_state where table_name = ?", [table])
+
+
+def store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any, rewritten_from: Any) -> None:
+    """Remember how `table` was written (meta.model_state) and log which rows the write replaced."""
+    con.execute("create schema if not exists meta")
+    con.execute(
+        """create table if not exists meta.model_state (
+            table_name varchar primary key, fingerprint varchar, as_of_date date, updated_at timestamp)"""
+    )
+    con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, like quality.file_loads.loaded_at
+    con.execute("insert or replace into meta.model_state values (?, ?, ?, ?)", [table, fingerprint, as_of, now])
+    con.execute("insert into meta.model_writes values (?, ?, ?)", [table, rewritten_from, now])
+    # a write older than every table's last write can no longer be "since" any of them
+    con.execute("delete from meta.model_writes where written_at < (select min(updated_at) from meta.model_state)")
+
+
+def last_rewrite_start(con: duckdb.DuckDBPyConnection, table: str) -> Any:
+    """The first date of the rows the last write of an incremental table replaced (all time if unknown)."""
+    if not table_exists(con, "meta.model_writes"):
+        return EARLIEST
+    found = scalar(
+        con, "select window_start from meta.model_writes where table_name = ? order by written_at desc limit 1", [table]
+    )
+    return found or EARLIEST
+
+
+def write_windows(model: SqlModel, params: dict[str, Any]) -> list[tuple[str | None, Any, Any]]:
+    """(grain, window_start, window_end): one window for the model (grain None), or one per grain."""
+    if model.grain_column:
+        start, end = params["range_start"], params["range_end"]
+        if model.since_param:
+            start = min(start, params[model.since_param])
+        return [(grain, *covering_periods(start, end, grain)) for grain in params["grains"]]
+    if model.since_param:
+        return [(None, params[model.since_param], params["range_end"])]
+    return [(None, params["window_start"], params["window_end"])]
+
+
+def window_predicate(model: SqlModel, windows: list[tuple[str | None, Any, Any]], column: str | None = None) -> str:
+    """The rows of `windows` (on `column`, by default the partition column) as a condition DuckDB and
+    Spark both read. Dates are written as literals: they are dates, and grains are validated names."""
+    column = column or model.partition_column
+    parts = []
+    for grain, start, end in windows:
+        condition = f"{column} >= date '{start.isoformat()}' and {column} < date '{end.isoformat()}'"
+        if model.grain_column:
+            condition = f"{model.grain_column} = '{grain}' and {condition}"
+        parts.append(f"({condition})")
+    return "(" + " or ".join(parts) + ")" if parts else "false"
+
+
+def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:
+    return {m.table: run_model(con, m, params) for m in (models or discover_models())}
+
+
+def bind(query: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the parameters the query names: DuckDB rejects unused ones."""
+    wanted = set(_PARAM.findall(_strip_comments(query)))
+    missing = wanted - params.keys()
+    if missing:
+        raise KeyError(f"SQL needs parameter(s) {sorted(missing)} that the run does not provide")
+    return {name: params[name] for name in wanted}
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    schema, name = table.split(".")
+    sql = "select table_type from information_schema.tables where table_schema = ? and table_name = ?"
+    found = scalar(con, sql, [schema, name])
+    return {"BASE TABLE": "table", "VIEW": "view"}.get(found) if found else None
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in con.execute(f"describe {table}").fetchall()]
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(scalar(con, f"select count(*) from {table}"))
