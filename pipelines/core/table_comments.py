@@ -11,6 +11,10 @@ import duckdb
 import pandera.polars as pa
 
 from pipelines.core.db import rows
+from schemas.tables import PUBLISHED
+from schemas import inputs, internal
+from schemas.internal import column_text
+from pipelines.core.paths import SQL_DIR
 
 
 
@@ -44,7 +48,6 @@ def undocumented_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str
 
 def published_models() -> dict[str, type[pa.DataFrameModel]]:
     """Table name -> Pandera model, for every published table that has one (schemas/tables.py)."""
-    from schemas.tables import PUBLISHED
 
     return {model.to_schema().name: model for model in PUBLISHED}
 
@@ -62,7 +65,6 @@ def document_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
 
 def internal_description(table: str) -> str | None:
     """What a raw, staging or config table is, in words."""
-    from schemas import inputs, internal
 
     schema, name = table.split(".")
     if schema == "config":
@@ -71,8 +73,6 @@ def internal_description(table: str) -> str | None:
         model = inputs.INPUT_MODELS.get(name)
         return ((model.__doc__ or "").strip() + internal.RAW_SUFFIX).strip() if model else None
     if schema == "staging":
-        from pipelines.core.paths import SQL_DIR
-
         path = SQL_DIR / "staging" / f"{name}.sql"
         if not path.exists():
             return None
@@ -86,8 +86,6 @@ def internal_description(table: str) -> str | None:
 
 
 def apply_internal_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    from schemas.internal import column_text
-
     schema_name, table_name = table.split(".")
     kind = rows(
         con,

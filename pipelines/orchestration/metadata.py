@@ -6,6 +6,8 @@ import duckdb
 
 from pipelines.core.db import rows
 from pipelines.core.table_comments import published_models
+from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
+from schemas.internal import column_text
 
 
 def column_schema(con: duckdb.DuckDBPyConnection, table: str):
@@ -49,8 +51,6 @@ def raw_column_schema(source: str):
     """`dagster/column_schema` of raw.<source>, known before any build (pipelines/ingest/raw_tables.py)."""
     import dagster as dg
 
-    from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
-    from schemas.internal import column_text
 
     table = f"raw.{source}"
     return dg.TableSchema(

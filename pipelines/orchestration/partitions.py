@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 
 from pipelines.core.config import load_config
-from pipelines.transform.params import EARLIEST, LATEST
+from pipelines.core.periods import EARLIEST, LATEST
 
 POOL = "warehouse"  # every warehouse-writing step runs in this pool (limit 1 in dagster.yaml)
 

@@ -23,6 +23,7 @@ from pipelines.transform.params import write_config_tables
 from pipelines.publish.warehouse import (
     LockHolder, PublishError, WarehouseBusy, WarehousePaths, build_lock, process_alive, start_build,
 )
+from pipelines.orchestration.preflight import permission_message
 
 
 def _resolve(path: str) -> Path:
@@ -105,7 +106,6 @@ class WarehouseResource(dg.ConfigurableResource):
             # a Failure carries the message to the run's failure event (and the CLI prints it)
             raise dg.Failure(description=str(exc)) from exc
         except PermissionError as exc:  # the warehouse folder (lock, build) is not writable: say which and how
-            from pipelines.orchestration.preflight import permission_message
 
             raise dg.Failure(description=permission_message(exc, paths.published.parent)) from None
 

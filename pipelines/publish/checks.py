@@ -22,7 +22,7 @@ import pandera.polars as pa
 from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
 from pipelines.ingest.raw_tables import SOURCES
-from pipelines.transform.runner import last_rewrite_start
+from pipelines.transform.state import last_rewrite_start
 from pipelines.core.table_comments import published_models
 
 RAW_TABLES = tuple(f"raw.{source}" for source in SOURCES)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 from pipelines.core.table_comments import TABLE_GUIDE, internal_description, published_models
+from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
+from pipelines.transform.runner import discover_models
+from schemas.internal import CONFIG_TABLES, column_text
 
 
 
@@ -25,9 +28,6 @@ def _cell(text: str | None) -> str:
 def render_markdown() -> str:
     """docs/tables.md: every published table and column, from the same models that comment the warehouse,
     in the order an analyst needs them; then the raw, staging and config tables."""
-    from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
-    from pipelines.transform.runner import discover_models
-    from schemas.internal import CONFIG_TABLES, column_text
 
     models = published_models()
     order = [t for t in TABLE_GUIDE if t in models] + sorted(t for t in models if t not in TABLE_GUIDE)

@@ -32,6 +32,7 @@ import polars as pl
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
+from pipelines.core.config import load_config
 
 MODEL = "last_non_direct"
 BANDS = [(0, 1, "loss", "#f4cccc"), (1, 2, "break_even", "#fce5cd"), (2, 3, "low", "#fff2cc"),
@@ -186,8 +187,6 @@ def svg(fig) -> str:
 
 
 def write_charts(warehouse: Path, out: Path, min_customers: float | None = None) -> list[Path]:
-    from pipelines.core.config import load_config
-
     config = load_config()
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse), read_only=True)

@@ -17,6 +17,7 @@ from pipelines.reporting import charts
 from pipelines.core.config import Config
 from pipelines.core.db import rows, table_exists
 from pipelines.reporting.headline import HEADLINE_COLUMNS, build_row, format_value, headline, rejects
+from pipelines.core.periods import EARLIEST, LATEST
 
 CSS = """
 body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222;
@@ -95,7 +96,6 @@ def quality_html(con: duckdb.DuckDBPyConnection) -> str:
 
 def _build_value(key: str, value) -> str:
     """The window's open ends as words, not the sentinel dates the table stores."""
-    from pipelines.core.periods import EARLIEST, LATEST
 
     if key == "window_start" and value == EARLIEST:
         return "from the first month (every row)"

@@ -15,10 +15,10 @@ import duckdb
 
 from pipelines.core.db import table_exists
 from pipelines.reporting.headline import REJECT_LINES, build_row, headline, headline_text, rejects
+from pipelines.core.config import load_config
+from pipelines.reporting.html import write_html
 
 def print_report(warehouse: Path, html: Path | None = None) -> int:
-    from pipelines.core.config import load_config
-
     if not warehouse.exists():
         print(f"{warehouse} does not exist yet: run `python -m pipelines run` first")
         return 1
@@ -45,8 +45,6 @@ def print_report(warehouse: Path, html: Path | None = None) -> int:
             rest = sum(n for *_, n in found[REJECT_LINES:])
             print(f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows")
         if html is not None:
-            from pipelines.reporting.html import write_html
-
             write_html(con, html, config)
             print(f"\nwrote {html}")
     finally:

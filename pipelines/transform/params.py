@@ -13,6 +13,7 @@ from pipelines.core.db import scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST, covering_periods
 from pipelines.transform.fx import check_fx
 from pipelines.transform.runner import discover_models, run_model
+from pipelines.transform.state import late_touches_start, rewritten_since
 from pipelines.core.table_comments import document_tables
 
 CREDITS = "marts.attribution_credits"  # the stored credits: one row per touch, a column per model
@@ -75,7 +76,7 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
 
 def settings_fingerprint(config: Config) -> str:
     """Everything in the config file that shapes model rows, so incremental models know when stored
-    periods were computed under other settings (sql_models: they are then rebuilt whole)."""
+    periods were computed under other settings (the runner: they are then rebuilt whole)."""
     settings = {
         name: getattr(config, name)
         for name in (
@@ -170,39 +171,6 @@ def identity_changes_start(con: duckdb.DuckDBPyConnection) -> date:
         """,
     )
     return changed.replace(day=1) if changed else LATEST
-
-
-def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: date) -> date:
-    """The run's first month, or the month of the oldest touch in touchpoint exports loaded since `table`
-    was last written (a late or corrected file of an older month; a reloaded source counts as all new)."""
-    if range_start <= EARLIEST or not table_exists(con, "meta.model_state"):
-        return EARLIEST
-    if not table_exists(con, "quality.file_loads"):
-        return range_start
-    late_touch = scalar(
-        con,
-        """select min(ts)::date from raw.touchpoints where source_file in (
-               select source_file from quality.file_loads
-               where source = 'touchpoints'
-                 and loaded_at > coalesce((select updated_at from meta.model_state where table_name = ?), '-infinity'))""",
-        [table],
-    )
-    return min(range_start, late_touch.replace(day=1)) if late_touch else range_start
-
-
-def rewritten_since(con: duckdb.DuckDBPyConnection, upstream: str, table: str, range_start: date) -> date:
-    """The run's first month, or the oldest start of the rows `upstream` rewrote since `table` was last
-    written (meta.model_writes), so a table built from an incremental one follows all its changes."""
-    if range_start <= EARLIEST or not table_exists(con, "meta.model_writes"):
-        return EARLIEST
-    oldest = scalar(
-        con,
-        """select min(window_start) from meta.model_writes
-           where table_name = ? and written_at > coalesce(
-               (select updated_at from meta.model_state where table_name = ?), '-infinity')""",
-        [upstream, table],
-    )
-    return min(range_start, oldest) if oldest else range_start
 
 
 def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -17,7 +17,8 @@ A file's first line says how it is materialised:
   -- materialized: incremental by <column> per <grain column> since $<param>
                                                per grain, from the earlier of the run's first month and
                                                the parameter
-  -- materialized: python by <module>          rebuilt whole by <module>.materialize(con, model, params),
+  -- materialized: python                      rebuilt whole by the Python model registered for the table
+                                               (pipelines/transform/models/__init__.py), given a ModelContext,
                                                for what SQL cannot do (a model fit); the file's select
                                                is its set-based input, and its tables name the refs
 An incremental model is rebuilt whole when its SQL or the run's settings (params["settings_fingerprint"])
@@ -34,11 +35,8 @@ Parameters are bound by DuckDB (`$name`), never pasted into the SQL text. Increm
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,11 @@ import duckdb
 from pipelines.core.paths import SQL_DIR
 from pipelines.core.db import scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST, covering_periods
+from pipelines.ingest.raw_tables import SOURCES
+from pipelines.transform.binding import PARAM, bind, strip_comments
+from pipelines.transform.context import ModelContext
+from pipelines.transform.models import PYTHON_MODELS
+from pipelines.transform.state import model_fingerprint, store_state, stored
 
 SCHEMAS = ("staging", "marts")
 # a table reference: schema.name not followed by "(" (schema.name(...) is a macro call, e.g.
@@ -78,9 +81,8 @@ MACROS = (
     "create or replace temp macro utm_value(x) as "
     "nullif(nullif(nullif(nullif(trim(lower(url_decode(replace(x, '+', ' ')))), ''), '(direct)'), '(none)'), '(not set)')"
 )
-_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(
-    r"--\s*materialized:\s*(view|table|python by ([a-z_][a-z0-9_.]*)|incremental by ([a-z_][a-z0-9_]*)"
+    r"--\s*materialized:\s*(view|table|(python)|incremental by ([a-z_][a-z0-9_]*)"
     r"(?: per ([a-z_][a-z0-9_]*))?(?: since \$([a-z_][a-z0-9_]*))?)\s*$"
 )
 
@@ -95,7 +97,7 @@ class SqlModel:
     is_view: bool = False
     grain_column: str | None = None  # incremental per grain: each row's window follows its grain
     since_param: str | None = None  # incremental since a parameter: [params[since_param], range_end)
-    python_module: str | None = None  # materialised by this module's materialize(con, model, params)
+    is_python: bool = False  # materialised by its Python model (PYTHON_MODELS[table].materialize(ctx))
 
     @property
     def table(self) -> str:
@@ -116,17 +118,19 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             if header is None:
                 raise ValueError(
                     f"{path}: first line must be '-- materialized: view', '-- materialized: table' "
-                    "'-- materialized: incremental by <column>' or '-- materialized: python by <module>'"
+                    "'-- materialized: incremental by <column>' or '-- materialized: python'"
                 )
             table = f"{schema}.{path.stem}"
-            refs = {f"{s}.{t}" for s, t in _REF.findall(_strip_comments(text))} - {table}
+            refs = {f"{s}.{t}" for s, t in _REF.findall(strip_comments(text))} - {table}
             is_view = header.group(1) == "view"
-            if is_view and _PARAM.search(_strip_comments(text)):
+            if is_view and PARAM.search(strip_comments(text)):
                 raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
             models[table] = SqlModel(
                 schema, path.stem, path, header.group(3), frozenset(refs), is_view, header.group(4), header.group(5),
-                header.group(2),
+                header.group(2) is not None,
             )
+            if models[table].is_python and table not in PYTHON_MODELS:
+                raise ValueError(f"{path}: materialized as python, but no Python model is registered for {table}")
     for table, model in models.items():
         unknown = sorted(ref for ref in model.refs if not _known_table(ref, models))
         if unknown:
@@ -136,8 +140,6 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
 
 
 def _known_table(ref: str, models: dict[str, "SqlModel"]) -> bool:
-    from pipelines.ingest.raw_tables import SOURCES
-
     schema, name = ref.split(".")
     if ref in MACRO_NAMES:
         return False
@@ -157,9 +159,9 @@ def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str,
         # the first date of the rows this write replaces (all time until the window is known): an
         # incremental model may skip inputs before it, which cannot reach a replaced row
         params = params | {"rewrite_start": EARLIEST}
-    if model.python_module:
+    if model.is_python:
         # it binds its own parameters (the same select runs at two as-of dates)
-        return int(importlib.import_module(model.python_module).materialize(con, model, params))
+        return int(PYTHON_MODELS[model.table].materialize(ModelContext(con, model.table, query, params)))
     bound = bind(query, params)
     existing = _kind(con, model.table)
     if model.is_view:
@@ -211,7 +213,7 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
     """Whether an incremental model is rebuilt whole or which windows of it are replaced, from what
     meta.model_state remembers of its stored rows; a "since" parameter given as a callable is
     evaluated here, on `con`."""
-    fingerprint = model_fingerprint(model, params)
+    fingerprint = model_fingerprint(model.sql, params)
     if model.since_param:
         start = params[model.since_param]
         params = params | {model.since_param: start(con, model.table) if callable(start) else start}
@@ -235,42 +237,6 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
 
 
 _FULL_WINDOW = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
-
-
-def model_fingerprint(model: SqlModel, params: dict[str, Any]) -> str:
-    return hashlib.sha256(f"{model.sql}|{params.get('settings_fingerprint', '')}".encode()).hexdigest()
-
-
-def stored(con: duckdb.DuckDBPyConnection, table: str, field: str) -> Any:
-    """What meta.model_state remembers of the run that last wrote `table`."""
-    if not table_exists(con, "meta.model_state"):
-        return None
-    return scalar(con, f"select {field} from meta.model_state where table_name = ?", [table])
-
-
-def store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: Any, rewritten_from: Any) -> None:
-    """Remember how `table` was written (meta.model_state) and log which rows the write replaced."""
-    con.execute("create schema if not exists meta")
-    con.execute(
-        """create table if not exists meta.model_state (
-            table_name varchar primary key, fingerprint varchar, as_of_date date, updated_at timestamp)"""
-    )
-    con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, like quality.file_loads.loaded_at
-    con.execute("insert or replace into meta.model_state values (?, ?, ?, ?)", [table, fingerprint, as_of, now])
-    con.execute("insert into meta.model_writes values (?, ?, ?)", [table, rewritten_from, now])
-    # a write older than every table's last write can no longer be "since" any of them
-    con.execute("delete from meta.model_writes where written_at < (select min(updated_at) from meta.model_state)")
-
-
-def last_rewrite_start(con: duckdb.DuckDBPyConnection, table: str) -> Any:
-    """The first date of the rows the last write of an incremental table replaced (all time if unknown)."""
-    if not table_exists(con, "meta.model_writes"):
-        return EARLIEST
-    found = scalar(
-        con, "select window_start from meta.model_writes where table_name = ? order by written_at desc limit 1", [table]
-    )
-    return found or EARLIEST
 
 
 def write_windows(model: SqlModel, params: dict[str, Any]) -> list[tuple[str | None, Any, Any]]:
@@ -300,19 +266,6 @@ def window_predicate(model: SqlModel, windows: list[tuple[str | None, Any, Any]]
 
 def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:
     return {m.table: run_model(con, m, params) for m in (models or discover_models())}
-
-
-def bind(query: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Only the parameters the query names: DuckDB rejects unused ones."""
-    wanted = set(_PARAM.findall(_strip_comments(query)))
-    missing = wanted - params.keys()
-    if missing:
-        raise KeyError(f"SQL needs parameter(s) {sorted(missing)} that the run does not provide")
-    return {name: params[name] for name in wanted}
-
-
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
 
 
 def _kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:

@@ -1,4 +1,4 @@
--- materialized: python by pipelines.transform.models.data_driven
+-- materialized: python
 -- Channel weights of the data-driven attribution models markov and shapley (docs/metrics.md "Data-driven
 -- attribution"). This select is the set-based half: the journeys of the fit window, the
 -- $data_driven_months months that end at $as_of_date, one row per step (a channel; consecutive repeats

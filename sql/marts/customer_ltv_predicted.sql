@@ -1,4 +1,4 @@
--- materialized: python by pipelines.transform.models.ltv_predict
+-- materialized: python
 -- Predicted LTV per customer (docs/metrics.md "Predicted LTV"). This select is the set-based half: one row
 -- per customer acquired up to $as_of_date with the daily summary of its valid orders, as lifetimes'
 -- summary_data_from_transaction_data(freq="D") computes it, taken twice in one pass: at $as_of_date

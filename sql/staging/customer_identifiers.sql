@@ -1,4 +1,4 @@
--- materialized: python by pipelines.transform.models.identity_graph
+-- materialized: python
 -- Every identifier (CRM id, e-mail key, phone key, web visitor id) with the customer it belongs to: its
 -- connected component in the identity graph (docs/metrics.md, "Customer identity"), resolved set-based by
 -- pipelines/transform/models/identity_graph.py. This select is the graph's input: each distinct combination of

@@ -15,18 +15,21 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+import pipelines.publish.checks as checks_module
+from pipelines.orchestration.resources import WarehouseResource
+from pipelines import cli
 
 PROBES: list[tuple[str, float, float]] = []
 
 # (module, attribute, probe name): module-level names the pipeline looks up at call time
 PROBED = [
     ("pipelines.ingest.load", "read_export", "ingest.read_export"),
-    ("pipelines.ingest.load", "cast_frame", "ingest.cast_frame"),
-    ("pipelines.ingest.load", "validate_frame", "ingest.pandera_validate"),
+    ("pipelines.ingest.validate", "cast_frame", "ingest.cast_frame"),
+    ("pipelines.ingest.validate", "validate_frame", "ingest.pandera_validate"),
     ("pipelines.ingest.load", "split_rows", "ingest.split_rows"),
     ("pipelines.ingest.load", "_insert_good", "ingest.insert_good"),
     ("pipelines.ingest.load", "_insert_rejects", "ingest.insert_rejects"),
-    ("pipelines.ingest.load", "_drop_duplicates", "ingest.drop_duplicates"),
+    ("pipelines.ingest.load", "drop_duplicates", "ingest.drop_duplicates"),
     ("pipelines.ingest.load", "_sha256", "ingest.file_sha256"),
     ("pipelines.ingest.load", "_record_file_loads", "ingest.record_file_loads"),
     ("pipelines.orchestration.sql_assets", "run_model", "sql.run_model"),
@@ -58,13 +61,11 @@ def install_probes(ignore_checks: bool, checks_seen: list) -> None:
 
     for module_name, attr, name in PROBED:
         module = importlib.import_module(module_name)
-        if hasattr(module, attr):
-            setattr(module, attr, _probe(name, getattr(module, attr)))
+        setattr(module, attr, _probe(name, getattr(module, attr)))  # a renamed function fails loudly here
 
     # the blocking checks run in the step of each asset they guard (pipelines/publish/checks.py: evaluate)
     import dataclasses
 
-    import pipelines.publish.checks as checks_module
 
     real_evaluate = checks_module.evaluate
 
@@ -82,7 +83,6 @@ def install_probes(ignore_checks: bool, checks_seen: list) -> None:
         importlib.import_module(name).evaluate = evaluate
 
     # connection open, and close (which checkpoints) of every warehouse-writing step
-    from pipelines.orchestration.resources import WarehouseResource
 
     real_connect = WarehouseResource.connect
 
@@ -122,7 +122,6 @@ def main(argv: list[str]) -> int:
     started = time.time()
     import dagster as dg
 
-    from pipelines import cli
 
     imported = time.time()
     checks_seen: list = []

@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 from pipelines.devtools.bench.scales import CACHE_DIR, Scale, data_dir, generator_version
+from pipelines.devtools.generate.sample import generate
+from pipelines.ingest.folders import export_files
+from pipelines.ingest.raw_tables import SOURCES
 
 MARKER = "BENCH_COMPLETE.json"
 
@@ -20,7 +23,6 @@ def ensure_data(scale: Scale, seed: int, cache_dir: Path = CACHE_DIR, log=print)
     marker = folder / MARKER
     if marker.exists():
         return folder, json.loads(marker.read_text())
-    from pipelines.devtools.generate.sample import generate
 
     # older versions of this scale and seed are stale: free their disk
     for stale in cache_dir.glob(f"data-{scale.name}-c{scale.customers}-s{seed}-g*"):
@@ -42,7 +44,5 @@ def ensure_data(scale: Scale, seed: int, cache_dir: Path = CACHE_DIR, log=print)
 
 def data_files(raw_dir: Path) -> dict[str, list[Path]]:
     """Export files per source folder, the way ingest finds them."""
-    from pipelines.ingest.folders import export_files
-    from pipelines.ingest.raw_tables import SOURCES
 
     return {source: export_files(raw_dir, source) for source in SOURCES}

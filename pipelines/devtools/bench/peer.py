@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.config import Config, load_config
+from pipelines.ingest.readers import read_export
 
 PLACEHOLDERS = {"(direct)", "(none)", "(not set)"}
 CURRENCY = r"^[A-Z]{3}$"
@@ -95,8 +96,6 @@ def _dedupe(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 def load_source(raw_dir: Path, source: str) -> pd.DataFrame:
     files = sorted(p for p in (raw_dir / source).rglob("*") if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".md")
     if source == "ad_spend":
-        from pipelines.ingest.readers import read_export
-
         parts = []
         for p in files:
             frame = read_export(p, source).frame.to_pandas()

@@ -9,6 +9,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+from pipelines.devtools.generate.layout_writers import write_google_ads, write_google_ads_xlsx
+from pipelines.ingest.validate import split_rows
+from pipelines.ingest.readers import read_export
 
 ROWS = 200_000
 
@@ -24,8 +27,6 @@ def _frame(rows: int) -> pl.DataFrame:
 
 
 def ensure_files(cache_dir: Path, rows: int = ROWS) -> tuple[Path, Path]:
-    from pipelines.devtools.generate.layout_writers import write_google_ads, write_google_ads_xlsx
-
     folder = cache_dir / f"xlsx-twin-{rows}"
     xlsx, csv = folder / "report.xlsx", folder / "report.csv"
     if not (xlsx.exists() and csv.exists()):
@@ -40,9 +41,6 @@ def ensure_files(cache_dir: Path, rows: int = ROWS) -> tuple[Path, Path]:
 
 
 def measure(cache_dir: Path, rows: int = ROWS, repeat: int = 3) -> dict:
-    from pipelines.ingest.validate import split_rows
-    from pipelines.ingest.readers import read_export
-
     xlsx, csv = ensure_files(cache_dir, rows)
 
     def best(path: Path) -> tuple[float, int]:

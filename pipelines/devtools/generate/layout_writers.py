@@ -13,6 +13,7 @@ import polars as pl
 
 from schemas.inputs import COLUMNS
 from pipelines.ingest.readers.values import date_column, format_number, number_column, text_frame
+from pipelines.ingest.readers.values import parse_timestamp
 
 _KNOWN = {name for names in COLUMNS.values() for name in names}
 
@@ -316,7 +317,6 @@ def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://sh
     million rows here)."""
     import duckdb
 
-    from pipelines.ingest.readers.values import parse_timestamp
 
     typed = touches.with_columns(parse_timestamp(pl.col("ts")).dt.epoch("us").alias("event_timestamp"))
     value = "struct_pack(string_value := {s}::varchar, int_value := {i}::bigint, float_value := null::double, double_value := null::double)"

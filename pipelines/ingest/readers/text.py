@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from .base import ROW, ExportError
+from pipelines.core.pii import mask_text
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 16 * 1024  # what the cut-line check reads of a file's end
@@ -239,7 +240,6 @@ def parse_error(tf: TextFile, header_index: int, error: Exception, codec: str) -
     with an odd number of quotes (a quoted value that never ends swallows the rest of the file), and a
     short excerpt of it, e-mails and phones masked. Never the parser's message, which quotes the
     file's rest. Runs only when parsing failed."""
-    from pipelines.core.pii import mask_text
 
     text = tf.path.read_bytes()[tf.bom:].decode(codec, errors="replace")
     for number, line in enumerate(text.split("\n")[header_index + 1:], start=header_index + 2):

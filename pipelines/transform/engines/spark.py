@@ -9,7 +9,7 @@ What runs where:
 - Every SQL model runs on Spark, transpiled from its file by SQLGlot (pipelines/transform/engines/spark_sql.py).
   Tables are Parquet tables in Spark's warehouse folder (`<root>/warehouse/<schema>.db/<name>`);
   incremental models are partitioned by their period (grain and period start, or the month of the
-  partition column). Which periods a run recomputes is decided as on DuckDB (sql_models.plan_write,
+  partition column). Which periods a run recomputes is decided as on DuckDB (pipelines/transform/runner.py plan_write,
   from the bookkeeping in the DuckDB build); the recomputed periods are written with dynamic partition
   overwrite, so a nightly run replaces those partitions only, and the extract replaces the same rows in
   the DuckDB build. A table is rebuilt whole when its stored state on Spark is not the one the DuckDB
@@ -27,7 +27,6 @@ What runs where:
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
@@ -42,7 +41,14 @@ import duckdb
 from pipelines.transform.engines.spark_sql import parameters, to_spark
 from pipelines.core.periods import EARLIEST, LATEST
 from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS, SOURCES
-from pipelines.transform.runner import SqlModel, window_predicate
+from pipelines.transform.context import ModelContext
+from pipelines.transform.models import PYTHON_MODELS
+from pipelines.transform.runner import MACROS, SqlModel, discover_models, plan_write, window_predicate
+from pipelines.transform.runner import run_model as run_duckdb_model
+from pipelines.transform.state import store_state, stored
+from pipelines.transform.fx import check_fx
+from pipelines.core.table_comments import document_tables
+from pipelines.transform.params import as_of_date, model_params, write_config_tables
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +209,7 @@ class SparkEngine:
     def run_model(self, model: SqlModel, params: dict[str, Any]) -> int:
         started = time.perf_counter()
         try:
-            if model.python_module:
+            if model.is_python:
                 return self._run_python(model, params)
             spark = self.spark
             query = to_spark(model.sql)
@@ -277,7 +283,6 @@ class SparkEngine:
     def _build_incremental(self, con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
         """One incremental model: replace the periods plan_write names (dynamic partition overwrite on
         Spark, delete and insert in the DuckDB build), or rebuild it whole."""
-        from pipelines.transform.runner import store_state, plan_write
 
         plan = plan_write(con, model, params)
         if plan.full or not self._in_sync(con, model):
@@ -370,11 +375,10 @@ class SparkEngine:
     def _run_python(self, model: SqlModel, params: dict[str, Any]) -> int:
         for ref in sorted(model.refs):
             self._to_bridge(ref)
-        from pipelines.transform.runner import MACROS
 
         self.bridge.execute(MACROS)
-        module = importlib.import_module(model.python_module)
-        written = int(module.materialize(self.bridge, model, params))
+        module = PYTHON_MODELS[model.table]
+        written = int(module.materialize(ModelContext(self.bridge, model.table, model.sql, params)))
         for table in getattr(module, "TABLES", (model.table,)):
             schema = table.split(".")[0]
             if schema in ("staging", "marts"):
@@ -393,7 +397,6 @@ class SparkEngine:
         """One model's rows into the DuckDB build (the analysts' file): a table is copied through Parquet,
         a view is recreated there from its own SQL (over tables extracted before it); the quality tables
         a Python model wrote come along with it."""
-        from pipelines.transform.runner import run_model as run_duckdb_model
 
         started = time.perf_counter()
         con.execute(f"create schema if not exists {model.schema}")
@@ -411,7 +414,7 @@ class SparkEngine:
             if kind and kind[0][0] == "VIEW":
                 con.execute(f"drop view {model.table}")
             con.execute(f"create or replace table {model.table} as select * from read_parquet('{target}/*.parquet')")
-        if model.python_module:
+        if model.is_python:
             for table in self.bridge_tables:
                 target = self.root / "bridge-out" / f"{table}.parquet"
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -461,7 +464,6 @@ def _whole_months(window: tuple) -> tuple:
 
 def _stored_state(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
     """When the DuckDB build's meta.model_state says `table` was last written (as text), or None."""
-    from pipelines.transform.runner import stored
 
     written = stored(con, table, "updated_at")
     return None if written is None else str(written)
@@ -495,10 +497,6 @@ def run_transforms_on_spark(
     """The Spark counterpart of pipelines.transform.params.run_transforms: raw.* of `con` in, every staging and
     mart table back into `con` (the DuckDB file analysts open). Staging runs first; a missing exchange
     rate stops the run (pipelines.transform.fx) before any mart is built, as on DuckDB."""
-    from pipelines.transform.fx import check_fx
-    from pipelines.transform.runner import discover_models
-    from pipelines.core.table_comments import document_tables
-    from pipelines.transform.params import as_of_date, model_params, write_config_tables
 
     write_config_tables(con, config)
     params = model_params(config, window, as_of_date(con, config))

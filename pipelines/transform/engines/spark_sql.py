@@ -1,6 +1,6 @@
 """The SQL of sql/ in Spark's dialect, transpiled by SQLGlot when a model runs (no second copy of the SQL).
 
-`to_spark(sql)` parses a model's DuckDB SQL, expands our DuckDB macros (sql_models.MACROS, parsed from
+`to_spark(sql)` parses a model's DuckDB SQL, expands our DuckDB macros (runner.MACROS, parsed from
 their own definitions, so a changed macro flows through), applies the few rewrites SQLGlot cannot render
 for Spark, and returns Spark SQL with the model's `$name` parameters as Spark's named parameter markers
 (`:name`, bound by `spark.sql(query, args=...)`: values are never pasted into the text).
@@ -56,7 +56,7 @@ _MACRO = re.compile(
 
 @functools.cache
 def macros() -> dict[str, tuple[list[str], exp.Expression]]:
-    """name -> (parameter names, body), parsed from the DuckDB macro definitions in sql_models.MACROS."""
+    """name -> (parameter names, body), parsed from the DuckDB macro definitions in runner.MACROS."""
     found: dict[str, tuple[list[str], exp.Expression]] = {}
     for statement in MACROS.split(";"):
         match = _MACRO.match(statement.strip())

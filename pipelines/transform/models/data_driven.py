@@ -43,9 +43,9 @@ import polars as pl
 
 from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST
-from pipelines.transform import runner as sql_models
-from pipelines.transform.runner import SqlModel, bind
-from pipelines.core.table_comments import document_tables
+from pipelines.transform.binding import bind
+from pipelines.transform.context import ModelContext
+from pipelines.transform.state import late_touches_start
 
 TABLE = "marts.channel_weights"
 JOURNEYS = "meta.journey_steps"  # the steps of the last fit's journeys, kept for the next run's refit
@@ -66,14 +66,14 @@ SCHEMA = {
 }
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+def materialize(ctx: ModelContext) -> int:
+    con, params = ctx.con, ctx.params
     as_of: date = params["as_of_date"]
     months = int(params.get("data_driven_months", 12))
     order = int(params.get("markov_order", 1))
-    query = model.sql
+    query = ctx.sql
     fit_start = scalar(con, "select ($d::date + to_days(1) - to_months($m::integer))::date", {"d": as_of, "m": months})
-    fingerprint = sql_models.model_fingerprint(model, params)
-    scoped = _scope(con, params, fingerprint, fit_start)
+    scoped = _scope(ctx, fit_start)
     bounds = {"fit_start": fit_start}
     if scoped:
         # the stored journeys of the scoped identities leave the counts and the steps (rebuilt below), and
@@ -104,7 +104,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
                     select end_date, kind, a, b, converted, sum(n)::bigint as n from {COUNTS}
                     where end_date >= $fit_start group by all having sum(n) <> 0 order by all""", bounds)
     _snapshot_inputs(con)
-    sql_models.store_state(con, JOURNEYS, fingerprint, as_of, EARLIEST)
+    ctx.store_state(JOURNEYS, as_of, EARLIEST)
     for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_inputs"):
         con.execute(f"drop table if exists {name}")
 
@@ -140,7 +140,7 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
             "p_conversion": fit_conversions / fit_journeys if fit_journeys else None, "p_conversion_without": None,
         })
     _write(con, pl.DataFrame(out, schema=SCHEMA), as_of, fit_start)
-    document_tables(con, [TABLE])
+    ctx.document([TABLE])
     return len(out)
 
 
@@ -160,7 +160,7 @@ INPUTS_NOW = """
 """
 
 
-def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: str, fit_start: date) -> bool:
+def _scope(ctx: ModelContext, fit_start: date) -> bool:
     """Whether this fit can keep the stored journeys of the identities no new data reached, and if so the
     temp tables that name the others: __dd_identities (the identities whose journeys are rebuilt),
     __dd_scope_visitors and __dd_scope_crm (the visitor and CRM ids whose touches can reach them).
@@ -174,19 +174,18 @@ def _scope(con: duckdb.DuckDBPyConnection, params: dict[str, Any], fingerprint: 
       buyer, a merged customer; and the visitors of touches carrying a CRM id that changed owner.
     Everything is rebuilt for an all-time run, without stored journeys, when the select or the settings
     changed, or when the as-of date moved back (buyers up to it decide which journeys exist)."""
-    from pipelines.transform.params import late_touches_start
-
+    con, params = ctx.con, ctx.params
     as_of: date = params["as_of_date"]
     range_start = params.get("range_start", EARLIEST)
     con.execute(f"create or replace temp table __dd_inputs as {INPUTS_NOW}")
     for name, column in (("__dd_identities", "identity"), ("__dd_scope_visitors", "visitor_id"),
                          ("__dd_scope_crm", "customer_id")):
         con.execute(f"create or replace temp table {name} ({column} varchar)")
-    stored_as_of = sql_models.stored(con, JOURNEYS, "as_of_date")
+    stored_as_of = ctx.stored(JOURNEYS, "as_of_date")
     if (
         range_start <= EARLIEST
         or not all(table_exists(con, t) for t in (JOURNEYS, COUNTS, INPUTS))
-        or sql_models.stored(con, JOURNEYS, "fingerprint") != fingerprint
+        or ctx.stored(JOURNEYS, "fingerprint") != ctx.fingerprint
         or stored_as_of is None
         or as_of < stored_as_of
     ):
@@ -448,7 +447,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
 
 
 def _log_write(con: duckdb.DuckDBPyConnection, window_start: date) -> None:
-    """The same log the incremental SQL models keep (pipelines/transform/runner.py: store_state)."""
+    """The same log the incremental SQL models keep (pipelines/transform/state.py: store_state)."""
     con.execute("create schema if not exists meta")
     con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
     now = datetime.now(timezone.utc).replace(tzinfo=None)

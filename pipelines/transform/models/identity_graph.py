@@ -29,13 +29,10 @@ component. All of it is SQL over whole tables; Python only repeats one statement
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import duckdb
 
 from pipelines.core.db import scalar
-from pipelines.transform.runner import SqlModel, bind
-from pipelines.core.table_comments import document_tables
+from pipelines.transform.context import ModelContext
 
 KINDS = ("crm", "email", "phone", "visitor")
 _COLUMNS = {"crm": "customer_id", "email": "email_key", "phone": "phone_key", "visitor": "visitor_id"}
@@ -46,14 +43,15 @@ log = logging.getLogger(__name__)
 last_rounds: int | None = None  # propagation rounds after the first labels (0: they settled); tests read it
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+def materialize(ctx: ModelContext) -> int:
+    con, params = ctx.con, ctx.params
     global last_rounds
     max_links = int(params.get("identity_max_links", 10))
-    query = model.sql
+    query = ctx.sql
     con.execute("create schema if not exists quality")
     con.execute(
         f"create or replace temp table __id_combos as select row_number() over () as combo, * from ({query})",
-        bind(query, params),
+        ctx.bind(),
     )
     unpivot = " union all ".join(
         f"select combo, '{kind}' as kind, {column} as value, '{kind}:' || {column} as identifier, records "
@@ -208,5 +206,5 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     )
     for temp in ("__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next"):
         con.execute(f"drop table if exists {temp}")
-    document_tables(con, list(TABLES))
+    ctx.document(list(TABLES))
     return int(scalar(con, "select count(*) from staging.customer_identifiers"))

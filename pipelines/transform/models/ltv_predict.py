@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from typing import Any
 
-import duckdb
 import numpy as np
 import polars as pl
 
@@ -38,8 +36,7 @@ from pipelines.transform.models.ltv_models import (
     fit_bgnbd,
     fit_gamma_gamma,
 )
-from pipelines.transform.runner import SqlModel, bind
-from pipelines.core.table_comments import document_tables
+from pipelines.transform.context import ModelContext
 
 HORIZONS = (1, 3, 6, 12, 24)  # months; the columns of marts.customer_ltv_predicted and channel_ltv
 BACKTEST_MONTHS = 6
@@ -56,13 +53,14 @@ _FIT_SCHEMA = {
 }
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
+def materialize(ctx: ModelContext) -> int:
+    con, params = ctx.con, ctx.params
     as_of: date = params["as_of_date"]
     minimum = int(params.get("ltv_min_customers_per_fit", 500))
     con.execute("create schema if not exists quality")
     backtest_from = scalar(con, "select ($d::date - to_months($m::integer))::date", {"d": as_of, "m": BACKTEST_MONTHS})
 
-    _summarise(con, model, params, backtest_from)
+    _summarise(ctx, backtest_from)
     forecast_rows, forecast_fits = _fit_groups(con, "__ltv_summary", minimum, "forecast", as_of)
     _forecast_combos(con, forecast_fits, as_of)
     _write_predictions(con)
@@ -77,18 +75,18 @@ def materialize(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[st
     )
     for temp in ("__ltv_summary", "__ltv_backtest_summary", "__ltv_combos", "__ltv_assign", "__ltv_backtest_combos"):
         con.execute(f"drop table if exists {temp}")
-    document_tables(con, list(TABLES))
+    ctx.document(list(TABLES))
     return int(scalar(con, "select count(*) from marts.customer_ltv_predicted"))
 
 
 # --------------------------------------------------------------------------------------------- the summary
-def _summarise(con, model: SqlModel, params: dict[str, Any], backtest_from: date) -> None:
+def _summarise(ctx: ModelContext, backtest_from: date) -> None:
     """__ltv_summary (the SQL file's select: both summaries in one pass) and __ltv_backtest_summary
     (its back-test columns under the forecast's names, for the customers acquired by then)."""
-    query = model.sql
+    con, query = ctx.con, ctx.sql
     con.execute(
         f"create or replace temp table __ltv_summary as {query}",
-        bind(query, params | {"backtest_as_of": backtest_from}),
+        ctx.bind(ctx.params | {"backtest_as_of": backtest_from}),
     )
     con.execute(
         """create or replace temp table __ltv_backtest_summary as
