@@ -20,13 +20,21 @@ def _absolute(path: str | None) -> str | None:
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--raw", default=None, help=f"folder of exports, one subfolder per source (default {DEFAULT_RAW})")
+    parser.add_argument(
+        "--raw", default=None, help=f"folder of exports, one subfolder per source (default {DEFAULT_RAW})"
+    )
     parser.add_argument("--warehouse", default=None, help=f"the DuckDB file to publish (default {DEFAULT_WAREHOUSE})")
     parser.add_argument("--config", default=None, help="settings file (default acquisition.toml)")
-    parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for a running build (default: fail at once)")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for a running build (default: fail at once)"
+    )
     parser.add_argument("--allow-missing", action="store_true", help="build even if a source folder is missing")
-    parser.add_argument("--allow-shrink", action="store_true", help="publish even if a source shrank past quality.max_shrink_share")
-    parser.add_argument("--verbose", action="store_true", help="also print Dagster's event log (always kept in its storage)")
+    parser.add_argument(
+        "--allow-shrink", action="store_true", help="publish even if a source shrank past quality.max_shrink_share"
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print Dagster's event log (always kept in its storage)"
+    )
 
 
 def _month(text: str) -> date:
@@ -56,9 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = commands.add_parser("rollback", help="put the previous published warehouse back")
     rollback.add_argument("--warehouse", default=None)
 
-    report = commands.add_parser("report", help="print the headline table of the published warehouse; --html writes a file")
+    report = commands.add_parser(
+        "report", help="print the headline table of the published warehouse; --html writes a file"
+    )
     report.add_argument("--warehouse", default=None)
-    report.add_argument("--html", default=None, metavar="PATH", help="also write a self-contained HTML report (e.g. data/report.html)")
+    report.add_argument(
+        "--html", default=None, metavar="PATH", help="also write a self-contained HTML report (e.g. data/report.html)"
+    )
 
     charts = commands.add_parser("charts", help="draw CAC trend, payback curves and LTV:CAC as PNG files")
     charts.add_argument("--warehouse", default=None)
@@ -84,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "backfill"):
             return _materialize(args)
         if args.command == "validate":
-            from pipelines.ingest.validate_files import validate_paths
-
             from pipelines.core.config import load_config
+            from pipelines.ingest.validate_files import validate_paths
 
             options = load_config(args.config).reader_options
             return validate_paths([Path(p) for p in args.paths], args.source, options=options)
@@ -177,7 +188,10 @@ def _materialize(args: argparse.Namespace) -> int:
             return 2
         missing = [k for k in (first, last) if k not in keys]
         if missing:
-            print(f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)", file=sys.stderr)
+            print(
+                f"month(s) {missing} outside the partitions {keys[0]}..{keys[-1]} (periods.partitions_start)",
+                file=sys.stderr,
+            )
             return 2
     months = (first[:7], last[:7], keys.index(last) - keys.index(first) + 1)
     progress = Progress([key.to_user_string() for asset in all_assets for key in asset.keys])
@@ -187,10 +201,17 @@ def _materialize(args: argparse.Namespace) -> int:
     loggers = {"progress": progress.logger}
     if args.verbose:
         loggers["console"] = dg.colored_console_logger
-    resource = WarehouseResource(raw_dir=raw, warehouse_path=warehouse, config_path=config, lock_wait_seconds=args.wait,
-                                 allow_missing=args.allow_missing, allow_shrink=args.allow_shrink,
-                                 # [engine] of the settings unless ACQ_ENGINE=duckdb|spark says otherwise
-                                 engine=os.environ.get("ACQ_ENGINE", ""), spark_master=os.environ.get("ACQ_SPARK_MASTER", ""))
+    resource = WarehouseResource(
+        raw_dir=raw,
+        warehouse_path=warehouse,
+        config_path=config,
+        lock_wait_seconds=args.wait,
+        allow_missing=args.allow_missing,
+        allow_shrink=args.allow_shrink,
+        # [engine] of the settings unless ACQ_ENGINE=duckdb|spark says otherwise
+        engine=os.environ.get("ACQ_ENGINE", ""),
+        spark_master=os.environ.get("ACQ_SPARK_MASTER", ""),
+    )
     job = build_defs(resource).resolve_job_def("refresh").with_logger_defs(loggers)
     relative = os.path.relpath(raw, PROJECT_ROOT) if raw.startswith(str(PROJECT_ROOT)) else raw
     progress.line(f"{args.command} {months[0]}..{months[1]}: {relative} -> {warehouse}")
@@ -198,7 +219,9 @@ def _materialize(args: argparse.Namespace) -> int:
         result = job.execute_in_process(
             instance=instance,
             # a logger runs only when the run config names it
-            run_config={"loggers": {"progress": {}} | ({"console": {"config": {"log_level": "DEBUG"}}} if args.verbose else {})},
+            run_config={
+                "loggers": {"progress": {}} | ({"console": {"config": {"log_level": "DEBUG"}}} if args.verbose else {})
+            },
             tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
             raise_on_error=False,
         )

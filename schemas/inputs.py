@@ -8,8 +8,8 @@ models (`pipelines/ingest/load.py` `bounds_failures`).
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 CURRENCY = r"^[A-Z]{3}$"
 COST_CATEGORIES = ["salary", "software", "services", "overhead", "other"]

@@ -38,7 +38,8 @@ COLUMNS: dict[str, str] = {
     "spend": "Spend that day in the currency of the row (raw) or in the reporting currency (staging).",
     "spend_original": "Spend in the export's currency.",
     "currency": "ISO code of the currency the amounts were exported in.",
-    "fx_rate": "Reporting-currency units per one unit of currency at the row's date (latest rate on or before it); 1 for the reporting currency, NULL when no rate is known.",
+    "fx_rate": "Reporting-currency units per one unit of currency at the row's date (latest rate on or "
+    "before it); 1 for the reporting currency, NULL when no rate is known.",
     # UTM tags
     "utm_source": "utm_source tag as exported.",
     "utm_medium": "utm_medium tag as exported.",
@@ -87,7 +88,8 @@ COLUMNS: dict[str, str] = {
     "ts": "Time of the visit (UTC).",
     "seen_month": "First day of the month the tag combination was seen in.",
     # identity graph
-    "identifier": "An identifier of a person as '<kind>:<value>': crm:<customer id>, email:<keyed hash>, phone:<keyed hash>, visitor:<web or analytics client id>.",
+    "identifier": "An identifier of a person as '<kind>:<value>': crm:<customer id>, email:<keyed hash>, "
+    "phone:<keyed hash>, visitor:<web or analytics client id>.",
     "identifier_kind": "crm, email, phone or visitor.",
     "identifier_value": "The identifier without its kind (e-mails and phones as keyed hashes, never in clear).",
     "tag_key": "The combination of tags, referrer, click-id name and month (macro staging.touch_tag_key) that identifies the row.",
@@ -109,8 +111,12 @@ COLUMNS: dict[str, str] = {
 OVERRIDES: dict[str, dict[str, str]] = {
     "config.source_aliases": {"source": "The source an alias is read as."},
     "config.channel_rules": {"channel": "Channel a touch gets when this rule matches."},
-    "raw.costs": {"channel": "Channel the cost belongs to as exported (NULL or empty = shared, divided by allocation)."},
-    "staging.costs": {"channel": "Normalised channel of the cost (NULL = shared, divided among channels by allocation)."},
+    "raw.costs": {
+        "channel": "Channel the cost belongs to as exported (NULL or empty = shared, divided by allocation)."
+    },
+    "staging.costs": {
+        "channel": "Normalised channel of the cost (NULL = shared, divided among channels by allocation)."
+    },
     "staging.costs_daily": {
         "channel": "Normalised channel of the cost (NULL = shared).",
         "date": "Day this share of the cost falls on (a cost is spread evenly over its days).",

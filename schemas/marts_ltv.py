@@ -15,37 +15,83 @@ BANDS = ["loss", "break_even", "low", "healthy", "excellent"]
 _WEIGHTED = "weighted by attribution credit"
 
 # Columns shared by channel_ltv (one cohort) and channel_summary (cohorts of the window, pooled).
-_LTV = "Historical margin LTV at {h} month(s): cumulative gross margin (net of partial refunds) of the cohort's valid orders with month index k < {h}, first purchase included, per weighted customer. NULL while month index {k} has not ended on or before the as-of date (horizon incomplete, never extrapolated)."
+_LTV = (
+    "Historical margin LTV at {h} month(s): cumulative gross margin (net of partial refunds) of "
+    "the cohort's valid orders with month index k < {h}, first purchase included, per weighted "
+    "customer. NULL while month index {k} has not ended on or before the as-of date (horizon "
+    "incomplete, never extrapolated)."
+)
 _LTV_REVENUE = "Historical revenue LTV at {h} month(s): as ltv_margin_{h} but on revenue net of partial refunds. NULL while the horizon is incomplete."
-_PREDICTED = "Predicted margin LTV at {h} month(s) (docs/metrics.md 'Predicted LTV'): ltv_margin_{h} once the horizon is lived; before, the margin observed so far (net of partial refunds) plus the credit-weighted expected margin of the cohort's customers from the as-of date to the end of month index {k} (marts.customer_ltv_predicted.expected_margin_to_horizon_{h}), per weighted customer. NULL when a customer of the cohort has no prediction (its fit did not converge: quality.ltv_fits)."
-_PREDICTED_PAYBACK = "Predicted payback in months: payback_months_observed once reached; else the month at which the predicted LTV curve - linear between its points at 0 (nothing), 1, 3, 6, 12 and 24 months (ltv_margin_h_predicted) - reaches cac_full, rounded up and never inside the months already complete. NULL when it does not within 24 months, or without cac_full."
+_PREDICTED = (
+    "Predicted margin LTV at {h} month(s) (docs/metrics.md 'Predicted LTV'): ltv_margin_{h} "
+    "once the horizon is lived; before, the margin observed so far (net of partial refunds) "
+    "plus the credit-weighted expected margin of the cohort's customers from the as-of date to "
+    "the end of month index {k} (marts.customer_ltv_predicted.expected_margin_to_horizon_{h}), "
+    "per weighted customer. NULL when a customer of the cohort has no prediction (its fit did "
+    "not converge: quality.ltv_fits)."
+)
+_PREDICTED_PAYBACK = (
+    "Predicted payback in months: payback_months_observed once reached; else the month at which "
+    "the predicted LTV curve - linear between its points at 0 (nothing), 1, 3, 6, 12 and 24 "
+    "months (ltv_margin_h_predicted) - reaches cac_full, rounded up and never inside the months "
+    "already complete. NULL when it does not within 24 months, or without cac_full."
+)
 _DOC = {
-    "cac_paid": "Paid CAC = ad spend / new customers, from marts.channel_period_cac (period_grain 'month') of the acquisition month, channel and model. NULL when unknown or there were no new customers.",
-    "cac_full": "Fully loaded CAC = (ad spend + direct costs + allocated shared costs) / new customers, from marts.channel_period_cac (period_grain 'month'). Used by LTV:CAC and both paybacks.",
+    "cac_paid": "Paid CAC = ad spend / new customers, from marts.channel_period_cac (period_grain 'month') "
+    "of the acquisition month, channel and model. NULL when unknown or there were no new "
+    "customers.",
+    "cac_full": "Fully loaded CAC = (ad spend + direct costs + allocated shared costs) / new customers, "
+    "from marts.channel_period_cac (period_grain 'month'). Used by LTV:CAC and both paybacks.",
     "ltv_cac_12": "LTV:CAC = ltv_margin_12 / cac_full. NULL when the 12-month horizon is incomplete or cac_full is NULL or 0.",
     "ltv_cac_band": "Band of ltv_cac_12: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 excellent (lower bound included). NULL when ltv_cac_12 is NULL.",
-    "ltv_cac_12_predicted": "Predicted LTV:CAC = ltv_margin_12_predicted / cac_full (equal to ltv_cac_12 once 12 months are lived). NULL when either is NULL or cac_full is 0.",
-    "ltv_cac_band_predicted": "Band of ltv_cac_12_predicted: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 excellent (lower bound included). NULL when ltv_cac_12_predicted is NULL.",
-    "payback_months_simple": "Simple payback in months = cac_full / monthly_margin_per_active (average monthly gross margin per active customer). NULL when either is missing or the margin is 0.",
-    "ltv_formula": "Formula LTV = avg_order_value x monthly_orders_per_active x margin_rate x (1 / monthly_churn), i.e. expected margin per customer over the expected lifetime in months. NULL when monthly_churn is NULL (unknown) or <= 0.",
+    "ltv_cac_12_predicted": "Predicted LTV:CAC = ltv_margin_12_predicted / cac_full (equal to ltv_cac_12 once 12 months "
+    "are lived). NULL when either is NULL or cac_full is 0.",
+    "ltv_cac_band_predicted": "Band of ltv_cac_12_predicted: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 "
+    "excellent (lower bound included). NULL when ltv_cac_12_predicted is NULL.",
+    "payback_months_simple": "Simple payback in months = cac_full / monthly_margin_per_active (average monthly gross "
+    "margin per active customer). NULL when either is missing or the margin is 0.",
+    "ltv_formula": "Formula LTV = avg_order_value x monthly_orders_per_active x margin_rate x (1 / "
+    "monthly_churn), i.e. expected margin per customer over the expected lifetime in months. "
+    "NULL when monthly_churn is NULL (unknown) or <= 0.",
     "avg_order_value": "Average order value (average check) = revenue net of partial refunds / valid orders, to the as-of date, weighted by credit.",
     "orders_per_customer": "Valid orders per customer to the as-of date (first purchase included) = weighted orders / weighted customers.",
     "repeat_purchase_rate": "Share of the weighted customers with 2 or more valid orders up to the as-of date.",
     "margin_rate": "Gross margin / revenue, both net of partial refunds, over all observed months.",
-    "monthly_orders_per_active": "Orders per active customer per month = Σ weighted orders / Σ weighted active customers, pooled over every observed month (acquisition month and the partial as-of month included).",
-    "monthly_margin_per_active": "Average monthly gross margin per active customer = Σ weighted margin (net of refunds) / Σ weighted active customers, pooled over every observed month (acquisition month and the partial as-of month included). Denominator of payback_months_simple.",
-    "monthly_churn": "Monthly churn = 1 - pooled month-over-month retention of activity = 1 - Σ active(k) / Σ active(k-1) over complete month indexes k >= 1 (the partial as-of month is left out). NULL while no complete month k >= 1 exists.",
+    "monthly_orders_per_active": "Orders per active customer per month = Σ weighted orders / Σ weighted active customers, "
+    "pooled over every observed month (acquisition month and the partial as-of month included).",
+    "monthly_margin_per_active": "Average monthly gross margin per active customer = Σ weighted margin (net of refunds) / Σ "
+    "weighted active customers, pooled over every observed month (acquisition month and the "
+    "partial as-of month included). Denominator of payback_months_simple.",
+    "monthly_churn": "Monthly churn = 1 - pooled month-over-month retention of activity = 1 - Σ active(k) / Σ "
+    "active(k-1) over complete month indexes k >= 1 (the partial as-of month is left out). NULL "
+    "while no complete month k >= 1 exists.",
 }
 
 
 class CohortMembers(pa.DataFrameModel):
     """Members of acquisition cohorts: one row per customer x attribution model x channel credited."""
 
-    customer_key: pl.String = pa.Field(nullable=False, description="Stitched customer identity (marts.first_purchases.customer_key).")
-    cohort_month: pl.Date = pa.Field(nullable=False, description="Acquisition month: first day of the month of the customer's first valid purchase.")
-    attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model the credit comes from (first_touch, last_touch, last_non_direct, linear, time_decay, position_based, markov, shapley).")
-    channel: pl.String = pa.Field(nullable=False, description="Channel credited for the first purchase; credit a model leaves unassigned (no attribution rows) goes to 'unattributed'.")
-    credit: pl.Float64 = pa.Field(nullable=False, gt=0, le=1 + 1e-9, description="Attribution credit of this channel for the customer's first purchase (sums to 1 per customer and model); the customer's weight in the cohort.")
+    customer_key: pl.String = pa.Field(
+        nullable=False, description="Stitched customer identity (marts.first_purchases.customer_key)."
+    )
+    cohort_month: pl.Date = pa.Field(
+        nullable=False, description="Acquisition month: first day of the month of the customer's first valid purchase."
+    )
+    attribution_model: pl.String = pa.Field(
+        nullable=False,
+        description="Attribution model the credit comes from (first_touch, last_touch, last_non_direct, linear, time_decay, position_based, markov, shapley).",
+    )
+    channel: pl.String = pa.Field(
+        nullable=False,
+        description="Channel credited for the first purchase; credit a model leaves unassigned (no attribution rows) goes to 'unattributed'.",
+    )
+    credit: pl.Float64 = pa.Field(
+        nullable=False,
+        gt=0,
+        le=1 + 1e-9,
+        description="Attribution credit of this channel for the customer's first purchase (sums to 1 per "
+        "customer and model); the customer's weight in the cohort.",
+    )
 
     class Config:
         name = "marts.cohort_members"
@@ -59,21 +105,69 @@ class CohortMembers(pa.DataFrameModel):
 class CohortLtv(pa.DataFrameModel):
     """One row per acquisition month x channel x attribution model x month index."""
 
-    cohort_month: pl.Date = pa.Field(nullable=False, description="Acquisition month: first day of the month of the cohort's first purchases.")
-    channel: pl.String = pa.Field(nullable=False, description="Channel credited for the first purchases ('unattributed' when there was no touch).")
-    attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model whose credits weight the cohort.")
-    month_index: pl.Int32 = pa.Field(nullable=False, ge=0, description="k = calendar months between activity_month and cohort_month; 0 = the acquisition month. Runs up to the as-of month, so young cohorts have fewer rows.")
-    activity_month: pl.Date = pa.Field(nullable=False, description="First day of the calendar month k months after cohort_month.")
-    month_complete: pl.Boolean = pa.Field(nullable=False, description="True when activity_month ended on or before the as-of date; false for the partial as-of month.")
-    cohort_customers: pl.Float64 = pa.Field(nullable=False, gt=0, description=f"Customers acquired in cohort_month through this channel, {_WEIGHTED} (fractional under multi-touch models).")
-    active_customers: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Cohort customers with at least one valid order in month k, {_WEIGHTED}.")
-    retention_rate: pl.Float64 = pa.Field(nullable=False, ge=0, le=1 + 1e-9, description="active_customers / cohort_customers: share of the cohort ordering in month k.")
-    orders: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Valid orders of the cohort placed in month k, {_WEIGHTED}.")
-    repeat_customers: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Cohort customers whose second valid order was placed in month k or earlier, {_WEIGHTED}; at the as-of month, the customers with 2 or more valid orders to date.")
-    revenue: pl.Float64 = pa.Field(nullable=False, description=f"Revenue of the cohort's valid orders placed in month k minus partial refunds whose refunded_at falls in month k, {_WEIGHTED}; reporting currency. Can be negative in a month with only refunds.")
-    margin: pl.Float64 = pa.Field(nullable=False, description=f"Gross margin of the cohort's valid orders placed in month k minus the margin of partial refunds whose refunded_at falls in month k, {_WEIGHTED}; reporting currency.")
-    cum_revenue_per_customer: pl.Float64 = pa.Field(nullable=False, description="Σ revenue over month indexes 0..k / cohort_customers.")
-    cum_margin_per_customer: pl.Float64 = pa.Field(nullable=False, description="Σ margin over month indexes 0..k / cohort_customers; at k = h - 1 on a complete month this is the historical margin LTV at h months.")
+    cohort_month: pl.Date = pa.Field(
+        nullable=False, description="Acquisition month: first day of the month of the cohort's first purchases."
+    )
+    channel: pl.String = pa.Field(
+        nullable=False, description="Channel credited for the first purchases ('unattributed' when there was no touch)."
+    )
+    attribution_model: pl.String = pa.Field(
+        nullable=False, description="Attribution model whose credits weight the cohort."
+    )
+    month_index: pl.Int32 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="k = calendar months between activity_month and cohort_month; 0 = the acquisition month. "
+        "Runs up to the as-of month, so young cohorts have fewer rows.",
+    )
+    activity_month: pl.Date = pa.Field(
+        nullable=False, description="First day of the calendar month k months after cohort_month."
+    )
+    month_complete: pl.Boolean = pa.Field(
+        nullable=False,
+        description="True when activity_month ended on or before the as-of date; false for the partial as-of month.",
+    )
+    cohort_customers: pl.Float64 = pa.Field(
+        nullable=False,
+        gt=0,
+        description=f"Customers acquired in cohort_month through this channel, {_WEIGHTED} (fractional under multi-touch models).",
+    )
+    active_customers: pl.Float64 = pa.Field(
+        nullable=False, ge=0, description=f"Cohort customers with at least one valid order in month k, {_WEIGHTED}."
+    )
+    retention_rate: pl.Float64 = pa.Field(
+        nullable=False,
+        ge=0,
+        le=1 + 1e-9,
+        description="active_customers / cohort_customers: share of the cohort ordering in month k.",
+    )
+    orders: pl.Float64 = pa.Field(
+        nullable=False, ge=0, description=f"Valid orders of the cohort placed in month k, {_WEIGHTED}."
+    )
+    repeat_customers: pl.Float64 = pa.Field(
+        nullable=False,
+        ge=0,
+        description=f"Cohort customers whose second valid order was placed in month k or earlier, {_WEIGHTED}; "
+        f"at the as-of month, the customers with 2 or more valid orders to date.",
+    )
+    revenue: pl.Float64 = pa.Field(
+        nullable=False,
+        description=f"Revenue of the cohort's valid orders placed in month k minus partial refunds whose "
+        f"refunded_at falls in month k, {_WEIGHTED}; reporting currency. Can be negative in a month "
+        f"with only refunds.",
+    )
+    margin: pl.Float64 = pa.Field(
+        nullable=False,
+        description=f"Gross margin of the cohort's valid orders placed in month k minus the margin of partial "
+        f"refunds whose refunded_at falls in month k, {_WEIGHTED}; reporting currency.",
+    )
+    cum_revenue_per_customer: pl.Float64 = pa.Field(
+        nullable=False, description="Σ revenue over month indexes 0..k / cohort_customers."
+    )
+    cum_margin_per_customer: pl.Float64 = pa.Field(
+        nullable=False,
+        description="Σ margin over month indexes 0..k / cohort_customers; at k = h - 1 on a complete month this is the historical margin LTV at h months.",
+    )
 
     class Config:
         name = "marts.cohort_ltv"
@@ -87,10 +181,18 @@ class CohortLtv(pa.DataFrameModel):
 class ChannelLtv(pa.DataFrameModel):
     """One row per acquisition month x channel x attribution model."""
 
-    cohort_month: pl.Date = pa.Field(nullable=False, description="Acquisition month: first day of the month of the cohort's first purchases.")
-    channel: pl.String = pa.Field(nullable=False, description="Channel credited for the first purchases ('unattributed' when there was no touch).")
-    attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model whose credits weight the cohort.")
-    customers: pl.Float64 = pa.Field(nullable=False, gt=0, description=f"Customers acquired (new customers), {_WEIGHTED}.")
+    cohort_month: pl.Date = pa.Field(
+        nullable=False, description="Acquisition month: first day of the month of the cohort's first purchases."
+    )
+    channel: pl.String = pa.Field(
+        nullable=False, description="Channel credited for the first purchases ('unattributed' when there was no touch)."
+    )
+    attribution_model: pl.String = pa.Field(
+        nullable=False, description="Attribution model whose credits weight the cohort."
+    )
+    customers: pl.Float64 = pa.Field(
+        nullable=False, gt=0, description=f"Customers acquired (new customers), {_WEIGHTED}."
+    )
     cac_paid: pl.Float64 = pa.Field(nullable=True, description=_DOC["cac_paid"])
     cac_full: pl.Float64 = pa.Field(nullable=True, description=_DOC["cac_full"])
     ltv_margin_1: pl.Float64 = pa.Field(nullable=True, description=_LTV.format(h=1, k=0))
@@ -105,8 +207,19 @@ class ChannelLtv(pa.DataFrameModel):
     ltv_revenue_24: pl.Float64 = pa.Field(nullable=True, description=_LTV_REVENUE.format(h=24))
     ltv_cac_12: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_cac_12"])
     ltv_cac_band: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band"])
-    payback_months_observed: pl.Int32 = pa.Field(nullable=True, ge=1, description="Observed payback: the smallest k + 1 (acquisition month = month 1) at which cumulative margin per customer >= cac_full; the partial as-of month counts. NULL while not yet reached or without cac_full - see months_observed.")
-    months_observed: pl.Int32 = pa.Field(nullable=False, ge=1, description="Months the cohort has been observed: month indexes 0 to the as-of month, the partial as-of month included (= its rows in marts.cohort_ltv).")
+    payback_months_observed: pl.Int32 = pa.Field(
+        nullable=True,
+        ge=1,
+        description="Observed payback: the smallest k + 1 (acquisition month = month 1) at which cumulative "
+        "margin per customer >= cac_full; the partial as-of month counts. NULL while not yet "
+        "reached or without cac_full - see months_observed.",
+    )
+    months_observed: pl.Int32 = pa.Field(
+        nullable=False,
+        ge=1,
+        description="Months the cohort has been observed: month indexes 0 to the as-of month, the partial as-of "
+        "month included (= its rows in marts.cohort_ltv).",
+    )
     ltv_margin_1_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=1, k=0))
     ltv_margin_3_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=3, k=2))
     ltv_margin_6_predicted: pl.Float64 = pa.Field(nullable=True, description=_PREDICTED.format(h=6, k=5))
@@ -119,16 +232,31 @@ class ChannelLtv(pa.DataFrameModel):
     ltv_formula: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_formula"])
     avg_order_value: pl.Float64 = pa.Field(nullable=True, description=_DOC["avg_order_value"])
     orders_per_customer: pl.Float64 = pa.Field(nullable=False, description=_DOC["orders_per_customer"])
-    repeat_purchase_rate: pl.Float64 = pa.Field(nullable=False, ge=0, le=1 + 1e-9, description=_DOC["repeat_purchase_rate"])
+    repeat_purchase_rate: pl.Float64 = pa.Field(
+        nullable=False, ge=0, le=1 + 1e-9, description=_DOC["repeat_purchase_rate"]
+    )
     margin_rate: pl.Float64 = pa.Field(nullable=True, description=_DOC["margin_rate"])
     monthly_orders_per_active: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_orders_per_active"])
     monthly_margin_per_active: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_margin_per_active"])
     monthly_churn: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_churn"])
-    orders: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Valid orders of the cohort up to the as-of date, {_WEIGHTED}.")
-    revenue: pl.Float64 = pa.Field(nullable=False, description=f"Revenue of the cohort up to the as-of date, net of partial refunds, {_WEIGHTED}.")
-    margin: pl.Float64 = pa.Field(nullable=False, description=f"Gross margin of the cohort up to the as-of date, net of partial refunds, {_WEIGHTED}.")
-    active_customer_months: pl.Float64 = pa.Field(nullable=False, ge=0, description="Σ active_customers over the observed months (partial as-of month included): the denominator of the per-active-customer monthly rates.")
-    repeat_customers: pl.Float64 = pa.Field(nullable=False, ge=0, description=f"Customers with 2 or more valid orders up to the as-of date, {_WEIGHTED}.")
+    orders: pl.Float64 = pa.Field(
+        nullable=False, ge=0, description=f"Valid orders of the cohort up to the as-of date, {_WEIGHTED}."
+    )
+    revenue: pl.Float64 = pa.Field(
+        nullable=False, description=f"Revenue of the cohort up to the as-of date, net of partial refunds, {_WEIGHTED}."
+    )
+    margin: pl.Float64 = pa.Field(
+        nullable=False,
+        description=f"Gross margin of the cohort up to the as-of date, net of partial refunds, {_WEIGHTED}.",
+    )
+    active_customer_months: pl.Float64 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="Σ active_customers over the observed months (partial as-of month included): the denominator of the per-active-customer monthly rates.",
+    )
+    repeat_customers: pl.Float64 = pa.Field(
+        nullable=False, ge=0, description=f"Customers with 2 or more valid orders up to the as-of date, {_WEIGHTED}."
+    )
 
     class Config:
         name = "marts.channel_ltv"
@@ -143,49 +271,174 @@ class ChannelLtv(pa.DataFrameModel):
 class ChannelSummary(pa.DataFrameModel):
     """One row per channel x attribution model over the summary window of cohorts."""
 
-    channel: pl.String = pa.Field(nullable=False, description="Channel credited for the first purchases ('unattributed' when there was no touch).")
-    attribution_model: pl.String = pa.Field(nullable=False, description="Attribution model whose credits weight the cohorts; last_non_direct is the headline default.")
-    window_start: pl.Date = pa.Field(nullable=False, description="First acquisition month in the window (included): window_end minus summary_months - 1 months.")
-    window_end: pl.Date = pa.Field(nullable=False, description="Last acquisition month in the window (included): the last month that ended on or before the as-of date.")
-    cohorts: pl.Int32 = pa.Field(nullable=False, ge=1, description="Acquisition months in the window with customers for this channel and model.")
-    customers: pl.Float64 = pa.Field(nullable=False, gt=0, description=f"New customers acquired in the window, {_WEIGHTED}.")
-    cac_paid: pl.Float64 = pa.Field(nullable=True, description="New-customer-weighted paid CAC over the window = Σ ad_spend / Σ new_customers of the window's months in marts.channel_period_cac (month grain); spend of months without new customers included. NULL when the window has no new customers there.")
-    cac_full: pl.Float64 = pa.Field(nullable=True, description="New-customer-weighted fully loaded CAC over the window = Σ total_cost / Σ new_customers of the window's months in marts.channel_period_cac (month grain); costs of months without new customers included. Used by ltv_cac_12 and both paybacks.")
-    ltv_margin_1: pl.Float64 = pa.Field(nullable=True, description="Margin LTV at 1 month, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_margin_3: pl.Float64 = pa.Field(nullable=True, description="Margin LTV at 3 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_margin_6: pl.Float64 = pa.Field(nullable=True, description="Margin LTV at 6 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_margin_12: pl.Float64 = pa.Field(nullable=True, description="Margin LTV at 12 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_margin_24: pl.Float64 = pa.Field(nullable=True, description="Margin LTV at 24 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is (always so with a 12-month window).")
-    ltv_revenue_1: pl.Float64 = pa.Field(nullable=True, description="Revenue LTV at 1 month, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_revenue_3: pl.Float64 = pa.Field(nullable=True, description="Revenue LTV at 3 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_revenue_6: pl.Float64 = pa.Field(nullable=True, description="Revenue LTV at 6 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_revenue_12: pl.Float64 = pa.Field(nullable=True, description="Revenue LTV at 12 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
-    ltv_revenue_24: pl.Float64 = pa.Field(nullable=True, description="Revenue LTV at 24 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.")
+    channel: pl.String = pa.Field(
+        nullable=False, description="Channel credited for the first purchases ('unattributed' when there was no touch)."
+    )
+    attribution_model: pl.String = pa.Field(
+        nullable=False,
+        description="Attribution model whose credits weight the cohorts; last_non_direct is the headline default.",
+    )
+    window_start: pl.Date = pa.Field(
+        nullable=False,
+        description="First acquisition month in the window (included): window_end minus summary_months - 1 months.",
+    )
+    window_end: pl.Date = pa.Field(
+        nullable=False,
+        description="Last acquisition month in the window (included): the last month that ended on or before the as-of date.",
+    )
+    cohorts: pl.Int32 = pa.Field(
+        nullable=False, ge=1, description="Acquisition months in the window with customers for this channel and model."
+    )
+    customers: pl.Float64 = pa.Field(
+        nullable=False, gt=0, description=f"New customers acquired in the window, {_WEIGHTED}."
+    )
+    cac_paid: pl.Float64 = pa.Field(
+        nullable=True,
+        description="New-customer-weighted paid CAC over the window = Σ ad_spend / Σ new_customers of the "
+        "window's months in marts.channel_period_cac (month grain); spend of months without new "
+        "customers included. NULL when the window has no new customers there.",
+    )
+    cac_full: pl.Float64 = pa.Field(
+        nullable=True,
+        description="New-customer-weighted fully loaded CAC over the window = Σ total_cost / Σ new_customers of "
+        "the window's months in marts.channel_period_cac (month grain); costs of months without new "
+        "customers included. Used by ltv_cac_12 and both paybacks.",
+    )
+    ltv_margin_1: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Margin LTV at 1 month, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_margin_3: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Margin LTV at 3 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_margin_6: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Margin LTV at 6 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_margin_12: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Margin LTV at 12 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_margin_24: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Margin LTV at 24 months, customer-weighted over the window's cohorts complete at that "
+        "horizon; NULL if none is (always so with a 12-month window).",
+    )
+    ltv_revenue_1: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Revenue LTV at 1 month, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_revenue_3: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Revenue LTV at 3 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_revenue_6: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Revenue LTV at 6 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_revenue_12: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Revenue LTV at 12 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
+    ltv_revenue_24: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Revenue LTV at 24 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+    )
     ltv_cac_12: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_cac_12"])
     ltv_cac_band: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band"])
-    payback_months_observed: pl.Int32 = pa.Field(nullable=True, ge=1, description="Observed payback on the pooled curve: smallest k + 1 at which the customer-weighted cumulative margin per customer of the window's cohorts whose month k is complete reaches cac_full. NULL while not reached.")
-    months_observed: pl.Int32 = pa.Field(nullable=True, ge=1, description="Length of the pooled curve: complete months observed of the window's oldest cohort (partial as-of month excluded).")
-    payback_months_simple: pl.Float64 = pa.Field(nullable=True, description=_DOC["payback_months_simple"] + " Pooled over the window's cohorts.")
-    ltv_formula: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_formula"] + " Inputs pooled over the window's cohorts.")
+    payback_months_observed: pl.Int32 = pa.Field(
+        nullable=True,
+        ge=1,
+        description="Observed payback on the pooled curve: smallest k + 1 at which the customer-weighted "
+        "cumulative margin per customer of the window's cohorts whose month k is complete reaches "
+        "cac_full. NULL while not reached.",
+    )
+    months_observed: pl.Int32 = pa.Field(
+        nullable=True,
+        ge=1,
+        description="Length of the pooled curve: complete months observed of the window's oldest cohort (partial as-of month excluded).",
+    )
+    payback_months_simple: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["payback_months_simple"] + " Pooled over the window's cohorts."
+    )
+    ltv_formula: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["ltv_formula"] + " Inputs pooled over the window's cohorts."
+    )
     avg_order_value: pl.Float64 = pa.Field(nullable=True, description=_DOC["avg_order_value"])
-    orders_per_customer: pl.Float64 = pa.Field(nullable=False, description=_DOC["orders_per_customer"] + " Cohorts of different ages are pooled.")
-    repeat_purchase_rate: pl.Float64 = pa.Field(nullable=False, ge=0, le=1 + 1e-9, description=_DOC["repeat_purchase_rate"])
+    orders_per_customer: pl.Float64 = pa.Field(
+        nullable=False, description=_DOC["orders_per_customer"] + " Cohorts of different ages are pooled."
+    )
+    repeat_purchase_rate: pl.Float64 = pa.Field(
+        nullable=False, ge=0, le=1 + 1e-9, description=_DOC["repeat_purchase_rate"]
+    )
     margin_rate: pl.Float64 = pa.Field(nullable=True, description=_DOC["margin_rate"])
     monthly_orders_per_active: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_orders_per_active"])
     monthly_margin_per_active: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_margin_per_active"])
-    monthly_churn: pl.Float64 = pa.Field(nullable=True, description=_DOC["monthly_churn"] + " Pooled over the window's cohorts.")
-    ltv_margin_1_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 1 month, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_1_predicted: observed where lived, else observed so far + expected). NULL if one cohort's prediction is.")
-    ltv_margin_3_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 3 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_3_predicted). NULL if one cohort's prediction is.")
-    ltv_margin_6_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 6 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_6_predicted). NULL if one cohort's prediction is.")
-    ltv_margin_12_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 12 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_12_predicted): the figure to judge this year's acquisition by. NULL if one cohort's prediction is.")
-    ltv_margin_24_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted margin LTV at 24 months, customer-weighted over all the window's cohorts (marts.channel_ltv.ltv_margin_24_predicted). NULL if one cohort's prediction is.")
-    ltv_cac_12_predicted: pl.Float64 = pa.Field(nullable=True, description="Predicted LTV:CAC of the window = ltv_margin_12_predicted / cac_full. NULL when either is NULL or cac_full is 0.")
+    monthly_churn: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["monthly_churn"] + " Pooled over the window's cohorts."
+    )
+    ltv_margin_1_predicted: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Predicted margin LTV at 1 month, customer-weighted over all the window's cohorts "
+        "(marts.channel_ltv.ltv_margin_1_predicted: observed where lived, else observed so far + "
+        "expected). NULL if one cohort's prediction is.",
+    )
+    ltv_margin_3_predicted: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Predicted margin LTV at 3 months, customer-weighted over all the window's cohorts "
+        "(marts.channel_ltv.ltv_margin_3_predicted). NULL if one cohort's prediction is.",
+    )
+    ltv_margin_6_predicted: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Predicted margin LTV at 6 months, customer-weighted over all the window's cohorts "
+        "(marts.channel_ltv.ltv_margin_6_predicted). NULL if one cohort's prediction is.",
+    )
+    ltv_margin_12_predicted: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Predicted margin LTV at 12 months, customer-weighted over all the window's cohorts "
+        "(marts.channel_ltv.ltv_margin_12_predicted): the figure to judge this year's acquisition "
+        "by. NULL if one cohort's prediction is.",
+    )
+    ltv_margin_24_predicted: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Predicted margin LTV at 24 months, customer-weighted over all the window's cohorts "
+        "(marts.channel_ltv.ltv_margin_24_predicted). NULL if one cohort's prediction is.",
+    )
+    ltv_cac_12_predicted: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Predicted LTV:CAC of the window = ltv_margin_12_predicted / cac_full. NULL when either is NULL or cac_full is 0.",
+    )
     ltv_cac_band_predicted: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band_predicted"])
-    payback_months_predicted: pl.Int32 = pa.Field(nullable=True, ge=1, description="Predicted payback of the window: payback_months_observed once reached; else where the pooled predicted LTV curve (linear between its points at 0, 1, 3, 6, 12 and 24 months) reaches cac_full, rounded up and after months_observed. NULL when not within 24 months, or without cac_full.")
-    customers_older_cohorts: pl.Float64 = pa.Field(nullable=True, description=f"Customers acquired in the summary_months acquisition months before the window (window_start - summary_months to window_start - 1 month), {_WEIGHTED}: the older cohorts that have lived their 12 months. NULL when there were none.")
-    ltv_margin_12_older_cohorts: pl.Float64 = pa.Field(nullable=True, description="Observed margin LTV at 12 months of the older cohorts (see customers_older_cohorts), customer-weighted over those complete at 12 months: the lived figure to set beside ltv_margin_12_predicted. NULL if none is.")
-    cac_full_older_cohorts: pl.Float64 = pa.Field(nullable=True, description="New-customer-weighted fully loaded CAC of the older cohorts' acquisition months = Σ total_cost / Σ new_customers in marts.channel_period_cac (month grain).")
-    ltv_cac_12_older_cohorts: pl.Float64 = pa.Field(nullable=True, description="Observed LTV:CAC of the older cohorts = ltv_margin_12_older_cohorts / cac_full_older_cohorts; NULL when either is NULL or the CAC is 0.")
+    payback_months_predicted: pl.Int32 = pa.Field(
+        nullable=True,
+        ge=1,
+        description="Predicted payback of the window: payback_months_observed once reached; else where the "
+        "pooled predicted LTV curve (linear between its points at 0, 1, 3, 6, 12 and 24 months) "
+        "reaches cac_full, rounded up and after months_observed. NULL when not within 24 months, or "
+        "without cac_full.",
+    )
+    customers_older_cohorts: pl.Float64 = pa.Field(
+        nullable=True,
+        description=f"Customers acquired in the summary_months acquisition months before the window "
+        f"(window_start - summary_months to window_start - 1 month), {_WEIGHTED}: the older cohorts "
+        f"that have lived their 12 months. NULL when there were none.",
+    )
+    ltv_margin_12_older_cohorts: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Observed margin LTV at 12 months of the older cohorts (see customers_older_cohorts), "
+        "customer-weighted over those complete at 12 months: the lived figure to set beside "
+        "ltv_margin_12_predicted. NULL if none is.",
+    )
+    cac_full_older_cohorts: pl.Float64 = pa.Field(
+        nullable=True,
+        description="New-customer-weighted fully loaded CAC of the older cohorts' acquisition months = Σ "
+        "total_cost / Σ new_customers in marts.channel_period_cac (month grain).",
+    )
+    ltv_cac_12_older_cohorts: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Observed LTV:CAC of the older cohorts = ltv_margin_12_older_cohorts / cac_full_older_cohorts; NULL when either is NULL or the CAC is 0.",
+    )
 
     class Config:
         name = "marts.channel_summary"
@@ -198,25 +451,84 @@ class ChannelSummary(pa.DataFrameModel):
         )
 
 
-_EXPECTED_ORDERS = "Expected repeat purchase days in the {h} calendar month(s) after the as-of date (as_of_date + 1 day to as_of_date + {h} months): the BG/NBD conditional expectation E[X(t) | frequency, recency, tenure] of the customer's fit, t in days. NULL when the fit used did not converge (quality.ltv_fits)."
-_EXPECTED_MARGIN = "Expected gross margin in the {h} calendar month(s) after the as-of date = expected_orders_{h}m x expected_margin_per_order; reporting currency. NULL when the fit used did not converge."
-_TO_HORIZON = "Expected gross margin from the as-of date to the end of month index {k} after the acquisition month (the part of horizon {h} not yet lived) = E[X(t)] x expected_margin_per_order with t = days from the as-of date to that month's last day; 0 once the horizon is lived. The per-customer term of marts.channel_ltv.ltv_margin_{h}_predicted."
+_EXPECTED_ORDERS = (
+    "Expected repeat purchase days in the {h} calendar month(s) after the as-of date "
+    "(as_of_date + 1 day to as_of_date + {h} months): the BG/NBD conditional expectation E[X(t) "
+    "| frequency, recency, tenure] of the customer's fit, t in days. NULL when the fit used did "
+    "not converge (quality.ltv_fits)."
+)
+_EXPECTED_MARGIN = (
+    "Expected gross margin in the {h} calendar month(s) after the as-of date = "
+    "expected_orders_{h}m x expected_margin_per_order; reporting currency. NULL when the fit "
+    "used did not converge."
+)
+_TO_HORIZON = (
+    "Expected gross margin from the as-of date to the end of month index {k} after the "
+    "acquisition month (the part of horizon {h} not yet lived) = E[X(t)] x "
+    "expected_margin_per_order with t = days from the as-of date to that month's last day; 0 "
+    "once the horizon is lived. The per-customer term of "
+    "marts.channel_ltv.ltv_margin_{h}_predicted."
+)
 
 
 class CustomerLtvPredicted(pa.DataFrameModel):
     """One row per customer acquired up to the as-of date."""
 
-    customer_key: pl.String = pa.Field(nullable=False, unique=True, description="Stitched customer identity (marts.first_purchases.customer_key).")
-    first_purchase_date: pl.Date = pa.Field(nullable=False, description="Day of the first valid purchase (UTC): day 0 of recency and tenure.")
-    acquisition_month: pl.Date = pa.Field(nullable=False, description="First day of the month of the first valid purchase (the cohort month).")
-    channel: pl.String = pa.Field(nullable=False, description="Acquisition channel the customer is fitted with: marts.first_purchases.channel, i.e. the channel with the largest credit of the first purchase under the default attribution model (ties: the later touch, then the name); 'unattributed' when none. A customer whose credit several channels share is fitted once, with that channel, and weighted by credit in each channel's cohorts.")
-    fit_used: pl.String = pa.Field(nullable=False, description="Which fit predicts this customer: the channel's own (its name) when the channel has at least ltv.min_customers_per_fit customers and both its fits converged, else 'pooled' (all customers). See quality.ltv_fits.")
-    frequency: pl.Int32 = pa.Field(nullable=False, ge=0, description="Repeat purchase days up to the as-of date: distinct days with a valid order, minus the first (lifetimes' frequency with freq='D').")
-    recency: pl.Int32 = pa.Field(nullable=False, ge=0, description="Days from the first purchase day to the last purchase day (0 without repeat purchases).")
-    tenure: pl.Int32 = pa.Field(nullable=False, ge=0, description="Days from the first purchase day to the as-of date (lifetimes' T).")
-    monetary_value: pl.Float64 = pa.Field(nullable=True, description="Mean gross margin per repeat purchase day (the first day left out), net of partial refunds known at the as-of date; NULL without repeat purchases. The Gamma-Gamma input (fitted on customers where it is > 0).")
-    p_alive: pl.Float64 = pa.Field(nullable=True, ge=0, le=1 + 1e-9, description="BG/NBD probability that the customer is still active at the as-of date (1 without repeat purchases: BG/NBD dropout happens at a purchase). NULL when the fit used did not converge.")
-    expected_margin_per_order: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma expected margin per future purchase day = (1 - w) x population mean p v / (q - 1) + w x monetary_value, w = p x frequency / (p x frequency + q - 1); the population mean without repeat purchases. NULL when the fit used did not converge.")
+    customer_key: pl.String = pa.Field(
+        nullable=False, unique=True, description="Stitched customer identity (marts.first_purchases.customer_key)."
+    )
+    first_purchase_date: pl.Date = pa.Field(
+        nullable=False, description="Day of the first valid purchase (UTC): day 0 of recency and tenure."
+    )
+    acquisition_month: pl.Date = pa.Field(
+        nullable=False, description="First day of the month of the first valid purchase (the cohort month)."
+    )
+    channel: pl.String = pa.Field(
+        nullable=False,
+        description="Acquisition channel the customer is fitted with: marts.first_purchases.channel, i.e. the "
+        "channel with the largest credit of the first purchase under the default attribution model "
+        "(ties: the later touch, then the name); 'unattributed' when none. A customer whose credit "
+        "several channels share is fitted once, with that channel, and weighted by credit in each "
+        "channel's cohorts.",
+    )
+    fit_used: pl.String = pa.Field(
+        nullable=False,
+        description="Which fit predicts this customer: the channel's own (its name) when the channel has at "
+        "least ltv.min_customers_per_fit customers and both its fits converged, else 'pooled' (all "
+        "customers). See quality.ltv_fits.",
+    )
+    frequency: pl.Int32 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="Repeat purchase days up to the as-of date: distinct days with a valid order, minus the first (lifetimes' frequency with freq='D').",
+    )
+    recency: pl.Int32 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="Days from the first purchase day to the last purchase day (0 without repeat purchases).",
+    )
+    tenure: pl.Int32 = pa.Field(
+        nullable=False, ge=0, description="Days from the first purchase day to the as-of date (lifetimes' T)."
+    )
+    monetary_value: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Mean gross margin per repeat purchase day (the first day left out), net of partial refunds "
+        "known at the as-of date; NULL without repeat purchases. The Gamma-Gamma input (fitted on "
+        "customers where it is > 0).",
+    )
+    p_alive: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        le=1 + 1e-9,
+        description="BG/NBD probability that the customer is still active at the as-of date (1 without repeat "
+        "purchases: BG/NBD dropout happens at a purchase). NULL when the fit used did not converge.",
+    )
+    expected_margin_per_order: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Gamma-Gamma expected margin per future purchase day = (1 - w) x population mean p v / (q - "
+        "1) + w x monetary_value, w = p x frequency / (p x frequency + q - 1); the population mean "
+        "without repeat purchases. NULL when the fit used did not converge.",
+    )
     expected_orders_1m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=1))
     expected_orders_3m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=3))
     expected_orders_6m: pl.Float64 = pa.Field(nullable=True, ge=0, description=_EXPECTED_ORDERS.format(h=6))
@@ -246,26 +558,83 @@ class CustomerLtvPredicted(pa.DataFrameModel):
 class LtvFits(pa.DataFrameModel):
     """One row per fit attempted or skipped: forecast and back-test, pooled and per channel."""
 
-    purpose: pl.String = pa.Field(nullable=False, isin=["forecast", "backtest"], description="'forecast': the fits behind marts.customer_ltv_predicted (data to the as-of date); 'backtest': those behind quality.ltv_backtest (data to the as-of date - 6 months).")
-    summary_as_of: pl.Date = pa.Field(nullable=False, description="The date the customers' summary was taken at (the as-of date, or 6 months before it for the back-test).")
-    fit: pl.String = pa.Field(nullable=False, description="'pooled' (all customers) or the acquisition channel (marts.customer_ltv_predicted.channel).")
-    customers: pl.Int64 = pa.Field(nullable=False, ge=0, description="Customers acquired up to summary_as_of in this group.")
-    repeat_customers: pl.Int64 = pa.Field(nullable=False, ge=0, description="Of them, customers with at least one repeat purchase day.")
-    value_customers: pl.Int64 = pa.Field(nullable=False, ge=0, description="Of them, repeat customers with a positive mean margin per repeat day: the Gamma-Gamma sample.")
-    status: pl.String = pa.Field(nullable=False, isin=["fitted", "too_small", "not_converged"], description="'fitted': both models converged; 'too_small': fewer customers than ltv.min_customers_per_fit, not fitted; 'not_converged': BG/NBD or Gamma-Gamma did not converge (see message). A channel that is too small or did not converge uses the pooled fit; when the pooled fit did not converge, the customers that need it get NULL predictions.")
-    fit_used: pl.String = pa.Field(nullable=False, description="The fit this group's customers are predicted with: the channel itself or 'pooled'.")
-    bgnbd_converged: pl.Boolean = pa.Field(nullable=True, description="BG/NBD maximum likelihood converged (scipy L-BFGS-B success or a vanishing gradient, no parameter on its bound). NULL when not fitted.")
-    gamma_gamma_converged: pl.Boolean = pa.Field(nullable=True, description="Gamma-Gamma maximum likelihood converged and q > 1 (a finite mean margin). NULL when not fitted.")
+    purpose: pl.String = pa.Field(
+        nullable=False,
+        isin=["forecast", "backtest"],
+        description="'forecast': the fits behind marts.customer_ltv_predicted (data to the as-of date); "
+        "'backtest': those behind quality.ltv_backtest (data to the as-of date - 6 months).",
+    )
+    summary_as_of: pl.Date = pa.Field(
+        nullable=False,
+        description="The date the customers' summary was taken at (the as-of date, or 6 months before it for the back-test).",
+    )
+    fit: pl.String = pa.Field(
+        nullable=False,
+        description="'pooled' (all customers) or the acquisition channel (marts.customer_ltv_predicted.channel).",
+    )
+    customers: pl.Int64 = pa.Field(
+        nullable=False, ge=0, description="Customers acquired up to summary_as_of in this group."
+    )
+    repeat_customers: pl.Int64 = pa.Field(
+        nullable=False, ge=0, description="Of them, customers with at least one repeat purchase day."
+    )
+    value_customers: pl.Int64 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="Of them, repeat customers with a positive mean margin per repeat day: the Gamma-Gamma sample.",
+    )
+    status: pl.String = pa.Field(
+        nullable=False,
+        isin=["fitted", "too_small", "not_converged"],
+        description="'fitted': both models converged; 'too_small': fewer customers than "
+        "ltv.min_customers_per_fit, not fitted; 'not_converged': BG/NBD or Gamma-Gamma did not "
+        "converge (see message). A channel that is too small or did not converge uses the pooled "
+        "fit; when the pooled fit did not converge, the customers that need it get NULL "
+        "predictions.",
+    )
+    fit_used: pl.String = pa.Field(
+        nullable=False, description="The fit this group's customers are predicted with: the channel itself or 'pooled'."
+    )
+    bgnbd_converged: pl.Boolean = pa.Field(
+        nullable=True,
+        description="BG/NBD maximum likelihood converged (scipy L-BFGS-B success or a vanishing gradient, no parameter on its bound). NULL when not fitted.",
+    )
+    gamma_gamma_converged: pl.Boolean = pa.Field(
+        nullable=True,
+        description="Gamma-Gamma maximum likelihood converged and q > 1 (a finite mean margin). NULL when not fitted.",
+    )
     r: pl.Float64 = pa.Field(nullable=True, description="BG/NBD r: shape of the gamma distribution of purchase rates.")
-    alpha: pl.Float64 = pa.Field(nullable=True, description="BG/NBD alpha: scale of the gamma distribution of purchase rates, in days.")
-    a: pl.Float64 = pa.Field(nullable=True, description="BG/NBD a: first parameter of the beta distribution of the dropout probability after a purchase.")
-    b: pl.Float64 = pa.Field(nullable=True, description="BG/NBD b: second parameter of the beta distribution of the dropout probability after a purchase.")
-    p: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma p: shape of the gamma distribution of a purchase's margin.")
-    q: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma q: shape of the gamma distribution of the customers' scale parameters.")
-    v: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma v: scale of that distribution, in the reporting currency; mean margin per purchase = p v / (q - 1).")
-    bgnbd_log_likelihood: pl.Float64 = pa.Field(nullable=True, description="BG/NBD log-likelihood per customer at the fitted parameters.")
-    gamma_gamma_log_likelihood: pl.Float64 = pa.Field(nullable=True, description="Gamma-Gamma log-likelihood per customer of the sample at the fitted parameters.")
-    message: pl.String = pa.Field(nullable=True, description="The optimiser's messages (with the largest gradient at the end), or why the group was not fitted.")
+    alpha: pl.Float64 = pa.Field(
+        nullable=True, description="BG/NBD alpha: scale of the gamma distribution of purchase rates, in days."
+    )
+    a: pl.Float64 = pa.Field(
+        nullable=True,
+        description="BG/NBD a: first parameter of the beta distribution of the dropout probability after a purchase.",
+    )
+    b: pl.Float64 = pa.Field(
+        nullable=True,
+        description="BG/NBD b: second parameter of the beta distribution of the dropout probability after a purchase.",
+    )
+    p: pl.Float64 = pa.Field(
+        nullable=True, description="Gamma-Gamma p: shape of the gamma distribution of a purchase's margin."
+    )
+    q: pl.Float64 = pa.Field(
+        nullable=True, description="Gamma-Gamma q: shape of the gamma distribution of the customers' scale parameters."
+    )
+    v: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Gamma-Gamma v: scale of that distribution, in the reporting currency; mean margin per purchase = p v / (q - 1).",
+    )
+    bgnbd_log_likelihood: pl.Float64 = pa.Field(
+        nullable=True, description="BG/NBD log-likelihood per customer at the fitted parameters."
+    )
+    gamma_gamma_log_likelihood: pl.Float64 = pa.Field(
+        nullable=True, description="Gamma-Gamma log-likelihood per customer of the sample at the fitted parameters."
+    )
+    message: pl.String = pa.Field(
+        nullable=True,
+        description="The optimiser's messages (with the largest gradient at the end), or why the group was not fitted.",
+    )
 
     class Config:
         name = "quality.ltv_fits"
@@ -279,20 +648,46 @@ class LtvFits(pa.DataFrameModel):
 class LtvBacktest(pa.DataFrameModel):
     """One row per acquisition channel plus 'all'."""
 
-    calibration_end: pl.Date = pa.Field(nullable=False, description="The as-of date - 6 months: the fits see valid orders up to this day and customers acquired by then.")
+    calibration_end: pl.Date = pa.Field(
+        nullable=False,
+        description="The as-of date - 6 months: the fits see valid orders up to this day and customers acquired by then.",
+    )
     holdout_start: pl.Date = pa.Field(nullable=False, description="First day predicted: calibration_end + 1 day.")
     holdout_end: pl.Date = pa.Field(nullable=False, description="Last day predicted: the as-of date.")
-    channel: pl.String = pa.Field(nullable=False, description="Acquisition channel (as in marts.customer_ltv_predicted), or 'all' for every customer.")
-    fit_used: pl.String = pa.Field(nullable=True, description="The fit the channel's customers were predicted with: the channel or 'pooled' (quality.ltv_fits, purpose 'backtest'); NULL on the 'all' row.")
+    channel: pl.String = pa.Field(
+        nullable=False,
+        description="Acquisition channel (as in marts.customer_ltv_predicted), or 'all' for every customer.",
+    )
+    fit_used: pl.String = pa.Field(
+        nullable=True,
+        description="The fit the channel's customers were predicted with: the channel or 'pooled' "
+        "(quality.ltv_fits, purpose 'backtest'); NULL on the 'all' row.",
+    )
     customers: pl.Int64 = pa.Field(nullable=False, ge=1, description="Customers acquired up to calibration_end.")
-    predicted_orders: pl.Float64 = pa.Field(nullable=True, ge=0, description="Σ BG/NBD expected repeat purchase days in the holdout. NULL when a customer's fit did not converge.")
-    actual_orders: pl.Float64 = pa.Field(nullable=False, ge=0, description="Σ distinct days with a valid order in the holdout.")
+    predicted_orders: pl.Float64 = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Σ BG/NBD expected repeat purchase days in the holdout. NULL when a customer's fit did not converge.",
+    )
+    actual_orders: pl.Float64 = pa.Field(
+        nullable=False, ge=0, description="Σ distinct days with a valid order in the holdout."
+    )
     orders_error: pl.Float64 = pa.Field(nullable=True, description="predicted_orders - actual_orders.")
-    orders_relative_error: pl.Float64 = pa.Field(nullable=True, description="orders_error / actual_orders; NULL when actual_orders is 0.")
-    predicted_margin: pl.Float64 = pa.Field(nullable=True, description="Σ expected repeat purchase days x Gamma-Gamma expected margin per purchase day, for the holdout; reporting currency.")
-    actual_margin: pl.Float64 = pa.Field(nullable=False, description="Σ gross margin of the valid orders in the holdout, net of their partial refunds known at the as-of date.")
+    orders_relative_error: pl.Float64 = pa.Field(
+        nullable=True, description="orders_error / actual_orders; NULL when actual_orders is 0."
+    )
+    predicted_margin: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Σ expected repeat purchase days x Gamma-Gamma expected margin per purchase day, for the holdout; reporting currency.",
+    )
+    actual_margin: pl.Float64 = pa.Field(
+        nullable=False,
+        description="Σ gross margin of the valid orders in the holdout, net of their partial refunds known at the as-of date.",
+    )
     margin_error: pl.Float64 = pa.Field(nullable=True, description="predicted_margin - actual_margin.")
-    margin_relative_error: pl.Float64 = pa.Field(nullable=True, description="margin_error / actual_margin; NULL when actual_margin is 0.")
+    margin_relative_error: pl.Float64 = pa.Field(
+        nullable=True, description="margin_error / actual_margin; NULL when actual_margin is 0."
+    )
 
     class Config:
         name = "quality.ltv_backtest"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
 
 class RejectedRows(pa.DataFrameModel):
     run_id: pl.String = pa.Field(description="Dagster run that read the file")
     source: pl.String = pa.Field(description="input source: ad_spend, costs, customers, orders, touchpoints, fx_rates")
     source_file: pl.String = pa.Field(description="file path relative to the raw folder")
-    source_row: pl.Int64 = pa.Field(ge=1, description="line number as a spreadsheet shows it (1 = first line of the file)")
+    source_row: pl.Int64 = pa.Field(
+        ge=1, description="line number as a spreadsheet shows it (1 = first line of the file)"
+    )
     column_name: pl.String = pa.Field(description="canonical column that failed")
     check_name: pl.String = pa.Field(description="the check that failed (cast_*, not_nullable, str_matches, ...)")
     raw_value: pl.String = pa.Field(nullable=True, description="the value as exported; e-mails and phones masked")
@@ -18,18 +20,31 @@ class RejectedRows(pa.DataFrameModel):
 
     class Config:
         name = "quality.rejected_rows"
-        description = "Quarantine: one row per failed value of every rejected input row. Fix the export and re-run to clear it."
+        description = (
+            "Quarantine: one row per failed value of every rejected input row. Fix the export and re-run to clear it."
+        )
 
 
 class FileLoads(pa.DataFrameModel):
     run_id: pl.String = pa.Field(description="Dagster run that read the file")
     source: pl.String = pa.Field(description="input source")
     source_file: pl.String = pa.Field(description="file path relative to the raw folder")
-    layout: pl.String = pa.Field(description="layout recognised from the header: canonical or one declared in pipelines/ingest/readers/layouts.toml (google_ads_ui, meta_ads_manager, yandex_direct_api, yandex_direct_web, vk_ads, vk_ads_stats, tiktok_ads_manager, microsoft_ads)")
+    layout: pl.String = pa.Field(
+        description="layout recognised from the header: canonical or one declared in "
+        "pipelines/ingest/readers/layouts.toml (google_ads_ui, meta_ads_manager, yandex_direct_api, "
+        "yandex_direct_web, vk_ads, vk_ads_stats, tiktok_ads_manager, microsoft_ads)"
+    )
     encoding: pl.String = pa.Field(description="detected text encoding")
     delimiter: pl.String = pa.Field(description="detected field separator; xlsx for a workbook")
-    language: pl.String = pa.Field(nullable=True, description="interface language of the header (en, ru) for platform layouts; empty for canonical files")
-    notes: pl.String = pa.Field(description="how the file was read where it was not plain: a guessed encoding and its confidence, the sheet of a workbook, the campaign key when the export has no campaign id, how Yandex money units were told apart")
+    language: pl.String = pa.Field(
+        nullable=True,
+        description="interface language of the header (en, ru) for platform layouts; empty for canonical files",
+    )
+    notes: pl.String = pa.Field(
+        description="how the file was read where it was not plain: a guessed encoding and its confidence, the "
+        "sheet of a workbook, the campaign key when the export has no campaign id, how Yandex money "
+        "units were told apart"
+    )
     rows_read: pl.Int64 = pa.Field(ge=0, description="lines read after the header, including structural ones")
     rows_loaded: pl.Int64 = pa.Field(ge=0, description="rows now in raw.<source> from this file")
     rows_rejected: pl.Int64 = pa.Field(ge=0, description="rows quarantined in quality.rejected_rows")
@@ -38,12 +53,18 @@ class FileLoads(pa.DataFrameModel):
     file_sha256: pl.String = pa.Field(description="content hash of the file")
     file_size: pl.Int64 = pa.Field(ge=0, description="file size in bytes")
     file_mtime: pl.Datetime = pa.Field(description="file modification time (UTC); newer files win duplicates")
-    load_signature: pl.String = pa.Field(description="reader options, hashing secret and ingest version the file was read with; a file whose size, time or signature changes is read again")
-    loaded_at: pl.Datetime = pa.Field(description="when the file was read (UTC); an unchanged file keeps the run that first read it")
+    load_signature: pl.String = pa.Field(
+        description="reader options, hashing secret and ingest version the file was read with; a file whose size, time or signature changes is read again"
+    )
+    loaded_at: pl.Datetime = pa.Field(
+        description="when the file was read (UTC); an unchanged file keeps the run that first read it"
+    )
 
     class Config:
         name = "quality.file_loads"
-        description = "Reconciliation per file: rows_read = rows_loaded + duplicates_dropped + rows_rejected + rows_skipped."
+        description = (
+            "Reconciliation per file: rows_read = rows_loaded + duplicates_dropped + rows_rejected + rows_skipped."
+        )
 
 
 class BuildInfo(pa.DataFrameModel):
@@ -54,7 +75,9 @@ class BuildInfo(pa.DataFrameModel):
     config_sha256: pl.String = pa.Field(description="hash of the settings file")
     window_start: pl.Date = pa.Field(description="first day recomputed (1900-01-01 = from the beginning)")
     window_end: pl.Date = pa.Field(description="day after the last day recomputed (2999-12-31 = to the end)")
-    as_of_date: pl.Date = pa.Field(nullable=True, description="latest date in orders and ad spend, or the configured one")
+    as_of_date: pl.Date = pa.Field(
+        nullable=True, description="latest date in orders and ad spend, or the configured one"
+    )
     code_version: pl.String = pa.Field(description="git commit of the pipeline code")
 
     class Config:
@@ -63,7 +86,9 @@ class BuildInfo(pa.DataFrameModel):
 
 
 class ModelState(pa.DataFrameModel):
-    table_name: pl.String = pa.Field(unique=True, description="an incrementally maintained table, e.g. marts.attribution")
+    table_name: pl.String = pa.Field(
+        unique=True, description="an incrementally maintained table, e.g. marts.attribution"
+    )
     fingerprint: pl.String = pa.Field(description="hash of the table's SQL and the settings it was computed with")
     as_of_date: pl.Date = pa.Field(nullable=True, description="the as-of date of the run that last wrote it")
     updated_at: pl.Datetime = pa.Field(description="when a run last wrote it (UTC)")
@@ -78,7 +103,9 @@ class ModelState(pa.DataFrameModel):
 
 class ModelWrites(pa.DataFrameModel):
     table_name: pl.String = pa.Field(description="an incrementally maintained table, e.g. marts.attribution")
-    window_start: pl.Date = pa.Field(description="first date of the rows the write replaced (1900-01-01: rebuilt whole)")
+    window_start: pl.Date = pa.Field(
+        description="first date of the rows the write replaced (1900-01-01: rebuilt whole)"
+    )
     written_at: pl.Datetime = pa.Field(description="when the write happened (UTC)")
 
     class Config:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.cli import build_parser
+from pipelines.core.paths import PROJECT_ROOT
 from pipelines.devtools.bench import _months_of_data, format_report, summarise, targets
 from pipelines.devtools.bench.data import data_files
 from pipelines.devtools.bench.limit import run_limit, run_store_floor
 from pipelines.devtools.bench.runner import run_sampled
 from pipelines.devtools.bench.scales import SCALES, generator_version
 from pipelines.devtools.bench.stages import analyse, stage_of
-from pipelines.cli import build_parser
-from pipelines.core.paths import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 
@@ -39,8 +39,15 @@ def test_analyse_groups_steps_into_stages_with_peaks():
         ],
         "probes": [("ingest.pandera_validate", 10.5, 11.0)],
         "rss_samples": [(10.1, 1000 * 1024), (12.5, 3000 * 1024), (13.5, 2000 * 1024)],
-        "wall_seconds": 6.0, "wall_start": 9.0, "imported": 9.5, "materialize_start": 9.8, "materialize_end": 14.6,
-        "wall_end": 15.0, "exit_code": 0, "vm_hwm_kb": 3100 * 1024, "checks": [],
+        "wall_seconds": 6.0,
+        "wall_start": 9.0,
+        "imported": 9.5,
+        "materialize_start": 9.8,
+        "materialize_end": 14.6,
+        "wall_end": 15.0,
+        "exit_code": 0,
+        "vm_hwm_kb": 3100 * 1024,
+        "checks": [],
     }
     result = analyse(report, {"orders": 1000, "touchpoints": 3000})
     assert result["stages"]["ingest:orders"]["seconds"] == 2.0
@@ -50,9 +57,11 @@ def test_analyse_groups_steps_into_stages_with_peaks():
     assert result["probes"]["ingest.pandera_validate"]["seconds"] == 0.5
     assert stage_of("raw__touchpoints") == "ingest:touchpoints"
     floor = {"seconds": 2.0, "seconds_per_source": {"orders": 0.5, "touchpoints": 1.5}}
-    summary = summarise(SCALES["toy"], [{"full": result, "limit": {"seconds": 1.0, "read_seconds": 0.9, "query_seconds": 0.1},
-                                         "store_floor": floor}],
-                        {"rows": {"orders": 1000, "touchpoints": 3000}, "bytes": 1})
+    summary = summarise(
+        SCALES["toy"],
+        [{"full": result, "limit": {"seconds": 1.0, "read_seconds": 0.9, "query_seconds": 0.1}, "store_floor": floor}],
+        {"rows": {"orders": 1000, "touchpoints": 3000}, "bytes": 1},
+    )
     assert summary["ratio_pipeline_over_limit"] == 6.0
     assert summary["ratio_full_over_store_floor"] == 3.0
     assert summary["ratio_ingest_over_store_floor"]["orders"] == 4.0  # 2 s of ingest against a 0.5 s floor
@@ -80,9 +89,9 @@ def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch):
     pytest.importorskip("pandas")
     import duckdb
 
+    from pipelines.core.config import load_config
     from pipelines.devtools.bench.compare import compare
     from pipelines.devtools.bench.peer import run_peer
-    from pipelines.core.config import load_config
     from pipelines.ingest.load import ingest_source
     from pipelines.ingest.raw_tables import SOURCES
     from pipelines.transform.params import EARLIEST, LATEST, run_transforms
@@ -103,7 +112,9 @@ def test_store_floor_copies_every_sample_row_into_a_database_file_and_removes_it
     floor = run_store_floor(files, tmp_path / "floor.duckdb")
     assert floor["rows"] == run_limit(SAMPLE, files)["rows"]
     assert floor["seconds"] > 0 and floor["file_bytes"] > 0
-    assert set(floor["seconds_per_source"]) == set(files) and sum(floor["seconds_per_source"].values()) <= floor["seconds"]
+    assert (
+        set(floor["seconds_per_source"]) == set(files) and sum(floor["seconds_per_source"].values()) <= floor["seconds"]
+    )
     assert list(tmp_path.iterdir()) == []
 
 

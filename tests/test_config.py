@@ -38,7 +38,10 @@ def test_empty_file_means_defaults():
         ({"attribution": {"half_life_days": 0}}, "attribution.half_life_days = 0"),
         ({"attribution": {"default_model": "u_shaped"}}, "attribution.default_model = 'u_shaped'"),
         ({"attribution": {"lookbak_days": 30}}, "unknown key attribution.lookbak_days"),
-        ({"attribution": {"data_driven_months": 0}}, "attribution.data_driven_months = 0: expected a whole number from 1 to 120"),
+        (
+            {"attribution": {"data_driven_months": 0}},
+            "attribution.data_driven_months = 0: expected a whole number from 1 to 120",
+        ),
         ({"attribution": {"markov_order": 5}}, "attribution.markov_order = 5: expected a whole number from 1 to 4"),
         ({"attribution": {"markov_order": True}}, "attribution.markov_order = True"),
         ({"reportng": {}}, "unknown section [reportng]"),
@@ -49,10 +52,15 @@ def test_empty_file_means_defaults():
         ({"channels": {"rules": [{"channel": "x"}]}}, "channels.rules[1] (x): a rule must match"),
         ({"channels": {"rules": [{"channel": "x", "sauce": "a"}]}}, "unknown field(s) ['sauce']"),
         # valid in Python's re, not in DuckDB's RE2, which the rules run on
-        ({"channels": {"rules": [{"channel": "a", "source": "^a$"}, {"channel": "paid", "medium": "^(?!organic)"}]}},
-         "channels.rules[2].medium = '^(?!organic)' (paid): not a regular expression DuckDB (RE2) accepts"),
+        (
+            {"channels": {"rules": [{"channel": "a", "source": "^a$"}, {"channel": "paid", "medium": "^(?!organic)"}]}},
+            "channels.rules[2].medium = '^(?!organic)' (paid): not a regular expression DuckDB (RE2) accepts",
+        ),
         ({"quality": {"min_date": "1990-13-01"}}, "quality.min_date = '1990-13-01'"),
-        ({"quality": {"max_date": "1980-01-01"}}, "quality.max_date = 1980-01-01: expected a date after quality.min_date"),
+        (
+            {"quality": {"max_date": "1980-01-01"}},
+            "quality.max_date = 1980-01-01: expected a date after quality.min_date",
+        ),
         ({"quality": {"max_amount": 1e30}}, "quality.max_amount = 1e+30"),
         ({"quality": {"max_shrink_share": 2}}, "quality.max_shrink_share = 2"),
         ({"identity": {"max_links": 0}}, "identity.max_links = 0"),

@@ -25,8 +25,8 @@ def test_readme_names_every_published_table():
 
 
 def test_every_raw_and_config_column_is_described():
-    from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
     from pipelines.core.table_comments import internal_description
+    from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
     from schemas.internal import CONFIG_TABLES, column_text
 
     for source, columns in RAW_COLUMNS.items():
@@ -37,8 +37,8 @@ def test_every_raw_and_config_column_is_described():
 
 
 def test_every_staging_model_is_described_and_tables_doc_starts_with_the_summary():
-    from pipelines.transform.runner import discover_models
     from pipelines.core.table_comments import internal_description
+    from pipelines.transform.runner import discover_models
 
     assert [m.table for m in discover_models() if m.schema == "staging" and not internal_description(m.table)] == []
     doc = (PROJECT_ROOT / "docs" / "tables.md").read_text(encoding="utf-8")
@@ -51,8 +51,15 @@ def test_metrics_doc_is_the_projects_own_and_covers_every_setting_that_changes_n
     doc = (PROJECT_ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert "../" not in readme and "../" not in doc  # nothing outside the repository
-    for key in ("default_margin_rate", "as_of_date", "lookback_days", "half_life_days", "summary_months",
-                "min_customers_for_cac", "source_aliases"):
+    for key in (
+        "default_margin_rate",
+        "as_of_date",
+        "lookback_days",
+        "half_life_days",
+        "summary_months",
+        "min_customers_for_cac",
+        "source_aliases",
+    ):
         assert key in doc, key
     for figure in ("197.23", "435.21", "336.68", "78.95", "10.25", "40 000", "6.41", "3.75"):
         assert figure in doc, figure

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.devtools.generate.sample import SOURCES, cli_main, generate
 from pipelines.devtools.generate import channels as ch
+from pipelines.devtools.generate.sample import SOURCES, cli_main, generate
 from pipelines.ingest.readers import read_export
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,13 +20,15 @@ TS_FORMATS = ("%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S")
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _read(root: Path, source: str) -> pl.DataFrame:
-    frames = [read_export(p, source).frame.with_columns(file=pl.lit(p.name))
-              for p in sorted((root / source).iterdir())]
+    frames = [read_export(p, source).frame.with_columns(file=pl.lit(p.name)) for p in sorted((root / source).iterdir())]
     return pl.concat(frames)
 
 
@@ -78,8 +80,11 @@ def test_every_channel_is_represented(small):
     touches = _read(small, "touchpoints")
     for name in ch.CHANNELS:
         signatures = {(v.source, v.medium, v.referrer) for v in ch.VARIANTS if v.channel == name}
-        seen = touches.filter(pl.struct("utm_source", "utm_medium", "referrer")
-                              .is_in([dict(zip(("utm_source", "utm_medium", "referrer"), s)) for s in signatures]))
+        seen = touches.filter(
+            pl.struct("utm_source", "utm_medium", "referrer").is_in(
+                [dict(zip(("utm_source", "utm_medium", "referrer"), s, strict=False)) for s in signatures]
+            )
+        )
         assert seen.height > 0, name
     clicks = touches["click_id"].drop_nulls().str.extract(r"^(\w+)=")
     assert {"gclid", "yclid", "fbclid"} <= set(clicks.unique())
@@ -90,8 +95,15 @@ def test_bad_rows_are_planted_where_the_manifest_says(small, manifest):
     assert 10 <= len(bad) <= 25
     assert len({b["path"].split("/")[0] for b in bad}) >= 5
     reasons = " ".join(b["reason"] for b in bad)
-    for word in ("negative spend", "unparseable date", "unknown currency", "empty order_id", "revenue not a number",
-                 "malformed phone", "unparseable timestamp"):
+    for word in (
+        "negative spend",
+        "unparseable date",
+        "unknown currency",
+        "empty order_id",
+        "revenue not a number",
+        "malformed phone",
+        "unparseable timestamp",
+    ):
         assert word in reasons
     for b in bad:
         source = next(f["source"] for f in manifest["files"] if f["path"] == b["path"])
@@ -109,7 +121,7 @@ def test_re_exports_only_repeat_rows_of_other_files(small, manifest):
         dup = frames.filter(pl.col("file") == Path(d["file"]).name).drop("file")
         rest = frames.filter(pl.col("file") != Path(d["file"]).name).drop("file")
         assert dup.height == d["rows"] > 0
-        if source == "orders":   # other files may use other date/decimal styles: compare by id
+        if source == "orders":  # other files may use other date/decimal styles: compare by id
             assert dup["order_id"].is_in(rest["order_id"].implode()).all()
         else:
             assert dup.join(rest, on=dup.columns, how="anti", nulls_equal=True).height == 0
@@ -126,12 +138,15 @@ def test_journeys_reach_back_to_the_lookback_and_beyond(small):
     orders = _read(small, "orders").with_columns(at=_ts("created_at")).drop_nulls(["visitor_id", "at"])
     first = orders.group_by("visitor_id").agg(pl.col("at").min())
     touches = _read(small, "touchpoints").with_columns(ts=_ts("ts")).drop_nulls("ts")
-    gaps = touches.join(first, on="visitor_id").with_columns(
-        days=(pl.col("at") - pl.col("ts")).dt.total_seconds() / 86_400).filter(pl.col("days") >= 0)
+    gaps = (
+        touches.join(first, on="visitor_id")
+        .with_columns(days=(pl.col("at") - pl.col("ts")).dt.total_seconds() / 86_400)
+        .filter(pl.col("days") >= 0)
+    )
     per_order = gaps.group_by("visitor_id").agg(pl.len(), pl.col("days").max())
-    assert per_order["len"].max() >= 5                      # multi-touch journeys
+    assert per_order["len"].max() >= 5  # multi-touch journeys
     assert gaps.filter(pl.col("days").is_between(50, 60)).height > 0
-    assert gaps.filter(pl.col("days") > 60).height > 0        # a few beyond the lookback
+    assert gaps.filter(pl.col("days") > 60).height > 0  # a few beyond the lookback
 
 
 def test_statuses_refunds_and_missing_costs(small):
@@ -162,8 +177,25 @@ def test_identities_are_mixed(small):
 
 
 def test_canonical_layouts_and_cli(tmp_path):
-    assert cli_main(["--out", str(tmp_path / "c"), "--customers", "80", "--seed", "2", "--months", "3",
-                     "--start", "2025-01-01", "--layouts", "canonical"]) == 0
+    assert (
+        cli_main(
+            [
+                "--out",
+                str(tmp_path / "c"),
+                "--customers",
+                "80",
+                "--seed",
+                "2",
+                "--months",
+                "3",
+                "--start",
+                "2025-01-01",
+                "--layouts",
+                "canonical",
+            ]
+        )
+        == 0
+    )
     data = json.loads((tmp_path / "c" / "MANIFEST.json").read_text(encoding="utf-8"))
     assert {f["layout"] for f in data["files"]} == {"canonical"}
     dates = _read(tmp_path / "c", "ad_spend")["date"]
@@ -176,9 +208,19 @@ def test_committed_sample_is_small_and_current(tmp_path):
     assert sum(p.stat().st_size for p in files) < 5 * 1024 * 1024
     args = json.loads((SAMPLE / "MANIFEST.json").read_text(encoding="utf-8"))["args"]
     from datetime import date
-    generate(tmp_path, args["customers"], args["seed"], date.fromisoformat(args["start"]), args["months"],
-             args["layouts"], args["anonymous_ratio"])
-    assert _hashes(tmp_path) == _hashes(SAMPLE), "data/sample is stale: regenerate it with the command in its MANIFEST.md"
+
+    generate(
+        tmp_path,
+        args["customers"],
+        args["seed"],
+        date.fromisoformat(args["start"]),
+        args["months"],
+        args["layouts"],
+        args["anonymous_ratio"],
+    )
+    assert _hashes(tmp_path) == _hashes(SAMPLE), (
+        "data/sample is stale: regenerate it with the command in its MANIFEST.md"
+    )
 
 
 def test_canonical_layouts_write_every_file_as_plain_canonical_csv(tmp_path):

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.core.db import rows
-from pipelines.ingest.rules import IngestError
 from pipelines.ingest.load import ingest_source
+from pipelines.ingest.rules import IngestError
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 FILES = sorted(p for p in SAMPLE.glob("*/*") if p.is_file() and p.suffix.lower() != ".md")
@@ -38,9 +39,9 @@ def mutate(data: bytes, kind: str, a: float, b: float, junk: bytes) -> bytes:
     if kind == "cut":  # the file ends mid-line (a copy cut short)
         return data[: int(len(data) * (0.5 + a / 2))]
     if kind == "duplicate":  # a row exported twice in one file
-        return b"".join(lines[: i + 1] + [lines[i]] + lines[i + 1:])
+        return b"".join(lines[: i + 1] + [lines[i]] + lines[i + 1 :])
     if kind == "drop":
-        return b"".join(lines[:i] + lines[i + 1:])
+        return b"".join(lines[:i] + lines[i + 1 :])
     if kind == "stray":  # bytes of another encoding inside a line
         line = lines[i]
         at = int(b * len(line))
@@ -50,9 +51,9 @@ def mutate(data: bytes, kind: str, a: float, b: float, junk: bytes) -> bytes:
     line = lines[i]
     cuts = [k for k, c in enumerate(line) if c in b",;\t"]
     if len(cuts) < 2:
-        return b"".join(lines[:i] + [junk + line] + lines[i + 1:])
+        return b"".join(lines[:i] + [junk + line] + lines[i + 1 :])
     k = min(int(b * (len(cuts) - 1)), len(cuts) - 2)
-    lines[i] = line[: cuts[k] + 1] + junk + line[cuts[k + 1]:]
+    lines[i] = line[: cuts[k] + 1] + junk + line[cuts[k + 1] :]
     return b"".join(lines)
 
 
@@ -78,8 +79,11 @@ def test_a_mutated_export_is_accounted_for_or_named(tmp_path_factory, file, muta
             assert file.name in str(exc), f"an ingest failure must name the file: {str(exc)[:500]}"
             assert len(str(exc)) < 5000, "a failure message must stay short"
             return
-        loads = rows(con, """select source_file, rows_read, rows_loaded, duplicates_dropped, rows_rejected, rows_skipped
-                             from quality.file_loads""")
+        loads = rows(
+            con,
+            """select source_file, rows_read, rows_loaded, duplicates_dropped, rows_rejected, rows_skipped
+                             from quality.file_loads""",
+        )
         assert {name for name, *_ in loads} == {f"{source}/{p.name}" for p in (raw / source).iterdir()}
         for name, read, loaded, dups, rejected, skipped in loads:
             assert read == loaded + dups + rejected + skipped, name

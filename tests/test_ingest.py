@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from pipelines.core.db import rows, scalar
-from pipelines.ingest.rules import IngestError
 from pipelines.ingest.load import ingest_source
+from pipelines.ingest.rules import IngestError
 
 SECRET = "s3cret"
 
@@ -37,21 +37,25 @@ def test_every_rejection_reason_is_quarantined_with_file_line_column(tmp_path, c
     write(
         tmp_path / "orders" / "orders.csv",
         ORDERS_HEADER
-        + "A1,c1,,,,2024-03-05 10:00,paid,1000,600,,,RUB\n"          # line 2: good
-        + ",c1,,,,2024-03-05 10:00,paid,10,,,,RUB\n"                 # 3: order_id missing
-        + "A3,c1,,,,someday,paid,10,,,,RUB\n"                        # 4: unparseable timestamp
-        + "A4,c1,,,,2024-03-05,paid,abc,,,,RUB\n"                    # 5: revenue not a number
-        + "A5,c1,,,,2024-03-05,paid,-5,,,,RUB\n"                     # 6: negative revenue
-        + "A6,c1,,,,2024-03-05,paid,10,,,,RUBB\n"                    # 7: currency code
-        + "A7,,,,,2024-03-05,paid,10,,,,RUB\n"                       # 8: no identity at all
-        + "A8,,ann@example,,,2024-03-05,paid,10,,,,RUB\n"            # 9: malformed e-mail
-        + "A9,c1,,,,2024-03-05,paid,10,,20,2024-03-06,RUB\n"         # 10: refund above revenue
-        + "A10,c1,,,,1989-12-31,paid,10,,,,RUB\n",                   # 11: implausible date
+        + "A1,c1,,,,2024-03-05 10:00,paid,1000,600,,,RUB\n"  # line 2: good
+        + ",c1,,,,2024-03-05 10:00,paid,10,,,,RUB\n"  # 3: order_id missing
+        + "A3,c1,,,,someday,paid,10,,,,RUB\n"  # 4: unparseable timestamp
+        + "A4,c1,,,,2024-03-05,paid,abc,,,,RUB\n"  # 5: revenue not a number
+        + "A5,c1,,,,2024-03-05,paid,-5,,,,RUB\n"  # 6: negative revenue
+        + "A6,c1,,,,2024-03-05,paid,10,,,,RUBB\n"  # 7: currency code
+        + "A7,,,,,2024-03-05,paid,10,,,,RUB\n"  # 8: no identity at all
+        + "A8,,ann@example,,,2024-03-05,paid,10,,,,RUB\n"  # 9: malformed e-mail
+        + "A9,c1,,,,2024-03-05,paid,10,,20,2024-03-06,RUB\n"  # 10: refund above revenue
+        + "A10,c1,,,,1989-12-31,paid,10,,,,RUB\n",  # 11: implausible date
     )
     load = ingest_source(con, "orders", tmp_path, "run-1", SECRET)
     assert load.rows_loaded == 1 and load.rows_rejected == 9
-    got = {(line, column): reason for line, column, reason in rows(
-        con, "select source_row, column_name, reason from quality.rejected_rows order by 1")}
+    got = {
+        (line, column): reason
+        for line, column, reason in rows(
+            con, "select source_row, column_name, reason from quality.rejected_rows order by 1"
+        )
+    }
     assert got == {
         (3, "order_id"): "required value is missing",
         (4, "created_at"): "not a date and time",
@@ -74,46 +78,82 @@ def test_reconciliation_holds_per_file(tmp_path, con):
     write(tmp_path / "fx_rates" / "a.csv", "date,currency,rate\n2024-01-01,USD,90\n2024-01-02,USD,x\n\n\n")
     ingest_source(con, "fx_rates", tmp_path, "r", SECRET)
     read, loaded, rejected, skipped, dups = rows(
-        con, "select rows_read, rows_loaded, rows_rejected, rows_skipped, duplicates_dropped from quality.file_loads")[0]
+        con, "select rows_read, rows_loaded, rows_rejected, rows_skipped, duplicates_dropped from quality.file_loads"
+    )[0]
     assert (loaded, rejected, dups) == (1, 1, 0)
     assert read == loaded + rejected + skipped + dups
 
 
 def test_overlapping_exports_keep_the_newest_file(tmp_path, con):
     header = "date,platform,campaign_id,spend,currency\n"
-    write(tmp_path / "ad_spend" / "march.csv", header + "2024-03-01,vk_ads,7,100,RUB\n2024-03-02,vk_ads,7,200,RUB\n", mtime=1_700_000_000)
+    write(
+        tmp_path / "ad_spend" / "march.csv",
+        header + "2024-03-01,vk_ads,7,100,RUB\n2024-03-02,vk_ads,7,200,RUB\n",
+        mtime=1_700_000_000,
+    )
     write(tmp_path / "ad_spend" / "march_fix.csv", header + "2024-03-02,vk_ads,7,250,RUB\n", mtime=1_700_000_100)
     load = ingest_source(con, "ad_spend", tmp_path, "r", SECRET)
     assert rows(con, "select date::varchar, spend, source_file from raw.ad_spend order by date") == [
         ("2024-03-01", 100.0, "ad_spend/march.csv"),
         ("2024-03-02", 250.0, "ad_spend/march_fix.csv"),
     ]
-    assert {f.source_file: f.duplicates_dropped for f in load.files} == {"ad_spend/march.csv": 1, "ad_spend/march_fix.csv": 0}
+    assert {f.source_file: f.duplicates_dropped for f in load.files} == {
+        "ad_spend/march.csv": 1,
+        "ad_spend/march_fix.csv": 0,
+    }
     assert rows(con, "select sum(rows_loaded + duplicates_dropped) from quality.file_loads") == [(3,)]
 
 
-@pytest.mark.parametrize("source, header, old_row, new_row, check", [
-    ("orders", "order_id,customer_id,created_at,status,revenue,currency\n", "o1,c1,2024-03-01 10:00,paid,100,RUB\n",
-     "o1,c1,2024-03-01 10:00,refunded,100,RUB\n", "select status from raw.orders"),
-    ("customers", "customer_id,email\n", "c1,old@example.com\n", "c1,new@example.com\n",
-     "select email_key = sha256($secret || 'new@example.com') from raw.customers"),
-    ("fx_rates", "date,currency,rate\n", "2024-03-01,usd,90\n", "2024-03-01,USD,91\n", "select rate from raw.fx_rates"),
-])
+@pytest.mark.parametrize(
+    "source, header, old_row, new_row, check",
+    [
+        (
+            "orders",
+            "order_id,customer_id,created_at,status,revenue,currency\n",
+            "o1,c1,2024-03-01 10:00,paid,100,RUB\n",
+            "o1,c1,2024-03-01 10:00,refunded,100,RUB\n",
+            "select status from raw.orders",
+        ),
+        (
+            "customers",
+            "customer_id,email\n",
+            "c1,old@example.com\n",
+            "c1,new@example.com\n",
+            "select email_key = sha256($secret || 'new@example.com') from raw.customers",
+        ),
+        (
+            "fx_rates",
+            "date,currency,rate\n",
+            "2024-03-01,usd,90\n",
+            "2024-03-01,USD,91\n",
+            "select rate from raw.fx_rates",
+        ),
+    ],
+)
 def test_a_row_exported_again_keeps_the_newer_file(tmp_path, con, source, header, old_row, new_row, check):
     # the older file sorts last by name: the modification time decides, not the name
     write(tmp_path / source / "z_old.csv", header + old_row, mtime=1_700_000_000)
     write(tmp_path / source / "a_new.csv", header + new_row, mtime=1_700_000_100)
     load = ingest_source(con, source, tmp_path, "r", SECRET)
     params = {"secret": SECRET} if "$secret" in check else None
-    assert con.execute(check, params).fetchall() == [({"orders": "refunded", "customers": True, "fx_rates": 91.0}[source],)]
-    assert {f.source_file: f.duplicates_dropped for f in load.files} == {f"{source}/z_old.csv": 1, f"{source}/a_new.csv": 0}
+    assert con.execute(check, params).fetchall() == [
+        ({"orders": "refunded", "customers": True, "fx_rates": 91.0}[source],)
+    ]
+    assert {f.source_file: f.duplicates_dropped for f in load.files} == {
+        f"{source}/z_old.csv": 1,
+        f"{source}/a_new.csv": 0,
+    }
 
 
 def test_personal_data_is_hashed_with_the_secret(tmp_path, con):
-    write(tmp_path / "customers" / "crm.csv",
-          "customer_id,email,phone,created_at\nc1, Ann@Example.COM ,+7 (912) 345-67-89,2024-01-01\nc2,ann@example.com,8 912 345 67 89,2024-01-02\n")
+    write(
+        tmp_path / "customers" / "crm.csv",
+        "customer_id,email,phone,created_at\nc1, Ann@Example.COM ,+7 (912) 345-67-89,2024-01-01\nc2,ann@example.com,8 912 345 67 89,2024-01-02\n",
+    )
     ingest_source(con, "customers", tmp_path, "r", SECRET)
-    (email1, phone1), (email2, phone2) = rows(con, "select email_key, phone_key from raw.customers order by customer_id")
+    (email1, phone1), (email2, phone2) = rows(
+        con, "select email_key, phone_key from raw.customers order by customer_id"
+    )
     assert email1 == email2 and phone1 == phone2  # normalised before hashing
     assert email1 == scalar(con, "select sha256(? || 'ann@example.com')", [SECRET])
     assert phone1 == scalar(con, "select sha256(? || '79123456789')", [SECRET])
@@ -148,17 +188,30 @@ def test_rerun_replaces_and_a_vanished_file_takes_its_rows(tmp_path, con):
 
 def test_unchanged_files_are_not_read_again_and_new_ones_are_added(tmp_path, con):
     header = "date,platform,campaign_id,spend,currency\n"
-    write(tmp_path / "ad_spend" / "march.csv", header + "2024-03-01,vk_ads,7,100,RUB\n2024-03-02,vk_ads,7,200,RUB\n", mtime=1_700_000_000)
+    write(
+        tmp_path / "ad_spend" / "march.csv",
+        header + "2024-03-01,vk_ads,7,100,RUB\n2024-03-02,vk_ads,7,200,RUB\n",
+        mtime=1_700_000_000,
+    )
     ingest_source(con, "ad_spend", tmp_path, "r1", SECRET)
-    write(tmp_path / "ad_spend" / "march_late.csv", header + "2024-03-02,vk_ads,7,250,RUB\n2024-03-03,vk_ads,7,300,RUB\n", mtime=1_700_000_100)
+    write(
+        tmp_path / "ad_spend" / "march_late.csv",
+        header + "2024-03-02,vk_ads,7,250,RUB\n2024-03-03,vk_ads,7,300,RUB\n",
+        mtime=1_700_000_100,
+    )
     load = ingest_source(con, "ad_spend", tmp_path, "r2", SECRET)
     assert load.reused_files == 1
-    assert rows(con, "select source_file, run_id, rows_loaded, duplicates_dropped from quality.file_loads order by 1") == [
-        ("ad_spend/march.csv", "r1", 1, 1),        # its 2024-03-02 row lost to the newer file
+    assert rows(
+        con, "select source_file, run_id, rows_loaded, duplicates_dropped from quality.file_loads order by 1"
+    ) == [
+        ("ad_spend/march.csv", "r1", 1, 1),  # its 2024-03-02 row lost to the newer file
         ("ad_spend/march_late.csv", "r2", 2, 0),
     ]
     assert rows(con, "select date::varchar, spend from raw.ad_spend order by 1") == [
-        ("2024-03-01", 100.0), ("2024-03-02", 250.0), ("2024-03-03", 300.0)]
+        ("2024-03-01", 100.0),
+        ("2024-03-02", 250.0),
+        ("2024-03-03", 300.0),
+    ]
 
 
 def test_a_changed_file_or_secret_reloads_the_source(tmp_path, con):
@@ -175,8 +228,10 @@ def test_a_changed_file_or_secret_reloads_the_source(tmp_path, con):
 
 def test_duplicate_rules_per_source(tmp_path, con):
     # a visit logged twice (same visitor, time and tags) is one visit, whatever its referrer says
-    write(tmp_path / "touchpoints" / "t.csv",
-          "visitor_id,ts,utm_source,referrer\nv1,2024-03-01 10:00,vk,https://vk.com/\nv1,2024-03-01 10:00,vk,\nv1,2024-03-01 10:05,vk,\n")
+    write(
+        tmp_path / "touchpoints" / "t.csv",
+        "visitor_id,ts,utm_source,referrer\nv1,2024-03-01 10:00,vk,https://vk.com/\nv1,2024-03-01 10:00,vk,\nv1,2024-03-01 10:05,vk,\n",
+    )
     assert ingest_source(con, "touchpoints", tmp_path, "r", SECRET).rows_loaded == 2
     # costs have no id: equal rows in one file are two costs, a copy in an older file is a re-export
     header = "period_start,period_end,category,amount,currency\n"
@@ -197,11 +252,11 @@ def test_implausible_dates_and_amounts_and_early_refunds_are_quarantined_with_th
     write(
         tmp_path / "orders" / "orders.csv",
         ORDERS_HEADER
-        + "B1,c1,,,,1997-01-01 10:00,paid,1000,600,,,RUB\n"          # 2: CDNOW-era: plausible
-        + "B2,c1,,,,2099-12-31,paid,10,,,,RUB\n"                      # 3: placeholder date
-        + "B3,c1,,,,2024-03-05,paid,1e30,,,,RUB\n"                    # 4: absurd revenue
-        + "B4,c1,,,,2024-03-05,paid,10,,5,2024-03-01,RUB\n"           # 5: refunded before ordered
-        + "B5,c1,,,,2024-03-05 18:00,paid,10,,5,2024-03-05,RUB\n",    # 6: refunded the same day: fine
+        + "B1,c1,,,,1997-01-01 10:00,paid,1000,600,,,RUB\n"  # 2: CDNOW-era: plausible
+        + "B2,c1,,,,2099-12-31,paid,10,,,,RUB\n"  # 3: placeholder date
+        + "B3,c1,,,,2024-03-05,paid,1e30,,,,RUB\n"  # 4: absurd revenue
+        + "B4,c1,,,,2024-03-05,paid,10,,5,2024-03-01,RUB\n"  # 5: refunded before ordered
+        + "B5,c1,,,,2024-03-05 18:00,paid,10,,5,2024-03-05,RUB\n",  # 6: refunded the same day: fine
     )
     bounds = Bounds.from_config(Config(), today=date(2026, 12, 1))
     load = ingest_source(con, "orders", tmp_path, "r", SECRET, bounds=bounds)
@@ -221,19 +276,24 @@ def test_conflicting_copies_within_a_file_are_quarantined_identical_ones_dropped
     write(
         tmp_path / "orders" / "orders.csv",
         ORDERS_HEADER
-        + "C1,c1,,,,2024-03-05 10:00,paid,1000,600,,,RUB\n"   # 2 \
-        + "C2,c2,,,,2024-03-05 10:00,paid,500,,,,RUB\n"       # 3  | C1 twice with different revenue:
-        + "C1,c1,,,,2024-03-05 10:00,paid,9000,600,,,RUB\n"   # 4 /  both quarantined
-        + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n"       # 5 \
-        + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n",      # 6 /  identical: one kept, one counted
+        + "C1,c1,,,,2024-03-05 10:00,paid,1000,600,,,RUB\n"  # 2 \
+        + "C2,c2,,,,2024-03-05 10:00,paid,500,,,,RUB\n"  # 3  | C1 twice with different revenue:
+        + "C1,c1,,,,2024-03-05 10:00,paid,9000,600,,,RUB\n"  # 4 /  both quarantined
+        + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n"  # 5 \
+        + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n",  # 6 /  identical: one kept, one counted
         mtime=1_700_000_000,
     )
     # a newer file re-exporting C2 with other content is a correction, not a conflict: it wins
-    write(tmp_path / "orders" / "later.csv", ORDERS_HEADER + "C2,c2,,,,2024-03-05 10:00,paid,550,,,,RUB\n",
-          mtime=1_700_000_100)
+    write(
+        tmp_path / "orders" / "later.csv",
+        ORDERS_HEADER + "C2,c2,,,,2024-03-05 10:00,paid,550,,,,RUB\n",
+        mtime=1_700_000_100,
+    )
     load = ingest_source(con, "orders", tmp_path, "r", SECRET)
     assert rows(con, "select order_id, revenue from raw.orders order by 1") == [("C2", 550.0), ("C3", 700.0)]
-    assert rows(con, "select source_row, column_name, check_name, raw_value, reason from quality.rejected_rows order by 1") == [
+    assert rows(
+        con, "select source_row, column_name, check_name, raw_value, reason from quality.rejected_rows order by 1"
+    ) == [
         (2, "order_id", "conflicting_duplicate", "C1", "conflicting duplicate of line 4"),
         (4, "order_id", "conflicting_duplicate", "C1", "conflicting duplicate of line 2"),
     ]
@@ -251,25 +311,48 @@ def test_the_duplicate_search_narrowed_to_overlapping_files_finds_every_copy(tmp
     import pipelines.ingest.load as ingest
 
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 2)  # the repeat in jan.csv falls in two chunks
-    write(tmp_path / "touchpoints" / "jan.csv", TOUCH_HEADER + "v1,2024-01-03 10:00:00,vk\nv2,2024-01-10 10:00:00,vk\n"
-          "v1,2024-01-03 10:00:00,vk\nv3,2024-01-31 23:00:00,google\n", mtime=1_700_000_000)
-    write(tmp_path / "touchpoints" / "feb.csv", TOUCH_HEADER + "v4,2024-02-01 00:10:00,vk\nv5,2024-02-20 10:00:00,vk\n",
-          mtime=1_700_000_100)
+    write(
+        tmp_path / "touchpoints" / "jan.csv",
+        TOUCH_HEADER + "v1,2024-01-03 10:00:00,vk\nv2,2024-01-10 10:00:00,vk\n"
+        "v1,2024-01-03 10:00:00,vk\nv3,2024-01-31 23:00:00,google\n",
+        mtime=1_700_000_000,
+    )
+    write(
+        tmp_path / "touchpoints" / "feb.csv",
+        TOUCH_HEADER + "v4,2024-02-01 00:10:00,vk\nv5,2024-02-20 10:00:00,vk\n",
+        mtime=1_700_000_100,
+    )
     # an export of the month's turn: one copy from each side, one new visit
-    write(tmp_path / "touchpoints" / "turn.csv", TOUCH_HEADER + "v3,2024-01-31 23:00:00,google\nv4,2024-02-01 00:10:00,vk\n"
-          "v6,2024-02-01 01:00:00,vk\n", mtime=1_700_000_200)
+    write(
+        tmp_path / "touchpoints" / "turn.csv",
+        TOUCH_HEADER + "v3,2024-01-31 23:00:00,google\nv4,2024-02-01 00:10:00,vk\nv6,2024-02-01 01:00:00,vk\n",
+        mtime=1_700_000_200,
+    )
     load = ingest_source(con, "touchpoints", tmp_path, "r1", SECRET)
     assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files} == {
-        "touchpoints/jan.csv": (2, 2), "touchpoints/feb.csv": (1, 1), "touchpoints/turn.csv": (3, 0)}
+        "touchpoints/jan.csv": (2, 2),
+        "touchpoints/feb.csv": (1, 1),
+        "touchpoints/turn.csv": (3, 0),
+    }
     assert scalar(con, "select count(*) from raw.touchpoints") == 6
     # nightly: a re-export of one February visit arrives; the files already loaded are not read again
-    write(tmp_path / "touchpoints" / "late.csv", TOUCH_HEADER + "v5,2024-02-20 10:00:00,vk\nv7,2024-03-01 10:00:00,vk\n",
-          mtime=1_700_000_300)
+    write(
+        tmp_path / "touchpoints" / "late.csv",
+        TOUCH_HEADER + "v5,2024-02-20 10:00:00,vk\nv7,2024-03-01 10:00:00,vk\n",
+        mtime=1_700_000_300,
+    )
     load = ingest_source(con, "touchpoints", tmp_path, "r2", SECRET)
     assert load.reused_files == 3
     assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files}["touchpoints/feb.csv"] == (0, 2)
     assert rows(con, "select visitor_id from raw.touchpoints order by ts") == [
-        ("v1",), ("v2",), ("v3",), ("v4",), ("v6",), ("v5",), ("v7",)]
+        ("v1",),
+        ("v2",),
+        ("v3",),
+        ("v4",),
+        ("v6",),
+        ("v5",),
+        ("v7",),
+    ]
 
 
 def test_overlaps_are_where_ranges_meet():
@@ -285,9 +368,15 @@ def test_overlaps_are_where_ranges_meet():
             return [("a",), ("b",), ("c",)]
 
     d = date
-    spans = {"a": Span(d(2024, 1, 1), d(2024, 1, 31), False), "b": Span(d(2024, 1, 25), d(2024, 2, 28), False),
-             "c": Span(d(2024, 3, 1), d(2024, 3, 31), True)}
-    assert _overlaps(NoOldFiles(), "touchpoints", spans) == [(d(2024, 1, 25), d(2024, 1, 31)), (d(2024, 3, 1), d(2024, 3, 31))]
+    spans = {
+        "a": Span(d(2024, 1, 1), d(2024, 1, 31), False),
+        "b": Span(d(2024, 1, 25), d(2024, 2, 28), False),
+        "c": Span(d(2024, 3, 1), d(2024, 3, 31), True),
+    }
+    assert _overlaps(NoOldFiles(), "touchpoints", spans) == [
+        (d(2024, 1, 25), d(2024, 1, 31)),
+        (d(2024, 3, 1), d(2024, 3, 31)),
+    ]
     spans["c"] = Span(d(2024, 3, 1), d(2024, 3, 31), False)
     assert _overlaps(NoOldFiles(), "touchpoints", spans) == [(d(2024, 1, 25), d(2024, 1, 31))]
     spans["b"] = Span(d(2024, 2, 1), d(2024, 2, 28), False)
@@ -304,13 +393,22 @@ def test_rows_of_several_files_in_one_insert_keep_their_file_and_line(tmp_path, 
 
     monkeypatch.setattr(ingest, "CHUNK_ROWS", 2)
     monkeypatch.setattr(ingest, "INSERT_ROWS", insert_rows)
-    write(tmp_path / "orders" / "a.csv", ORDERS_HEADER + "A1,c1,ann@example.com,,,2024-03-05 10:00,paid,10,,,,RUB\n"
-          "A2,c2,,,,2024-03-06 10:00,paid,20,,,,RUB\nA3,,,,,2024-03-07,paid,5,,,,RUB\n")  # line 4: no identity
+    write(
+        tmp_path / "orders" / "a.csv",
+        ORDERS_HEADER + "A1,c1,ann@example.com,,,2024-03-05 10:00,paid,10,,,,RUB\n"
+        "A2,c2,,,,2024-03-06 10:00,paid,20,,,,RUB\nA3,,,,,2024-03-07,paid,5,,,,RUB\n",
+    )  # line 4: no identity
     write(tmp_path / "orders" / "b.csv", ORDERS_HEADER + "B1,c3,,,,2024-03-08 10:00,paid,30,,,,RUB\n")
     load = ingest_source(con, "orders", tmp_path, "r1", SECRET)
     assert (load.rows_loaded, load.rows_rejected) == (3, 1)
-    assert rows(con, "select order_id, source_file, source_row, layout, email_key = sha256($s || 'ann@example.com') "
-                     "from raw.orders order by order_id", {"s": SECRET}) == [
-        ("A1", "orders/a.csv", 2, "canonical", True), ("A2", "orders/a.csv", 3, "canonical", None),
-        ("B1", "orders/b.csv", 2, "canonical", None)]
+    assert rows(
+        con,
+        "select order_id, source_file, source_row, layout, email_key = sha256($s || 'ann@example.com') "
+        "from raw.orders order by order_id",
+        {"s": SECRET},
+    ) == [
+        ("A1", "orders/a.csv", 2, "canonical", True),
+        ("A2", "orders/a.csv", 3, "canonical", None),
+        ("B1", "orders/b.csv", 2, "canonical", None),
+    ]
     assert rows(con, "select source_file, source_row from quality.rejected_rows") == [("orders/a.csv", 4)]

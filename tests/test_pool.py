@@ -14,7 +14,9 @@ from pipelines.orchestration.pool import PoolWaitError, free_dead_runs, register
 
 @pytest.fixture
 def instance(tmp_path):
-    with dg.instance_for_test(temp_dir=str(tmp_path), overrides={"concurrency": {"pools": {"default_limit": 1}}}) as inst:
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path), overrides={"concurrency": {"pools": {"default_limit": 1}}}
+    ) as inst:
         inst.event_log_storage.set_concurrency_slots(POOL, 1)  # what Dagster does on a pool's first claim
         yield inst
 
@@ -32,7 +34,9 @@ def test_slots_and_queued_claims_of_dead_runs_are_freed_live_ones_kept(instance)
         assert holders(instance) == ({"alive"}, {"alive", "dead-queued"})
         assert free_dead_runs(instance, "me") == ["dead-queued"]
         assert holders(instance) == ({"alive"}, {"alive"})
-        with pytest.raises(PoolWaitError, match=r"held by run alive \(process \d+ building w1.duckdb\), step raw__orders; waited 0.5s"):
+        with pytest.raises(
+            PoolWaitError, match=r"held by run alive \(process \d+ building w1.duckdb\), step raw__orders; waited 0.5s"
+        ):
             wait_for_pool(instance, "me", 0.5)
     # the holder's process is gone (its registration ended without freeing the slot, as kill -9 would)
     wait_for_pool(instance, "me", 0.5)

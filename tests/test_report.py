@@ -13,13 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from pipeline_runs import materialize_everything
-from pipelines.reporting import charts
+
 from pipelines.core.config import load_config, parse_config
 from pipelines.core.paths import PROJECT_ROOT
-from pipelines.reporting.html import write_html
+from pipelines.reporting import charts
 from pipelines.reporting.headline import HEADLINE_COLUMNS, format_value, headline
+from pipelines.reporting.html import write_html
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -40,8 +40,13 @@ def con(warehouse):
 
 
 def _report(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "pipelines", "report", *args], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines", "report", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -59,7 +64,8 @@ def test_the_terminal_report_is_the_headline_table_rounded_in_100_columns(wareho
         [line] = [line for line in lines if line.split() and line.split()[0] == record["channel"]]
         cells = line.split()
         assert cells[1] == format_value(record["customers"], "int").split()[0] or " ".join(cells[1:3]).startswith(
-            format_value(record["customers"], "int"))
+            format_value(record["customers"], "int")
+        )
         assert format_value(record["cac_full"], "int") in line and format_value(record["ltv_cac_12"], "ratio") in line
         assert (record["ltv_cac_band"] or "–") in line
     assert "Rejected rows: 16" in out  # the sample's planted bad rows
@@ -113,24 +119,35 @@ def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
     width, height = struct.unpack(">II", data[16:24])
     chunks, pos = [], 8
     while pos < len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        if data[pos + 4:pos + 8] == b"IDAT":
-            chunks.append(data[pos + 8:pos + 8 + length])
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            chunks.append(data[pos + 8 : pos + 8 + length])
         pos += 12 + length
     raw = zlib.decompress(b"".join(chunks))
-    return width, height, len(set(raw[: 4_000_000]))
+    return width, height, len(set(raw[:4_000_000]))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="NO BROWSER: chromium is not installed, so the HTML report was NOT "
-                    "checked in a real browser; install it with `apt-get install -y chromium` (.ci/run does)")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="NO BROWSER: chromium is not installed, so the HTML report was NOT "
+    "checked in a real browser; install it with `apt-get install -y chromium` (.ci/run does)",
+)
 def test_the_html_report_renders_in_chromium_and_shows_the_warehouse_figures(warehouse, con, tmp_path):
     page = write_html(con, tmp_path / "report.html", load_config())
     text = page.read_text(encoding="utf-8")
     # no network needed: no script, stylesheet link, remote image or font (xmlns URIs are names, not fetches)
     assert not any(bad in text for bad in ("<script", "<link", 'src="http', "url(http", "@import")), text[:500]
     profile = tmp_path / "profile"
-    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-               f"--user-data-dir={profile}", "--window-size=1280,2400"]
+    browser = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,2400",
+    ]
     dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0 and "<table" in dom.stdout, dom.stderr[-2000:]
     parsed = _Dom()
@@ -144,14 +161,18 @@ def test_the_html_report_renders_in_chromium_and_shows_the_warehouse_figures(war
     for record in records:  # every headline figure on the page equals the warehouse's, rounded
         for column in HEADLINE_COLUMNS:
             assert parsed.cells[(record["channel"], column.key)] == format_value(record[column.key], column.fmt), (
-                record["channel"], column.key)
+                record["channel"],
+                column.key,
+            )
     rejected = con.execute("select count(*) from quality.rejected_rows").fetchall()[0][0]
     assert parsed.ids["rejected-total"] == str(rejected)
     as_of = con.execute("select max(as_of_date) from meta.build_info").fetchall()[0][0]
     assert parsed.ids["as-of"] == str(as_of)
 
     shot = tmp_path / "report.png"
-    result = subprocess.run([*browser, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*browser, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     width, height, colours = _png_size_and_colours(shot)
     assert (width, height) == (1280, 2400) and colours > 50  # something was drawn, not a blank page
@@ -196,9 +217,12 @@ def test_payback_pools_monthly_margins_not_cumulative_values():
     con.execute("""create table marts.channel_ltv as select * from (values
         (date '2024-01-01', 'email', 'last_non_direct', 10.0, 30.0), (date '2024-03-01', 'email', 'last_non_direct', 10.0, 50.0)
     ) t(cohort_month, channel, attribution_model, customers, cac_full)""")
-    pooled_cumulative = [row[0] for row in con.execute(
-        """select sum(cum_margin) / sum(cohort_customers) from marts.cohort_ltv group by month_index order by month_index"""
-    ).fetchall()]
+    pooled_cumulative = [
+        row[0]
+        for row in con.execute(
+            """select sum(cum_margin) / sum(cohort_customers) from marts.cohort_ltv group by month_index order by month_index"""
+        ).fetchall()
+    ]
     assert pooled_cumulative[1] < pooled_cumulative[0]  # the misleading curve the charts used to draw
     frame = charts.payback_frame(con)
     assert frame["cum_margin_per_customer"].to_list() == pytest.approx([50.0, 51.0, 52.0])

@@ -8,10 +8,10 @@ import re
 
 import duckdb
 import pytest
-
-from pipelines.reporting.charts import write_charts
 from pipeline_runs import materialize_everything
+
 from pipelines.core.paths import PROJECT_ROOT
+from pipelines.reporting.charts import write_charts
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
 MANIFEST = json.loads((SAMPLE / "MANIFEST.json").read_text(encoding="utf-8"))
@@ -50,11 +50,19 @@ def test_every_file_reconciles_and_duplicates_are_dropped(published):
     for planted in MANIFEST["duplicates"]:
         source = planted["file"].split("/")[0]
         dropped = published.execute(
-            "select sum(duplicates_dropped) from quality.file_loads where source = ?", [source]).fetchall()[0][0]
+            "select sum(duplicates_dropped) from quality.file_loads where source = ?", [source]
+        ).fetchall()[0][0]
         assert dropped == planted["rows"], source
     # (touchpoints also lose a few identical visits logged twice in the same second; they are one visit)
     layouts = {row[0] for row in published.execute("select distinct layout from quality.file_loads").fetchall()}
-    assert layouts == {"canonical", "google_ads_ui", "meta_ads_manager", "yandex_direct_api", "vk_ads_stats", "ga4_bigquery"}
+    assert layouts == {
+        "canonical",
+        "google_ads_ui",
+        "meta_ads_manager",
+        "yandex_direct_api",
+        "vk_ads_stats",
+        "ga4_bigquery",
+    }
 
 
 def test_no_personal_data_in_the_published_file(published):

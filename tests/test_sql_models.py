@@ -9,8 +9,8 @@ import pytest
 
 from pipelines.core.config import parse_config
 from pipelines.core.db import rows
-from pipelines.transform.runner import discover_models, run_model
 from pipelines.transform.params import EARLIEST, LATEST, widen_window
+from pipelines.transform.runner import discover_models, run_model
 
 
 def write_model(root, schema: str, name: str, text: str) -> None:
@@ -21,7 +21,12 @@ def write_model(root, schema: str, name: str, text: str) -> None:
 @pytest.fixture
 def models(tmp_path):
     write_model(tmp_path, "marts", "b", "-- materialized: incremental by d\nselect d, v * 10 as w from staging.a\n")
-    write_model(tmp_path, "staging", "a", "-- materialized: table\nselect ('2024-01-01'::date + to_months(range::int))::date as d, $v::int as v from range(12)\n")
+    write_model(
+        tmp_path,
+        "staging",
+        "a",
+        "-- materialized: table\nselect ('2024-01-01'::date + to_months(range::int))::date as d, $v::int as v from range(12)\n",
+    )
     return discover_models(tmp_path)
 
 
@@ -47,7 +52,9 @@ def test_changed_columns_rebuild_the_whole_table(tmp_path, models):
     con = duckdb.connect()
     for m in models:
         run_model(con, m, {"v": 1, "window_start": EARLIEST, "window_end": LATEST})
-    write_model(tmp_path, "marts", "b", "-- materialized: incremental by d\nselect d, v * 10 as w, 1 as extra from staging.a\n")
+    write_model(
+        tmp_path, "marts", "b", "-- materialized: incremental by d\nselect d, v * 10 as w, 1 as extra from staging.a\n"
+    )
     b = [m for m in discover_models(tmp_path) if m.name == "b"][0]
     run_model(con, b, {"v": 1, "window_start": date(2024, 3, 1), "window_end": date(2024, 4, 1)})
     assert rows(con, "select count(*), sum(extra) from marts.b") == [(12, 12)]
@@ -66,12 +73,24 @@ def test_a_file_without_header_is_refused(tmp_path):
 
 
 def test_window_widens_to_whole_periods_of_every_grain():
-    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["month"]}})) == (date(2024, 3, 1), date(2024, 5, 1))
-    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["month", "quarter"]}})) == (date(2024, 1, 1), date(2024, 7, 1))
-    assert widen_window(date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["week"]}})) == (date(2024, 2, 26), date(2024, 4, 1))
-    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["year", "month"]}})) == (date(2024, 1, 1), date(2025, 1, 1))
+    assert widen_window(date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["month"]}})) == (
+        date(2024, 3, 1),
+        date(2024, 5, 1),
+    )
+    assert widen_window(
+        date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["month", "quarter"]}})
+    ) == (date(2024, 1, 1), date(2024, 7, 1))
+    assert widen_window(date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["week"]}})) == (
+        date(2024, 2, 26),
+        date(2024, 4, 1),
+    )
+    assert widen_window(
+        date(2024, 3, 1), date(2024, 5, 1), parse_config({"periods": {"grains": ["year", "month"]}})
+    ) == (date(2024, 1, 1), date(2025, 1, 1))
     # a week that starts in February holds March days: it is recomputed too
-    assert widen_window(date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["month", "week"]}})) == (date(2024, 2, 26), date(2024, 4, 1))
+    assert widen_window(
+        date(2024, 3, 1), date(2024, 4, 1), parse_config({"periods": {"grains": ["month", "week"]}})
+    ) == (date(2024, 2, 26), date(2024, 4, 1))
 
 
 def test_a_view_is_computed_when_read_and_takes_no_parameters(tmp_path):
@@ -87,14 +106,30 @@ def test_a_view_is_computed_when_read_and_takes_no_parameters(tmp_path):
 
 
 def test_per_grain_windows_rewrite_only_the_periods_the_range_touches(tmp_path):
-    write_model(tmp_path, "marts", "g", """-- materialized: incremental by period_start per period_grain
+    write_model(
+        tmp_path,
+        "marts",
+        "g",
+        """-- materialized: incremental by period_start per period_grain
 select 'month' as period_grain, ('2024-01-01'::date + to_months(range::int))::date as period_start, $v::int as v from range(12)
-union all select 'year', '2024-01-01'::date, $v::int""")
+union all select 'year', '2024-01-01'::date, $v::int""",
+    )
     model = discover_models(tmp_path)[0]
     con = duckdb.connect()
-    base = {"grains": ["month", "year"], "range_start": EARLIEST, "range_end": LATEST, "window_start": EARLIEST, "window_end": LATEST}
+    base = {
+        "grains": ["month", "year"],
+        "range_start": EARLIEST,
+        "range_end": LATEST,
+        "window_start": EARLIEST,
+        "window_end": LATEST,
+    }
     run_model(con, model, base | {"v": 1})
-    march_april = {"range_start": date(2024, 3, 1), "range_end": date(2024, 5, 1), "window_start": date(2024, 1, 1), "window_end": date(2025, 1, 1)}
+    march_april = {
+        "range_start": date(2024, 3, 1),
+        "range_end": date(2024, 5, 1),
+        "window_start": date(2024, 1, 1),
+        "window_end": date(2025, 1, 1),
+    }
     assert run_model(con, model, base | march_april | {"v": 2}) == 3
     got = {(g, str(d)): v for g, d, v in rows(con, "select * from marts.g")}
     assert got[("month", "2024-03-01")] == got[("month", "2024-04-01")] == got[("year", "2024-01-01")] == 2

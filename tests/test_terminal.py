@@ -1,7 +1,6 @@
 """The run's terminal output, from a real in-process Dagster run of small assets: one line per stage
 once its last step is done, each warning once, a live status line only on an interactive terminal."""
 
-
 import io
 
 import dagster as dg
@@ -26,11 +25,16 @@ def _assets():
         context.log.info("an info line stays in the event log")
         return dg.MaterializeResult(metadata={"rows_loaded": 10, "rows_rejected": 0, "dagster/row_count": 10})
 
-    @dg.asset(key=["staging", "orders"], deps=[raw_orders, raw_costs],
-              check_specs=[dg.AssetCheckSpec("matches_model", asset=["staging", "orders"], blocking=True)])
+    @dg.asset(
+        key=["staging", "orders"],
+        deps=[raw_orders, raw_costs],
+        check_specs=[dg.AssetCheckSpec("matches_model", asset=["staging", "orders"], blocking=True)],
+    )
     def staging_orders():
-        return dg.MaterializeResult(metadata={"dagster/row_count": 1197},
-                                    check_results=[dg.AssetCheckResult(check_name="matches_model", passed=True)])
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 1197},
+            check_results=[dg.AssetCheckResult(check_name="matches_model", passed=True)],
+        )
 
     @dg.asset(key=["warehouse"], deps=[staging_orders])
     def warehouse():
@@ -45,7 +49,8 @@ def _run(progress: Progress, assets) -> dg.ExecuteInProcessResult:
     with dg.DagsterInstance.ephemeral() as instance:
         job = dg.Definitions(assets=assets, jobs=[dg.define_asset_job("refresh")]).resolve_job_def("refresh")
         return job.with_logger_defs({"progress": progress.logger}).execute_in_process(
-            instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False)
+            instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False
+        )
 
 
 def test_one_line_per_stage_each_warning_once_and_a_summary():
@@ -69,11 +74,19 @@ def test_one_line_per_stage_each_warning_once_and_a_summary():
 def test_a_live_status_line_on_an_interactive_terminal_and_failed_checks_named():
     assets = _assets()
 
-    @dg.asset(key=["marts", "bad"], deps=[assets[2]],
-              check_specs=[dg.AssetCheckSpec("credits_sum_to_one", asset=["marts", "bad"], blocking=True)])
+    @dg.asset(
+        key=["marts", "bad"],
+        deps=[assets[2]],
+        check_specs=[dg.AssetCheckSpec("credits_sum_to_one", asset=["marts", "bad"], blocking=True)],
+    )
     def bad():
-        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
-            check_name="credits_sum_to_one", passed=False, description="3 failing, e.g. [('A-1', 'linear')]")])
+        return dg.MaterializeResult(
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="credits_sum_to_one", passed=False, description="3 failing, e.g. [('A-1', 'linear')]"
+                )
+            ]
+        )
 
     assets = [*assets[:3], bad]
     out, err = Tty(), io.StringIO()

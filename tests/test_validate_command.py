@@ -21,7 +21,14 @@ def test_the_sample_folder_reports_every_planted_bad_row():
         assert " rejected" in file_line
         assert any(line.startswith(f"  line {bad['line']}: {bad['column']} = ") for line in lines), bad
     layouts = {line.split("layout ")[1].split(" ")[0].rstrip(",") for line in lines if "layout " in line}
-    assert layouts == {"canonical", "google_ads_ui", "meta_ads_manager", "yandex_direct_api", "vk_ads_stats", "ga4_bigquery"}
+    assert layouts == {
+        "canonical",
+        "google_ads_ui",
+        "meta_ads_manager",
+        "yandex_direct_api",
+        "vk_ads_stats",
+        "ga4_bigquery",
+    }
 
 
 def test_a_clean_file_passes_and_an_unreadable_one_fails(tmp_path):

@@ -10,7 +10,13 @@ import pytest
 
 from pipelines.core.db import scalar
 from pipelines.publish.warehouse import (
-    PublishError, WarehouseBusy, WarehousePaths, build_lock, publish, rollback, start_build,
+    PublishError,
+    WarehouseBusy,
+    WarehousePaths,
+    build_lock,
+    publish,
+    rollback,
+    start_build,
 )
 
 
@@ -29,7 +35,9 @@ def value_of(path) -> int:
 
 
 def value_in_other_process(path) -> int:
-    code = f"import duckdb; print(duckdb.connect({str(path)!r}, read_only=True).sql('select v from t').fetchall()[0][0])"
+    code = (
+        f"import duckdb; print(duckdb.connect({str(path)!r}, read_only=True).sql('select v from t').fetchall()[0][0])"
+    )
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
@@ -76,10 +84,12 @@ def test_build_starts_from_published_content(tmp_path):
 
 def test_second_build_is_refused_while_one_runs(tmp_path):
     paths = WarehousePaths(tmp_path / "w.duckdb")
-    with build_lock(paths):
-        with pytest.raises(WarehouseBusy, match="another run is building"):
-            with build_lock(paths, wait_seconds=0.3):
-                pass
+    with (
+        build_lock(paths),
+        pytest.raises(WarehouseBusy, match="another run is building"),
+        build_lock(paths, wait_seconds=0.3),
+    ):
+        pass
     with build_lock(paths):  # released when the first run ended
         pass
 

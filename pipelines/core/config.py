@@ -6,13 +6,12 @@ import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pipelines.core.paths import DEFAULT_CONFIG_PATH
 from schemas.inputs import SOURCES
-
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 ATTRIBUTION_MODELS = (
@@ -25,7 +24,10 @@ ATTRIBUTION_MODELS = (
     "markov",
     "shapley",
 )
-DATA_DRIVEN_MODELS = ("markov", "shapley")  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
+DATA_DRIVEN_MODELS = (
+    "markov",
+    "shapley",
+)  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
 RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
 ENGINES = ("duckdb", "spark")
 # where Spark runs: local[N] / local[*], a cluster manager (spark://, yarn, k8s://...), or Spark Connect (sc://)
@@ -94,7 +96,7 @@ class Config:
 
 def run_date() -> date:
     """The run's date (UTC): no row may be dated after the day after it, and the as-of date never passes it."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 # key in file -> (section, name, attribute)
@@ -165,7 +167,9 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
     if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
         raise ConfigError(f"{where}quality.max_date = {values['max_date']}: expected a date after quality.min_date")
     if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
-        raise ConfigError(f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}")
+        raise ConfigError(
+            f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}"
+        )
     return Config(**values, source_path=source_path)
 
 
@@ -198,8 +202,14 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
             raise fail(f"a non-empty list drawn from {list(GRAINS)}")
         return tuple(dict.fromkeys(value))
-    if attribute in ("lookback_days", "summary_months", "late_data_days", "ltv_min_customers_per_fit",
-                     "report_min_customers", "identity_max_links"):
+    if attribute in (
+        "lookback_days",
+        "summary_months",
+        "late_data_days",
+        "ltv_min_customers_per_fit",
+        "report_min_customers",
+        "identity_max_links",
+    ):
         at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit", "identity_max_links") else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
             raise fail(f"a whole number >= {at_least}")
@@ -214,7 +224,11 @@ def _check(key: str, attribute: str, value: Any) -> Any:
             raise fail("a number of days > 0")
         return float(value)
     if attribute == "ltv_horizons":
-        if not (isinstance(value, list) and value and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value)):
+        if not (
+            isinstance(value, list)
+            and value
+            and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value)
+        ):
             raise fail("a non-empty list of whole months > 0")
         return tuple(sorted(set(value)))
     if attribute == "schedule_cron":
@@ -304,9 +318,14 @@ def _engine(where: str, engine: dict[str, Any]) -> dict[str, Any]:
                 )
             out["spark_root"] = value.strip()
         elif key == "conf":
-            if not (isinstance(value, dict) and all(isinstance(k, str) for k in value)
-                    and all(isinstance(v, (str, int, float, bool)) for v in value.values())):
-                raise ConfigError(f"{name}: expected a table of Spark settings, e.g. {{ \"spark.executor.memory\" = \"8g\" }}")
+            if not (
+                isinstance(value, dict)
+                and all(isinstance(k, str) for k in value)
+                and all(isinstance(v, (str, int, float, bool)) for v in value.values())
+            ):
+                raise ConfigError(
+                    f'{name}: expected a table of Spark settings, e.g. {{ "spark.executor.memory" = "8g" }}'
+                )
             out["spark_conf"] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
         else:
             raise ConfigError(f"{where}unknown key engine.spark.{key}; known: ['conf', 'master', 'root']")
@@ -337,7 +356,9 @@ def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
             if pattern is None:
                 continue
             if not isinstance(pattern, str):
-                raise ConfigError(f"{key}.{name} = {pattern!r} ({rule['channel']}): expected a regular expression as text")
+                raise ConfigError(
+                    f"{key}.{name} = {pattern!r} ({rule['channel']}): expected a regular expression as text"
+                )
             problem = _re2_error(pattern)
             if problem:
                 raise ConfigError(
@@ -348,7 +369,7 @@ def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
     return tuple(parsed)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _re2_error(pattern: str) -> str | None:
     """Compile the pattern with DuckDB's own regex engine (RE2), which the channel rules run on: Python's
     `re` accepts patterns RE2 rejects (look-ahead), and those would fail only minutes into a run."""

@@ -8,8 +8,8 @@ differ between installations.
 from __future__ import annotations
 
 import logging
-import re
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -33,7 +33,9 @@ def hash_secret(secret_file: Path = DEFAULT_SECRET_FILE) -> str:
     log.warning(
         "%s is not set: hashing e-mails and phones with the per-installation secret in %s. "
         "Set %s to the same value everywhere the keys must match.",
-        SECRET_ENV, secret_file, SECRET_ENV,
+        SECRET_ENV,
+        secret_file,
+        SECRET_ENV,
     )
     return secret_file.read_text(encoding="utf-8").strip()
 
@@ -48,12 +50,16 @@ def normalise_phone(column: pl.Expr) -> pl.Expr:
     Text with no digits stays as it was, so validation rejects it with the raw value."""
     digits = column.str.replace_all(r"\D", "")
     with_code = (
-        pl.when(digits.str.len_chars() == 10).then(pl.lit(DEFAULT_COUNTRY_CODE) + digits)
-        .when((digits.str.len_chars() == 11) & digits.str.starts_with("8")).then(pl.lit(DEFAULT_COUNTRY_CODE) + digits.str.slice(1))
+        pl.when(digits.str.len_chars() == 10)
+        .then(pl.lit(DEFAULT_COUNTRY_CODE) + digits)
+        .when((digits.str.len_chars() == 11) & digits.str.starts_with("8"))
+        .then(pl.lit(DEFAULT_COUNTRY_CODE) + digits.str.slice(1))
         .otherwise(digits)
     )
     stripped = column.str.strip_chars()
-    return pl.when(stripped.is_null() | (stripped == "")).then(None).when(digits == "").then(stripped).otherwise(with_code)
+    return (
+        pl.when(stripped.is_null() | (stripped == "")).then(None).when(digits == "").then(stripped).otherwise(with_code)
+    )
 
 
 def mask(value: str | None) -> str | None:

@@ -11,11 +11,10 @@ import duckdb
 import pandera.polars as pa
 
 from pipelines.core.db import rows
-from schemas.tables import PUBLISHED
+from pipelines.core.paths import SQL_DIR
 from schemas import inputs, internal
 from schemas.internal import column_text
-from pipelines.core.paths import SQL_DIR
-
+from schemas.tables import PUBLISHED
 
 
 def _quote(text: str) -> str:
@@ -107,18 +106,39 @@ def apply_internal_comments(con: duckdb.DuckDBPyConnection, table: str) -> None:
 # The order analysts meet the tables in, with each table's grain (one row per ...) and key columns.
 # A published table missing here still appears, after these.
 TABLE_GUIDE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "marts.channel_summary": ("channel × attribution model, over the last `ltv.summary_months` complete acquisition months", ("channel", "attribution_model")),
-    "marts.channel_period_cac": ("period grain × period × channel × attribution model", ("period_grain", "period_start", "channel", "attribution_model")),
+    "marts.channel_summary": (
+        "channel × attribution model, over the last `ltv.summary_months` complete acquisition months",
+        ("channel", "attribution_model"),
+    ),
+    "marts.channel_period_cac": (
+        "period grain × period × channel × attribution model",
+        ("period_grain", "period_start", "channel", "attribution_model"),
+    ),
     "marts.blended_cac": ("period grain × period", ("period_grain", "period_start")),
-    "marts.channel_ltv": ("acquisition month × channel × attribution model", ("cohort_month", "channel", "attribution_model")),
-    "marts.cohort_ltv": ("acquisition month × channel × attribution model × month index", ("cohort_month", "channel", "attribution_model", "month_index")),
-    "marts.cohort_members": ("customer × attribution model × channel", ("customer_key", "attribution_model", "channel")),
+    "marts.channel_ltv": (
+        "acquisition month × channel × attribution model",
+        ("cohort_month", "channel", "attribution_model"),
+    ),
+    "marts.cohort_ltv": (
+        "acquisition month × channel × attribution model × month index",
+        ("cohort_month", "channel", "attribution_model", "month_index"),
+    ),
+    "marts.cohort_members": (
+        "customer × attribution model × channel",
+        ("customer_key", "attribution_model", "channel"),
+    ),
     "marts.orders": ("order (valid orders only)", ("order_id",)),
     "marts.first_purchases": ("customer", ("customer_key",)),
-    "marts.attribution": ("first purchase × attribution model × touch", ("order_id", "attribution_model", "touch_position")),
+    "marts.attribution": (
+        "first purchase × attribution model × touch",
+        ("order_id", "attribution_model", "touch_position"),
+    ),
     "marts.attribution_credits": ("first purchase × touch (a credit column per model)", ("order_id", "touch_position")),
     "marts.channel_weights": ("data-driven model × fit × channel", ("attribution_model", "fit_end", "channel")),
-    "quality.rejected_rows": ("failed value of a rejected input row", ("source_file", "source_row", "column_name", "check_name")),
+    "quality.rejected_rows": (
+        "failed value of a rejected input row",
+        ("source_file", "source_row", "column_name", "check_name"),
+    ),
     "quality.file_loads": ("export file", ("source", "source_file")),
     "meta.build_info": ("published build", ("run_id",)),
     "meta.model_state": ("incrementally maintained table", ("table_name",)),

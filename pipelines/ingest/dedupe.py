@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-
 import polars as pl
 
 from pipelines.core.db import rows, scalar
 from pipelines.ingest.raw_tables import RAW_COLUMNS
-from pipelines.ingest.rules import CONFLICTS_QUARANTINED, COPIES_WITHIN_A_FILE_ARE_DISTINCT, KEY_TIME, NATURAL_KEYS, SPANNED, Span
+from pipelines.ingest.rules import (
+    CONFLICTS_QUARANTINED,
+    COPIES_WITHIN_A_FILE_ARE_DISTINCT,
+    KEY_TIME,
+    NATURAL_KEYS,
+    SPANNED,
+    Span,
+)
+
 
 class KeySpan:
     """A file's range of its key's time column and whether one key occurs twice in it (a 64-bit hash
@@ -28,13 +35,11 @@ class KeySpan:
         self.high = high if self.high is None or (high is not None and high > self.high) else self.high
         self.hashes.append(good.select(pl.struct(self.key).hash()).to_series())
 
-    def result(self) -> "Span | None":
+    def result(self) -> Span | None:
         if self.time is None:
             return None
         hashes = pl.concat(self.hashes) if self.hashes else pl.Series([], dtype=pl.UInt64)
         return Span(self.low, self.high, hashes.n_unique() < hashes.len())
-
-
 
 
 MAX_INTERVALS = 64  # overlaps searched one by one; beyond, their envelope
@@ -53,9 +58,13 @@ def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | 
     low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
     loaded = {name for (name,) in rows(con, "select source_file from quality.file_loads where source = ?", [source])}
     if loaded - set(spans):  # files of earlier runs: their ranges within the new rows' range
-        old = rows(con, f"""select min({time}), max({time}) from raw.{source}
+        old = rows(
+            con,
+            f"""select min({time}), max({time}) from raw.{source}
                             where {time} between $low and $high and source_file not in (select source_file from new_files)
-                            group by source_file""", {"low": low, "high": high})
+                            group by source_file""",
+            {"low": low, "high": high},
+        )
         ranges += [(lo, hi, False) for lo, hi in old]
     found = [(lo, hi) for lo, hi, repeats in ranges if repeats]
     ranges.sort(key=lambda r: (r[0], r[1]))
@@ -75,8 +84,9 @@ def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | 
     return [tuple(m) for m in merged]
 
 
-def drop_duplicates(con, source: str, new_files: list[str], run_id: str = "",
-                     spans: dict[str, Span | None] | None = None) -> None:
+def drop_duplicates(
+    con, source: str, new_files: list[str], run_id: str = "", spans: dict[str, Span | None] | None = None
+) -> None:
     """Keep one row per natural key: the newest file (modification time, then name), then its last line.
 
     Only keys the newly read files carry can have gained a copy. A 64-bit hash of the key finds the
@@ -87,7 +97,9 @@ def drop_duplicates(con, source: str, new_files: list[str], run_id: str = "",
     key = NATURAL_KEYS[source] or tuple(RAW_COLUMNS[source])
     columns = ", ".join(f'"{c}"' for c in key)
     qualified = ", ".join(f'r."{c}"' for c in key)
-    rank, by_line = ("dense_rank", "") if source in COPIES_WITHIN_A_FILE_ARE_DISTINCT else ("row_number", ", r.source_row desc")
+    rank, by_line = (
+        ("dense_rank", "") if source in COPIES_WITHIN_A_FILE_ARE_DISTINCT else ("row_number", ", r.source_row desc")
+    )
     con.register("new_files", pl.DataFrame({"source_file": new_files}, schema={"source_file": pl.String}).to_arrow())
     in_range, r_in_range, bounds = "true", "true", {}
     intervals = _overlaps(con, source, spans or {})

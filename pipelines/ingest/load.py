@@ -11,26 +11,33 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from pipelines.ingest.background import ahead
 from pipelines.core.config import Config
 from pipelines.core.db import rows, scalar
+from pipelines.ingest.background import ahead
+from pipelines.ingest.dedupe import KeySpan, drop_duplicates
+from pipelines.ingest.folders import export_files
 from pipelines.ingest.raw_tables import RAW_COLUMNS, create_raw_tables
 from pipelines.ingest.readers import ExportError, ReadResult, read_export
 from pipelines.ingest.readers.values import parse_timestamp
-from pipelines.ingest.dedupe import KeySpan, drop_duplicates
-from pipelines.ingest.folders import export_files
 from pipelines.ingest.rules import CHUNK_ROWS, INGEST_VERSION, INSERT_ROWS, Bounds, FileLoad, IngestError, SourceLoad
 from pipelines.ingest.validate import split_rows
 
+
 def ingest_source(
-    con: duckdb.DuckDBPyConnection, source: str, raw_dir: Path, run_id: str, secret: str,
-    max_reject_share: float = 1.0, options: dict | None = None, incremental: bool = True,
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    raw_dir: Path,
+    run_id: str,
+    secret: str,
+    max_reject_share: float = 1.0,
+    options: dict | None = None,
+    incremental: bool = True,
     bounds: Bounds | None = None,
 ) -> SourceLoad:
     """Bring raw.<source> in line with what the export folder holds now.
@@ -45,8 +52,17 @@ def ingest_source(
     run_limit = scalar(con, "select current_setting('memory_limit')")
     con.execute(f"set memory_limit = '{os.environ.get('ACQ_DUCKDB_INGEST_MEMORY_LIMIT', '2GB')}'")
     try:
-        return _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, options, incremental,
-                              bounds or Bounds.from_config(Config()))
+        return _ingest_source(
+            con,
+            source,
+            raw_dir,
+            run_id,
+            secret,
+            max_reject_share,
+            options,
+            incremental,
+            bounds or Bounds.from_config(Config()),
+        )
     finally:
         con.execute(f"set memory_limit = '{run_limit}'")
 
@@ -59,19 +75,26 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
     previous = {
         name: (size, mtime, sig)
         for name, size, mtime, sig in rows(
-            con, "select source_file, file_size, file_mtime, load_signature from quality.file_loads where source = ?", [source]
+            con,
+            "select source_file, file_size, file_mtime, load_signature from quality.file_loads where source = ?",
+            [source],
         )
     }
-    unchanged = incremental and bool(previous) and all(
-        name in files and (*_fingerprint(files[name]), signature) == previous[name] for name in previous
-    ) and not _future_rows_now_due(con, source, bounds)
+    unchanged = (
+        incremental
+        and bool(previous)
+        and all(name in files and (*_fingerprint(files[name]), signature) == previous[name] for name in previous)
+        and not _future_rows_now_due(con, source, bounds)
+    )
     if not unchanged:
         con.execute(f"delete from raw.{source}")
         con.execute("delete from quality.rejected_rows where source = ?", [source])
         con.execute("delete from quality.file_loads where source = ?", [source])
         previous = {}
     new_files = [name for name in files if name not in previous]
-    loads = _load_files(con, source, [(name, files[name]) for name in new_files], run_id, secret, options, signature, bounds)
+    loads = _load_files(
+        con, source, [(name, files[name]) for name in new_files], run_id, secret, options, signature, bounds
+    )
     _record_file_loads(con, loads, run_id)
     if loads:
         if source == "ad_spend":
@@ -89,7 +112,14 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
 
 
 def _load_files(
-    con, source: str, files: list[tuple[str, Path]], run_id: str, secret: str, options, signature: str, bounds: Bounds,
+    con,
+    source: str,
+    files: list[tuple[str, Path]],
+    run_id: str,
+    secret: str,
+    options,
+    signature: str,
+    bounds: Bounds,
 ) -> list[FileLoad]:
     """Insert the files' validated rows, INSERT_ROWS or more at a time, while the next chunk is read,
     cast and validated in a worker thread. Rejects go in as they come (they are few)."""
@@ -138,10 +168,22 @@ def _file_load(
 ) -> FileLoad:
     size, mtime = _fingerprint(path)
     return FileLoad(
-        source=source, source_file=name, layout=read.layout, encoding=read.encoding, delimiter=read.delimiter,
-        language=read.language, notes="; ".join(read.notes), rows_read=read.rows_read, rows_loaded=loaded, rows_rejected=rejected,
-        rows_skipped=read.skipped_lines, duplicates_dropped=0, file_sha256=sha256, file_size=size,
-        file_mtime=mtime, load_signature=signature,
+        source=source,
+        source_file=name,
+        layout=read.layout,
+        encoding=read.encoding,
+        delimiter=read.delimiter,
+        language=read.language,
+        notes="; ".join(read.notes),
+        rows_read=read.rows_read,
+        rows_loaded=loaded,
+        rows_rejected=rejected,
+        rows_skipped=read.skipped_lines,
+        duplicates_dropped=0,
+        file_sha256=sha256,
+        file_size=size,
+        file_mtime=mtime,
+        load_signature=signature,
     )
 
 
@@ -152,7 +194,9 @@ def _source_load(con, source: str, reused: int) -> SourceLoad:
         params={"source": source},
     ).pl()
     load.files = [FileLoad(**row) for row in frame.iter_rows(named=True)]
-    load.reasons = dict(rows(con, "select reason, count(*) from quality.rejected_rows where source = ? group by reason", [source]))
+    load.reasons = dict(
+        rows(con, "select reason, count(*) from quality.rejected_rows where source = ? group by reason", [source])
+    )
     return load
 
 
@@ -170,7 +214,7 @@ def _future_rows_now_due(con, source: str, bounds: Bounds) -> bool:
 
 def _fingerprint(path: Path) -> tuple[int, datetime]:
     stat = path.stat()
-    mtime = datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc).replace(tzinfo=None)
+    mtime = datetime.fromtimestamp(stat.st_mtime, tz=UTC).replace(tzinfo=None)
     return stat.st_size, mtime
 
 
@@ -181,7 +225,9 @@ def _load_signature(options: dict | None, secret: str, bounds: Bounds | None = N
     future has become plausible."""
     bounds = bounds or Bounds.from_config(Config())
     fixed = (bounds.min_date, bounds.max_amount)
-    material = f"{INGEST_VERSION}|{sorted((options or {}).items())}|{hashlib.sha256(secret.encode()).hexdigest()}|{fixed}"
+    material = (
+        f"{INGEST_VERSION}|{sorted((options or {}).items())}|{hashlib.sha256(secret.encode()).hexdigest()}|{fixed}"
+    )
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -211,8 +257,14 @@ def _insert_rejects(con, source: str, failures: pl.DataFrame, source_file: str, 
     if failures.height == 0:
         return
     rejects = failures.select(
-        pl.lit(run_id).alias("run_id"), pl.lit(source).alias("source"), pl.lit(source_file).alias("source_file"),
-        pl.col("source_row").cast(pl.Int64), "column_name", "check_name", pl.col("raw_value").cast(pl.String), "reason",
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(source).alias("source"),
+        pl.lit(source_file).alias("source_file"),
+        pl.col("source_row").cast(pl.Int64),
+        "column_name",
+        "check_name",
+        pl.col("raw_value").cast(pl.String),
+        "reason",
     )
     con.register("rejects", rejects.to_arrow())
     try:
@@ -252,9 +304,10 @@ def _key_campaigns_by_id(con) -> None:
 def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:
     if not loads:
         return
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    frame = pl.DataFrame([{k: v for k, v in asdict(f).items() if k != "span"} | {"run_id": run_id, "loaded_at": now}
-                          for f in loads])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    frame = pl.DataFrame(
+        [{k: v for k, v in asdict(f).items() if k != "span"} | {"run_id": run_id, "loaded_at": now} for f in loads]
+    )
     con.register("file_loads", frame.to_arrow())
     try:
         con.execute("insert into quality.file_loads by name select * from file_loads")
@@ -264,7 +317,12 @@ def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:
 
 def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists quality")
-    if "notes" not in {c for (c,) in rows(con, "select column_name from duckdb_columns() where schema_name = 'quality' and table_name = 'file_loads'")}:
+    if "notes" not in {
+        c
+        for (c,) in rows(
+            con, "select column_name from duckdb_columns() where schema_name = 'quality' and table_name = 'file_loads'"
+        )
+    }:
         con.execute("drop table if exists quality.file_loads")  # an older shape: every source reloads once
     con.execute(
         """create table if not exists quality.rejected_rows (

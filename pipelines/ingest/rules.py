@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-
 from pipelines.core.config import Config
 
 PERSONAL = ("email", "phone")
@@ -68,7 +67,7 @@ class Bounds:
     max_amount: float
 
     @classmethod
-    def from_config(cls, config: Config, today: date | None = None) -> "Bounds":
+    def from_config(cls, config: Config, today: date | None = None) -> Bounds:
         return cls(config.min_date, config.plausible_max_date(today), config.max_amount)
 
 
@@ -90,7 +89,7 @@ class FileLoad:
     file_size: int
     file_mtime: datetime
     load_signature: str
-    span: "Span | None" = field(default=None, repr=False, compare=False)  # this run's files only
+    span: Span | None = field(default=None, repr=False, compare=False)  # this run's files only
 
 
 @dataclass

@@ -11,8 +11,9 @@ from pipelines.core.config import Config
 from pipelines.core.pii import mask, normalise_email, normalise_phone
 from pipelines.ingest.readers import ReadResult
 from pipelines.ingest.readers.values import parse_date, parse_number, parse_timestamp
-from schemas.inputs import CHECK_COLUMNS, INPUT_MODELS
 from pipelines.ingest.rules import AMOUNT_COLUMNS, LOWER_CASE, PERSONAL, UPPER_CASE, Bounds, IngestError
+from schemas.inputs import CHECK_COLUMNS, INPUT_MODELS
+
 
 def _parser(dtype: pl.DataType):
     if dtype == pl.Date:
@@ -26,7 +27,9 @@ def _parser(dtype: pl.DataType):
     return None, None
 
 
-def cast_frame(source: str, frame: pl.DataFrame, clean: frozenset[str] = frozenset()) -> tuple[pl.DataFrame, pl.DataFrame]:
+def cast_frame(
+    source: str, frame: pl.DataFrame, clean: frozenset[str] = frozenset()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical text columns -> typed columns. Returns (typed frame, cast failures as
     `row, column_name, check_name, reason`). A value that fails its cast becomes null here and is
     reported as a failure, so Pandera's own checks still run on the other columns. Columns in `clean`
@@ -73,16 +76,21 @@ def cast_frame(source: str, frame: pl.DataFrame, clean: frozenset[str] = frozens
     parsed = [name for name, _, _ in failures]
     flags = [f"__fail_{name}" for name in parsed]
     # a value whose text is there but whose parse is null failed its cast
-    out = pl.concat([text_frame.select(pl.col(parsed).name.prefix("__text_")), out_typed.select(parsed)], how="horizontal")
+    out = pl.concat(
+        [text_frame.select(pl.col(parsed).name.prefix("__text_")), out_typed.select(parsed)], how="horizontal"
+    )
     out = out.select((pl.col(f"__text_{n}").is_not_null() & pl.col(n).is_null()).alias(f"__fail_{n}") for n in parsed)
     if not out.select(pl.any_horizontal(flags).any()).item():  # the common case: no bookkeeping on the whole frame
         return out_typed, _empty_failures()
     checks = pl.DataFrame(failures, schema=["column_name", "check_name", "reason"], orient="row")
     fails = (
-        out.with_row_index("row").select("row", *flags)
-        .unpivot(index="row", variable_name="column_name").filter(pl.col("value"))
+        out.with_row_index("row")
+        .select("row", *flags)
+        .unpivot(index="row", variable_name="column_name")
+        .filter(pl.col("value"))
         .with_columns(pl.col("column_name").str.strip_prefix("__fail_"))
-        .join(checks, on="column_name", maintain_order="left").select("row", "column_name", "check_name", "reason")
+        .join(checks, on="column_name", maintain_order="left")
+        .select("row", "column_name", "check_name", "reason")
     )
     return out_typed, fails.with_columns(pl.col("row").cast(pl.Int64))
 
@@ -127,13 +135,17 @@ def validate_frame(source: str, typed: pl.DataFrame) -> pl.DataFrame:
         cases = errors.failure_cases
         if cases["index"].is_null().any():
             # A whole-frame failure (e.g. a wrong dtype) means a bug in the cast, not a bad row.
-            raise IngestError(f"{source}: schema-level validation failure:\n{cases.filter(pl.col('index').is_null())}") from None
+            raise IngestError(
+                f"{source}: schema-level validation failure:\n{cases.filter(pl.col('index').is_null())}"
+            ) from None
         wide_checks = {check.error: check.name for check in model.to_schema().checks}
         check_name = pl.col("check").replace(wide_checks)
         return cases.select(
             pl.col("index").cast(pl.Int64).alias("row"),
             pl.when(pl.col("schema_context") == "DataFrameSchema")
-            .then(check_name.replace(CHECK_COLUMNS)).otherwise(pl.col("column")).alias("column_name"),
+            .then(check_name.replace(CHECK_COLUMNS))
+            .otherwise(pl.col("column"))
+            .alias("column_name"),
             check_name.alias("check_name"),
             pl.col("check").map_elements(_reason, return_dtype=pl.String).alias("reason"),  # one per distinct check
         )
@@ -161,7 +173,9 @@ def _reason(check: str) -> str:
 
 
 def _empty_failures() -> pl.DataFrame:
-    return pl.DataFrame(schema={"row": pl.Int64, "column_name": pl.String, "check_name": pl.String, "reason": pl.String})
+    return pl.DataFrame(
+        schema={"row": pl.Int64, "column_name": pl.String, "check_name": pl.String, "reason": pl.String}
+    )
 
 
 def bounds_failures(source: str, typed: pl.DataFrame, bounds: Bounds) -> pl.DataFrame:
@@ -174,10 +188,19 @@ def bounds_failures(source: str, typed: pl.DataFrame, bounds: Bounds) -> pl.Data
         dtype = column.dtype.type
         if dtype == pl.Date or isinstance(dtype, pl.Datetime) or dtype == pl.Datetime:
             day = pl.col(name) if dtype == pl.Date else pl.col(name).dt.date()
-            checks.append((day > bounds.max_date, name, "max_date", f"in the future: after quality.max_date {bounds.max_date}"))
+            checks.append(
+                (day > bounds.max_date, name, "max_date", f"in the future: after quality.max_date {bounds.max_date}")
+            )
             checks.append((day < bounds.min_date, name, "min_date", f"before quality.min_date {bounds.min_date}"))
     for name in AMOUNT_COLUMNS.get(source, ()):
-        checks.append((pl.col(name).abs() > bounds.max_amount, name, "max_amount", f"over quality.max_amount {bounds.max_amount:g}".replace("e+", "e")))
+        checks.append(
+            (
+                pl.col(name).abs() > bounds.max_amount,
+                name,
+                "max_amount",
+                f"over quality.max_amount {bounds.max_amount:g}".replace("e+", "e"),
+            )
+        )
     if not checks or typed.height == 0:
         return _empty_failures()
     flags = typed.select([flag.fill_null(False).alias(f"__b{i}") for i, (flag, *_) in enumerate(checks)])
@@ -185,10 +208,13 @@ def bounds_failures(source: str, typed: pl.DataFrame, bounds: Bounds) -> pl.Data
         return _empty_failures()
     names = pl.DataFrame(
         [(f"__b{i}", column, check, reason) for i, (_, column, check, reason) in enumerate(checks)],
-        schema=["flag", "column_name", "check_name", "reason"], orient="row",
+        schema=["flag", "column_name", "check_name", "reason"],
+        orient="row",
     )
     return (
-        flags.with_row_index("row").unpivot(index="row", variable_name="flag").filter(pl.col("value"))
+        flags.with_row_index("row")
+        .unpivot(index="row", variable_name="flag")
+        .filter(pl.col("value"))
         .join(names, on="flag", maintain_order="left")
         .select(pl.col("row").cast(pl.Int64), "column_name", "check_name", "reason")
     )
@@ -202,7 +228,9 @@ def _suspect_failures(read: ReadResult) -> pl.DataFrame:
     rows = read.frame.with_row_index("row").filter(pl.col("source_row").is_in(list(read.suspects)))
     first = read.frame.columns[0]
     return rows.select(
-        pl.col("row").cast(pl.Int64), pl.lit(first).alias("column_name"), pl.lit("whole_line").alias("check_name"),
+        pl.col("row").cast(pl.Int64),
+        pl.lit(first).alias("column_name"),
+        pl.lit("whole_line").alias("check_name"),
         pl.col("source_row").replace_strict(read.suspects, return_dtype=pl.String).alias("reason"),
     )
 
@@ -212,22 +240,26 @@ def split_rows(source: str, read: ReadResult, bounds: Bounds | None = None) -> t
     typed, cast_failures = cast_frame(source, read.frame, read.clean)
     bounds = bounds or Bounds.from_config(Config())
     failures = pl.concat(
-        [cast_failures, bounds_failures(source, typed, bounds), validate_frame(source, typed),
-         _suspect_failures(read)]
+        [cast_failures, bounds_failures(source, typed, bounds), validate_frame(source, typed), _suspect_failures(read)]
     ).unique(maintain_order=True)
     typed = typed.with_columns(read.frame["source_row"])
     if failures.height == 0:  # the common case: no bookkeeping on the whole frame
-        return typed, failures.with_columns(pl.lit(None, pl.Int64).alias("source_row"), pl.lit(None, pl.String).alias("raw_value"))
+        return typed, failures.with_columns(
+            pl.lit(None, pl.Int64).alias("source_row"), pl.lit(None, pl.String).alias("raw_value")
+        )
     # A value that failed its cast shows up again as "missing": report the cast, not the echo.
     casted = cast_failures.select("row", "column_name").with_columns(pl.lit(True).alias("__cast"))
-    failures = failures.join(casted, on=["row", "column_name"], how="left").filter(
-        pl.col("__cast").is_null() | pl.col("check_name").str.starts_with("cast_")
-    ).drop("__cast")
+    failures = (
+        failures.join(casted, on=["row", "column_name"], how="left")
+        .filter(pl.col("__cast").is_null() | pl.col("check_name").str.starts_with("cast_"))
+        .drop("__cast")
+    )
     bad_rows = failures["row"].unique().implode()
     good = typed.with_row_index("__row").filter(~pl.col("__row").is_in(bad_rows)).drop("__row")
     # raw text of the failing rows only, one row per (row, column)
     raw_values = (
-        read.frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+        read.frame.with_row_index("row")
+        .with_columns(pl.col("row").cast(pl.Int64))
         .filter(pl.col("row").is_in(bad_rows))
         .unpivot(index=["row", "source_row"], variable_name="column_name", value_name="raw_value")
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.core.pii import mask_text
-from pipelines.ingest.validate import split_rows
 from pipelines.ingest.raw_tables import SOURCES
 from pipelines.ingest.readers import ExportError, read_export
+from pipelines.ingest.validate import split_rows
 
 
 def _files(paths: list[Path], source: str | None) -> list[tuple[Path, str | None]]:
@@ -52,7 +52,9 @@ def validate_paths(paths: list[Path], source: str | None = None, out=print, opti
         for note in read.notes:
             out(f"  {note}")
         for row in failures.sort("source_row").iter_rows(named=True):
-            out(f"  line {row['source_row']}: {row['column_name']} = {row['raw_value']!r}: {row['reason']} [{row['check_name']}]")
+            out(
+                f"  line {row['source_row']}: {row['column_name']} = {row['raw_value']!r}: {row['reason']} [{row['check_name']}]"
+            )
         if rejected:
             status = 1
     return status

@@ -23,8 +23,12 @@ def column_schema(con: duckdb.DuckDBPyConnection, table: str):
     )
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name, data_type.lower(), description=comment or None,
-                           constraints=dg.TableColumnConstraints(nullable=bool(nullable)))
+            dg.TableColumn(
+                name,
+                data_type.lower(),
+                description=comment or None,
+                constraints=dg.TableColumnConstraints(nullable=bool(nullable)),
+            )
             for name, data_type, nullable, comment in found
         ]
     )
@@ -40,8 +44,12 @@ def model_column_schema(table: str):
     schema = model.to_schema()
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name, str(column.dtype).lower(), description=column.description,
-                           constraints=dg.TableColumnConstraints(nullable=column.nullable))
+            dg.TableColumn(
+                name,
+                str(column.dtype).lower(),
+                description=column.description,
+                constraints=dg.TableColumnConstraints(nullable=column.nullable),
+            )
             for name, column in schema.columns.items()
         ]
     )
@@ -51,11 +59,12 @@ def raw_column_schema(source: str):
     """`dagster/column_schema` of raw.<source>, known before any build (pipelines/ingest/raw_tables.py)."""
     import dagster as dg
 
-
     table = f"raw.{source}"
     return dg.TableSchema(
-        columns=[dg.TableColumn(name, kind, description=column_text(table, name))
-                 for name, kind in (RAW_COLUMNS[source] | LINEAGE).items()]
+        columns=[
+            dg.TableColumn(name, kind, description=column_text(table, name))
+            for name, kind in (RAW_COLUMNS[source] | LINEAGE).items()
+        ]
     )
 
 

@@ -12,7 +12,8 @@ from pipelines.core.periods import EARLIEST, LATEST
 POOL = "warehouse"  # every warehouse-writing step runs in this pool (limit 1 in dagster.yaml)
 
 monthly = dg.MonthlyPartitionsDefinition(
-    start_date=load_config().partitions_start.isoformat(), end_offset=1  # end_offset=1: the current month too
+    start_date=load_config().partitions_start.isoformat(),
+    end_offset=1,  # end_offset=1: the current month too
 )
 single_run = dg.BackfillPolicy.single_run()  # a backfill of any range is one run
 

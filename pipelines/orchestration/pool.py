@@ -16,9 +16,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import dagster as dg
 
@@ -125,7 +125,9 @@ def wait_for_pool(instance: dg.DagsterInstance, own_run_id: str, wait_seconds: f
             others = [s for s in info.claimed_slots if s.run_id != own_run_id]
             if not limit or len(others) < limit:
                 return
-            held = "; ".join(f"run {s.run_id} ({_holder(folder, s.run_id) or 'ended'}), step {s.step_key}" for s in others)
+            held = "; ".join(
+                f"run {s.run_id} ({_holder(folder, s.run_id) or 'ended'}), step {s.step_key}" for s in others
+            )
             if time.monotonic() >= deadline:
                 raise PoolWaitError(
                     f"the Dagster pool '{POOL}' (limit {limit}, shared by every run of this Dagster home) is held by "
@@ -144,7 +146,7 @@ class _TermFlag:
         self.received = False
         self._previous = None
 
-    def __enter__(self) -> "_TermFlag":
+    def __enter__(self) -> _TermFlag:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGTERM, self._handle)
         return self
@@ -175,7 +177,9 @@ def watched(instance: dg.DagsterInstance, own_run_id: str, log=None) -> Iterator
             try:
                 free_dead_runs(instance, own_run_id, log)
                 info = instance.event_log_storage.get_concurrency_info(POOL)
-                queued = [p.step_key for p in info.pending_steps if p.run_id == own_run_id and p.assigned_timestamp is None]
+                queued = [
+                    p.step_key for p in info.pending_steps if p.run_id == own_run_id and p.assigned_timestamp is None
+                ]
                 for slot in info.claimed_slots:
                     if queued and slot.run_id != own_run_id and slot.run_id not in told and log is not None:
                         told.add(slot.run_id)

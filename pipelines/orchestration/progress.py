@@ -109,8 +109,15 @@ class Progress:
                 self.steps[asset].rows = int(metadata["dagster/row_count"])
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            self.checks.append((evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.passed,
-                                evaluation.description or "", bool(evaluation.blocking)))
+            self.checks.append(
+                (
+                    evaluation.asset_key.to_user_string(),
+                    evaluation.check_name,
+                    evaluation.passed,
+                    evaluation.description or "",
+                    bool(evaluation.blocking),
+                )
+            )
         elif kind == DagsterEventType.STEP_SUCCESS and step_asset in self.steps:
             step = self.steps[step_asset]
             step.seconds, step.done = event.event_specific_data.duration_ms / 1000, True
@@ -174,7 +181,9 @@ class Progress:
         else:
             views = sum(1 for s in steps if s.rows is None)
             rows = sum(s.rows or 0 for s in steps)
-            what = f"{len(steps):>2} models   {_n(rows):>11} rows in {len(steps) - views} tables" + (f", {views} views" if views else "")
+            what = f"{len(steps):>2} models   {_n(rows):>11} rows in {len(steps) - views} tables" + (
+                f", {views} views" if views else ""
+            )
         return f"  {stage:<8} {what:<58} {seconds:>6.1f} s"
 
     def summary(self, warehouse: str, months: tuple[str, str, int], run_id: str, success: bool) -> list[str]:
@@ -188,18 +197,28 @@ class Progress:
         lines = [""]
         lines.append(f"  months    {months[0]}..{months[1]} ({months[2]})" + (f", as of {as_of}" if as_of else ""))
         if raw:
-            lines.append("  rows      " + ", ".join(f"{s.asset.split('/')[1]} {_n(int(s.metadata.get('rows_loaded', 0)))}" for s in raw))
+            lines.append(
+                "  rows      "
+                + ", ".join(f"{s.asset.split('/')[1]} {_n(int(s.metadata.get('rows_loaded', 0)))}" for s in raw)
+            )
             rejected = [(s.asset.split("/")[1], int(s.metadata.get("rows_rejected", 0))) for s in raw]
             total = sum(n for _, n in rejected)
-            lines.append(f"  rejected  {_n(total)} rows" + (": " + ", ".join(f"{name} {n}" for name, n in rejected if n) if total else ""))
+            lines.append(
+                f"  rejected  {_n(total)} rows"
+                + (": " + ", ".join(f"{name} {n}" for name, n in rejected if n) if total else "")
+            )
             if total:
                 lines.append("            why: `python -m pipelines report`, or the table quality.rejected_rows")
         lines.append(
             f"  checks    {len(self.checks) - len(failed)} of {len(self.checks)} passed ({len(blocking)} blocking)"
-            + "".join(f"\n  FAILED    {asset}:{name} — {description[:300]}" for asset, name, _, description, _ in failed)
+            + "".join(
+                f"\n  FAILED    {asset}:{name} — {description[:300]}" for asset, name, _, description, _ in failed
+            )
         )
         steps = sum(s.seconds for s in self.steps.values())
-        lines.append(f"  time      {elapsed:.1f} s ({steps:.1f} s in the steps, the rest Dagster's start-up and bookkeeping)")
+        lines.append(
+            f"  time      {elapsed:.1f} s ({steps:.1f} s in the steps, the rest Dagster's start-up and bookkeeping)"
+        )
         if success:
             lines.append(f"published {warehouse} (months {months[0]}..{months[1]}, run {run_id})")
         for line in lines:

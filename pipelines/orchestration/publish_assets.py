@@ -8,23 +8,23 @@ this point, so a build that reaches `warehouse` has passed them all."""
 
 import hashlib
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 
-from pipelines.publish.checks import BUILD_INFO, CHECKS, SCHEMA_CHECKS, check_results, check_specs, evaluate
 from pipelines.core.paths import PROJECT_ROOT
+from pipelines.core.table_comments import document_tables
 from pipelines.ingest.folders import raw_folder_warnings
+from pipelines.ingest.raw_tables import SOURCES
+from pipelines.orchestration.metadata import model_column_schema, table_metadata
 from pipelines.orchestration.partitions import POOL, monthly, run_window, single_run
 from pipelines.orchestration.raw_assets import raw_assets
-from pipelines.ingest.raw_tables import SOURCES
 from pipelines.orchestration.resources import WarehouseResource
 from pipelines.orchestration.sql_assets import sql_assets
-from pipelines.core.table_comments import document_tables
-from pipelines.orchestration.metadata import model_column_schema, table_metadata
-from pipelines.transform.params import as_of_date
+from pipelines.publish.checks import BUILD_INFO, CHECKS, SCHEMA_CHECKS, check_results, check_specs, evaluate
 from pipelines.publish.warehouse import PublishError, publish
+from pipelines.transform.params import as_of_date
 
 KEY = dg.AssetKey(["warehouse"])
 BUILD_INFO_KEY = dg.AssetKey(BUILD_INFO.split("."))
@@ -51,13 +51,29 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
     con.execute(
         "insert into meta.build_info values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            datetime.now(timezone.utc).replace(tzinfo=None), warehouse.run_id, str(warehouse.raw_path),
-            str(config.source_path), hashlib.sha256(config_text).hexdigest(), window[0], window[1],
-            as_of_date(con, config), _code_version(),
+            datetime.now(UTC).replace(tzinfo=None),
+            warehouse.run_id,
+            str(warehouse.raw_path),
+            str(config.source_path),
+            hashlib.sha256(config_text).hexdigest(),
+            window[0],
+            window[1],
+            as_of_date(con, config),
+            _code_version(),
         ],
     )
-    document_tables(con, ["meta.build_info", "meta.model_state", "meta.model_writes", "quality.rejected_rows",
-                          "quality.file_loads", "config.channel_rules", "config.source_aliases"])
+    document_tables(
+        con,
+        [
+            "meta.build_info",
+            "meta.model_state",
+            "meta.model_writes",
+            "quality.rejected_rows",
+            "quality.file_loads",
+            "config.channel_rules",
+            "config.source_aliases",
+        ],
+    )
 
 
 @dg.asset(

@@ -9,17 +9,17 @@ as it is now; the partition window only bounds what the SQL models recompute dow
 
 import dagster as dg
 
-from pipelines.publish.checks import check_results, check_specs, evaluate
 from pipelines.core.faults import pause_point
 from pipelines.core.pii import hash_secret, mask_text
-from pipelines.ingest.rules import Bounds, IngestError
+from pipelines.core.table_comments import document_tables
 from pipelines.ingest.folders import check_no_sharp_shrink, check_source_present, published_data_rows, source_folders
 from pipelines.ingest.load import ingest_source
-from pipelines.orchestration.partitions import POOL, monthly, single_run
 from pipelines.ingest.raw_tables import SOURCES
-from pipelines.orchestration.resources import WarehouseResource
-from pipelines.core.table_comments import document_tables
+from pipelines.ingest.rules import Bounds, IngestError
 from pipelines.orchestration.metadata import raw_column_schema, table_metadata
+from pipelines.orchestration.partitions import POOL, monthly, single_run
+from pipelines.orchestration.resources import WarehouseResource
+from pipelines.publish.checks import check_results, check_specs, evaluate
 from schemas import inputs
 
 
@@ -39,7 +39,11 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
         "with source_file and source_row; rows that fail the Pandera model go to quality.rejected_rows.",
         metadata={"dagster/column_schema": raw_column_schema(source)},
         check_specs=[
-            dg.AssetCheckSpec("reject_rate", asset=key, description="share of data rows quarantined (the run stops above quality.max_reject_share)"),
+            dg.AssetCheckSpec(
+                "reject_rate",
+                asset=key,
+                description="share of data rows quarantined (the run stops above quality.max_reject_share)",
+            ),
             *check_specs(table, key),
         ],
     )
@@ -51,8 +55,13 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                 published = published_data_rows(con, source)
                 check_source_present(raw_dir, source, published, warehouse.allow_missing)
                 load = ingest_source(
-                    con, source, raw_dir, warehouse.run_id, hash_secret(),
-                    max_reject_share=config.max_reject_share, options=config.reader_options.get(source),
+                    con,
+                    source,
+                    raw_dir,
+                    warehouse.run_id,
+                    hash_secret(),
+                    max_reject_share=config.max_reject_share,
+                    options=config.reader_options.get(source),
                     bounds=Bounds.from_config(config),
                 )
                 # a folder allowed to be missing may take the published rows with it: that was the point
@@ -75,10 +84,14 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
             context.log.warning(f"{source}: no {source}/ folder in {raw_dir}; built without it (--allow-missing)")
         if load.reasons:  # the run's summary counts them; the rows are in quality.rejected_rows
             reasons = sorted(load.reasons.items(), key=lambda kv: -kv[1])
-            context.log.info(f"{source}: {load.rows_rejected} row(s) rejected: " + "; ".join(f"{reason} ({count})" for reason, count in reasons))
+            context.log.info(
+                f"{source}: {load.rows_rejected} row(s) rejected: "
+                + "; ".join(f"{reason} ({count})" for reason, count in reasons)
+            )
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata=metadata | {
+            metadata=metadata
+            | {
                 "files": len(load.files),
                 "files_reused": load.reused_files,  # unchanged since an earlier run: not read again
                 "rows_loaded": load.rows_loaded,
@@ -93,8 +106,11 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
             asset_key=key,
             check_name="reject_rate",
             passed=load.reject_share <= config.max_reject_share,
-            metadata={"reject_share": load.reject_share, "threshold": config.max_reject_share,
-                      "rows_rejected": load.rows_rejected},
+            metadata={
+                "reject_share": load.reject_share,
+                "threshold": config.max_reject_share,
+                "rows_rejected": load.rows_rejected,
+            },
         )
         yield from check_results(checks, key)
 

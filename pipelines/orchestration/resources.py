@@ -8,9 +8,10 @@ the build in. The job runs with the in-process executor, so the run's steps shar
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -19,11 +20,17 @@ from pydantic import PrivateAttr
 from pipelines.core.config import Config, load_config
 from pipelines.core.paths import PROJECT_ROOT
 from pipelines.orchestration.pool import PoolWaitError, registered, wait_for_pool, watched
-from pipelines.transform.params import write_config_tables
-from pipelines.publish.warehouse import (
-    LockHolder, PublishError, WarehouseBusy, WarehousePaths, build_lock, process_alive, start_build,
-)
 from pipelines.orchestration.preflight import permission_message
+from pipelines.publish.warehouse import (
+    LockHolder,
+    PublishError,
+    WarehouseBusy,
+    WarehousePaths,
+    build_lock,
+    process_alive,
+    start_build,
+)
+from pipelines.transform.params import write_config_tables
 
 
 def _resolve(path: str) -> Path:
@@ -69,7 +76,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return self._run_id
 
     @contextmanager
-    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
         run_id = context.run.run_id if context.run else "adhoc"
         paths = self.paths
 
@@ -81,8 +88,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
         instance = context.instance
         try:
-            with registered(instance, run_id, str(paths.published)) if instance else nullcontext(), \
-                    build_lock(paths, self.lock_wait_seconds, run_id, on_wait=waiting) as previous:
+            with (
+                registered(instance, run_id, str(paths.published)) if instance else nullcontext(),
+                build_lock(paths, self.lock_wait_seconds, run_id, on_wait=waiting) as previous,
+            ):
                 if previous.run_id and previous.run_id != run_id and instance is not None:
                     release_dead_run(instance, previous, context.log)
                 if instance is not None:  # a dead run of any warehouse of this Dagster home may hold the pool
@@ -106,7 +115,6 @@ class WarehouseResource(dg.ConfigurableResource):
             # a Failure carries the message to the run's failure event (and the CLI prints it)
             raise dg.Failure(description=str(exc)) from exc
         except PermissionError as exc:  # the warehouse folder (lock, build) is not writable: say which and how
-
             raise dg.Failure(description=permission_message(exc, paths.published.parent)) from None
 
     @contextmanager
@@ -134,7 +142,9 @@ class WarehouseResource(dg.ConfigurableResource):
         if self._spark is None:
             from pipelines.transform.engines.spark import SparkEngine
 
-            self._spark = SparkEngine(_resolve(config.spark_root), self.spark_master or config.spark_master, config.spark_conf)
+            self._spark = SparkEngine(
+                _resolve(config.spark_root), self.spark_master or config.spark_master, config.spark_conf
+            )
         return self._spark
 
     def close(self) -> None:

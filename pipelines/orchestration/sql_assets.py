@@ -5,15 +5,15 @@
 
 import dagster as dg
 
-from pipelines.publish.checks import check_results, check_specs, evaluate
 from pipelines.core.faults import pause_point
-from pipelines.transform.fx import check_fx
-from pipelines.orchestration.partitions import POOL, monthly, run_window, single_run
-from pipelines.orchestration.resources import WarehouseResource
-from pipelines.transform.runner import SqlModel, discover_models, run_model
 from pipelines.core.table_comments import document_tables, published_models
 from pipelines.orchestration.metadata import model_column_schema, table_metadata
+from pipelines.orchestration.partitions import POOL, monthly, run_window, single_run
+from pipelines.orchestration.resources import WarehouseResource
+from pipelines.publish.checks import check_results, check_specs, evaluate
+from pipelines.transform.fx import check_fx
 from pipelines.transform.params import as_of_date, model_params
+from pipelines.transform.runner import SqlModel, discover_models, run_model
 
 
 def _key(table: str) -> dg.AssetKey:
@@ -34,7 +34,8 @@ def describe(model: SqlModel) -> str:
         text = " ".join(lines)
     how = {
         True: "A view: computed when read.",
-        False: "Rebuilt whole every run." if model.partition_column is None
+        False: "Rebuilt whole every run."
+        if model.partition_column is None
         else f"Incremental: the rows whose {model.partition_column} falls in the run's months are replaced.",
     }[model.is_view]
     return f"{text}\n\n{how} SQL: sql/{model.schema}/{model.path.name}."

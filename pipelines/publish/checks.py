@@ -21,9 +21,9 @@ import pandera.polars as pa
 
 from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
+from pipelines.core.table_comments import published_models
 from pipelines.ingest.raw_tables import SOURCES
 from pipelines.transform.state import last_rewrite_start
-from pipelines.core.table_comments import published_models
 
 RAW_TABLES = tuple(f"raw.{source}" for source in SOURCES)
 BUILD_INFO = "meta.build_info"  # the bookkeeping asset before publish (pipelines/orchestration/publish_assets.py)
@@ -48,7 +48,9 @@ class SchemaCheck:
 
     @property
     def description(self) -> str:
-        return "rows match the Pandera model" + ("s of " + ", ".join(self.tables) if len(self.tables) > 1 or self.source_filtered else "")
+        return "rows match the Pandera model" + (
+            "s of " + ", ".join(self.tables) if len(self.tables) > 1 or self.source_filtered else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -136,16 +138,20 @@ def check_specs(table: str, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The blocking asset checks of the asset that builds `table`."""
     specs = [
         dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True)
-        for c in CHECKS if table in c.guards
+        for c in CHECKS
+        if table in c.guards
     ]
     specs += [
         dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True)
-        for c in SCHEMA_CHECKS if c.guards == table
+        for c in SCHEMA_CHECKS
+        if c.guards == table
     ]
     return specs
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, table: str, window: tuple[date, date] = (EARLIEST, LATEST)) -> list[CheckResult]:
+def evaluate(
+    con: duckdb.DuckDBPyConnection, table: str, window: tuple[date, date] = (EARLIEST, LATEST)
+) -> list[CheckResult]:
     """The checks that guard `table`, on the build in `con`."""
     results = []
     source = table.split(".", 1)[1] if table in RAW_TABLES else None
@@ -154,7 +160,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, table: str, window: tuple[date, dat
         if table not in check.guards:
             continue
         if not all(table_exists(con, t) for t in check.needs):
-            results.append(CheckResult(check.name, True, 0, f"skipped: {', '.join(check.needs)} not in the build", table))
+            results.append(
+                CheckResult(check.name, True, 0, f"skipped: {', '.join(check.needs)} not in the build", table)
+            )
             continue
         if "$attribution_rewritten_from" in check.sql:
             known["attribution_rewritten_from"] = last_rewrite_start(con, "marts.attribution_credits")

@@ -1,16 +1,22 @@
 """docs/tables.md, rendered from the Pandera models of the published tables and the SQL models' headers."""
 
 from __future__ import annotations
+
 from pipelines.core.table_comments import TABLE_GUIDE, internal_description, published_models
 from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS
 from pipelines.transform.runner import discover_models
 from schemas.internal import CONFIG_TABLES, column_text
 
-
-
-
-SQL_TYPES = {"Float64": "DOUBLE", "Int64": "BIGINT", "Int32": "INTEGER", "String": "VARCHAR", "Date": "DATE",
-             "Datetime": "TIMESTAMP", "Boolean": "BOOLEAN", "Decimal": "DECIMAL"}
+SQL_TYPES = {
+    "Float64": "DOUBLE",
+    "Int64": "BIGINT",
+    "Int32": "INTEGER",
+    "String": "VARCHAR",
+    "Date": "DATE",
+    "Datetime": "TIMESTAMP",
+    "Boolean": "BOOLEAN",
+    "Decimal": "DECIMAL",
+}
 
 
 def sql_type(dtype) -> str:
@@ -58,15 +64,27 @@ def render_markdown() -> str:
         lines += ["| column | SQL type | null | meaning |", "|---|---|---|---|"]
         for name, column in schema.columns.items():
             key = " (key)" if name in keys else ""
-            lines.append(f"| `{name}`{key} | {sql_type(column.dtype)} | {'yes' if column.nullable else 'no'} | {_cell(column.description)} |")
+            lines.append(
+                f"| `{name}`{key} | {sql_type(column.dtype)} | {'yes' if column.nullable else 'no'} | {_cell(column.description)} |"
+            )
         lines.append("")
-    lines += ["# Inputs and intermediate tables", "",
-              "`raw.*` holds the validated inputs, `staging.*` the converted and normalised rows the marts read,",
-              "`config.*` the settings in force. Their comments are in the warehouse too.", ""]
+    lines += [
+        "# Inputs and intermediate tables",
+        "",
+        "`raw.*` holds the validated inputs, `staging.*` the converted and normalised rows the marts read,",
+        "`config.*` the settings in force. Their comments are in the warehouse too.",
+        "",
+    ]
     for source, columns in RAW_COLUMNS.items():
         table = f"raw.{source}"
-        lines += [f"## `{table}`", "", internal_description(table) or "", "",
-                  "| column | SQL type | meaning |", "|---|---|---|"]
+        lines += [
+            f"## `{table}`",
+            "",
+            internal_description(table) or "",
+            "",
+            "| column | SQL type | meaning |",
+            "|---|---|---|",
+        ]
         for name, kind in (columns | LINEAGE).items():
             lines.append(f"| `{name}` | {kind.upper()} | {_cell(column_text(table, name))} |")
         lines.append("")
@@ -74,7 +92,11 @@ def render_markdown() -> str:
     for model in sorted(discover_models(), key=lambda m: m.table):
         if model.schema != "staging":
             continue
-        how = "view" if model.is_view else ("table" if model.partition_column is None else f"incremental by {model.partition_column}")
+        how = (
+            "view"
+            if model.is_view
+            else ("table" if model.partition_column is None else f"incremental by {model.partition_column}")
+        )
         lines.append(f"| `{model.table}` | {how} | {_cell(internal_description(model.table))} |")
     lines += ["", "## Config", "", "| table | what |", "|---|---|"]
     for table, text in CONFIG_TABLES.items():

@@ -13,10 +13,10 @@ import fcntl
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from pipelines.core.faults import pause_point
 
@@ -63,7 +63,9 @@ class LockHolder:
 
 @contextmanager
 def build_lock(
-    paths: WarehousePaths, wait_seconds: float = 0.0, run_id: str = "",
+    paths: WarehousePaths,
+    wait_seconds: float = 0.0,
+    run_id: str = "",
     on_wait: Callable[[LockHolder], None] | None = None,
 ) -> Iterator[LockHolder]:
     """Hold the exclusive build lock, waiting up to `wait_seconds` for a running build to finish
@@ -86,7 +88,11 @@ def build_lock(
                 waiting = True
                 if time.monotonic() >= deadline:
                     holder = _read_holder(paths)
-                    who = f" by process {holder.pid}" + (f", run {holder.run_id}" if holder.run_id else "") if holder.pid else ""
+                    who = (
+                        f" by process {holder.pid}" + (f", run {holder.run_id}" if holder.run_id else "")
+                        if holder.pid
+                        else ""
+                    )
                     raise WarehouseBusy(
                         f"another run is building {paths.published} (lock {paths.lock} is held{who}); "
                         f"waited {wait_seconds:g}s. Wait for it to finish, or pass --wait SECONDS to queue behind it"

@@ -32,11 +32,17 @@ import polars as pl
 
 matplotlib.use("Agg")  # files only, no screen
 import matplotlib.pyplot as plt  # noqa: E402
+
 from pipelines.core.config import load_config
 
 MODEL = "last_non_direct"
-BANDS = [(0, 1, "loss", "#f4cccc"), (1, 2, "break_even", "#fce5cd"), (2, 3, "low", "#fff2cc"),
-         (3, 4, "healthy", "#d9ead3"), (4, 99, "excellent", "#b6d7a8")]
+BANDS = [
+    (0, 1, "loss", "#f4cccc"),
+    (1, 2, "break_even", "#fce5cd"),
+    (2, 3, "low", "#fff2cc"),
+    (3, 4, "healthy", "#d9ead3"),
+    (4, 99, "excellent", "#b6d7a8"),
+]
 HIDDEN_CHANNELS = ("unattributed", "other")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 DASHES = ("-", "--", "-.", ":")
@@ -108,21 +114,33 @@ def cac_figure(frame: pl.DataFrame, min_customers: float, currency: str = ""):
         part = frame.filter(pl.col("channel") == channel)
         months = part["period_start"].to_list()
         enough = part["enough"].to_list()
-        solid = [v if ok else None for v, ok in zip(part["cac_full"].to_list(), enough)]
+        solid = [v if ok else None for v, ok in zip(part["cac_full"].to_list(), enough, strict=False)]
         ax.plot(months, [float("nan") if v is None else v for v in solid], label=channel, markersize=5, **s)
         few = part.filter(~pl.col("enough"))
         if few.height:
             values = few["cac_full"].to_list()
             above += sum(1 for v in values if top is not None and v > top)
             shown = [min(v, top) if top is not None else v for v in values]
-            ax.plot(few["period_start"].to_list(), shown, linestyle="none", marker=s["marker"], clip_on=False,
-                    markerfacecolor="none", markeredgecolor=s["color"], markersize=6, alpha=0.7)
+            ax.plot(
+                few["period_start"].to_list(),
+                shown,
+                linestyle="none",
+                marker=s["marker"],
+                clip_on=False,
+                markerfacecolor="none",
+                markeredgecolor=s["color"],
+                markersize=6,
+                alpha=0.7,
+            )
     label = f"fewer than {min_customers:g} new customers (not joined)"
     if above:
         label += f"; {above} above the scale, drawn on its top edge"
     ax.plot([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="grey", label=label)
     ax.set_ylim(bottom=0, top=top)
-    ax.set(title=f"Fully loaded CAC by month ({MODEL})", ylabel=f"CAC per new customer{', ' + currency if currency else ''}")
+    ax.set(
+        title=f"Fully loaded CAC by month ({MODEL})",
+        ylabel=f"CAC per new customer{', ' + currency if currency else ''}",
+    )
     ax.grid(alpha=0.3)
     ax.legend(ncol=3, fontsize=8)
     return fig
@@ -133,7 +151,7 @@ def payback_figure(frame: pl.DataFrame, currency: str = ""):
     columns = 3
     rows = max(1, -(-len(channels) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(12, 3.2 * rows), squeeze=False, sharex=True)
-    for ax, channel in zip(axes.flat, channels):
+    for ax, channel in zip(axes.flat, channels, strict=False):
         part = frame.filter(pl.col("channel") == channel)
         months = part["month"].to_list()
         ax.plot(months, part["cum_margin_per_customer"].to_list(), marker=".", label="cumulative margin / customer")
@@ -144,11 +162,14 @@ def payback_figure(frame: pl.DataFrame, currency: str = ""):
         ax.set_xlim(left=0)
         ax.set_title(channel, fontsize=10)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(channels):]:
+    for ax in list(axes.flat)[len(channels) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"Payback: months since acquisition (1 = acquisition month); month k averages the cohorts that "
-                 f"lived it ({MODEL}{', ' + currency if currency else ''})", fontsize=10)
+    fig.suptitle(
+        f"Payback: months since acquisition (1 = acquisition month); month k averages the cohorts that "
+        f"lived it ({MODEL}{', ' + currency if currency else ''})",
+        fontsize=10,
+    )
     return fig
 
 
@@ -158,11 +179,17 @@ def ltv_cac_figure(frame: pl.DataFrame):
     for low, high, name, colour in BANDS:
         if low < top:
             ax.axvspan(low, min(high, top), color=colour, zorder=0)
-            ax.text((low + min(high, top)) / 2, frame.height - 0.4 if frame.height else 0, name, ha="center", fontsize=8)
+            ax.text(
+                (low + min(high, top)) / 2, frame.height - 0.4 if frame.height else 0, name, ha="center", fontsize=8
+            )
     ax.barh(frame["channel"].to_list(), frame["ltv_cac_12"].to_list(), color="#3c78d8", zorder=2)
     for y, value in enumerate(frame["ltv_cac_12"].to_list()):
         ax.text(value, y, f" {value:.2f}", va="center", fontsize=8, zorder=3)
-    ax.set(xlim=(0, top), title=f"LTV (12 months, margin) : fully loaded CAC, last complete cohorts ({MODEL})", xlabel="LTV:CAC")
+    ax.set(
+        xlim=(0, top),
+        title=f"LTV (12 months, margin) : fully loaded CAC, last complete cohorts ({MODEL})",
+        xlabel="LTV:CAC",
+    )
     return fig
 
 
@@ -183,7 +210,7 @@ def svg(fig) -> str:
     plt.close(fig)
     text = buffer.getvalue()
     text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)  # creator and date: noise in a report
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def write_charts(warehouse: Path, out: Path, min_customers: float | None = None) -> list[Path]:
@@ -191,7 +218,9 @@ def write_charts(warehouse: Path, out: Path, min_customers: float | None = None)
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        drawn = figures(con, config.report_min_customers if min_customers is None else min_customers, config.reporting_currency)
+        drawn = figures(
+            con, config.report_min_customers if min_customers is None else min_customers, config.reporting_currency
+        )
     finally:
         con.close()
     return [_save(fig, out / f"{name}.png") for name, fig in drawn.items()]

@@ -55,7 +55,7 @@ def format_value(value, fmt: str) -> str:
 def headline(con: duckdb.DuckDBPyConnection, model: str) -> list[dict]:
     cursor = con.execute(HEADLINE_SQL.replace("$model", "?"), [model])
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
 def headline_text(records: list[dict]) -> str:
@@ -76,10 +76,13 @@ def build_row(con: duckdb.DuckDBPyConnection) -> dict | None:
     cursor = con.execute("select * from meta.build_info order by built_at desc limit 1")
     names = [d[0] for d in cursor.description]
     found = cursor.fetchall()
-    return dict(zip(names, found[0])) if found else None
+    return dict(zip(names, found[0], strict=False)) if found else None
 
 
 def rejects(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     if not table_exists(con, "quality.rejected_rows"):
         return []
-    return rows(con, "select source, reason, count(*) as n from quality.rejected_rows group by all order by n desc, source, reason")
+    return rows(
+        con,
+        "select source, reason, count(*) as n from quality.rejected_rows group by all order by n desc, source, reason",
+    )

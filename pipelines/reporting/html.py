@@ -8,16 +8,16 @@ font, no network. Sections: the headline table, CAC trend, payback curves, LTV:C
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from pipelines.reporting import charts
 from pipelines.core.config import Config
 from pipelines.core.db import rows, table_exists
-from pipelines.reporting.headline import HEADLINE_COLUMNS, build_row, format_value, headline, rejects
 from pipelines.core.periods import EARLIEST, LATEST
+from pipelines.reporting import charts
+from pipelines.reporting.headline import HEADLINE_COLUMNS, build_row, format_value, headline, rejects
 
 CSS = """
 body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222;
@@ -39,19 +39,21 @@ def _e(value) -> str:
 
 
 def _table(headers: list[str], body: list[list], numeric: set[int] = frozenset(), table_id: str = "") -> str:
-    head = "".join(f'<th class="num">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>" for i, h in enumerate(headers))
-    lines = [f'<table{f" id={chr(34)}{table_id}{chr(34)}" if table_id else ""}><thead><tr>{head}</tr></thead><tbody>']
+    head = "".join(
+        f'<th class="num">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>" for i, h in enumerate(headers)
+    )
+    lines = [f"<table{f' id={chr(34)}{table_id}{chr(34)}' if table_id else ''}><thead><tr>{head}</tr></thead><tbody>"]
     for row in body:
-        cells = "".join(f'<td class="num">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>" for i, v in enumerate(row))
+        cells = "".join(
+            f'<td class="num">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>" for i, v in enumerate(row)
+        )
         lines.append(f"<tr>{cells}</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
 
 
 def headline_html(records: list[dict]) -> str:
-    head = "".join(
-        f'<th class="{"" if c.fmt == "text" else "num"}">{_e(c.title)}</th>' for c in HEADLINE_COLUMNS
-    )
+    head = "".join(f'<th class="{"" if c.fmt == "text" else "num"}">{_e(c.title)}</th>' for c in HEADLINE_COLUMNS)
     body = []
     for record in records:
         cells = []
@@ -72,25 +74,43 @@ def quality_html(con: duckdb.DuckDBPyConnection) -> str:
     parts.append(f'<h3>Rejected rows: <span id="rejected-total">{total}</span></h3>')
     if found:
         parts.append(_table(["source", "reason", "rows"], [list(r) for r in found], {2}, "rejects"))
-        parts.append('<p class="note">Each rejected value is in quality.rejected_rows with its file, line, column '
-                     "and value (e-mails and phones masked). Fix the export and run again.</p>")
+        parts.append(
+            '<p class="note">Each rejected value is in quality.rejected_rows with its file, line, column '
+            "and value (e-mails and phones masked). Fix the export and run again.</p>"
+        )
     if table_exists(con, "quality.file_loads"):
-        files = rows(con, """select source, source_file, layout, encoding, rows_read, rows_loaded, duplicates_dropped,
-                                    rows_rejected, rows_skipped from quality.file_loads order by source, source_file""")
+        files = rows(
+            con,
+            """select source, source_file, layout, encoding, rows_read, rows_loaded, duplicates_dropped,
+                                    rows_rejected, rows_skipped from quality.file_loads order by source, source_file""",
+        )
         parts.append(f"<h3>Files read: {len(files)}</h3>")
-        parts.append(_table(["source", "file", "layout", "encoding", "read", "loaded", "duplicates", "rejected", "skipped"],
-                            [list(f) for f in files], {4, 5, 6, 7, 8}, "files"))
-        parts.append('<p class="note">Every file reconciles: read = loaded + duplicates + rejected + skipped '
-                     "(structural lines such as titles and totals).</p>")
+        parts.append(
+            _table(
+                ["source", "file", "layout", "encoding", "read", "loaded", "duplicates", "rejected", "skipped"],
+                [list(f) for f in files],
+                {4, 5, 6, 7, 8},
+                "files",
+            )
+        )
+        parts.append(
+            '<p class="note">Every file reconciles: read = loaded + duplicates + rejected + skipped '
+            "(structural lines such as titles and totals).</p>"
+        )
     if table_exists(con, "quality.identity_conflicts"):
         cursor = con.execute("select * from quality.identity_conflicts limit 200")
         names = [d[0] for d in cursor.description]
         conflicts = cursor.fetchall()
         parts.append(f"<h3>Identity conflicts: {len(conflicts)}</h3>")
-        parts.append(_table(names, [list(c) for c in conflicts], table_id="identity-conflicts") if conflicts
-                     else "<p>None: no identifier was too common to link on and no two CRM ids merged.</p>")
+        parts.append(
+            _table(names, [list(c) for c in conflicts], table_id="identity-conflicts")
+            if conflicts
+            else "<p>None: no identifier was too common to link on and no two CRM ids merged.</p>"
+        )
     else:
-        parts.append('<h3>Identity conflicts</h3><p class="note">This build has no quality.identity_conflicts table.</p>')
+        parts.append(
+            '<h3>Identity conflicts</h3><p class="note">This build has no quality.identity_conflicts table.</p>'
+        )
     return "\n".join(parts)
 
 
@@ -108,12 +128,14 @@ def render(con: duckdb.DuckDBPyConnection, config: Config) -> str:
     build = build_row(con) or {}
     model = config.default_model
     records = headline(con, model) if table_exists(con, "marts.channel_summary") else []
-    window = f"{records[0]['window_start']:%Y-%m} to {records[0]['window_end']:%Y-%m}" if records else "no complete month"
+    window = (
+        f"{records[0]['window_start']:%Y-%m} to {records[0]['window_end']:%Y-%m}" if records else "no complete month"
+    )
     figures = charts.figures(con, config.report_min_customers, config.reporting_currency)
     svgs = {name: charts.svg(fig) for name, fig in figures.items()}
     built = f"{build['built_at']:%Y-%m-%d %H:%M} UTC" if build.get("built_at") else "unknown"
     info = [[key, _build_value(key, value)] for key, value in build.items()]
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Acquisition report, as of {_e(build.get("as_of_date"))}</title><style>{CSS}</style></head>

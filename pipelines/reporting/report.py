@@ -13,10 +13,11 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.core.config import load_config
 from pipelines.core.db import table_exists
 from pipelines.reporting.headline import REJECT_LINES, build_row, headline, headline_text, rejects
-from pipelines.core.config import load_config
 from pipelines.reporting.html import write_html
+
 
 def print_report(warehouse: Path, html: Path | None = None) -> int:
     if not warehouse.exists():
@@ -27,23 +28,33 @@ def print_report(warehouse: Path, html: Path | None = None) -> int:
     try:
         build = build_row(con)
         if build:
-            print(f"build      {build['built_at']:%Y-%m-%d %H:%M} UTC, code {build['code_version']}, as of {build['as_of_date']}")
+            print(
+                f"build      {build['built_at']:%Y-%m-%d %H:%M} UTC, code {build['code_version']}, as of {build['as_of_date']}"
+            )
         if not table_exists(con, "marts.channel_summary"):
             print("marts.channel_summary is not in this warehouse")
             return 1
         records = headline(con, config.default_model)
-        window = f"{records[0]['window_start']:%Y-%m}..{records[0]['window_end']:%Y-%m}" if records else "no complete month"
-        print(f"\nChannels: acquisition months {window}, attribution {config.default_model}, amounts in {config.reporting_currency}")
+        window = (
+            f"{records[0]['window_start']:%Y-%m}..{records[0]['window_end']:%Y-%m}" if records else "no complete month"
+        )
+        print(
+            f"\nChannels: acquisition months {window}, attribution {config.default_model}, amounts in {config.reporting_currency}"
+        )
         print("(CAC and LTV per new customer; LTV 12m = margin in the first 12 months; payback in months)\n")
         print(headline_text(records))
         found = rejects(con)
         total = sum(n for _, _, n in found)
-        print(f"\nRejected rows: {total}" + (" (quality.rejected_rows has file, line, column and value)" if total else ""))
+        print(
+            f"\nRejected rows: {total}" + (" (quality.rejected_rows has file, line, column and value)" if total else "")
+        )
         for source, reason, n in found[:REJECT_LINES]:
             print(f"  {source:<12} {n:>6}  {reason[:76]}")
         if len(found) > REJECT_LINES:
             rest = sum(n for *_, n in found[REJECT_LINES:])
-            print(f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows")
+            print(
+                f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows"
+            )
         if html is not None:
             write_html(con, html, config)
             print(f"\nwrote {html}")

@@ -21,7 +21,9 @@ class MissingRateError(RuntimeError):
     def __init__(self, missing: list[tuple[str | None, date, str]], total: int):
         self.missing = missing
         self.total = total
-        listed = "; ".join(f"{currency or '(no currency)'} on {day.isoformat()} ({source})" for currency, day, source in missing)
+        listed = "; ".join(
+            f"{currency or '(no currency)'} on {day.isoformat()} ({source})" for currency, day, source in missing
+        )
         more = f"; and {total - len(missing)} more" if total > len(missing) else ""
         super().__init__(
             f"no exchange rate on or before the date for {total} currency/date pair(s): {listed}{more}. "

@@ -11,10 +11,10 @@ import duckdb
 from pipelines.core.config import Config, run_date
 from pipelines.core.db import scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST, covering_periods
+from pipelines.core.table_comments import document_tables
 from pipelines.transform.fx import check_fx
 from pipelines.transform.runner import discover_models, run_model
 from pipelines.transform.state import late_touches_start, rewritten_since
-from pipelines.core.table_comments import document_tables
 
 CREDITS = "marts.attribution_credits"  # the stored credits: one row per touch, a column per model
 
@@ -80,9 +80,19 @@ def settings_fingerprint(config: Config) -> str:
     settings = {
         name: getattr(config, name)
         for name in (
-            "reporting_currency", "default_margin_rate", "lookback_days", "half_life_days", "grains",
-            "ltv_horizons", "summary_months", "default_model", "channel_rules", "source_aliases",
-            "identity_max_links", "data_driven_months", "markov_order",
+            "reporting_currency",
+            "default_margin_rate",
+            "lookback_days",
+            "half_life_days",
+            "grains",
+            "ltv_horizons",
+            "summary_months",
+            "default_model",
+            "channel_rules",
+            "source_aliases",
+            "identity_max_links",
+            "data_driven_months",
+            "markov_order",
         )
     }
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
@@ -116,9 +126,13 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         where current_first.order_id is null or stored_first.order_id is null
         """,
     )
-    starts = [range_start, late_touches_start(con, CREDITS, range_start), identity_changes_start(con),
-              # the data-driven weights changed: the fit window's first purchases are re-credited (pipelines/transform/models/data_driven.py)
-              rewritten_since(con, "marts.channel_weights", CREDITS, range_start)]
+    starts = [
+        range_start,
+        late_touches_start(con, CREDITS, range_start),
+        identity_changes_start(con),
+        # the data-driven weights changed: the fit window's first purchases are re-credited (pipelines/transform/models/data_driven.py)
+        rewritten_since(con, "marts.channel_weights", CREDITS, range_start),
+    ]
     if changed:
         starts.append(changed.replace(day=1))
     return min(starts)

@@ -43,8 +43,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.core.paths import SQL_DIR
 from pipelines.core.db import scalar, table_exists
+from pipelines.core.paths import SQL_DIR
 from pipelines.core.periods import EARLIEST, LATEST, covering_periods
 from pipelines.ingest.raw_tables import SOURCES
 from pipelines.transform.binding import PARAM, bind, strip_comments
@@ -126,20 +126,29 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             if is_view and PARAM.search(strip_comments(text)):
                 raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
             models[table] = SqlModel(
-                schema, path.stem, path, header.group(3), frozenset(refs), is_view, header.group(4), header.group(5),
+                schema,
+                path.stem,
+                path,
+                header.group(3),
+                frozenset(refs),
+                is_view,
+                header.group(4),
+                header.group(5),
                 header.group(2) is not None,
             )
             if models[table].is_python and table not in PYTHON_MODELS:
                 raise ValueError(f"{path}: materialized as python, but no Python model is registered for {table}")
-    for table, model in models.items():
+    for model in models.values():
         unknown = sorted(ref for ref in model.refs if not _known_table(ref, models))
         if unknown:
-            raise ValueError(f"{model.path}: reads {unknown}, which no SQL model, raw source or bookkeeping table builds")
+            raise ValueError(
+                f"{model.path}: reads {unknown}, which no SQL model, raw source or bookkeeping table builds"
+            )
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
 
 
-def _known_table(ref: str, models: dict[str, "SqlModel"]) -> bool:
+def _known_table(ref: str, models: dict[str, SqlModel]) -> bool:
     schema, name = ref.split(".")
     if ref in MACRO_NAMES:
         return False
@@ -233,7 +242,9 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
         params = params | {"range_start": written_as_of}
     windows = write_windows(model, params)
     rewritten_from = min(w[1] for w in windows)
-    return WritePlan(False, params | {"rewrite_start": rewritten_from}, everything, windows, rewritten_from, fingerprint)
+    return WritePlan(
+        False, params | {"rewrite_start": rewritten_from}, everything, windows, rewritten_from, fingerprint
+    )
 
 
 _FULL_WINDOW = {"window_start": EARLIEST, "window_end": LATEST, "range_start": EARLIEST, "range_end": LATEST}
@@ -264,7 +275,9 @@ def window_predicate(model: SqlModel, windows: list[tuple[str | None, Any, Any]]
     return "(" + " or ".join(parts) + ")" if parts else "false"
 
 
-def run_all(con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None) -> dict[str, int]:
+def run_all(
+    con: duckdb.DuckDBPyConnection, params: dict[str, Any], models: list[SqlModel] | None = None
+) -> dict[str, int]:
     return {m.table: run_model(con, m, params) for m in (models or discover_models())}
 
 

@@ -5,9 +5,8 @@ a model built from them must recompute."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
-
 
 import duckdb
 
@@ -34,8 +33,10 @@ def store_state(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as
         """create table if not exists meta.model_state (
             table_name varchar primary key, fingerprint varchar, as_of_date date, updated_at timestamp)"""
     )
-    con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)  # UTC, like quality.file_loads.loaded_at
+    con.execute(
+        "create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)"
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)  # UTC, like quality.file_loads.loaded_at
     con.execute("insert or replace into meta.model_state values (?, ?, ?, ?)", [table, fingerprint, as_of, now])
     con.execute("insert into meta.model_writes values (?, ?, ?)", [table, rewritten_from, now])
     # a write older than every table's last write can no longer be "since" any of them

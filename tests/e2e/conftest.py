@@ -71,12 +71,20 @@ class Site:
         return cmd
 
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(self.command(*args), cwd=ROOT, env=env or self.env(), capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            self.command(*args), cwd=ROOT, env=env or self.env(), capture_output=True, text=True, timeout=timeout
+        )
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        return subprocess.Popen(self.command(*args), cwd=ROOT, env=env or self.env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=ROOT,
+            env=env or self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def inspect(self, path: Path | None = None) -> dict:
         return inspect_file(path or self.warehouse)
@@ -88,8 +96,7 @@ class Site:
 
 def inspect_file(path: Path) -> dict:
     """Fingerprints of a warehouse as a new connection from another process sees it."""
-    out = subprocess.run([PYTHON, str(HERE / "inspect_wh.py"), str(path)], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([PYTHON, str(HERE / "inspect_wh.py"), str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -111,7 +118,9 @@ def clone_site(source: Site, root: Path) -> Site:
 
 
 def assert_ok(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{_tail(result.stderr)}"
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{_tail(result.stderr)}"
+    )
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -125,7 +134,9 @@ def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = 240) -
             return
         if process.poll() is not None:
             out, err = process.communicate()
-            raise AssertionError(f"process ended (exit {process.returncode}) before {path.name} appeared:\n{_tail(err)}")
+            raise AssertionError(
+                f"process ended (exit {process.returncode}) before {path.name} appeared:\n{_tail(err)}"
+            )
         time.sleep(0.1)
     kill(process)
     raise AssertionError(f"{path} did not appear within {timeout}s")

@@ -44,9 +44,14 @@ def inspect(path: str) -> dict:
             last = {
                 # logs grow by a row per run: their last entry is what a re-run must reproduce
                 ("meta", "build_info"): " order by built_at desc limit 1",
-                ("meta", "model_writes"): " qualify row_number() over (partition by table_name order by written_at desc) = 1",
+                (
+                    "meta",
+                    "model_writes",
+                ): " qualify row_number() over (partition by table_name order by written_at desc) = 1",
             }.get((schema, table), "")
-            out["tables"][f"{schema}.{table}"] = fingerprint(con, f"select {select_list(keep)} from {schema}.{table}{last}")
+            out["tables"][f"{schema}.{table}"] = fingerprint(
+                con, f"select {select_list(keep)} from {schema}.{table}{last}"
+            )
         if ("marts", "channel_period_cac") in tables:
             columns = [(r[0], r[1]) for r in con.execute("describe marts.channel_period_cac").fetchall()]
             exact = select_list(columns)
@@ -58,7 +63,9 @@ def inspect(path: str) -> dict:
                 key = f"{grain}|{start}"
                 out["cac_periods"][key] = fingerprint(con, f"select {exact} from marts.channel_period_cac {where}")
         if ("meta", "build_info") in tables:
-            out["build_runs"] = [r[0] for r in con.execute("select run_id from meta.build_info order by built_at").fetchall()]
+            out["build_runs"] = [
+                r[0] for r in con.execute("select run_id from meta.build_info order by built_at").fetchall()
+            ]
         return out
     finally:
         con.close()

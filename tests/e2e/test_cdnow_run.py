@@ -50,15 +50,19 @@ def test_cdnow_loads_with_its_dates_and_cohort_sizes_equal_a_plain_count(tmp_pat
     for customer, day, _ in rows:  # the file is sorted by customer, then date
         first.setdefault(customer, day[:4] + "-" + day[4:6])
     expected = sorted(Counter(first.values()).items())
-    code = ("import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); print(json.dumps([con.sql(q).fetchall() for q in sys.argv[2:]], default=str))")
+    code = (
+        "import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(json.dumps([con.sql(q).fetchall() for q in sys.argv[2:]], default=str))"
+    )
     queries = [
         "select strftime(cohort_month, '%Y-%m'), round(sum(customers)) from marts.channel_ltv "
         "where attribution_model = 'last_non_direct' group by all order by 1",
         "select count(*), min(created_at)::date, max(created_at)::date from raw.orders",
         "select count(*) from quality.rejected_rows where source = 'orders'",
     ]
-    out = subprocess.run([PYTHON, "-c", code, str(site.warehouse), *queries], capture_output=True, text=True,
-                         timeout=120, cwd=ROOT)
+    out = subprocess.run(
+        [PYTHON, "-c", code, str(site.warehouse), *queries], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     cohorts, loaded, rejected = json.loads(out.stdout)
     assert [tuple(r) for r in cohorts] == [(month, float(n)) for month, n in expected]

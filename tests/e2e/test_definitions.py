@@ -7,12 +7,12 @@ import json
 import shutil
 import subprocess
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
-
 from conftest import PYTHON, ROOT, base_env
+
 from pipelines.orchestration.definitions import all_assets, defs
 from pipelines.orchestration.partitions import POOL, monthly
 
@@ -35,7 +35,7 @@ def test_every_asset_is_monthly_single_run_and_in_the_warehouse_pool():
 def test_partitions_start_at_config_and_include_the_current_month():
     keys = monthly.get_partition_keys()
     assert keys[0] == "2024-01-01"
-    assert keys[-1] == datetime.now(timezone.utc).strftime("%Y-%m-01")
+    assert keys[-1] == datetime.now(UTC).strftime("%Y-%m-01")
 
 
 def test_dagster_accepts_the_instance_settings(tmp_path):
@@ -55,8 +55,14 @@ def test_dagster_accepts_the_instance_settings(tmp_path):
         }))
         """
     )
-    out = subprocess.run([PYTHON, "-c", code], cwd=tmp_path, env=base_env(DAGSTER_HOME=str(tmp_path)),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [PYTHON, "-c", code],
+        cwd=tmp_path,
+        env=base_env(DAGSTER_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["retries"] is True and got["max_retries"] == 1
@@ -80,8 +86,8 @@ def test_every_blocking_check_is_an_asset_check_on_the_asset_it_guards():
 
 
 def test_no_phantom_asset_and_every_dependency_is_a_real_asset():
-    from pipelines.ingest.raw_tables import SOURCES
     from pipelines.core.paths import SQL_DIR
+    from pipelines.ingest.raw_tables import SOURCES
 
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
@@ -99,10 +105,13 @@ def test_a_macro_call_is_never_a_table_and_an_unknown_table_is_refused(tmp_path)
     (tmp_path / "staging").mkdir()
     (tmp_path / "marts").mkdir()
     (tmp_path / "staging" / "a.sql").write_text(
-        "-- materialized: table\nselect staging.touch_tag_key (utm_source, 1, 2, 3, 4, 5, 6, ts) as k from raw.touchpoints\n")
+        "-- materialized: table\nselect staging.touch_tag_key (utm_source, 1, 2, 3, 4, 5, 6, ts) as k from raw.touchpoints\n"
+    )
     [model] = discover_models(tmp_path)
     assert model.refs == {"raw.touchpoints"}
-    (tmp_path / "marts" / "b.sql").write_text("-- materialized: table\nselect * from staging.a join staging.nothing using (k)\n")
+    (tmp_path / "marts" / "b.sql").write_text(
+        "-- materialized: table\nselect * from staging.a join staging.nothing using (k)\n"
+    )
     with pytest.raises(ValueError, match=r"staging\.nothing"):
         discover_models(tmp_path)
 
@@ -113,13 +122,16 @@ def test_assets_describe_themselves_and_carry_their_column_schema():
             text = asset.specs_by_key[key].description or ""
             assert len(text) > 40 and not text.startswith(("sql/", "staging.", "marts.")), (key, text)
     spec = next(a for a in all_assets if a.key == dg.AssetKey(["marts", "channel_summary"])).specs_by_key[
-        dg.AssetKey(["marts", "channel_summary"])]
+        dg.AssetKey(["marts", "channel_summary"])
+    ]
     schema = spec.metadata["dagster/column_schema"]
     schema = getattr(schema, "schema", schema)  # TableSchemaMetadataValue or TableSchema
     columns = {c.name: c for c in schema.columns}
     assert "ltv_cac_12" in columns and columns["ltv_cac_12"].description
     assert all(c.description for c in schema.columns)
-    raw = next(a for a in all_assets if a.key == dg.AssetKey(["raw", "orders"])).specs_by_key[dg.AssetKey(["raw", "orders"])]
+    raw = next(a for a in all_assets if a.key == dg.AssetKey(["raw", "orders"])).specs_by_key[
+        dg.AssetKey(["raw", "orders"])
+    ]
     raw_schema = raw.metadata["dagster/column_schema"]
     raw_schema = getattr(raw_schema, "schema", raw_schema)
     assert {"order_id", "revenue", "source_file"} <= {c.name for c in raw_schema.columns}

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok, make_site
-
 from rawdata import write_raw
 
 pytestmark = pytest.mark.slow
@@ -72,8 +71,10 @@ def published(tmp_path_factory):
         "date,currency,rate\n" + "".join(f"{d},{c},{r}\n" for d in days for c, r in RATES.items()), encoding="utf-8"
     )
     config = site.root / "settings.toml"
-    config.write_text((ROOT / "acquisition.toml").read_text(encoding="utf-8")
-                      + '\n[sources.ad_spend]\ncurrency = "USD"\n', encoding="utf-8")
+    config.write_text(
+        (ROOT / "acquisition.toml").read_text(encoding="utf-8") + '\n[sources.ad_spend]\ncurrency = "USD"\n',
+        encoding="utf-8",
+    )
     assert_ok(site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1], "--config", str(config)))
     return site
 
@@ -90,12 +91,15 @@ def query(path: Path, sql: str) -> list[tuple]:
 def test_every_layout_loads_exact_to_the_kopeck(published):
     loads = {
         row[0]: row[1:]
-        for row in query(published.warehouse, """
+        for row in query(
+            published.warehouse,
+            """
             select f.source_file, f.layout, f.language, f.rows_loaded,
                    round(sum(r.spend), 2), sum(r.clicks), sum(r.impressions)
             from quality.file_loads f left join raw.ad_spend r using (source_file)
             where f.source = 'ad_spend' and f.source_file like 'ad_spend/%\\_\\_%' escape '\\'
-            group by all""")
+            group by all""",
+        )
     }
     for fixture, expected in EXPECTED.items():
         assert loads[f"ad_spend/{_name(fixture)}"] == expected, fixture
@@ -104,7 +108,9 @@ def test_every_layout_loads_exact_to_the_kopeck(published):
 
 
 def test_how_each_file_was_read_is_recorded(published):
-    notes = dict(query(published.warehouse, "select source_file, notes from quality.file_loads where source = 'ad_spend'"))
+    notes = dict(
+        query(published.warehouse, "select source_file, notes from quality.file_loads where source = 'ad_spend'")
+    )
     assert "campaign key: campaign_name" in notes["ad_spend/meta_ads_manager__default_columns_en.csv"]
     assert "money in micros" in notes["ad_spend/yandex_direct_api__campaign_performance.tsv"]
     assert "money in currency units" in notes["ad_spend/yandex_direct_api__units_no_campaign_id.tsv"]
@@ -112,25 +118,41 @@ def test_how_each_file_was_read_is_recorded(published):
 
 
 def test_the_same_meta_campaign_with_and_without_ids_counts_once(published):
-    rows = query(published.warehouse, """
+    rows = query(
+        published.warehouse,
+        """
         select date, campaign_id, count(*), round(sum(spend), 2) from raw.ad_spend
-        where platform = 'meta_ads' and campaign_name = 'Spring sale' group by all order by date""")
+        where platform = 'meta_ads' and campaign_name = 'Spring sale' group by all order by date""",
+    )
     assert rows == [("2024-03-01", "23851", 1, 105.35), ("2024-03-02", "23851", 1, 55.0)]
-    dropped = query(published.warehouse, """select duplicates_dropped from quality.file_loads
-        where source_file = 'ad_spend/meta_ads_manager__default_columns_en.csv'""")
+    dropped = query(
+        published.warehouse,
+        """select duplicates_dropped from quality.file_loads
+        where source_file = 'ad_spend/meta_ads_manager__default_columns_en.csv'""",
+    )
     assert dropped == [(2,)]
 
 
 def test_platform_spend_reaches_the_cac_mart_in_the_reporting_currency(published):
     # every fixture row is dated March 2024; the mart converts each day's spend at that day's rate
-    expected = dict(query(published.warehouse, """
+    expected = dict(
+        query(
+            published.warehouse,
+            """
         select case platform when 'microsoft_ads' then 'microsoft_ads' else platform end, round(sum(r.spend * coalesce(x.rate, 1)), 2)
         from raw.ad_spend r left join raw.fx_rates x on x.date = r.date and x.currency = r.currency and r.currency <> 'RUB'
         where r.date between '2024-03-01' and '2024-03-31' and r.platform in ('tiktok_ads', 'microsoft_ads')
-        group by all"""))
-    mart = dict(query(published.warehouse, """
+        group by all""",
+        )
+    )
+    mart = dict(
+        query(
+            published.warehouse,
+            """
         select channel, round(sum(ad_spend), 2) from marts.channel_period_cac
         where period_grain = 'month' and period_start = '2024-03-01' and attribution_model = 'last_non_direct'
-          and channel in ('tiktok_ads', 'microsoft_ads') group by all"""))
+          and channel in ('tiktok_ads', 'microsoft_ads') group by all""",
+        )
+    )
     assert mart == expected
     assert set(mart) == {"tiktok_ads", "microsoft_ads"}

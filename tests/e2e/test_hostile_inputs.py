@@ -15,8 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from conftest import PYTHON, FULL_RANGE, ROOT, assert_ok
+from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok
 from rawdata import HEADERS
 
 pytestmark = pytest.mark.slow
@@ -53,8 +52,15 @@ def append_rows(path: Path, source: str, rows: list[dict]) -> None:
 
 
 def order(order_id: str, created_at: str, revenue: str = "1000.00", **extra: str) -> dict:
-    return {"order_id": order_id, "customer_id": "C0001", "created_at": created_at, "status": "paid",
-            "revenue": revenue, "currency": "RUB", **extra}
+    return {
+        "order_id": order_id,
+        "customer_id": "C0001",
+        "created_at": created_at,
+        "status": "paid",
+        "revenue": revenue,
+        "currency": "RUB",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("case", ["typo", "empty"])
@@ -78,8 +84,9 @@ def test_a_missing_source_folder_fails_naming_it(site, tmp_path):
     (site.raw / "orders").rename(tmp_path / "orders")
     result = backfill(site)
     assert result.returncode == 1
-    assert (f"orders: no orders/ folder in {site.raw}; the published warehouse holds {orders} orders rows "
-            "from 1 file(s)") in result.stderr
+    assert (
+        f"orders: no orders/ folder in {site.raw}; the published warehouse holds {orders} orders rows from 1 file(s)"
+    ) in result.stderr
     assert "--allow-missing" in result.stderr and "Traceback" not in result.stderr
     assert sha256(site.warehouse) == before
     # --allow-missing is tested with --allow-shrink below (one accepted run for both)
@@ -93,8 +100,9 @@ def test_a_source_that_shrank_sharply_is_refused_and_both_are_allowed_when_said(
     path.write_text("".join(lines[:6]), encoding="utf-8")  # a partial copy: the header and five visits
     result = backfill(site)
     assert result.returncode == 1
-    assert (f"touchpoints: 5 data rows in 1 file(s) now, against {published} in 1 file(s) in the published "
-            "warehouse") in result.stderr
+    assert (
+        f"touchpoints: 5 data rows in 1 file(s) now, against {published} in 1 file(s) in the published warehouse"
+    ) in result.stderr
     assert "quality.max_shrink_share 50%" in result.stderr and "--allow-shrink" in result.stderr
     assert sha256(site.warehouse) == before
 
@@ -103,7 +111,9 @@ def test_a_source_that_shrank_sharply_is_refused_and_both_are_allowed_when_said(
     shutil.rmtree(site.raw / "costs")
     result = backfill(site, "--allow-shrink", "--allow-missing")
     assert_ok(result)
-    assert query(site.warehouse, "select rows_read, rows_loaded from quality.file_loads where source = 'touchpoints'") == [[5, 5]]
+    assert query(
+        site.warehouse, "select rows_read, rows_loaded from quality.file_loads where source = 'touchpoints'"
+    ) == [[5, 5]]
     assert query(site.warehouse, "select count(*) from raw.touchpoints") == [[5]]
     assert f"costs: no costs/ folder in {site.raw}; built without it (--allow-missing)" in result.stderr
     assert query(site.warehouse, "select count(*) from raw.costs") == [[0]]
@@ -117,15 +127,19 @@ def test_implausible_and_contradictory_rows_are_quarantined_and_folders_match_ca
     lines = orders.read_text(encoding="utf-8").splitlines()
     n = len(lines)
     next_year = date.today().year + 1
-    append_rows(orders, "orders", [
-        order("X-placeholder", "2099-12-31"),                                   # line n+1
-        order("X-next-year", f"{next_year}-06-01 10:00"),                      # n+2
-        order("X-huge", "2024-05-05 10:00", revenue="1e30"),                    # n+3
-        order("X-early-refund", "2024-05-05 10:00", refunded_amount="100", refunded_at="2024-05-01"),  # n+4
-        order("X-twice", "2024-05-06 10:00", revenue="100.00"),                 # n+5
-        order("X-twice", "2024-05-06 10:00", revenue="900.00"),                 # n+6
-        order("X-1997", "1997-01-01 10:00", revenue="10.00"),                   # n+7: CDNOW era, plausible
-    ])
+    append_rows(
+        orders,
+        "orders",
+        [
+            order("X-placeholder", "2099-12-31"),  # line n+1
+            order("X-next-year", f"{next_year}-06-01 10:00"),  # n+2
+            order("X-huge", "2024-05-05 10:00", revenue="1e30"),  # n+3
+            order("X-early-refund", "2024-05-05 10:00", refunded_amount="100", refunded_at="2024-05-01"),  # n+4
+            order("X-twice", "2024-05-06 10:00", revenue="100.00"),  # n+5
+            order("X-twice", "2024-05-06 10:00", revenue="900.00"),  # n+6
+            order("X-1997", "1997-01-01 10:00", revenue="10.00"),  # n+7: CDNOW era, plausible
+        ],
+    )
     # a folder as a person names it, and folders/files the pipeline does not know
     (site.raw / "costs").rename(site.raw / "Costs")
     (site.raw / "refunds").mkdir()
@@ -136,17 +150,30 @@ def test_implausible_and_contradictory_rows_are_quarantined_and_folders_match_ca
 
     # the test data holds ~60 orders: six rejects are over the default 5 % threshold
     config = site.root / "lenient.toml"
-    config.write_text((ROOT / "acquisition.toml").read_text(encoding="utf-8").replace(
-        "max_reject_share = 0.05", "max_reject_share = 0.5"), encoding="utf-8")
+    config.write_text(
+        (ROOT / "acquisition.toml")
+        .read_text(encoding="utf-8")
+        .replace("max_reject_share = 0.05", "max_reject_share = 0.5"),
+        encoding="utf-8",
+    )
     result = backfill(site, "--config", str(config))
     assert_ok(result)
-    rejected = query(site.warehouse, """
+    rejected = query(
+        site.warehouse,
+        """
         select source_row, column_name, check_name, raw_value, reason from quality.rejected_rows
-        where source = 'orders' order by source_row""")
+        where source = 'orders' order by source_row""",
+    )
     max_date = query(site.warehouse, "select current_date + 1")[0][0]  # the day after the run's date
     assert rejected == [
         [n + 1, "created_at", "max_date", "2099-12-31", f"in the future: after quality.max_date {max_date}"],
-        [n + 2, "created_at", "max_date", f"{next_year}-06-01 10:00", f"in the future: after quality.max_date {max_date}"],
+        [
+            n + 2,
+            "created_at",
+            "max_date",
+            f"{next_year}-06-01 10:00",
+            f"in the future: after quality.max_date {max_date}",
+        ],
         [n + 3, "revenue", "max_amount", "1e30", "over quality.max_amount 1e12"],
         [n + 4, "refunded_at", "refund_not_before_order", "2024-05-01", "refunded_at is before created_at"],
         [n + 5, "order_id", "conflicting_duplicate", "X-twice", f"conflicting duplicate of line {n + 6}"],
@@ -155,12 +182,19 @@ def test_implausible_and_contradictory_rows_are_quarantined_and_folders_match_ca
     # the placeholder never moved the as-of date; the 1997 order is in
     assert query(site.warehouse, "select max(as_of_date) from meta.build_info")[0][0] == published_as_of
     assert query(site.warehouse, "select count(*) from marts.orders where order_id = 'X-1997'") == [[1]]
-    assert query(site.warehouse, """select rows_read, rows_loaded, rows_rejected, duplicates_dropped
-                                    from quality.file_loads where source = 'orders'""") == [[n - 1 + 7, n - 1 + 1, 6, 0]]
+    assert query(
+        site.warehouse,
+        """select rows_read, rows_loaded, rows_rejected, duplicates_dropped
+                                    from quality.file_loads where source = 'orders'""",
+    ) == [[n - 1 + 7, n - 1 + 1, 6, 0]]
     # Costs/ is costs/: every cost still loaded (from its new path)
     assert query(site.warehouse, "select count(*), min(source_file) from raw.costs") == [
-        [fingerprints["tables"]["raw.costs"].split(":")[1] and int(fingerprints["tables"]["raw.costs"].split(":")[1]),
-         "Costs/costs.csv"]]
+        [
+            fingerprints["tables"]["raw.costs"].split(":")[1]
+            and int(fingerprints["tables"]["raw.costs"].split(":")[1]),
+            "Costs/costs.csv",
+        ]
+    ]
     # what was not read is said in the run summary
     assert f"warning: unknown folder refunds/ in {site.raw} was not read" in result.stderr
     assert f"warning: file notes.txt in {site.raw} is outside a source folder and was not read" in result.stderr
@@ -173,10 +207,14 @@ def test_a_channel_rule_duckdb_cannot_compile_is_a_config_error_naming_rule_and_
     config = tmp_path / "bad.toml"
     config.write_text(
         '[[channels.rules]]\nchannel = "google_ads"\nplatform = "^google"\n'
-        '[[channels.rules]]\nchannel = "paid_other"\nmedium = "^(?!organic)"\n', encoding="utf-8")
+        '[[channels.rules]]\nchannel = "paid_other"\nmedium = "^(?!organic)"\n',
+        encoding="utf-8",
+    )
     result = backfill(site, "--config", str(config))
     assert result.returncode == 2
-    assert last_line(result).startswith(f"config error: {config}: channels.rules[2].medium = '^(?!organic)' (paid_other)")
+    assert last_line(result).startswith(
+        f"config error: {config}: channels.rules[2].medium = '^(?!organic)' (paid_other)"
+    )
     assert "RE2" in last_line(result)
     assert sha256(site.warehouse) == before
 

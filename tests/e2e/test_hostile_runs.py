@@ -15,7 +15,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import assert_ok, clone_site, kill, wait_for_file
 
 pytestmark = pytest.mark.slow
@@ -65,7 +64,9 @@ def test_a_run_waiting_for_the_pool_says_so_gives_up_after_wait_and_stops_on_sig
         started = time.monotonic()
         result = other.cli("backfill", *MONTHS, "--wait", "3", env=site.env(), timeout=240)
         assert result.returncode == 1
-        info = [line for line in result.stderr.splitlines() if "waiting up to 3s for the Dagster pool 'warehouse'" in line]
+        info = [
+            line for line in result.stderr.splitlines() if "waiting up to 3s for the Dagster pool 'warehouse'" in line
+        ]
         # an INFO of the warehouse resource: the terminal says it as a note, not a warning
         assert info and info[0].startswith("note: ") and f"held by run {holder_run} (process" in info[0]
         assert str(site.warehouse) in info[0]  # what it waits for: that run, building that warehouse

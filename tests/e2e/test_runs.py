@@ -12,10 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
 from conftest import PYTHON, ROOT, Site, assert_ok, kill, make_site, wait_for_file
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from rawdata import build_rows, write_raw
+
 from pipelines.core.periods import covering_periods
 
 pytestmark = pytest.mark.slow
@@ -71,25 +71,55 @@ def test_backfill_recomputes_its_range_only_while_a_reader_keeps_its_snapshot(ba
     _, before = baseline
     data = build_rows()
     # inside the range: a new customer in March 2024
-    data["customers"].append({"customer_id": "C9001", "email": "new@example.com", "phone": "",
-                              "created_at": "2024-03-14 09:00:00"})
-    data["touchpoints"].append({"visitor_id": "v9001", "ts": "2024-03-14 10:00:00", "utm_source": "google",
-                                "utm_medium": "cpc", "utm_campaign": "brand_search"})
-    data["orders"].append({"order_id": "O9001a", "customer_id": "C9001", "email": "new@example.com",
-                           "visitor_id": "v9001", "created_at": "2024-03-15 12:00:00", "status": "paid",
-                           "revenue": "5000.00", "currency": "RUB"})
+    data["customers"].append(
+        {"customer_id": "C9001", "email": "new@example.com", "phone": "", "created_at": "2024-03-14 09:00:00"}
+    )
+    data["touchpoints"].append(
+        {
+            "visitor_id": "v9001",
+            "ts": "2024-03-14 10:00:00",
+            "utm_source": "google",
+            "utm_medium": "cpc",
+            "utm_campaign": "brand_search",
+        }
+    )
+    data["orders"].append(
+        {
+            "order_id": "O9001a",
+            "customer_id": "C9001",
+            "email": "new@example.com",
+            "visitor_id": "v9001",
+            "created_at": "2024-03-15 12:00:00",
+            "status": "paid",
+            "revenue": "5000.00",
+            "currency": "RUB",
+        }
+    )
     # outside it (February 2025): doubled ad spend, and a repeat order of a customer acquired in 2024-01
     for row in data["ad_spend"]:
         if row["date"].startswith("2025-02"):
             row["spend"] = f"{2 * float(row['spend']):.2f}"
-    data["orders"].append({"order_id": "O9002b", "customer_id": "C0001", "email": "user1@example.com",
-                           "created_at": "2025-02-10 12:00:00", "status": "paid", "revenue": "7000.00",
-                           "cost_of_goods": "3000.00", "currency": "RUB"})
+    data["orders"].append(
+        {
+            "order_id": "O9002b",
+            "customer_id": "C0001",
+            "email": "user1@example.com",
+            "created_at": "2025-02-10 12:00:00",
+            "status": "paid",
+            "revenue": "7000.00",
+            "cost_of_goods": "3000.00",
+            "currency": "RUB",
+        }
+    )
     write_raw(site.raw, data)
 
     reader = subprocess.Popen(
-        [PYTHON, "-c", READER, str(site.warehouse)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [PYTHON, "-c", READER, str(site.warehouse)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         snapshot = json.loads(reader.stdout.readline())
@@ -113,14 +143,20 @@ def test_backfill_recomputes_its_range_only_while_a_reader_keeps_its_snapshot(ba
     assert "year|2024-01-01" not in untouched
     assert [k for k in untouched if periods_after.get(k) != periods_before[k]] == []
     assert periods_after["month|2024-03-01"] != periods_before["month|2024-03-01"]
-    new_in_march = query(site.warehouse, """
+    new_in_march = query(
+        site.warehouse,
+        """
         select sum(new_customers) from marts.channel_period_cac
-        where period_grain = 'month' and period_start = '2024-03-01' and attribution_model = 'last_non_direct'""")
+        where period_grain = 'month' and period_start = '2024-03-01' and attribution_model = 'last_non_direct'""",
+    )
     assert new_in_march == [[3.0]]  # two from the baseline data, one added
     # cohort tables are rebuilt whole: the 2024-01 cohort now shows its repeat order of February 2025
-    cohort = query(site.warehouse, """
+    cohort = query(
+        site.warehouse,
+        """
         select sum(orders) from marts.cohort_ltv where cohort_month = '2024-01-01'
-        and activity_month = '2025-02-01' and attribution_model = 'last_non_direct'""")
+        and activity_month = '2025-02-01' and attribution_model = 'last_non_direct'""",
+    )
     assert cohort == [[1]]
     assert after["tables"]["marts.cohort_ltv"] != before["tables"]["marts.cohort_ltv"]
     assert site.build_leftovers() == []
@@ -156,12 +192,17 @@ def test_a_month_whose_sources_are_gone_is_cleared_and_rollback_brings_it_back(b
         (site.raw / source / f"{source}_2024-04.csv").unlink()  # gone
     assert_ok(site.cli("backfill", "--from", "2024-04", "--to", "2024-04"))
 
-    april = query(site.warehouse, """
+    april = query(
+        site.warehouse,
+        """
         select count(*), coalesce(sum(ad_spend), 0), coalesce(sum(new_customers), 0), coalesce(sum(total_cost), 0)
-        from marts.channel_period_cac where period_grain = 'month' and period_start = '2024-04-01'""")
+        from marts.channel_period_cac where period_grain = 'month' and period_start = '2024-04-01'""",
+    )
     rows, spend, new, cost = april[0]
     assert (spend, new, cost) == (0, 0, 0), april  # gone, or all zero: nothing stale is left
-    assert query(site.warehouse, "select count(*) from raw.orders where created_at >= '2024-04-01' and created_at < '2024-05-01'") == [[0]]
+    assert query(
+        site.warehouse, "select count(*) from raw.orders where created_at >= '2024-04-01' and created_at < '2024-05-01'"
+    ) == [[0]]
     cleared = site.inspect()
 
     # the CLI's one-step rollback puts the baseline back, and a second rollback undoes the first
@@ -210,8 +251,9 @@ def test_a_run_killed_at_any_moment_leaves_the_published_warehouse_intact(baseli
 
 def run_status(site: Site, run_id: str) -> str:
     code = f"import dagster as dg; print(dg.DagsterInstance.get().get_run_by_id({run_id!r}).status.value)"
-    out = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()[-1]
 
@@ -261,15 +303,32 @@ def test_dagster_cli_materializes_a_partition_range(baseline, site):
     dagster = Path(PYTHON).with_name("dagster")
     env = site.env(ACQ_RAW_DIR=str(site.raw), ACQ_WAREHOUSE=str(site.warehouse), ACQ_LOCK_WAIT_SECONDS="0")
     result = subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "pipelines.orchestration.definitions", "-d", str(ROOT), "--select", "*",
-         "--partition-range", "2024-01-01...2024-06-01"],
-        cwd=site.home, env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(dagster),
+            "asset",
+            "materialize",
+            "-m",
+            "pipelines.orchestration.definitions",
+            "-d",
+            str(ROOT),
+            "--select",
+            "*",
+            "--partition-range",
+            "2024-01-01...2024-06-01",
+        ],
+        cwd=site.home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     after = site.inspect()
     assert len(after["build_runs"]) == 2
     assert without(after["tables"], "meta.build_info") == without(before["tables"], "meta.build_info")
-    window = query(site.warehouse, "select window_start, window_end from meta.build_info order by built_at desc limit 1")
+    window = query(
+        site.warehouse, "select window_start, window_end from meta.build_info order by built_at desc limit 1"
+    )
     assert window == [["1900-01-01", "2024-07-01"]]  # the first partition reaches back to the earliest data
 
 
@@ -283,12 +342,17 @@ def test_materialize_a_partition_range_in_process(tmp_path, monkeypatch):
     resource = WarehouseResource(raw_dir=str(site.raw), warehouse_path=str(site.warehouse))
     with dg.instance_for_test(temp_dir=str(site.home)) as instance:
         result = dg.materialize(
-            all_assets, instance=instance, resources={"warehouse": resource},
+            all_assets,
+            instance=instance,
+            resources={"warehouse": resource},
             tags={ASSET_PARTITION_RANGE_START_TAG: "2024-02-01", ASSET_PARTITION_RANGE_END_TAG: "2024-04-01"},
         )
         assert result.success
         assert instance.get_materialized_partitions(dg.AssetKey(["marts", "channel_period_cac"])) == {
-            "2024-02-01", "2024-03-01", "2024-04-01"}
+            "2024-02-01",
+            "2024-03-01",
+            "2024-04-01",
+        }
     assert site.build_leftovers() == []
     window = query(site.warehouse, "select window_start, window_end from meta.build_info")
     assert window == [["2024-02-01", "2024-05-01"]]
@@ -302,8 +366,13 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
     result = site.cli("backfill", "--from", "2024-02", "--to", "2024-03", env=env)
     assert_ok(result)
     out = result.stdout.splitlines()
-    stages = [line.split()[0] for line in out if line.startswith("  ") and line.rstrip().endswith(" s")
-              and line.split()[0] in ("raw", "staging", "marts", "publish")]
+    stages = [
+        line.split()[0]
+        for line in out
+        if line.startswith("  ")
+        and line.rstrip().endswith(" s")
+        and line.split()[0] in ("raw", "staging", "marts", "publish")
+    ]
     assert stages == ["raw", "staging", "marts", "publish"], result.stdout
     assert all(len(line) <= 100 for line in out if line.startswith("  ")), result.stdout  # paths aside
     assert "DEBUG" not in result.stdout + result.stderr  # the event log went to storage only
@@ -316,7 +385,9 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
     assert out[-1].startswith(f"published {site.warehouse} (months 2024-02..2024-03, run ")
     run_id = run_id_of(result)
     code = f"import dagster as dg; r = dg.DagsterInstance.get().get_run_by_id({run_id!r}); print(r.job_name)"
-    job = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120)
+    job = subprocess.run(
+        [PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120
+    )
     assert job.stdout.strip().splitlines()[-1] == "refresh", job.stderr
     # what the assets reported: row counts and column schemas of every table, no placeholder windows
     code = (
@@ -328,7 +399,9 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
         "    out.setdefault(m.asset_key.to_user_string(), {k: str(v.value) for k, v in m.metadata.items()})\n"
         "print(json.dumps(out))"
     )
-    found = subprocess.run([PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120)
+    found = subprocess.run(
+        [PYTHON, "-c", code], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120
+    )
     metadata = json.loads(found.stdout.strip().splitlines()[-1])
     tables = [key for key in metadata if key.startswith(("raw/", "staging/", "marts/", "meta/"))]
     assert len(tables) >= 28
@@ -337,10 +410,16 @@ def test_a_run_reads_like_a_tool_and_goes_through_the_refresh_job(baseline, site
     views = {f"{m.schema}/{m.name}" for m in discover_models() if m.is_view}  # no row count: never written
     assert [k for k in tables if "dagster/column_schema" not in metadata[k]] == []
     assert [k for k in tables if k not in views and "dagster/row_count" not in metadata[k]] == []
-    reported = {asset: {k: v for k, v in values.items() if k != "dagster/column_schema"}  # (column docs name the sentinels)
-                for asset, values in metadata.items()}
-    assert not any(bad in value for values in reported.values() for value in values.values()
-                   for bad in ("1900-01-01", "2999-12-31")), reported
+    reported = {
+        asset: {k: v for k, v in values.items() if k != "dagster/column_schema"}  # (column docs name the sentinels)
+        for asset, values in metadata.items()
+    }
+    assert not any(
+        bad in value
+        for values in reported.values()
+        for value in values.values()
+        for bad in ("1900-01-01", "2999-12-31")
+    ), reported
     assert metadata["marts/channel_period_cac"]["months"] == "2024-02..2024-03"
     verbose = site.cli("backfill", "--from", "2024-03", "--to", "2024-03", "--verbose")
     assert_ok(verbose)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -18,13 +18,13 @@ MSK = ZoneInfo("Europe/Moscow")
 
 def requested_range(schedule: dg.ScheduleDefinition, moment: datetime) -> tuple[str, str, str]:
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=moment,
-                                            repository_def=defs.get_repository_def())
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=moment, repository_def=defs.get_repository_def()
+        )
         result = schedule.evaluate_tick(context)
     assert result.skip_message is None and len(result.run_requests) == 1
     request = result.run_requests[0]
-    return (request.tags[ASSET_PARTITION_RANGE_START_TAG], request.tags[ASSET_PARTITION_RANGE_END_TAG],
-            request.run_key)
+    return (request.tags[ASSET_PARTITION_RANGE_START_TAG], request.tags[ASSET_PARTITION_RANGE_END_TAG], request.run_key)
 
 
 def test_the_project_schedule_comes_from_acquisition_toml():
@@ -40,15 +40,15 @@ def test_the_project_schedule_comes_from_acquisition_toml():
 @pytest.mark.parametrize(
     "night, first, last",
     [
-        (datetime(2024, 6, 17, 2, 30, tzinfo=MSK), "2024-06-01", "2024-06-01"),   # mid-month: current only
-        (datetime(2024, 6, 1, 2, 30, tzinfo=MSK), "2024-05-01", "2024-06-01"),    # 1st: previous too
-        (datetime(2024, 6, 5, 2, 30, tzinfo=MSK), "2024-05-01", "2024-06-01"),    # day late_data_days: previous too
-        (datetime(2024, 6, 6, 2, 30, tzinfo=MSK), "2024-06-01", "2024-06-01"),    # day late_data_days + 1: current only
-        (datetime(2025, 1, 1, 2, 30, tzinfo=MSK), "2024-12-01", "2025-01-01"),    # New Year: December of last year
-        (datetime(2025, 1, 31, 2, 30, tzinfo=MSK), "2025-01-01", "2025-01-01"),   # last day of a month
-        (datetime(2024, 3, 1, 2, 30, tzinfo=MSK), "2024-02-01", "2024-03-01"),    # after a leap February
+        (datetime(2024, 6, 17, 2, 30, tzinfo=MSK), "2024-06-01", "2024-06-01"),  # mid-month: current only
+        (datetime(2024, 6, 1, 2, 30, tzinfo=MSK), "2024-05-01", "2024-06-01"),  # 1st: previous too
+        (datetime(2024, 6, 5, 2, 30, tzinfo=MSK), "2024-05-01", "2024-06-01"),  # day late_data_days: previous too
+        (datetime(2024, 6, 6, 2, 30, tzinfo=MSK), "2024-06-01", "2024-06-01"),  # day late_data_days + 1: current only
+        (datetime(2025, 1, 1, 2, 30, tzinfo=MSK), "2024-12-01", "2025-01-01"),  # New Year: December of last year
+        (datetime(2025, 1, 31, 2, 30, tzinfo=MSK), "2025-01-01", "2025-01-01"),  # last day of a month
+        (datetime(2024, 3, 1, 2, 30, tzinfo=MSK), "2024-02-01", "2024-03-01"),  # after a leap February
         # the daemon may hand over the moment in UTC: the date that counts is the schedule's own
-        (datetime(2024, 5, 31, 23, 30, tzinfo=timezone.utc), "2024-05-01", "2024-06-01"),
+        (datetime(2024, 5, 31, 23, 30, tzinfo=UTC), "2024-05-01", "2024-06-01"),
     ],
 )
 def test_nightly_run_requests_cover_current_and_late_months(night, first, last):
@@ -65,7 +65,10 @@ def test_schedule_follows_a_different_configuration():
     assert requested_range(schedule, datetime(2024, 3, 2, 4, 15, tzinfo=ny))[:2] == ("2024-02-01", "2024-03-01")
     assert requested_range(schedule, datetime(2024, 3, 3, 4, 15, tzinfo=ny))[:2] == ("2024-03-01", "2024-03-01")
     # 03:00 UTC on 1 March is still 29 February in New York
-    assert requested_range(schedule, datetime(2024, 3, 1, 3, 0, tzinfo=timezone.utc))[:2] == ("2024-02-01", "2024-02-01")
+    assert requested_range(schedule, datetime(2024, 3, 1, 3, 0, tzinfo=UTC))[:2] == (
+        "2024-02-01",
+        "2024-02-01",
+    )
 
 
 def test_late_data_days_zero_never_refreshes_the_previous_month():

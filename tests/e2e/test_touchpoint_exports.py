@@ -27,7 +27,6 @@ from datetime import datetime
 
 import pytest
 from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok, make_site
-
 from rawdata import write_raw
 
 pytestmark = pytest.mark.slow
@@ -76,25 +75,34 @@ EXPECTED_G1 = {
 def published(tmp_path_factory):
     site = make_site(tmp_path_factory.mktemp("metrica"))
     write_raw(site.raw)
-    shutil.copyfile(ROOT / "tests/fixtures/exports/metrica_logs_api/visits.tsv", site.raw / "touchpoints" / "metrica_visits.tsv")
-    shutil.copyfile(ROOT / "tests/fixtures/exports/ga4_bigquery/events_20240301.parquet",
-                    site.raw / "touchpoints" / "events_20240301.parquet")
+    shutil.copyfile(
+        ROOT / "tests/fixtures/exports/metrica_logs_api/visits.tsv", site.raw / "touchpoints" / "metrica_visits.tsv"
+    )
+    shutil.copyfile(
+        ROOT / "tests/fixtures/exports/ga4_bigquery/events_20240301.parquet",
+        site.raw / "touchpoints" / "events_20240301.parquet",
+    )
     # the shop passes the analytics client id with the order, as the GA4 / Metrica guides suggest
     (site.raw / "orders" / "analytics_customers.csv").write_text(
         "order_id,customer_id,visitor_id,created_at,status,revenue,currency\n"
         "M1-1,M1,171111,2024-03-06 10:00:00,paid,5000,RUB\n"
         "M2-1,M2,171112,2024-03-04 12:00:00,paid,3000,RUB\n"
-        "G1-1,G1,1111.2222,2024-03-07 09:00:00,paid,7000,RUB\n", encoding="utf-8")
+        "G1-1,G1,1111.2222,2024-03-07 09:00:00,paid,7000,RUB\n",
+        encoding="utf-8",
+    )
     assert_ok(site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1]))
     return site
 
 
 def credits(site, order_id: str) -> dict[str, dict[str, float]]:
-    code = ("import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-            "print(json.dumps(con.execute('select attribution_model, channel, sum(credit) from marts.attribution "
-            "where order_id = ? group by all', [sys.argv[2]]).fetchall()))")
-    out = subprocess.run([PYTHON, "-c", code, str(site.warehouse), order_id], capture_output=True, text=True,
-                         timeout=60, cwd=ROOT)
+    code = (
+        "import duckdb, json, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+        "print(json.dumps(con.execute('select attribution_model, channel, sum(credit) from marts.attribution "
+        "where order_id = ? group by all', [sys.argv[2]]).fetchall()))"
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", code, str(site.warehouse), order_id], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     found: dict[str, dict[str, float]] = {}
     for model, channel, credit in json.loads(out.stdout):
@@ -118,4 +126,6 @@ def test_an_analytics_journey_gets_the_credits_the_rule_models_prescribe(publish
 
 
 def test_a_visit_after_local_midnight_is_the_previous_day_in_utc_and_direct(published):
-    assert credits(published, "M2-1") == {model: {"direct": pytest.approx(1.0)} for model in set(EXPECTED_M1) | DATA_DRIVEN}
+    assert credits(published, "M2-1") == {
+        model: {"direct": pytest.approx(1.0)} for model in set(EXPECTED_M1) | DATA_DRIVEN
+    }

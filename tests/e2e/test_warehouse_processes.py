@@ -15,10 +15,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import PYTHON, ROOT, base_env, kill, wait_for_file
+
 from pipelines.publish.warehouse import (
-    PublishError, WarehouseBusy, WarehousePaths, build_lock, clean_leftovers, publish, rollback, start_build,
+    PublishError,
+    WarehouseBusy,
+    WarehousePaths,
+    build_lock,
+    clean_leftovers,
+    publish,
+    rollback,
+    start_build,
 )
 
 
@@ -43,9 +50,16 @@ def build_and_publish(paths: WarehousePaths, run_id: str, value: int) -> None:
 
 
 def python(code: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([PYTHON, "-c", textwrap.dedent(code)], cwd=ROOT, env=env or base_env(),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [PYTHON, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=env or base_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 READER = """
@@ -94,9 +108,11 @@ def test_second_builder_process_fails_fast_or_waits(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(WarehouseBusy, match=rf"another run is building .*process {holder.pid}, run run-A"):
-            with build_lock(paths):
-                pass
+        with (
+            pytest.raises(WarehouseBusy, match=rf"another run is building .*process {holder.pid}, run run-A"),
+            build_lock(paths),
+        ):
+            pass
         holder.stdin.write("1.5\n")
         holder.stdin.flush()
         started = time.monotonic()
@@ -189,9 +205,8 @@ def test_rollback_waits_for_a_running_build(tmp_path):
     paths = WarehousePaths(tmp_path / "w.duckdb")
     build_and_publish(paths, "r1", 1)
     build_and_publish(paths, "r2", 2)
-    with build_lock(paths, run_id="r3"):
-        with pytest.raises(WarehouseBusy):
-            rollback(paths)
+    with build_lock(paths, run_id="r3"), pytest.raises(WarehouseBusy):
+        rollback(paths)
     rollback(paths)
     assert value_seen_by_new_process(paths.published) == 1
 
@@ -200,7 +215,9 @@ def test_stale_wal_stops_a_build_before_it_copies(tmp_path):
     paths = WarehousePaths(tmp_path / "w.duckdb")
     build_and_publish(paths, "r1", 1)
     paths.wal.write_bytes(b"not a real log")
-    with build_lock(paths, run_id="r2"):
-        with pytest.raises(PublishError, match=r"w\.duckdb\.wal exists: something opened the published warehouse"):
-            start_build(paths, "r2")
+    with (
+        build_lock(paths, run_id="r2"),
+        pytest.raises(PublishError, match=r"w\.duckdb\.wal exists: something opened the published warehouse"),
+    ):
+        start_build(paths, "r2")
     assert not paths.build_file("r2").exists()

@@ -163,22 +163,30 @@ def test_result_contract_holds_for_every_fixture(exports, fixture, source):
 
 def test_a_cut_last_line_is_a_suspect_and_a_whole_file_is_not(tmp_path):
     path = tmp_path / "rates.csv"
-    path.write_bytes(b"date;currency;rate\n30.10.2026;USD;91,9911\n31.10.2026;EUR;99,1234\n31.10.2026;CNY;12,3456\n31.10.2026;USD;9")
+    path.write_bytes(
+        b"date;currency;rate\n30.10.2026;USD;91,9911\n31.10.2026;EUR;99,1234\n31.10.2026;CNY;12,3456\n31.10.2026;USD;9"
+    )
     result = read_export(path, "fx_rates")
     assert list(result.suspects) == [5] and "cut off" in result.suspects[5]
     path.write_bytes(path.read_bytes() + b"9,1\n")  # the same line, complete
     assert read_export(path, "fx_rates").suspects == {}
-    path.write_bytes(b"date;currency;rate\n30.10.2026;USD;91,9911\n31.10.2026;EUR;99,1234\n31.10.2026;CNY;12,3456\n31.10.2026;USD;91,9999")
+    path.write_bytes(
+        b"date;currency;rate\n30.10.2026;USD;91,9911\n31.10.2026;EUR;99,1234\n31.10.2026;CNY;12,3456\n31.10.2026;USD;91,9999"
+    )
     assert read_export(path, "fx_rates").suspects == {}  # no line break, but as long as its neighbours
 
 
 def test_a_header_cell_that_looks_like_a_column_is_named_in_the_notes(tmp_path):
     path = tmp_path / "orders.csv"
-    path.write_text("order_id,created_at,status,revenue,currency,UTM Sorce,Cost of good,Comment\n"
-                    "o1,2024-01-01,paid,1,RUB,g,1,x\n", encoding="utf-8")
+    path.write_text(
+        "order_id,created_at,status,revenue,currency,UTM Sorce,Cost of good,Comment\no1,2024-01-01,paid,1,RUB,g,1,x\n",
+        encoding="utf-8",
+    )
     result = read_export(path, "orders")
-    assert result.notes == ["column 'UTM Sorce' is not read: did you mean utm_source?",
-                            "column 'Cost of good' is not read: did you mean cost_of_goods?"]
+    assert result.notes == [
+        "column 'UTM Sorce' is not read: did you mean utm_source?",
+        "column 'Cost of good' is not read: did you mean cost_of_goods?",
+    ]
     assert result.frame["utm_source"].to_list() == [None]
 
 

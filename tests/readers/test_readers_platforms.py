@@ -106,7 +106,9 @@ def test_money_cells_with_a_currency_mark(exports, tmp_path):
         ("2024-03-06", "google_ads", "555", "Бренд", "1000", "10", "99.99", "RUB", 5),
         ("2024-03-07", "google_ads", "555", "Бренд", "10", "1", "$1,00", "RUB", 6),
     ]
-    assert any("2 amount(s) written with the row's currency mark" in n and "1 with another" in n for n in result.notes), result.notes
+    assert any(
+        "2 amount(s) written with the row's currency mark" in n and "1 with another" in n for n in result.notes
+    ), result.notes
     good, failures = split_rows("ad_spend", result)
     assert good["spend"].to_list() == [5600.5, 99.99]
     assert failures.select("source_row", "column_name", "raw_value").rows() == [(6, "spend", "$1,00")]
@@ -164,8 +166,10 @@ def test_meta_rows_without_a_day_breakdown_are_quarantined_not_put_on_their_firs
     # header as in the English fixture (Meta's Reporting starts / Reporting ends), exported without
     # Breakdown > By time > Day: one campaign row covers the whole of March
     path = tmp_path / "meta_month.csv"
-    path.write_text("Reporting starts,Reporting ends,Campaign name,Campaign ID,Impressions,Link clicks,Amount spent (USD)\n"
-                    "2024-03-01,2024-03-31,Spring,1,3000,25,150.75\n2024-03-05,2024-03-05,Summer,2,100,2,10.00\n")
+    path.write_text(
+        "Reporting starts,Reporting ends,Campaign name,Campaign ID,Impressions,Link clicks,Amount spent (USD)\n"
+        "2024-03-01,2024-03-31,Spring,1,3000,25,150.75\n2024-03-05,2024-03-05,Summer,2,100,2,10.00\n"
+    )
     result = read_export(path, "ad_spend")
     assert list(result.suspects) == [2] and "covers 2024-03-01 to 2024-03-31" in result.suspects[2]
     assert "1 row(s) cover several days (no day breakdown): quarantined" in result.notes
@@ -210,7 +214,8 @@ def test_yandex_micros_dashes_summary_line(exports):
 def test_yandex_without_report_name_and_summary(exports):
     result = read_export(exports / "yandex_direct_api/no_title_no_summary.tsv", "ad_spend")
     assert rows(result, ["campaign_id", "clicks", "spend", "source_row"]) == [
-        ("700", "3", "1500.0", 2), ("700", "4", "2.01", 3),
+        ("700", "3", "1500.0", 2),
+        ("700", "4", "2.01", 3),
     ]
     assert result.skipped_lines == 0
 
@@ -218,7 +223,8 @@ def test_yandex_without_report_name_and_summary(exports):
 def test_yandex_units_are_told_from_micros_and_campaign_id_is_optional(exports):
     result = read_export(exports / "yandex_direct_api/units_no_campaign_id.tsv", "ad_spend")
     assert rows(result, ["campaign_id", "campaign_name", "spend", "currency", "source_row"]) == [
-        ("РСЯ | широкая", "РСЯ | широкая", "345.60", "RUB", 3), ("РСЯ | широкая", "РСЯ | широкая", "120", "RUB", 4),
+        ("РСЯ | широкая", "РСЯ | широкая", "345.60", "RUB", 3),
+        ("РСЯ | широкая", "РСЯ | широкая", "120", "RUB", 4),
     ]
     assert "money in currency units (amounts with decimals or not multiples of 10 000)" in result.notes
 
@@ -230,8 +236,9 @@ def test_yandex_money_setting_is_checked_against_the_file(exports):
     ]
     with pytest.raises(ExportError, match="not whole multiples of 10 000"):
         read_export(path, "ad_spend", options={"yandex_money_in_micros": True})
-    in_units = read_export(exports / "yandex_direct_api/campaign_performance.tsv", "ad_spend",
-                           options={"yandex_money_in_micros": False})
+    in_units = read_export(
+        exports / "yandex_direct_api/campaign_performance.tsv", "ad_spend", options={"yandex_money_in_micros": False}
+    )
     assert in_units.frame["spend"].to_list()[0] == "1234560000"
 
 
@@ -261,7 +268,9 @@ def test_yandex_web_report_cp1251_preamble_currency_in_header(exports):
 
 def test_yandex_web_xlsx_with_serial_dates(exports):
     result = read_export(exports / "yandex_direct_web/report.xlsx", "ad_spend")
-    assert rows(result) == [("2024-03-05", "yandex_direct", "76543211", "РСЯ | ретаргет", "5000", "20", "800.8", "RUB", 5)]
+    assert rows(result) == [
+        ("2024-03-05", "yandex_direct", "76543211", "РСЯ | ретаргет", "5000", "20", "800.8", "RUB", 5)
+    ]
 
 
 def test_vk_ads_cabinet_export(exports):
@@ -303,7 +312,9 @@ def test_tiktok_csv_and_xlsx(exports):
     assert result.skipped_lines == 1  # `Total of 2 results`
     xlsx = read_export(exports / "tiktok_ads_manager/custom_report.xlsx", "ad_spend")
     assert "sheet 'Export'" in xlsx.notes  # the first sheet holds notes, the header is on the second
-    assert rows(xlsx) == [("2024-03-07", "tiktok_ads", "1790000000000001", "Spring UGC", "12000", "150", "75.25", "USD", 2)]
+    assert rows(xlsx) == [
+        ("2024-03-07", "tiktok_ads", "1790000000000001", "Spring UGC", "12000", "150", "75.25", "USD", 2)
+    ]
 
 
 def test_microsoft_preamble_us_dates_footer(exports):
@@ -340,7 +351,9 @@ def test_a_header_two_platforms_fit_equally_is_refused(tmp_path, monkeypatch):
     assert read_export(path, "ad_spend").layout == "google_ads_ui"
     # a second platform declaring the same labels would make the platform a coin toss
     twin = layout.replace(platform_layouts()["google_ads_ui"], name="twin", platform="other_ads")
-    monkeypatch.setattr(layout, "platform_layouts", lambda: {"google_ads_ui": platform_layouts()["google_ads_ui"], "twin": twin})
+    monkeypatch.setattr(
+        layout, "platform_layouts", lambda: {"google_ads_ui": platform_layouts()["google_ads_ui"], "twin": twin}
+    )
     monkeypatch.setattr("pipelines.ingest.readers.engine.platform_layouts", layout.platform_layouts)
     with pytest.raises(ExportError, match="fits both google_ads_ui and twin"):
         read_export(path, "ad_spend")
@@ -392,7 +405,9 @@ def test_a_canonical_header_missing_platform_is_no_platform_layout(tmp_path, hea
 def test_metrica_logs_api_visits(exports):
     result = read_export(exports / "metrica_logs_api/visits.tsv", "touchpoints")
     assert (result.layout, result.frame.height, result.skipped_lines) == ("metrica_logs_api", 2004, 0)
-    assert result.frame.head(4).select("visitor_id", "ts", "utm_source", "utm_medium", "referrer", "click_id").rows() == [
+    assert result.frame.head(4).select(
+        "visitor_id", "ts", "utm_source", "utm_medium", "referrer", "click_id"
+    ).rows() == [
         # 23:58 in Moscow is 20:58 UTC; the yclid is only in the landing page
         ("171111", "2024-03-01 20:58:10", None, None, "https://yandex.ru/", "yclid=8001234567"),
         ("171111", "2024-03-03 07:00:00", None, None, "https://www.google.com/", None),
@@ -409,8 +424,9 @@ def test_metrica_logs_api_visits(exports):
 def test_ga4_bigquery_export_one_touch_per_session(exports, fixture):
     result = read_export(exports / "ga4_bigquery" / fixture, "touchpoints")
     assert detect_layout(exports / "ga4_bigquery" / fixture, "touchpoints") == result.layout == "ga4_bigquery"
-    assert result.frame.head(3).select("visitor_id", "customer_id", "ts", "utm_source", "utm_medium", "referrer",
-                                       "click_id", "source_row").rows() == [
+    assert result.frame.head(3).select(
+        "visitor_id", "customer_id", "ts", "utm_source", "utm_medium", "referrer", "click_id", "source_row"
+    ).rows() == [
         # the session that goes on after midnight is one touch, at its session_start
         ("1111.2222", None, "2024-03-04 23:59:30.000000", "google", "cpc", None, "gclid=Cj0KCQiA", 1),
         # no collected_traffic_source: the tags of the page URL

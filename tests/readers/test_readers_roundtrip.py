@@ -15,7 +15,7 @@ AD_SPEND = pl.DataFrame(
         "date": [date(2024, 3, 1), date(2024, 3, 1), date(2024, 3, 2)],
         "platform": ["x", "x", "x"],
         "campaign_id": ["101", "102", "101"],
-        "campaign_name": ['Brand, "RU"', "Generic\tsearch", "Brand, \"RU\""],
+        "campaign_name": ['Brand, "RU"', "Generic\tsearch", 'Brand, "RU"'],
         "impressions": [12345, 0, 1_000_000],
         "clicks": [0, 17, 1234],
         "spend": [12345.67, 0.5, 0.0],
@@ -84,8 +84,10 @@ def test_meta_writer_russian(tmp_path):
     path = tmp_path / "meta.csv"
     lw.write_meta_ads(AD_SPEND, path, language="ru")
     text = path.read_bytes().decode("utf-8-sig")
-    assert text.startswith("Начало отчетности,Конец отчетности,Название кампании,ID кампании,Показы,"
-                           "Клики по ссылке,Потраченная сумма (RUB)\n2024-03-01,2024-03-02,,,1012345,1251,12346.17\n")
+    assert text.startswith(
+        "Начало отчетности,Конец отчетности,Название кампании,ID кампании,Показы,"
+        "Клики по ссылке,Потраченная сумма (RUB)\n2024-03-01,2024-03-02,,,1012345,1251,12346.17\n"
+    )
     assert typed_ad_spend(read_export(path, "ad_spend").frame).equals(EXPECTED)
 
 
@@ -152,22 +154,40 @@ def test_canonical_round_trip(tmp_path, options, encoding, delimiter):
     assert (result.layout, result.encoding, result.delimiter) == ("canonical", encoding, delimiter)
     frame = result.frame
     assert frame.select(
-        "order_id", "customer_id", "email", "status", "currency", "utm_campaign",
+        "order_id",
+        "customer_id",
+        "email",
+        "status",
+        "currency",
+        "utm_campaign",
         parse_timestamp(pl.col("created_at")).alias("created_at"),
         parse_number(pl.col("revenue")).alias("revenue"),
         parse_number(pl.col("refunded_amount")).alias("refunded_amount"),
-    ).equals(ORDERS.select(
-        "order_id", "customer_id", "email", "status", "currency", "utm_campaign", "created_at", "revenue",
-        "refunded_amount",
-    ))
+    ).equals(
+        ORDERS.select(
+            "order_id",
+            "customer_id",
+            "email",
+            "status",
+            "currency",
+            "utm_campaign",
+            "created_at",
+            "revenue",
+            "refunded_amount",
+        )
+    )
     assert frame["source_row"].to_list() == [2, 3]  # the frame's own source_row is not written
     assert frame["phone"].null_count() == 2
 
 
 def test_canonical_writer_decimal_comma_text(tmp_path):
     path = tmp_path / "fx.csv"
-    lw.write_canonical(pl.DataFrame({"date": [date(2024, 3, 5)], "currency": ["USD"], "rate": [91.5]}), path,
-                    delimiter=";", decimal_comma=True)
+    lw.write_canonical(
+        pl.DataFrame({"date": [date(2024, 3, 5)], "currency": ["USD"], "rate": [91.5]}),
+        path,
+        delimiter=";",
+        decimal_comma=True,
+    )
     assert path.read_text() == "date;currency;rate\n2024-03-05;USD;91,5\n"
 
 

@@ -27,7 +27,9 @@ from pipelines.core.paths import PROJECT_ROOT
 from pipelines.transform.runner import discover_models
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
-sqlglot = pytest.importorskip("sqlglot", reason="sqlglot is not installed: the Spark engine's transpiler is not tested (pip install '.[spark]')")
+sqlglot = pytest.importorskip(
+    "sqlglot", reason="sqlglot is not installed: the Spark engine's transpiler is not tested (pip install '.[spark]')"
+)
 
 
 def test_every_sql_file_transpiles_to_spark_with_macros_expanded():
@@ -48,12 +50,16 @@ def test_rewrite_rules():
     assert "left join lateral (select * from b where" in asof and "order by b.d desc limit 1" in asof
     assert "decimal(38, 10)" in to_spark("select exact_sum(x) from t").lower()
     assert "substring(k, 5)" in to_spark("select k[5:] from t").lower()
-    assert "explode(cast(sequence(" in to_spark(
-        "select unnest(generate_series(a, b, interval 1 day))::date as d from t").lower()
+    assert (
+        "explode(cast(sequence("
+        in to_spark("select unnest(generate_series(a, b, interval 1 day))::date as d from t").lower()
+    )
     assert "make_dt_interval(" in to_spark("select ts - to_days(3) from t").lower()
     assert "unix_micros(" in to_spark("select epoch(a - b) from t").lower()
-    assert "cast(row_number() over (partition by k order by t nulls last) as bigint)" in to_spark(
-        "select row_number() over (partition by k order by t) as n from x").lower()
+    assert (
+        "cast(row_number() over (partition by k order by t nulls last) as bigint)"
+        in to_spark("select row_number() over (partition by k order by t) as n from x").lower()
+    )
 
 
 def _spark_missing() -> str | None:
@@ -67,11 +73,11 @@ def builds(tmp_path_factory):
     reason = _spark_missing()
     if reason:
         message = f"SPARK ENGINE NOT TESTED: {reason}"
-        warnings.warn(message)
+        warnings.warn(message, stacklevel=2)
         pytest.skip(message)
-    from pipelines.transform.engines.spark import SparkEngine, run_transforms_on_spark
     from pipelines.ingest.load import ingest_source
     from pipelines.ingest.raw_tables import SOURCES
+    from pipelines.transform.engines.spark import SparkEngine, run_transforms_on_spark
     from pipelines.transform.params import EARLIEST, LATEST, run_transforms
 
     folder = tmp_path_factory.mktemp("spark")
@@ -95,9 +101,15 @@ def builds(tmp_path_factory):
     finally:
         spark_seconds = time.perf_counter() - started
         engine.stop()
-    print(f"\nsample: DuckDB {duckdb_seconds:.1f} s, Spark local[2] {spark_seconds:.1f} s; Spark's slowest steps: "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(engine.timings.seconds.items(), key=lambda kv: -kv[1])[:6]))
-    tables = [m.table for m in discover_models()] + ["quality.identity_conflicts", "quality.ltv_fits", "quality.ltv_backtest"]
+    print(
+        f"\nsample: DuckDB {duckdb_seconds:.1f} s, Spark local[2] {spark_seconds:.1f} s; Spark's slowest steps: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(engine.timings.seconds.items(), key=lambda kv: -kv[1])[:6])
+    )
+    tables = [m.table for m in discover_models()] + [
+        "quality.identity_conflicts",
+        "quality.ltv_fits",
+        "quality.ltv_backtest",
+    ]
     from pipelines.transform.engines.compare import compare_builds
 
     full_differences = compare_builds(reference, spark_con, tables)
@@ -115,8 +127,10 @@ def builds(tmp_path_factory):
         run_transforms_on_spark(spark_con, config, nightly, engine)
     finally:
         engine.stop()
-    print(f"nightly of {month:%Y-%m} on Spark: {time.perf_counter() - started:.1f} s; "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(engine.timings.seconds.items(), key=lambda kv: -kv[1])[:6]))
+    print(
+        f"nightly of {month:%Y-%m} on Spark: {time.perf_counter() - started:.1f} s; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(engine.timings.seconds.items(), key=lambda kv: -kv[1])[:6])
+    )
     yield Builds(reference, spark_con, tables, full_differences, month, before, partition_files(folder / "spark"))
     reference.close()
     spark_con.close()
@@ -133,9 +147,13 @@ class Builds:
     files_after: dict[str, dict[str, tuple[str, ...]]]
 
 
-INCREMENTAL = {"marts.attribution_credits": "__month", "marts.cohort_members": "cohort_month",
-               "marts.channel_period_cac": "period_start", "marts.blended_cac": "period_start",
-               "staging.touch_tags": "seen_month"}
+INCREMENTAL = {
+    "marts.attribution_credits": "__month",
+    "marts.cohort_members": "cohort_month",
+    "marts.channel_period_cac": "period_start",
+    "marts.blended_cac": "period_start",
+    "staging.touch_tags": "seen_month",
+}
 
 
 def partition_files(root: Path) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -167,7 +185,8 @@ def test_a_nightly_run_on_spark_replaces_only_the_recomputed_periods(builds):
     month = builds.nightly_month
     doubled = builds.spark_con.sql(
         "select count(*) from marts.channel_period_cac where period_grain = 'month' and period_start = ? and ad_spend > 0",
-        params=[month]).fetchall()[0][0]
+        params=[month],
+    ).fetchall()[0][0]
     assert doubled > 0
     credits_start = _last_write_start(builds.spark_con, "marts.attribution_credits")
     for table, column in INCREMENTAL.items():
@@ -188,8 +207,10 @@ def test_a_nightly_run_on_spark_replaces_only_the_recomputed_periods(builds):
 
 
 def _last_write_start(con, table: str) -> date:
-    return con.sql("select window_start from meta.model_writes where table_name = ? order by written_at desc limit 1",
-                   params=[table]).fetchall()[0][0]
+    return con.sql(
+        "select window_start from meta.model_writes where table_name = ? order by written_at desc limit 1",
+        params=[table],
+    ).fetchall()[0][0]
 
 
 def _recomputed(partition: str, column: str, since: date) -> bool:
@@ -219,8 +240,12 @@ def test_engine_setting_is_validated_and_duckdb_stays_the_default(tmp_path):
     assert parse_config({}).engine == "duckdb" and parse_config({}).spark_master == "local[2]"
     spark = parse_config({"engine": {"kind": "spark", "spark": {"master": "sc://spark.example:15002"}}})
     assert (spark.engine, spark.spark_master) == ("spark", "sc://spark.example:15002")
-    for bad, words in [({"kind": "flink"}, "engine.kind"), ({"spark": {"master": "loca[2]"}}, "engine.spark.master"),
-                       ({"spark": {"cores": 2}}, "engine.spark.cores"), ({"mode": 1}, "engine.mode")]:
+    for bad, words in [
+        ({"kind": "flink"}, "engine.kind"),
+        ({"spark": {"master": "loca[2]"}}, "engine.spark.master"),
+        ({"spark": {"cores": 2}}, "engine.spark.cores"),
+        ({"mode": 1}, "engine.mode"),
+    ]:
         with pytest.raises(ConfigError, match=re.escape(words)):
             parse_config({"engine": bad})
     # the resource starts no Spark session for DuckDB, and only builds the engine object (lazily) for Spark

@@ -6,8 +6,8 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 import pytest
-
 from conftest import insert, make_config, new_warehouse, run, table
+
 from pipelines.core.db import rows
 from schemas.marts_acquisition import MODELS
 
@@ -15,8 +15,15 @@ P = datetime(2024, 3, 31, 12)  # every first purchase here happens at P
 
 
 def purchase(customer: str, visitor: str | None = None, **values) -> dict:
-    return {"order_id": f"o-{customer}", "customer_id": customer, "visitor_id": visitor, "created_at": P,
-            "status": "paid", "revenue": 100.0, "currency": "RUB"} | values
+    return {
+        "order_id": f"o-{customer}",
+        "customer_id": customer,
+        "visitor_id": visitor,
+        "created_at": P,
+        "status": "paid",
+        "revenue": 100.0,
+        "currency": "RUB",
+    } | values
 
 
 def touch(visitor: str, days_before: float, **values) -> dict:
@@ -30,8 +37,13 @@ EMAIL = {"utm_source": "newsletter", "utm_medium": "email"}
 
 JOURNEYS = {
     # J: a touch outside the 60-day lookback, then vk, organic search, direct
-    "J": [touch("vJ", 70, **GOOGLE_CPC), touch("vJ", 10, **VK_CPC), touch("vJ", 5, **ORGANIC), touch("vJ", 1),
-          touch("vJ", -1, **EMAIL)],  # after the purchase: not a touch of it
+    "J": [
+        touch("vJ", 70, **GOOGLE_CPC),
+        touch("vJ", 10, **VK_CPC),
+        touch("vJ", 5, **ORGANIC),
+        touch("vJ", 1),
+        touch("vJ", -1, **EMAIL),
+    ],  # after the purchase: not a touch of it
     # K: two direct touches only
     "K": [touch("vK", 3), touch("vK", 2)],
     # L: one touch, exactly on the lookback boundary
@@ -64,8 +76,12 @@ EXPECTED = {
         "position_based": {"vk_ads": 0.4, "organic_search": 0.2, "direct": 0.4},
     },
     "K": {
-        "first_touch": {"direct": 1}, "last_touch": {"direct": 1}, "last_non_direct": {"direct": 1},
-        "linear": {"direct": 1}, "time_decay": {"direct": 1}, "position_based": {"direct": 1},
+        "first_touch": {"direct": 1},
+        "last_touch": {"direct": 1},
+        "last_non_direct": {"direct": 1},
+        "linear": {"direct": 1},
+        "time_decay": {"direct": 1},
+        "position_based": {"direct": 1},
     },
     "L": {model: {"email": 1} for model in MODELS},
     "M": {model: {"unattributed": 1} for model in MODELS},
@@ -82,7 +98,7 @@ EXPECTED = {
         "last_touch": {"direct": 1},
         "last_non_direct": {"google_ads": 1},
         "linear": {"google_ads": 0.5, "direct": 0.5},
-        "time_decay": dict(zip(["google_ads", "direct"], decay(3, 1))),
+        "time_decay": dict(zip(["google_ads", "direct"], decay(3, 1), strict=False)),
         "position_based": {"google_ads": 0.5, "direct": 0.5},
     },
     "T": {
@@ -107,7 +123,9 @@ def load_journeys(con, reverse: bool = False) -> None:
 
 def credits(con) -> dict[str, dict[str, dict[str, float]]]:
     got: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
-    for customer, model, channel, credit in rows(con, "select customer_key, attribution_model, channel, credit from marts.attribution"):
+    for customer, model, channel, credit in rows(
+        con, "select customer_key, attribution_model, channel, credit from marts.attribution"
+    ):
         got[customer.removeprefix("crm:")][model][channel] += credit
     return {c: {m: dict(ch) for m, ch in models.items()} for c, models in got.items()}
 
@@ -127,14 +145,27 @@ def test_unattributed_and_journey_details(warehouse):
     load_journeys(warehouse)
     run(warehouse)
     m = table(warehouse, "select * from marts.attribution where customer_key = 'crm:M'")
-    assert m.height == len(MODELS) and m["touch_ts"].null_count() == len(MODELS) and m["touch_count"].to_list() == [0] * len(MODELS)
-    n_touch = table(warehouse, "select touch_ts, touch_origin, touch_position, touch_count from marts.attribution where customer_key = 'crm:N' and attribution_model = 'last_touch'")
+    assert (
+        m.height == len(MODELS)
+        and m["touch_ts"].null_count() == len(MODELS)
+        and m["touch_count"].to_list() == [0] * len(MODELS)
+    )
+    n_touch = table(
+        warehouse,
+        "select touch_ts, touch_origin, touch_position, touch_count from marts.attribution where customer_key = 'crm:N' and attribution_model = 'last_touch'",
+    )
     assert n_touch.rows() == [(P, "order", 3, 3)]
     first = {r["customer_key"]: r for r in table(warehouse, "marts.first_purchases").iter_rows(named=True)}
     # channel = the default model's (last_non_direct); order_channel = the order's own tags
     assert {k: v["channel"] for k, v in first.items()} == {
-        "crm:J": "organic_search", "crm:K": "direct", "crm:L": "email", "crm:M": "unattributed",
-        "crm:N": "vk_ads", "crm:O": "google_ads", "crm:T": "vk_ads"}
+        "crm:J": "organic_search",
+        "crm:K": "direct",
+        "crm:L": "email",
+        "crm:M": "unattributed",
+        "crm:N": "vk_ads",
+        "crm:O": "google_ads",
+        "crm:T": "vk_ads",
+    }
     assert first["crm:N"]["order_channel"] == "vk_ads" and first["crm:J"]["order_channel"] == "direct"
     assert first["crm:J"]["touch_count"] == 3 and first["crm:J"]["order_id"] == "o-J"
 
@@ -155,5 +186,7 @@ def test_lookback_and_half_life_are_configurable(warehouse):
     got = credits(warehouse)
     # a 7-day lookback drops J's vk touch (10 days before) and keeps organic (5) and direct (1)
     assert got["J"]["first_touch"] == {"organic_search": 1}
-    assert got["J"]["time_decay"] == pytest.approx(dict(zip(["organic_search", "direct"], decay(5, 1, half_life=2.0))))
+    assert got["J"]["time_decay"] == pytest.approx(
+        dict(zip(["organic_search", "direct"], decay(5, 1, half_life=2.0), strict=False))
+    )
     assert got["L"]["linear"] == {"unattributed": 1}

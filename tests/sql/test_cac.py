@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from conftest import insert, make_config, run, table
+
 from pipelines.core.db import rows
 
 MARCH = date(2024, 3, 1)
@@ -18,38 +18,73 @@ MONTH_ONLY = make_config(grains=("month",))
 def new_orders(prefix: str, n: int, day: date = date(2024, 3, 10), revenue: float = 1000.0, **values) -> list[dict]:
     """n first purchases by n different customers, spread over the day's hours."""
     return [
-        {"order_id": f"{prefix}{i}", "customer_id": f"{prefix}{i}", "created_at": datetime.combine(day, datetime.min.time()) + timedelta(minutes=i),
-         "status": "paid", "revenue": revenue, "currency": "RUB"} | values
+        {
+            "order_id": f"{prefix}{i}",
+            "customer_id": f"{prefix}{i}",
+            "created_at": datetime.combine(day, datetime.min.time()) + timedelta(minutes=i),
+            "status": "paid",
+            "revenue": revenue,
+            "currency": "RUB",
+        }
+        | values
         for i in range(n)
     ]
 
 
 def spend(platform: str, amount: float, day: date = date(2024, 3, 5), **values) -> dict:
-    return {"date": day, "platform": platform, "campaign_id": f"{platform}-1", "spend": amount, "currency": "RUB"} | values
+    return {
+        "date": day,
+        "platform": platform,
+        "campaign_id": f"{platform}-1",
+        "spend": amount,
+        "currency": "RUB",
+    } | values
 
 
-def cost(amount: float, channel: str | None = None, allocation: str | None = None, category: str = "salary",
-         start: date = MARCH, end: date = date(2024, 3, 31)) -> dict:
-    return {"period_start": start, "period_end": end, "category": category, "channel": channel, "amount": amount,
-            "currency": "RUB", "allocation": allocation}
+def cost(
+    amount: float,
+    channel: str | None = None,
+    allocation: str | None = None,
+    category: str = "salary",
+    start: date = MARCH,
+    end: date = date(2024, 3, 31),
+) -> dict:
+    return {
+        "period_start": start,
+        "period_end": end,
+        "category": category,
+        "channel": channel,
+        "amount": amount,
+        "currency": "RUB",
+        "allocation": allocation,
+    }
 
 
 def cac(con, grain: str = "month", start: date = MARCH, model: str = "last_non_direct") -> dict[str, dict]:
-    frame = table(con, "select * from marts.channel_period_cac where period_grain = $g and period_start = $s and attribution_model = $m",
-                  {"g": grain, "s": start, "m": model})
+    frame = table(
+        con,
+        "select * from marts.channel_period_cac where period_grain = $g and period_start = $s and attribution_model = $m",
+        {"g": grain, "s": start, "m": model},
+    )
     return {row["channel"]: row for row in frame.iter_rows(named=True)}
 
 
 def blended(con, grain: str = "month", start: date = MARCH) -> dict:
-    frame = table(con, "select * from marts.blended_cac where period_grain = $g and period_start = $s", {"g": grain, "s": start})
+    frame = table(
+        con, "select * from marts.blended_cac where period_grain = $g and period_start = $s", {"g": grain, "s": start}
+    )
     assert frame.height == 1
     return frame.row(0, named=True)
 
 
 # ------------------------------------------------------------------------------ worked examples
 def test_example_1_paid_cac_per_channel_and_blended(warehouse):
-    insert(warehouse, "raw.orders", new_orders("vk", 289, utm_source="vk", utm_medium="cpc")
-           + new_orders("g", 409, utm_source="google", utm_medium="cpc"))
+    insert(
+        warehouse,
+        "raw.orders",
+        new_orders("vk", 289, utm_source="vk", utm_medium="cpc")
+        + new_orders("g", 409, utm_source="google", utm_medium="cpc"),
+    )
     insert(warehouse, "raw.ad_spend", [spend("vk_ads", 57_000.0), spend("google_ads", 178_000.0)])
     run(warehouse, MONTH_ONLY)
     for model in MODELS:
@@ -65,15 +100,32 @@ def test_example_1_paid_cac_per_channel_and_blended(warehouse):
 def test_example_2_fully_loaded_cac_with_shared_costs_by_orders(warehouse):
     # 2 500 customers acquired in February (no tags) come back once each in March
     returning = new_orders("r", 2500, day=date(2024, 2, 10))
-    repeat = [o | {"order_id": o["order_id"] + "-2", "created_at": o["created_at"] + timedelta(days=30)} for o in returning]
-    insert(warehouse, "raw.orders", new_orders("ctx", 400, utm_source="yandex", utm_medium="cpc")
-           + new_orders("seo", 1250, utm_source="google", utm_medium="organic") + returning + repeat)
+    repeat = [
+        o | {"order_id": o["order_id"] + "-2", "created_at": o["created_at"] + timedelta(days=30)} for o in returning
+    ]
+    insert(
+        warehouse,
+        "raw.orders",
+        new_orders("ctx", 400, utm_source="yandex", utm_medium="cpc")
+        + new_orders("seo", 1250, utm_source="google", utm_medium="organic")
+        + returning
+        + repeat,
+    )
     insert(warehouse, "raw.ad_spend", [spend("yandex_direct", 24_000.0, clicks=8_000, impressions=400_000)])
-    insert(warehouse, "raw.costs", [cost(7_000.0, "yandex_direct"), cost(11_000.0, "organic_search"),
-                                    cost(6_000.0, None, None, category="services")])
+    insert(
+        warehouse,
+        "raw.costs",
+        [
+            cost(7_000.0, "yandex_direct"),
+            cost(11_000.0, "organic_search"),
+            cost(6_000.0, None, None, category="services"),
+        ],
+    )
     run(warehouse, MONTH_ONLY)
-    assert rows(warehouse, "select customer_type, count(*) from marts.orders where order_month = '2024-03-01' group by 1 order by 1") == [
-        ("new", 1650), ("repeat", 2500)]
+    assert rows(
+        warehouse,
+        "select customer_type, count(*) from marts.orders where order_month = '2024-03-01' group by 1 order by 1",
+    ) == [("new", 1650), ("repeat", 2500)]
     for model in MODELS:
         got = cac(warehouse, model=model)
         context, organic = got["yandex_direct"], got["organic_search"]
@@ -116,18 +168,27 @@ def test_spend_without_customers_shows_with_null_cac_and_organic_has_zero_paid_c
 def test_shared_costs_follow_their_allocation_rule(warehouse):
     # March: 3 new via vk (spend 300), 1 new via google (spend 100), 4 repeat orders of February customers
     feb = new_orders("f", 4, day=date(2024, 2, 3))
-    insert(warehouse, "raw.orders", new_orders("vk", 3, utm_source="vk", utm_medium="cpc")
-           + new_orders("g", 1, utm_source="google", utm_medium="cpc") + feb
-           + [o | {"order_id": o["order_id"] + "-2", "created_at": o["created_at"] + timedelta(days=40)} for o in feb])
+    insert(
+        warehouse,
+        "raw.orders",
+        new_orders("vk", 3, utm_source="vk", utm_medium="cpc")
+        + new_orders("g", 1, utm_source="google", utm_medium="cpc")
+        + feb
+        + [o | {"order_id": o["order_id"] + "-2", "created_at": o["created_at"] + timedelta(days=40)} for o in feb],
+    )
     insert(warehouse, "raw.ad_spend", [spend("vk_ads", 300.0), spend("google_ads", 100.0)])
-    insert(warehouse, "raw.costs", [
-        cost(800.0, None, "orders"),          # vk 3/8, google 1/8, retention 4/8
-        cost(400.0, None, "new_customers"),   # vk 3/4, google 1/4
-        cost(200.0, None, "spend"),           # vk 3/4, google 1/4
-        cost(50.0, None, "none"),             # no channel: unallocated
-        cost(70.0, "vk_ads", "none"),         # direct: the allocation field is ignored
-        cost(31.0, None, "orders", start=date(2024, 4, 1), end=date(2024, 4, 30)),  # April: no orders at all
-    ])
+    insert(
+        warehouse,
+        "raw.costs",
+        [
+            cost(800.0, None, "orders"),  # vk 3/8, google 1/8, retention 4/8
+            cost(400.0, None, "new_customers"),  # vk 3/4, google 1/4
+            cost(200.0, None, "spend"),  # vk 3/4, google 1/4
+            cost(50.0, None, "none"),  # no channel: unallocated
+            cost(70.0, "vk_ads", "none"),  # direct: the allocation field is ignored
+            cost(31.0, None, "orders", start=date(2024, 4, 1), end=date(2024, 4, 30)),  # April: no orders at all
+        ],
+    )
     run(warehouse, MONTH_ONLY)
     got = cac(warehouse)
     assert got["vk_ads"]["allocated_costs"] == pytest.approx(300 + 300 + 150)
@@ -138,27 +199,95 @@ def test_shared_costs_follow_their_allocation_rule(warehouse):
     assert (march["retention_costs"], march["unallocated_costs"]) == (pytest.approx(400.0), pytest.approx(50.0))
     assert march["total_cost"] == pytest.approx(400 + 800 + 400 + 200 + 50 + 70)
     april = blended(warehouse, start=date(2024, 4, 1))
-    assert (april["unallocated_costs"], april["total_cost"], april["cac_full"]) == (pytest.approx(31.0), pytest.approx(31.0), None)
+    assert (april["unallocated_costs"], april["total_cost"], april["cac_full"]) == (
+        pytest.approx(31.0),
+        pytest.approx(31.0),
+        None,
+    )
 
 
 # ------------------------------------------------------------------ valid orders, refunds, margins
 def test_refunds_cancellations_and_the_first_purchase(warehouse):
-    insert(warehouse, "raw.orders", [
-        # customer A: the first order is fully refunded, the cancelled one counts nowhere, so o3 is the first
-        {"order_id": "o1", "customer_id": "A", "created_at": datetime(2024, 3, 1, 9), "status": "refunded", "revenue": 100.0, "currency": "RUB"},
-        {"order_id": "o2", "customer_id": "A", "created_at": datetime(2024, 3, 2, 9), "status": "cancelled", "revenue": 100.0, "currency": "RUB"},
-        {"order_id": "o3", "customer_id": "A", "created_at": datetime(2024, 3, 3, 9), "status": "paid", "revenue": 200.0,
-         "cost_of_goods": 50.0, "refunded_amount": 40.0, "refunded_at": datetime(2024, 4, 2), "currency": "RUB",
-         "utm_source": "vk", "utm_medium": "cpc"},
-        {"order_id": "o4", "customer_id": "A", "created_at": datetime(2024, 3, 4, 9), "status": "completed", "revenue": 80.0, "currency": "RUB"},
-        # paid but refunded in full: not valid either
-        {"order_id": "o5", "customer_id": "B", "created_at": datetime(2024, 3, 1, 9), "status": "paid", "revenue": 60.0,
-         "refunded_amount": 60.0, "refunded_at": datetime(2024, 3, 5), "currency": "RUB"},
-        {"order_id": "o6", "customer_id": "B", "created_at": datetime(2024, 3, 6, 9), "status": "pending", "revenue": 60.0, "currency": "RUB"},
-        # same time, same customer: the lower order id is the first
-        {"order_id": "o8", "customer_id": "C", "created_at": datetime(2024, 3, 7, 9), "status": "paid", "revenue": 10.0, "currency": "RUB"},
-        {"order_id": "o7", "customer_id": "C", "created_at": datetime(2024, 3, 7, 9), "status": "paid", "revenue": 10.0, "currency": "RUB"},
-    ])
+    insert(
+        warehouse,
+        "raw.orders",
+        [
+            # customer A: the first order is fully refunded, the cancelled one counts nowhere, so o3 is the first
+            {
+                "order_id": "o1",
+                "customer_id": "A",
+                "created_at": datetime(2024, 3, 1, 9),
+                "status": "refunded",
+                "revenue": 100.0,
+                "currency": "RUB",
+            },
+            {
+                "order_id": "o2",
+                "customer_id": "A",
+                "created_at": datetime(2024, 3, 2, 9),
+                "status": "cancelled",
+                "revenue": 100.0,
+                "currency": "RUB",
+            },
+            {
+                "order_id": "o3",
+                "customer_id": "A",
+                "created_at": datetime(2024, 3, 3, 9),
+                "status": "paid",
+                "revenue": 200.0,
+                "cost_of_goods": 50.0,
+                "refunded_amount": 40.0,
+                "refunded_at": datetime(2024, 4, 2),
+                "currency": "RUB",
+                "utm_source": "vk",
+                "utm_medium": "cpc",
+            },
+            {
+                "order_id": "o4",
+                "customer_id": "A",
+                "created_at": datetime(2024, 3, 4, 9),
+                "status": "completed",
+                "revenue": 80.0,
+                "currency": "RUB",
+            },
+            # paid but refunded in full: not valid either
+            {
+                "order_id": "o5",
+                "customer_id": "B",
+                "created_at": datetime(2024, 3, 1, 9),
+                "status": "paid",
+                "revenue": 60.0,
+                "refunded_amount": 60.0,
+                "refunded_at": datetime(2024, 3, 5),
+                "currency": "RUB",
+            },
+            {
+                "order_id": "o6",
+                "customer_id": "B",
+                "created_at": datetime(2024, 3, 6, 9),
+                "status": "pending",
+                "revenue": 60.0,
+                "currency": "RUB",
+            },
+            # same time, same customer: the lower order id is the first
+            {
+                "order_id": "o8",
+                "customer_id": "C",
+                "created_at": datetime(2024, 3, 7, 9),
+                "status": "paid",
+                "revenue": 10.0,
+                "currency": "RUB",
+            },
+            {
+                "order_id": "o7",
+                "customer_id": "C",
+                "created_at": datetime(2024, 3, 7, 9),
+                "status": "paid",
+                "revenue": 10.0,
+                "currency": "RUB",
+            },
+        ],
+    )
     run(warehouse, MONTH_ONLY)
     got = {r["order_id"]: r for r in table(warehouse, "marts.orders").iter_rows(named=True)}
     assert sorted(got) == ["o3", "o4", "o7", "o8"]
@@ -175,39 +304,77 @@ def test_refunds_cancellations_and_the_first_purchase(warehouse):
 # --------------------------------------------------------------------------- grains and windows
 def test_every_configured_grain_and_an_incremental_window(warehouse):
     config = make_config(grains=("day", "week", "month", "quarter", "year"))
-    insert(warehouse, "raw.orders", new_orders("a", 2, day=date(2024, 3, 3), utm_source="vk", utm_medium="cpc")
-           + new_orders("b", 1, day=date(2024, 4, 2), utm_source="vk", utm_medium="cpc"))
-    insert(warehouse, "raw.ad_spend", [spend("vk_ads", 100.0, day=date(2024, 3, 3)), spend("vk_ads", 50.0, day=date(2024, 4, 2))])
+    insert(
+        warehouse,
+        "raw.orders",
+        new_orders("a", 2, day=date(2024, 3, 3), utm_source="vk", utm_medium="cpc")
+        + new_orders("b", 1, day=date(2024, 4, 2), utm_source="vk", utm_medium="cpc"),
+    )
+    insert(
+        warehouse,
+        "raw.ad_spend",
+        [spend("vk_ads", 100.0, day=date(2024, 3, 3)), spend("vk_ads", 50.0, day=date(2024, 4, 2))],
+    )
     run(warehouse, config)
-    starts = rows(warehouse, """select period_grain, period_start, period_end, new_customers from marts.channel_period_cac
-                                where channel = 'vk_ads' and attribution_model = 'linear' order by 1, 2""")
+    starts = rows(
+        warehouse,
+        """select period_grain, period_start, period_end, new_customers from marts.channel_period_cac
+                                where channel = 'vk_ads' and attribution_model = 'linear' order by 1, 2""",
+    )
     assert starts == [
-        ("day", date(2024, 3, 3), date(2024, 3, 3), 2.0), ("day", date(2024, 4, 2), date(2024, 4, 2), 1.0),
-        ("month", date(2024, 3, 1), date(2024, 3, 31), 2.0), ("month", date(2024, 4, 1), date(2024, 4, 30), 1.0),
-        ("quarter", date(2024, 1, 1), date(2024, 3, 31), 2.0), ("quarter", date(2024, 4, 1), date(2024, 6, 30), 1.0),
-        ("week", date(2024, 2, 26), date(2024, 3, 3), 2.0), ("week", date(2024, 4, 1), date(2024, 4, 7), 1.0),
+        ("day", date(2024, 3, 3), date(2024, 3, 3), 2.0),
+        ("day", date(2024, 4, 2), date(2024, 4, 2), 1.0),
+        ("month", date(2024, 3, 1), date(2024, 3, 31), 2.0),
+        ("month", date(2024, 4, 1), date(2024, 4, 30), 1.0),
+        ("quarter", date(2024, 1, 1), date(2024, 3, 31), 2.0),
+        ("quarter", date(2024, 4, 1), date(2024, 6, 30), 1.0),
+        ("week", date(2024, 2, 26), date(2024, 3, 3), 2.0),
+        ("week", date(2024, 4, 1), date(2024, 4, 7), 1.0),
         ("year", date(2024, 1, 1), date(2024, 12, 31), 3.0),
     ]
     # new April data, and a run over April only: April is rewritten, March month rows are left alone
     # (marked here, so a rewrite would show)
-    warehouse.execute("update marts.channel_period_cac set new_customers = -1 where period_grain = 'month' and period_start = '2024-03-01'")
+    warehouse.execute(
+        "update marts.channel_period_cac set new_customers = -1 where period_grain = 'month' and period_start = '2024-03-01'"
+    )
     insert(warehouse, "raw.orders", new_orders("c", 3, day=date(2024, 4, 20), utm_source="vk", utm_medium="cpc"))
     run(warehouse, config, window=(date(2024, 4, 1), date(2024, 5, 1)))
-    got = dict(rows(warehouse, """select period_start, new_customers from marts.channel_period_cac
-                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'"""))
+    got = dict(
+        rows(
+            warehouse,
+            """select period_start, new_customers from marts.channel_period_cac
+                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'""",
+        )
+    )
     assert got == {date(2024, 3, 1): -1, date(2024, 4, 1): 4.0}
-    assert rows(warehouse, "select new_customers from marts.blended_cac where period_grain = 'month' and period_start = '2024-04-01'") == [(4,)]
+    assert rows(
+        warehouse,
+        "select new_customers from marts.blended_cac where period_grain = 'month' and period_start = '2024-04-01'",
+    ) == [(4,)]
     # first purchases of March arriving late: the April run recomputes March too, as attribution does
     insert(warehouse, "raw.orders", new_orders("late", 5, day=date(2024, 3, 20), utm_source="vk", utm_medium="cpc"))
     run(warehouse, config, window=(date(2024, 4, 1), date(2024, 5, 1)))
-    got = dict(rows(warehouse, """select period_start, new_customers from marts.channel_period_cac
-                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'"""))
+    got = dict(
+        rows(
+            warehouse,
+            """select period_start, new_customers from marts.channel_period_cac
+                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'""",
+        )
+    )
     assert got == {date(2024, 3, 1): 7.0, date(2024, 4, 1): 4.0}
-    assert rows(warehouse, "select new_customers from marts.blended_cac where period_grain = 'month' and period_start = '2024-03-01'") == [(7,)]
+    assert rows(
+        warehouse,
+        "select new_customers from marts.blended_cac where period_grain = 'month' and period_start = '2024-03-01'",
+    ) == [(7,)]
     # changed settings (here the grains) leave no period computed the old way: everything is rebuilt
     run(warehouse, make_config(grains=("month",)), window=(date(2024, 4, 1), date(2024, 5, 1)))
-    got = dict(rows(warehouse, """select period_start, new_customers from marts.channel_period_cac
-                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'"""))
+    got = dict(
+        rows(
+            warehouse,
+            """select period_start, new_customers from marts.channel_period_cac
+                                  where period_grain = 'month' and channel = 'vk_ads' and attribution_model = 'linear'""",
+        )
+    )
     assert got == {date(2024, 3, 1): 7.0, date(2024, 4, 1): 4.0}
     assert rows(warehouse, "select distinct period_grain from marts.channel_period_cac") == [("month",)]
 
@@ -217,10 +384,29 @@ def test_marts_match_their_pandera_models_and_carry_comments(warehouse):
     from pipelines.core.table_comments import undocumented_columns
     from schemas.marts_acquisition import TABLES
 
-    insert(warehouse, "raw.orders", new_orders("vk", 3, utm_source="vk", utm_medium="cpc", cost_of_goods=300.0)
-           + new_orders("d", 2) + [{"order_id": "r1", "customer_id": "d0", "created_at": datetime(2024, 3, 20), "status": "paid",
-                                    "revenue": 50.0, "refunded_amount": 10.0, "refunded_at": datetime(2024, 4, 1), "currency": "RUB"}])
-    insert(warehouse, "raw.touchpoints", [{"visitor_id": "x", "customer_id": "d1", "ts": datetime(2024, 3, 1), "utm_source": "fb"}])
+    insert(
+        warehouse,
+        "raw.orders",
+        new_orders("vk", 3, utm_source="vk", utm_medium="cpc", cost_of_goods=300.0)
+        + new_orders("d", 2)
+        + [
+            {
+                "order_id": "r1",
+                "customer_id": "d0",
+                "created_at": datetime(2024, 3, 20),
+                "status": "paid",
+                "revenue": 50.0,
+                "refunded_amount": 10.0,
+                "refunded_at": datetime(2024, 4, 1),
+                "currency": "RUB",
+            }
+        ],
+    )
+    insert(
+        warehouse,
+        "raw.touchpoints",
+        [{"visitor_id": "x", "customer_id": "d1", "ts": datetime(2024, 3, 1), "utm_source": "fb"}],
+    )
     insert(warehouse, "raw.ad_spend", [spend("vk_ads", 300.0, clicks=10, impressions=100), spend("google_ads", 50.0)])
     insert(warehouse, "raw.costs", [cost(100.0), cost(10.0, "vk_ads"), cost(5.0, None, "none")])
     run(warehouse)

@@ -20,13 +20,17 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.transform.runner import discover_models, run_model
 from pipelines.core.paths import SQL_DIR
+from pipelines.transform.runner import discover_models, run_model
 
 CDNOW = Path(sysconfig.get_paths()["purelib"]) / "lifetimes" / "datasets" / "CDNOW_master.txt"
 MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based")
 LTV_MODELS = (
-    "marts.cohort_members", "marts.customer_ltv_predicted", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+    "marts.cohort_members",
+    "marts.customer_ltv_predicted",
+    "marts.cohort_ltv",
+    "marts.channel_ltv",
+    "marts.channel_summary",
 )
 MARGIN_RATE = 0.35
 AS_OF = date(1998, 6, 30)  # the latest date in the file
@@ -39,7 +43,11 @@ pytestmark = pytest.mark.skipif(not CDNOW.exists(), reason=f"CDNOW data file not
 def transactions() -> pd.DataFrame:
     """One row per line of the file = one order; order ids follow the file's line order."""
     frame = pd.read_csv(
-        CDNOW, sep=r"\s+", header=None, skiprows=1, names=["customer", "day", "cds", "revenue"],
+        CDNOW,
+        sep=r"\s+",
+        header=None,
+        skiprows=1,
+        names=["customer", "day", "cds", "revenue"],
         dtype={"customer": str, "day": str},
     )
     frame["order_id"] = [f"{i:06d}" for i in range(1, len(frame) + 1)]
@@ -115,8 +123,11 @@ def build_upstream_marts(con, transactions: pd.DataFrame) -> None:
 
 def run_ltv_models(con) -> None:
     params = {
-        "as_of_date": AS_OF, "summary_months": 12, "default_model": "last_non_direct",
-        "range_end": date(2999, 12, 31), "attribution_rewrites_start": date(1900, 1, 1),  # all cohorts
+        "as_of_date": AS_OF,
+        "summary_months": 12,
+        "default_model": "last_non_direct",
+        "range_end": date(2999, 12, 31),
+        "attribution_rewrites_start": date(1900, 1, 1),  # all cohorts
     }
     models = {m.table: m for m in discover_models()}
     for table in LTV_MODELS:
@@ -134,7 +145,7 @@ def assert_matches(con, expected, model: str = "last_non_direct") -> None:
     assert len(got) == len(expected["active"])  # no month missing, none invented beyond June 1998
     sizes = {row[0]: row[3] for row in got if row[1] == 0}
     assert sizes == expected["sizes"]
-    for cohort_month, k, _, size, active, cum_revenue, cum_margin in got:
+    for cohort_month, k, _, _size, active, cum_revenue, cum_margin in got:
         key = (cohort_month, k)
         assert active == expected["active"][key], key
         assert cum_revenue == pytest.approx(expected["cum_revenue"][key], rel=1e-9), key
@@ -174,7 +185,9 @@ def test_cdnow_cohorts_match_an_independent_computation(transactions, expected):
     assert con.execute("select count(*) from marts.channel_summary").fetchall() == [(0,)]
 
 
-UPSTREAM_SQL = [SQL_DIR / "marts" / f"{name}.sql" for name in ("orders", "first_purchases", "attribution", "channel_period_cac")]
+UPSTREAM_SQL = [
+    SQL_DIR / "marts" / f"{name}.sql" for name in ("orders", "first_purchases", "attribution", "channel_period_cac")
+]
 
 
 @pytest.mark.skipif(not all(p.exists() for p in UPSTREAM_SQL), reason="upstream mart SQL (issues 2-3) not written yet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from conftest import insert, make_config, new_warehouse, run
+
 from pipelines.publish.checks import run_checks
 
 CONFIG = make_config(grains=("month",))
@@ -17,13 +18,27 @@ def failed(con, window=(date(1900, 1, 1), date(2999, 12, 31))) -> set[str]:
 
 def warehouse():
     con = new_warehouse(CONFIG)
-    insert(con, "raw.orders", [
-        {"order_id": order_id, "customer_id": customer, "created_at": created, "status": "paid", "revenue": 100.0,
-         "currency": "RUB", "utm_source": "vk", "utm_medium": "cpc"}
-        for order_id, customer, created in (
-            ("j1", "a", datetime(2024, 1, 10)), ("m1", "b", datetime(2024, 3, 10)), ("m2", "a", datetime(2024, 3, 12)),
-        )
-    ])
+    insert(
+        con,
+        "raw.orders",
+        [
+            {
+                "order_id": order_id,
+                "customer_id": customer,
+                "created_at": created,
+                "status": "paid",
+                "revenue": 100.0,
+                "currency": "RUB",
+                "utm_source": "vk",
+                "utm_medium": "cpc",
+            }
+            for order_id, customer, created in (
+                ("j1", "a", datetime(2024, 1, 10)),
+                ("m1", "b", datetime(2024, 3, 10)),
+                ("m2", "a", datetime(2024, 3, 12)),
+            )
+        ],
+    )
     run(con, CONFIG)
     return con
 

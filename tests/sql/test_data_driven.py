@@ -31,10 +31,10 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
-
 from conftest import insert, make_config, new_warehouse, run, table
-from pipelines.publish.checks import run_checks
+
 from pipelines.core.db import rows
+from pipelines.publish.checks import run_checks
 
 P = datetime(2024, 3, 20, 12)
 GOOGLE = {"utm_source": "google", "utm_medium": "cpc"}
@@ -59,8 +59,17 @@ def load(con, journeys=JOURNEYS, day: datetime = P) -> None:
         for i, name in enumerate(channels):
             touches.append({"visitor_id": f"v{who}", "ts": day - timedelta(days=len(channels) - i), **TAGS[name]})
         if converted:
-            orders.append({"order_id": f"o-{who}", "customer_id": who, "visitor_id": f"v{who}", "created_at": day,
-                           "status": "paid", "revenue": 100.0, "currency": "RUB"})
+            orders.append(
+                {
+                    "order_id": f"o-{who}",
+                    "customer_id": who,
+                    "visitor_id": f"v{who}",
+                    "created_at": day,
+                    "status": "paid",
+                    "revenue": 100.0,
+                    "currency": "RUB",
+                }
+            )
     insert(con, "raw.orders", orders)
     insert(con, "raw.touchpoints", touches)
 
@@ -74,7 +83,7 @@ def conversion_probability(journeys, removed: str | None = None, sweeps: int = 4
     counts: dict[str, dict[str, int]] = {}
     for converted, channels in journeys.values():
         path = ["start", *collapsed(channels), "conversion" if converted else "null"]
-        for a, b in zip(path, path[1:]):
+        for a, b in zip(path, path[1:], strict=False):
             counts.setdefault(a, {}).setdefault(b, 0)
             counts[a][b] += 1
     p = {s: 0.0 for s in counts} | {"conversion": 1.0, "null": 0.0}
@@ -86,14 +95,20 @@ def conversion_probability(journeys, removed: str | None = None, sweeps: int = 4
 
 
 def weights(con, model: str) -> dict[str, dict]:
-    return {r["channel"]: r for r in table(con, "select * from marts.channel_weights where attribution_model = $m",
-                                           {"m": model}).iter_rows(named=True)}
+    return {
+        r["channel"]: r
+        for r in table(con, "select * from marts.channel_weights where attribution_model = $m", {"m": model}).iter_rows(
+            named=True
+        )
+    }
 
 
 def credits(con, model: str) -> dict[str, dict[str, float]]:
     got: dict[str, dict[str, float]] = {}
     for order_id, channel, credit in rows(
-        con, "select order_id, channel, sum(credit) from marts.attribution where attribution_model = ? group by all", [model]
+        con,
+        "select order_id, channel, sum(credit) from marts.attribution where attribution_model = ? group by all",
+        [model],
     ):
         got.setdefault(order_id, {})[channel] = credit
     return got
@@ -102,8 +117,21 @@ def credits(con, model: str) -> dict[str, dict[str, float]]:
 def test_markov_weights_credits_and_cac_match_the_hand_computed_chain():
     con = new_warehouse(CONFIG)
     load(con)
-    insert(con, "raw.ad_spend", [{"date": date(2024, 3, 5), "platform": "google", "campaign_id": "g-1", "spend": 3300.0,
-                                  "currency": "RUB", "utm_source": "google", "utm_medium": "cpc"}])
+    insert(
+        con,
+        "raw.ad_spend",
+        [
+            {
+                "date": date(2024, 3, 5),
+                "platform": "google",
+                "campaign_id": "g-1",
+                "spend": 3300.0,
+                "currency": "RUB",
+                "utm_source": "google",
+                "utm_medium": "cpc",
+            }
+        ],
+    )
     run(con, CONFIG)
 
     # the code's chain against value iteration, and both against the fractions worked out by hand
@@ -120,23 +148,35 @@ def test_markov_weights_credits_and_cac_match_the_hand_computed_chain():
         assert row["p_conversion_without"] == pytest.approx(conversion_probability(JOURNEYS, name), abs=1e-12)
         assert (row["fit_journeys"], row["fit_conversions"], row["fit_end"]) == (6, 3, date(2024, 3, 20))
     assert {c: (r["journeys"], r["conversions"]) for c, r in got.items()} == {
-        "google_ads": (4, 2), "vk_ads": (4, 2), "email": (2, 1)}
+        "google_ads": (4, 2),
+        "vk_ads": (4, 2),
+        "email": (2, 1),
+    }
     assert got["google_ads"]["weight"] == pytest.approx(16 / 37, abs=1e-12)
 
     # per-purchase credits: own channels in proportion to the weights, a channel's share equal over its visits
-    expected = {"o-A": {"google_ads": 16 / 33, "vk_ads": 17 / 33}, "o-B": {"vk_ads": 1.0},
-                "o-C": {"email": 4 / 20, "google_ads": 16 / 20}}
+    expected = {
+        "o-A": {"google_ads": 16 / 33, "vk_ads": 17 / 33},
+        "o-B": {"vk_ads": 1.0},
+        "o-C": {"email": 4 / 20, "google_ads": 16 / 20},
+    }
     got_credits = credits(con, "markov")
     assert set(got_credits) == set(expected)
     for order_id, shares in expected.items():
         assert got_credits[order_id] == pytest.approx(shares, abs=1e-12), order_id
-    visits = rows(con, "select credit from marts.attribution where order_id = 'o-A' and attribution_model = 'markov' "
-                       "and channel = 'google_ads'")
+    visits = rows(
+        con,
+        "select credit from marts.attribution where order_id = 'o-A' and attribution_model = 'markov' "
+        "and channel = 'google_ads'",
+    )
     assert [c for (c,) in visits] == pytest.approx([8 / 33, 8 / 33], abs=1e-12)
 
     # CAC under markov: google's 3300 over its 16/33 + 16/20 new customers
-    google = table(con, "select * from marts.channel_period_cac where period_grain = 'month' and period_start = '2024-03-01' "
-                        "and attribution_model = 'markov' and channel = 'google_ads'").row(0, named=True)
+    google = table(
+        con,
+        "select * from marts.channel_period_cac where period_grain = 'month' and period_start = '2024-03-01' "
+        "and attribution_model = 'markov' and channel = 'google_ads'",
+    ).row(0, named=True)
     new_google = Fraction(16, 33) + Fraction(16, 20)
     assert google["new_customers"] == pytest.approx(float(new_google), abs=1e-9)
     assert google["cac_paid"] == pytest.approx(float(3300 / new_google), abs=1e-6)  # 2568.40
@@ -155,14 +195,24 @@ def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypa
     from pipelines.transform.models import data_driven
 
     # and a first purchase whose only step is the order's own UTM tags (no web touch)
-    tagged = {"order_id": "o-T", "customer_id": "T", "visitor_id": "vT", "created_at": P, "status": "paid",
-              "revenue": 100.0, "currency": "RUB", **EMAIL}
+    tagged = {
+        "order_id": "o-T",
+        "customer_id": "T",
+        "visitor_id": "vT",
+        "created_at": P,
+        "status": "paid",
+        "revenue": 100.0,
+        "currency": "RUB",
+        **EMAIL,
+    }
     con = new_warehouse(CONFIG)
     load(con)
     insert(con, "raw.orders", [tagged])
     run(con, CONFIG)
-    one_pass = {m: {c: (r["weight"], r["journeys"], r["conversions"], r["fit_journeys"]) for c, r in weights(con, m).items()}
-                for m in ("markov", "shapley")}
+    one_pass = {
+        m: {c: (r["weight"], r["journeys"], r["conversions"], r["fit_journeys"]) for c, r in weights(con, m).items()}
+        for m in ("markov", "shapley")
+    }
     assert one_pass["markov"]["email"][1:] == (3, 2, 7)  # C, Y and T's own order: 7 journeys, 4 converting
 
     monkeypatch.setattr(data_driven, "CHUNK_TOUCHES", chunk_touches)
@@ -171,7 +221,10 @@ def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypa
     insert(chunked, "raw.orders", [tagged])
     run(chunked, CONFIG)
     for model, expected in one_pass.items():
-        got = {c: (r["weight"], r["journeys"], r["conversions"], r["fit_journeys"]) for c, r in weights(chunked, model).items()}
+        got = {
+            c: (r["weight"], r["journeys"], r["conversions"], r["fit_journeys"])
+            for c, r in weights(chunked, model).items()
+        }
         assert got.keys() == expected.keys()
         for channel, (weight, *counts) in expected.items():
             assert got[channel][0] == pytest.approx(weight, abs=1e-12), (model, channel)
@@ -180,6 +233,7 @@ def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypa
 
 def shapley_by_permutations(coalition_counts: dict[frozenset, int], players: list[str]) -> dict[str, Fraction]:
     """Shapley values by definition: the average marginal worth over every order of joining."""
+
     def worth(s: set) -> int:
         return sum(n for members, n in coalition_counts.items() if members <= s)
 
@@ -207,13 +261,21 @@ def test_shapley_on_three_channels_worked_by_hand():
     load(con)
     run(con, CONFIG)
     by_definition = shapley_by_permutations(
-        {frozenset({"google", "vk"}): 1, frozenset({"vk"}): 1, frozenset({"email", "google"}): 1}, ["email", "google", "vk"])
+        {frozenset({"google", "vk"}): 1, frozenset({"vk"}): 1, frozenset({"email", "google"}): 1},
+        ["email", "google", "vk"],
+    )
     assert by_definition == {"google": 1, "vk": Fraction(3, 2), "email": Fraction(1, 2)}
     got = weights(con, "shapley")
     for name, channel in CHANNEL.items():
         assert got[channel]["shapley_value"] == pytest.approx(float(by_definition[name]), abs=1e-12)
-    assert {c: r["weight"] for c, r in got.items()} == pytest.approx({"google_ads": 1 / 3, "vk_ads": 1 / 2, "email": 1 / 6})
-    expected = {"o-A": {"google_ads": 2 / 5, "vk_ads": 3 / 5}, "o-B": {"vk_ads": 1.0}, "o-C": {"email": 1 / 3, "google_ads": 2 / 3}}
+    assert {c: r["weight"] for c, r in got.items()} == pytest.approx(
+        {"google_ads": 1 / 3, "vk_ads": 1 / 2, "email": 1 / 6}
+    )
+    expected = {
+        "o-A": {"google_ads": 2 / 5, "vk_ads": 3 / 5},
+        "o-B": {"vk_ads": 1.0},
+        "o-C": {"email": 1 / 3, "google_ads": 2 / 3},
+    }
     got_credits = credits(con, "shapley")
     assert set(got_credits) == set(expected)
     for order_id, shares in expected.items():
@@ -225,10 +287,29 @@ def test_a_purchase_whose_channels_all_weigh_nothing_is_credited_linearly():
     # channel is in the fit, so both weigh 0 and the credit falls back to linear
     con = new_warehouse(CONFIG)
     load(con)
-    insert(con, "raw.orders", [{"order_id": "o-F", "customer_id": "F", "visitor_id": "vF", "created_at": datetime(2023, 1, 10),
-                                "status": "paid", "revenue": 100.0, "currency": "RUB"}])
-    insert(con, "raw.touchpoints", [{"visitor_id": "vF", "ts": datetime(2023, 1, 5), "referrer": "https://www.google.com/"},
-                                    {"visitor_id": "vF", "ts": datetime(2023, 1, 8)}])
+    insert(
+        con,
+        "raw.orders",
+        [
+            {
+                "order_id": "o-F",
+                "customer_id": "F",
+                "visitor_id": "vF",
+                "created_at": datetime(2023, 1, 10),
+                "status": "paid",
+                "revenue": 100.0,
+                "currency": "RUB",
+            }
+        ],
+    )
+    insert(
+        con,
+        "raw.touchpoints",
+        [
+            {"visitor_id": "vF", "ts": datetime(2023, 1, 5), "referrer": "https://www.google.com/"},
+            {"visitor_id": "vF", "ts": datetime(2023, 1, 8)},
+        ],
+    )
     run(con, CONFIG)
     assert "organic_search" not in weights(con, "markov") and "direct" not in weights(con, "shapley")
     for model in ("markov", "shapley"):
@@ -262,12 +343,20 @@ def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
     april = {"D": (True, ["email"])}
     load(con, april, day=datetime(2024, 4, 10, 12))
     run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
-    assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
-                     "order by written_at desc limit 1") == [(date(2024, 3, 1),)]
+    assert rows(
+        con,
+        "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
+        "order by written_at desc limit 1",
+    ) == [(date(2024, 3, 1),)]
     nightly = credits(con, "markov")
     assert nightly["o-F"] == first["o-F"]
-    assert rows(con, "select distinct weights_fit_end from marts.attribution_credits where order_id = 'o-F'") == [(date(2024, 3, 20),)]
-    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
+    assert rows(con, "select distinct weights_fit_end from marts.attribution_credits where order_id = 'o-F'") == [
+        (date(2024, 3, 20),)
+    ]
+    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [
+        (date(2024, 3, 20),),
+        (date(2024, 4, 10),),
+    ]
 
     full = new_warehouse(CONFIG)
     load(full)
@@ -283,9 +372,15 @@ def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
 
     # a night without new data leaves every credit as it is: only the run's month is rewritten
     run(con, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
-    assert rows(con, "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
-                     "order by written_at desc limit 1") == [(date(2024, 4, 1),)]
-    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [(date(2024, 3, 20),), (date(2024, 4, 10),)]
+    assert rows(
+        con,
+        "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
+        "order by written_at desc limit 1",
+    ) == [(date(2024, 4, 1),)]
+    assert rows(con, "select distinct fit_end from marts.channel_weights order by 1") == [
+        (date(2024, 3, 20),),
+        (date(2024, 4, 10),),
+    ]
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -309,17 +404,39 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
         load(con, late, day=datetime(2024, 3, 18, 12))
 
     def april_data(con):
-        insert(con, "raw.touchpoints", [
-            {"visitor_id": "vX", "ts": april - timedelta(days=1), **EMAIL},
-            {"visitor_id": "vY", "ts": april - timedelta(days=2), **GOOGLE},
-            {"visitor_id": "vE", "ts": april - timedelta(days=3), **VK},
-        ])
-        insert(con, "raw.orders", [
-            {"order_id": "o-X", "customer_id": "X", "visitor_id": "vX", "created_at": april, "status": "paid",
-             "revenue": 100.0, "currency": "RUB"},
-            {"order_id": "o-C2", "customer_id": "C", "visitor_id": "vW", "created_at": april, "status": "paid",
-             "revenue": 50.0, "currency": "RUB"},
-        ])
+        insert(
+            con,
+            "raw.touchpoints",
+            [
+                {"visitor_id": "vX", "ts": april - timedelta(days=1), **EMAIL},
+                {"visitor_id": "vY", "ts": april - timedelta(days=2), **GOOGLE},
+                {"visitor_id": "vE", "ts": april - timedelta(days=3), **VK},
+            ],
+        )
+        insert(
+            con,
+            "raw.orders",
+            [
+                {
+                    "order_id": "o-X",
+                    "customer_id": "X",
+                    "visitor_id": "vX",
+                    "created_at": april,
+                    "status": "paid",
+                    "revenue": 100.0,
+                    "currency": "RUB",
+                },
+                {
+                    "order_id": "o-C2",
+                    "customer_id": "C",
+                    "visitor_id": "vW",
+                    "created_at": april,
+                    "status": "paid",
+                    "revenue": 50.0,
+                    "currency": "RUB",
+                },
+            ],
+        )
 
     scopes = []
     store = data_driven._store_journeys
@@ -343,15 +460,21 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
     april_data(full)
     run(full, config)
     for stored in ("meta.journey_steps", "meta.journey_counts"):
-        assert table(nightly, f"select * from {stored} order by all").equals(table(full, f"select * from {stored} order by all"))
-    paths = {r[0]: r[1] for r in rows(full, "select journey_id, list(channel order by step) from meta.journey_steps group by 1")}
+        assert table(nightly, f"select * from {stored} order by all").equals(
+            table(full, f"select * from {stored} order by all")
+        )
+    paths = {
+        r[0]: r[1]
+        for r in rows(full, "select journey_id, list(channel order by step) from meta.journey_steps group by 1")
+    }
     assert paths["o-X"] == ["google_ads", "email"] and "crm:X" not in paths and "vX" not in paths
     assert paths["o-C"] == ["vk_ads", "email", "google_ads"] and "vW" not in paths  # W's visit of 17 March
     assert paths["vY"] == ["vk_ads", "email", "google_ads"]
     fit = "select * exclude (fit_start) from marts.channel_weights where fit_end = '2024-04-10' order by all"
     got, expected = table(nightly, fit), table(full, fit)
     assert got.drop("weight", "removal_effect", "shapley_value", "p_conversion", "p_conversion_without").equals(
-        expected.drop("weight", "removal_effect", "shapley_value", "p_conversion", "p_conversion_without"))
+        expected.drop("weight", "removal_effect", "shapley_value", "p_conversion", "p_conversion_without")
+    )
     for column in ("weight", "p_conversion"):
         assert got[column].to_list() == pytest.approx(expected[column].to_list(), abs=1e-12)
 
@@ -370,9 +493,22 @@ def test_first_order_removal_effects_match_channelattribution():
     # By default it cuts every simulated path at the longest observed one (2 channels here), which drops the
     # chain's google > vk > email > google loop and gives e.g. email 0.11; the exact absorption probability
     # counts paths of any length, so the cap is lifted far beyond where the loop's weight vanishes.
-    result = ca.markov_model(data, "path", "conversions", var_null="nulls", order=1, out_more=True, verbose=False,
-                             flg_pro=False, seed=7, nsim_start=1e6, max_step=50)
-    theirs = dict(zip(result["removal_effects"]["channel_name"], result["removal_effects"]["removal_effect"]))
+    result = ca.markov_model(
+        data,
+        "path",
+        "conversions",
+        var_null="nulls",
+        order=1,
+        out_more=True,
+        verbose=False,
+        flg_pro=False,
+        seed=7,
+        nsim_start=1e6,
+        max_step=50,
+    )
+    theirs = dict(
+        zip(result["removal_effects"]["channel_name"], result["removal_effects"]["removal_effect"], strict=False)
+    )
 
     con = new_warehouse(CONFIG)
     load(con)

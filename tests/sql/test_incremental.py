@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
-
 from conftest import make_config, new_warehouse, run, table
+
 from pipelines.core.db import scalar
 from pipelines.ingest.load import ingest_source
 from pipelines.transform.params import CREDITS  # marts.attribution is its long view: the credits table logs the writes
@@ -74,8 +74,10 @@ def test_a_late_export_of_an_older_month_is_recomputed_and_nothing_else(tmp_path
     run(nightly, CONFIG, window=MARCH)
     for name in ("staging.touch_tags", "marts.attribution", "marts.cohort_members"):
         assert last_write_start(nightly, CREDITS if name == "marts.attribution" else name) == date(2024, 1, 1), name
-    january = table(nightly, "select channel from marts.cohort_members where customer_key = 'crm:c1' "
-                             "and attribution_model = 'last_touch'")
+    january = table(
+        nightly,
+        "select channel from marts.cohort_members where customer_key = 'crm:c1' and attribution_model = 'last_touch'",
+    )
     assert january["channel"].to_list() == ["email"]
     assert scalar(nightly, "select count(*) from staging.touch_tags where seen_month = '2024-01-01'") == 1
 

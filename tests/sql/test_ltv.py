@@ -12,12 +12,16 @@ from datetime import date, datetime
 import duckdb
 import pytest
 
-from pipelines.transform.runner import discover_models, run_model
 from pipelines.core.table_comments import apply_comments, undocumented_columns
+from pipelines.transform.runner import discover_models, run_model
 from schemas.marts_ltv import TABLES
 
 LTV_MODELS = (
-    "marts.cohort_members", "marts.customer_ltv_predicted", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+    "marts.cohort_members",
+    "marts.customer_ltv_predicted",
+    "marts.cohort_ltv",
+    "marts.channel_ltv",
+    "marts.channel_summary",
 )
 LND = "last_non_direct"
 
@@ -59,8 +63,19 @@ def build_upstream(con, orders, credits=None, cac=()):
             """insert into marts.orders (order_id, customer_key, order_ts, order_month, revenue, cost_of_goods,
                    margin, margin_estimated, refunded_amount, refunded_at, refund_margin)
                values (?, ?, ?, date_trunc('month', ?::timestamp)::date, ?, ? - ?, ?, false, ?, ?, ?)""",
-            [order_id, customer, _ts(ts), _ts(ts), revenue, revenue, margin, margin,
-             refunded_amount, _ts(refunded_at) if refunded_at else None, refund_margin],
+            [
+                order_id,
+                customer,
+                _ts(ts),
+                _ts(ts),
+                revenue,
+                revenue,
+                margin,
+                margin,
+                refunded_amount,
+                _ts(refunded_at) if refunded_at else None,
+                refund_margin,
+            ],
         )
     # First purchase = earliest valid order, ties broken by order id (docs/metrics.md).
     con.execute(
@@ -114,7 +129,7 @@ def run_ltv(con, as_of: str, summary_months: int = 12, default_model: str = LND)
 def records(con, sql: str, params=None) -> list[dict]:
     cursor = con.execute(sql, params) if params is not None else con.execute(sql)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
 def one(con, sql: str, params=None) -> dict:
@@ -177,7 +192,9 @@ def test_cohort_ltv_rows_run_to_the_as_of_month_with_observed_zeros(hand):
     assert [r["cum_revenue_per_customer"] for r in got] == pytest.approx([800, 950, 1200, 1200, 1200, 1600])
     assert [r["cum_margin_per_customer"] for r in got] == pytest.approx([320, 380, 480, 480, 480, 640])
 
-    young = records(hand, "select month_index, month_complete from marts.cohort_ltv where channel = 'google_ads' order by 1")
+    young = records(
+        hand, "select month_index, month_complete from marts.cohort_ltv where channel = 'google_ads' order by 1"
+    )
     assert young == [{"month_index": 0, "month_complete": True}, {"month_index": 1, "month_complete": False}]
 
 
@@ -223,7 +240,9 @@ def test_tables_match_their_pandera_models_and_every_column_has_a_comment(hand):
         apply_comments(hand, model)
         assert undocumented_columns(hand, table) == []
         schema, name = table.split(".")
-        comment = one(hand, "select comment from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name])
+        comment = one(
+            hand, "select comment from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+        )
         assert comment["comment"]
 
 
@@ -251,7 +270,9 @@ def test_metrics_example_4_simple_payback_and_payback_not_yet_reached():
     """CAC 2 500, monthly margin per active customer 390 -> 2 500 / 390 = 6.41 months."""
     con = duckdb.connect()
     orders = [(f"o{m}", "P", f"2024-0{m}-10", 1_000.0, 390.0) for m in (1, 2, 3)]
-    build_upstream(con, orders, only("yandex_direct", "P"), [("2024-01-01", "yandex_direct", LND, 1.0, 2_000.0, 2_500.0)])
+    build_upstream(
+        con, orders, only("yandex_direct", "P"), [("2024-01-01", "yandex_direct", LND, 1.0, 2_000.0, 2_500.0)]
+    )
     run_ltv(con, "2024-03-31")
     row = one(con, "select * from marts.channel_ltv")
     assert row["monthly_margin_per_active"] == pytest.approx(390)
@@ -281,11 +302,23 @@ def test_ltv_cac_12_and_band_on_a_cohort_a_year_old():
 
 @pytest.mark.parametrize(
     ("ltv12", "band"),
-    [(399.0, "loss"), (400.0, "break_even"), (799.0, "break_even"), (800.0, "low"), (1_200.0, "healthy"), (1_600.0, "excellent")],
+    [
+        (399.0, "loss"),
+        (400.0, "break_even"),
+        (799.0, "break_even"),
+        (800.0, "low"),
+        (1_200.0, "healthy"),
+        (1_600.0, "excellent"),
+    ],
 )
 def test_ltv_cac_band_edges(ltv12, band):
     con = duckdb.connect()
-    build_upstream(con, [("r1", "R", "2023-01-15", ltv12 * 2, ltv12)], only("vk_ads", "R"), [("2023-01-01", "vk_ads", LND, 1.0, 400.0, 400.0)])
+    build_upstream(
+        con,
+        [("r1", "R", "2023-01-15", ltv12 * 2, ltv12)],
+        only("vk_ads", "R"),
+        [("2023-01-01", "vk_ads", LND, 1.0, 400.0, 400.0)],
+    )
     run_ltv(con, "2023-12-31")
     assert one(con, "select ltv_cac_band from marts.channel_ltv")["ltv_cac_band"] == band
 
@@ -330,7 +363,12 @@ def test_multi_touch_credits_weight_the_cohort_and_missing_credit_goes_to_unattr
         ("z1", "Z", "2024-01-12", 50.0, 10.0),  # no attribution rows at all
     ]
     credits = {
-        "A": [("linear", "vk_ads", 0.25), ("linear", "vk_ads", 0.25), ("linear", "google_ads", 0.5), (LND, "google_ads", 1.0)],
+        "A": [
+            ("linear", "vk_ads", 0.25),
+            ("linear", "vk_ads", 0.25),
+            ("linear", "google_ads", 0.5),
+            (LND, "google_ads", 1.0),
+        ],
         "B": [("linear", "vk_ads", 1.0), (LND, "vk_ads", 1.0)],
     }
     build_upstream(con, orders, credits)
@@ -374,7 +412,9 @@ def test_default_model_cohorts_exist_without_any_attribution_rows():
 
 def test_customers_acquired_after_the_as_of_date_are_left_out():
     con = duckdb.connect()
-    build_upstream(con, [("a1", "A", "2024-01-10", 100.0, 40.0), ("b1", "B", "2024-03-10", 100.0, 40.0)], only("vk_ads", "A", "B"))
+    build_upstream(
+        con, [("a1", "A", "2024-01-10", 100.0, 40.0), ("b1", "B", "2024-03-10", 100.0, 40.0)], only("vk_ads", "A", "B")
+    )
     run_ltv(con, "2024-02-15")
     assert records(con, "select cohort_month, count(*) as n from marts.cohort_ltv group by 1") == [
         {"cohort_month": date(2024, 1, 1), "n": 2}

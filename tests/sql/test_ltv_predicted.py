@@ -14,7 +14,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from test_ltv import LND, build_upstream, records
 
+from pipelines.core.table_comments import apply_comments, undocumented_columns
 from pipelines.transform.models.ltv_models import (
     bgnbd_expected_purchases,
     bgnbd_p_alive,
@@ -23,9 +25,7 @@ from pipelines.transform.models.ltv_models import (
     gamma_gamma_expected_value,
 )
 from pipelines.transform.runner import discover_models, run_model
-from pipelines.core.table_comments import apply_comments, undocumented_columns
 from schemas.marts_ltv import ChannelLtv, ChannelSummary, CustomerLtvPredicted, LtvBacktest, LtvFits
-from test_ltv import LND, build_upstream, records
 
 lifetimes = pytest.importorskip("lifetimes")
 from lifetimes import BetaGeoFitter, GammaGammaFitter  # noqa: E402
@@ -35,7 +35,11 @@ from lifetimes.utils import calibration_and_holdout_data, summary_data_from_tran
 CDNOW = Path(sysconfig.get_paths()["purelib"]) / "lifetimes" / "datasets" / "CDNOW_master.txt"
 MARGIN_RATE = 0.35
 PREDICTED_MODELS = (
-    "marts.cohort_members", "marts.customer_ltv_predicted", "marts.cohort_ltv", "marts.channel_ltv", "marts.channel_summary",
+    "marts.cohort_members",
+    "marts.customer_ltv_predicted",
+    "marts.cohort_ltv",
+    "marts.channel_ltv",
+    "marts.channel_summary",
 )
 
 
@@ -104,7 +108,11 @@ def cdnow_transactions() -> pd.DataFrame:
     if not CDNOW.exists():
         pytest.skip(f"CDNOW data file not found at {CDNOW}")
     frame = pd.read_csv(
-        CDNOW, sep=r"\s+", header=None, skiprows=1, names=["customer", "day", "cds", "revenue"],
+        CDNOW,
+        sep=r"\s+",
+        header=None,
+        skiprows=1,
+        names=["customer", "day", "cds", "revenue"],
         dtype={"customer": str, "day": str},
     )
     frame["order_id"] = [f"{i:06d}" for i in range(1, len(frame) + 1)]
@@ -150,10 +158,14 @@ def test_cdnow_daily_summary_equals_lifetimes_summary(cdnow_transactions, cdnow_
     theirs = summary_data_from_transaction_data(
         seen, "customer", "order_ts", monetary_value_col="margin", observation_period_end="1998-03-31", freq="D"
     )
-    ours = cdnow_predicted.sql(
-        "select customer_key, frequency, recency, tenure, coalesce(monetary_value, 0) as m "
-        "from marts.customer_ltv_predicted order by customer_key"
-    ).df().set_index("customer_key")
+    ours = (
+        cdnow_predicted.sql(
+            "select customer_key, frequency, recency, tenure, coalesce(monetary_value, 0) as m "
+            "from marts.customer_ltv_predicted order by customer_key"
+        )
+        .df()
+        .set_index("customer_key")
+    )
     assert len(ours) == len(theirs) == 23_570
     theirs = theirs.loc[ours.index]
     np.testing.assert_array_equal(ours["frequency"].to_numpy(), theirs["frequency"].to_numpy())
@@ -167,13 +179,21 @@ def test_cdnow_backtest_calibrated_to_september_1997(cdnow_transactions, cdnow_p
     assert [row["channel"] for row in backtest] == ["all", "unattributed"]
     total = backtest[0]
     assert (total["calibration_end"], total["holdout_start"], total["holdout_end"]) == (
-        date(1997, 9, 30), date(1997, 10, 1), date(1998, 3, 31))
+        date(1997, 9, 30),
+        date(1997, 10, 1),
+        date(1998, 3, 31),
+    )
     assert total["customers"] == 23_570  # every CDNOW customer was acquired in Q1 1997
 
     # the same calibration and holdout by lifetimes, fitted and predicted by lifetimes
     frame = calibration_and_holdout_data(
-        cdnow_transactions, "customer", "order_ts", calibration_period_end="1997-09-30",
-        observation_period_end="1998-03-31", freq="D", monetary_value_col="margin",
+        cdnow_transactions,
+        "customer",
+        "order_ts",
+        calibration_period_end="1997-09-30",
+        observation_period_end="1998-03-31",
+        freq="D",
+        monetary_value_col="margin",
     )
     oracle = BetaGeoFitter().fit(frame["frequency_cal"], frame["recency_cal"], frame["T_cal"])
     theirs = oracle.conditional_expected_number_of_purchases_up_to_time(
@@ -186,13 +206,17 @@ def test_cdnow_backtest_calibrated_to_september_1997(cdnow_transactions, cdnow_p
     assert abs(total["orders_relative_error"]) < 0.20, total
     assert total["orders_error"] == pytest.approx(total["predicted_orders"] - total["actual_orders"])
     # margin: the holdout's actual margin is the file's revenue x the margin rate
-    holdout = cdnow_transactions[(cdnow_transactions["order_ts"] > "1997-09-30") & (cdnow_transactions["order_ts"] <= "1998-03-31")]
+    holdout = cdnow_transactions[
+        (cdnow_transactions["order_ts"] > "1997-09-30") & (cdnow_transactions["order_ts"] <= "1998-03-31")
+    ]
     assert total["actual_margin"] == pytest.approx(holdout["margin"].sum(), rel=1e-9)
     assert abs(total["margin_relative_error"]) < 0.25, total
 
     fits = records(cdnow_predicted, "select * from quality.ltv_fits where purpose = 'backtest' order by fit")
     assert [(f["fit"], f["status"], f["fit_used"]) for f in fits] == [
-        ("pooled", "fitted", "pooled"), ("unattributed", "fitted", "unattributed")]
+        ("pooled", "fitted", "pooled"),
+        ("unattributed", "fitted", "unattributed"),
+    ]
     for name, value in oracle.params_.items():
         assert fits[0][name] == pytest.approx(value, rel=1e-4), name
 
@@ -202,7 +226,9 @@ def test_cdnow_forecast_matches_lifetimes_per_customer(cdnow_transactions, cdnow
         "select frequency, recency, tenure, p_alive, expected_orders_6m, monetary_value, expected_margin_per_order, "
         "expected_margin_6m from marts.customer_ltv_predicted order by customer_key"
     ).df()
-    fit = records(cdnow_predicted, "select * from quality.ltv_fits where purpose = 'forecast' and fit = 'unattributed'")[0]
+    fit = records(
+        cdnow_predicted, "select * from quality.ltv_fits where purpose = 'forecast' and fit = 'unattributed'"
+    )[0]
     bg = BetaGeoFitter()
     bg.params_ = pd.Series({k: fit[k] for k in ("r", "alpha", "a", "b")})
     gg = GammaGammaFitter()
@@ -213,13 +239,17 @@ def test_cdnow_forecast_matches_lifetimes_per_customer(cdnow_transactions, cdnow
         bg.conditional_expected_number_of_purchases_up_to_time(days, got["frequency"], got["recency"], got["tenure"]),
         rtol=1e-9,
     )
-    np.testing.assert_allclose(got["p_alive"], bg.conditional_probability_alive(got["frequency"], got["recency"], got["tenure"]), rtol=1e-9)
+    np.testing.assert_allclose(
+        got["p_alive"], bg.conditional_probability_alive(got["frequency"], got["recency"], got["tenure"]), rtol=1e-9
+    )
     np.testing.assert_allclose(
         got["expected_margin_per_order"],
         gg.conditional_expected_average_profit(got["frequency"], got["monetary_value"].fillna(0)),
         rtol=1e-9,
     )
-    np.testing.assert_allclose(got["expected_margin_6m"], got["expected_orders_6m"] * got["expected_margin_per_order"], rtol=1e-12)
+    np.testing.assert_allclose(
+        got["expected_margin_6m"], got["expected_orders_6m"] * got["expected_margin_per_order"], rtol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------------- tiny hand-made cohorts
@@ -232,9 +262,14 @@ def run_predicted(con, as_of: str, min_customers: int = 500) -> None:
         [LND],
     )
     params = {
-        "as_of_date": date.fromisoformat(as_of), "summary_months": 12, "default_model": LND,
-        "ltv_horizons": [1, 3, 6, 12, 24], "window_start": date(1900, 1, 1), "window_end": date(2999, 12, 31),
-        "range_end": date(2999, 12, 31), "attribution_rewrites_start": date(1900, 1, 1),
+        "as_of_date": date.fromisoformat(as_of),
+        "summary_months": 12,
+        "default_model": LND,
+        "ltv_horizons": [1, 3, 6, 12, 24],
+        "window_start": date(1900, 1, 1),
+        "window_end": date(2999, 12, 31),
+        "range_end": date(2999, 12, 31),
+        "attribution_rewrites_start": date(1900, 1, 1),
         "ltv_min_customers_per_fit": min_customers,
     }
     models = {m.table: m for m in discover_models()}
@@ -273,8 +308,12 @@ YOUNG = hand_orders("2023-11-01", "young", 60, seed=2)  # 3 months old
 def hand_predicted():
     con = duckdb.connect()
     customers = sorted({row[1] for row in OLD + YOUNG})
-    build_upstream(con, OLD + YOUNG, {c: [(LND, "vk_ads", 1.0)] for c in customers},
-                   [("2023-01-01", "vk_ads", LND, 60.0, 8000.0, 12000.0), ("2023-11-01", "vk_ads", LND, 60.0, 8000.0, 12000.0)])
+    build_upstream(
+        con,
+        OLD + YOUNG,
+        {c: [(LND, "vk_ads", 1.0)] for c in customers},
+        [("2023-01-01", "vk_ads", LND, 60.0, 8000.0, 12000.0), ("2023-11-01", "vk_ads", LND, 60.0, 8000.0, 12000.0)],
+    )
     run_predicted(con, "2024-01-31")
     yield con
     con.close()
@@ -282,11 +321,20 @@ def hand_predicted():
 
 def test_young_cohort_predicted_above_what_it_earned_and_a_lived_horizon_is_observed(hand_predicted):
     con = hand_predicted
-    fits = records(con, "select fit, status, fit_used, customers from quality.ltv_fits where purpose = 'forecast' order by fit")
+    fits = records(
+        con, "select fit, status, fit_used, customers from quality.ltv_fits where purpose = 'forecast' order by fit"
+    )
     # vk_ads has 120 customers < 500: not fitted on its own, the pooled fit is used and said so
-    assert fits == [{"fit": "pooled", "status": "fitted", "fit_used": "pooled", "customers": 120},
-                    {"fit": "vk_ads", "status": "too_small", "fit_used": "pooled", "customers": 120}]
-    rows = {r["cohort_month"]: r for r in records(con, "select * from marts.channel_ltv where attribution_model = ? order by cohort_month", [LND])}
+    assert fits == [
+        {"fit": "pooled", "status": "fitted", "fit_used": "pooled", "customers": 120},
+        {"fit": "vk_ads", "status": "too_small", "fit_used": "pooled", "customers": 120},
+    ]
+    rows = {
+        r["cohort_month"]: r
+        for r in records(
+            con, "select * from marts.channel_ltv where attribution_model = ? order by cohort_month", [LND]
+        )
+    }
     old, young = rows[date(2023, 1, 1)], rows[date(2023, 11, 1)]
 
     # January 2023 lived 12 months (ended 2023-12-31 <= 2024-01-31): predicted = observed
@@ -304,9 +352,14 @@ def test_young_cohort_predicted_above_what_it_earned_and_a_lived_horizon_is_obse
     assert young["ltv_margin_12_predicted"] > earned
     assert young["ltv_margin_6_predicted"] < young["ltv_margin_12_predicted"] < young["ltv_margin_24_predicted"]
     # by hand: observed so far + the customers' expected margin to the end of October 2024, per customer
-    expected = one_value(con, """select sum(p.expected_margin_to_horizon_12) from marts.customer_ltv_predicted p
-                                 where p.acquisition_month = '2023-11-01'""")
-    assert young["ltv_margin_12_predicted"] == pytest.approx((young["margin"] + expected) / young["customers"], rel=1e-12)
+    expected = one_value(
+        con,
+        """select sum(p.expected_margin_to_horizon_12) from marts.customer_ltv_predicted p
+                                 where p.acquisition_month = '2023-11-01'""",
+    )
+    assert young["ltv_margin_12_predicted"] == pytest.approx(
+        (young["margin"] + expected) / young["customers"], rel=1e-12
+    )
     assert young["ltv_cac_12_predicted"] == pytest.approx(young["ltv_margin_12_predicted"] / young["cac_full"])
 
     # the summary window (Feb 2023 - Jan 2024) holds only November: predicted pooled = November's, and the
@@ -319,7 +372,9 @@ def test_young_cohort_predicted_above_what_it_earned_and_a_lived_horizon_is_obse
 
 
 def test_predicted_payback_is_the_observed_one_once_reached_else_on_the_predicted_curve(hand_predicted):
-    rows = records(hand_predicted, "select * from marts.channel_ltv where attribution_model = ? order by cohort_month", [LND])
+    rows = records(
+        hand_predicted, "select * from marts.channel_ltv where attribution_model = ? order by cohort_month", [LND]
+    )
     for row in rows:
         if row["payback_months_observed"] is not None:
             assert row["payback_months_predicted"] == row["payback_months_observed"]
@@ -346,7 +401,9 @@ def test_per_customer_predictions_equal_lifetimes_with_our_fit(hand_predicted):
     days_12 = (date(2025, 1, 31) - date(2024, 1, 31)).days
     np.testing.assert_allclose(
         got["expected_orders_12m"],
-        bg.conditional_expected_number_of_purchases_up_to_time(days_12, got["frequency"], got["recency"], got["tenure"]),
+        bg.conditional_expected_number_of_purchases_up_to_time(
+            days_12, got["frequency"], got["recency"], got["tenure"]
+        ),
         rtol=1e-9,
     )
     assert (got["expected_orders_1m"] <= got["expected_orders_3m"]).all()
@@ -362,8 +419,11 @@ def test_small_and_unconverged_channels_are_reported_and_fall_back_to_the_pooled
     # but BG/NBD is not identified without repeat purchases; email: 3 customers, too small
     never = [(f"g{i}", f"G{i}", f"2023-0{1 + i % 9}-0{1 + i % 9}", 200.0, 80.0) for i in range(12)]
     few = [(f"e{i}", f"E{i}", "2023-06-10", 100.0, 40.0) for i in range(3)]
-    credits = ({c: [(LND, "vk_ads", 1.0)] for c in {r[1] for r in OLD + YOUNG}}
-               | {r[1]: [(LND, "google_ads", 1.0)] for r in never} | {r[1]: [(LND, "email", 1.0)] for r in few})
+    credits = (
+        {c: [(LND, "vk_ads", 1.0)] for c in {r[1] for r in OLD + YOUNG}}
+        | {r[1]: [(LND, "google_ads", 1.0)] for r in never}
+        | {r[1]: [(LND, "email", 1.0)] for r in few}
+    )
     build_upstream(con, OLD + YOUNG + never + few, credits)
     run_predicted(con, "2024-01-31", min_customers=10)
     fits = {f["fit"]: f for f in records(con, "select * from quality.ltv_fits where purpose = 'forecast'")}
@@ -371,7 +431,9 @@ def test_small_and_unconverged_channels_are_reported_and_fall_back_to_the_pooled
     assert fits["google_ads"]["status"] == "not_converged" and fits["google_ads"]["fit_used"] == "pooled"
     assert fits["google_ads"]["bgnbd_converged"] is False and "no repeat purchases" in fits["google_ads"]["message"]
     assert fits["email"]["status"] == "too_small" and fits["email"]["fit_used"] == "pooled"
-    used = dict(con.execute("select channel, any_value(fit_used) from marts.customer_ltv_predicted group by all").fetchall())
+    used = dict(
+        con.execute("select channel, any_value(fit_used) from marts.customer_ltv_predicted group by all").fetchall()
+    )
     assert used == {"vk_ads": "vk_ads", "google_ads": "pooled", "email": "pooled"}
     assert one_value(con, "select count(*) from marts.customer_ltv_predicted where expected_orders_12m is null") == 0
     backtest = {r["channel"]: r for r in records(con, "select * from quality.ltv_backtest")}
@@ -381,8 +443,9 @@ def test_small_and_unconverged_channels_are_reported_and_fall_back_to_the_pooled
 def test_without_any_repeat_purchase_predictions_are_null_and_said_so_never_guessed():
     con = duckdb.connect()
     orders = [(f"o{i}", f"C{i}", f"2023-0{1 + i % 3}-1{i % 9}", 100.0, 40.0) for i in range(20)]
-    build_upstream(con, orders, {r[1]: [(LND, "vk_ads", 1.0)] for r in orders},
-                   [("2023-01-01", "vk_ads", LND, 7.0, 100.0, 100.0)])
+    build_upstream(
+        con, orders, {r[1]: [(LND, "vk_ads", 1.0)] for r in orders}, [("2023-01-01", "vk_ads", LND, 7.0, 100.0, 100.0)]
+    )
     run_predicted(con, "2023-09-30")
     pooled = records(con, "select * from quality.ltv_fits where purpose = 'forecast' and fit = 'pooled'")[0]
     assert pooled["status"] == "not_converged" and "get no prediction" in pooled["message"]
@@ -397,7 +460,13 @@ def test_without_any_repeat_purchase_predictions_are_null_and_said_so_never_gues
 
 def test_reruns_write_identical_tables_that_match_their_models(hand_predicted):
     con = hand_predicted
-    tables = ("marts.customer_ltv_predicted", "quality.ltv_fits", "quality.ltv_backtest", "marts.channel_ltv", "marts.channel_summary")
+    tables = (
+        "marts.customer_ltv_predicted",
+        "quality.ltv_fits",
+        "quality.ltv_backtest",
+        "marts.channel_ltv",
+        "marts.channel_summary",
+    )
     before = {t: con.sql(f"select * from {t}").fetchall() for t in tables}
     run_predicted(con, "2024-01-31")
     after = {t: con.sql(f"select * from {t}").fetchall() for t in tables}
@@ -440,8 +509,12 @@ def test_split_credits_share_a_customers_prediction_between_channels():
     every model."""
     con = duckdb.connect()
     customers = sorted({row[1] for row in OLD + YOUNG})
-    credits = {c: [(LND, "vk_ads", 1.0), ("linear", "vk_ads", 0.25), ("linear", "email", 0.75)] if i % 2
-               else [(LND, "google_ads", 1.0), ("linear", "google_ads", 1.0)] for i, c in enumerate(customers)}
+    credits = {
+        c: [(LND, "vk_ads", 1.0), ("linear", "vk_ads", 0.25), ("linear", "email", 0.75)]
+        if i % 2
+        else [(LND, "google_ads", 1.0), ("linear", "google_ads", 1.0)]
+        for i, c in enumerate(customers)
+    }
     build_upstream(con, OLD + YOUNG, credits)
     run_predicted(con, "2024-01-31")
     totals = con.execute(
@@ -450,16 +523,22 @@ def test_split_credits_share_a_customers_prediction_between_channels():
            from marts.channel_ltv group by all order by all"""
     ).fetchall()
     by_month = {}
-    for month, model, total, total_24 in totals:
+    for month, _model, total, total_24 in totals:
         by_month.setdefault(month, []).append((total, total_24))
     for month, values in by_month.items():
         assert len(values) == 2  # last_non_direct and linear
         assert values[0][0] == pytest.approx(values[1][0], rel=1e-12), month
         assert values[0][1] == pytest.approx(values[1][1], rel=1e-12), month
-    email = records(con, "select * from marts.channel_ltv where attribution_model = 'linear' and channel = 'email' "
-                         "and cohort_month = '2023-11-01'")[0]
-    vk = records(con, "select * from marts.channel_ltv where attribution_model = 'linear' and channel = 'vk_ads' "
-                      "and cohort_month = '2023-11-01'")[0]
+    email = records(
+        con,
+        "select * from marts.channel_ltv where attribution_model = 'linear' and channel = 'email' "
+        "and cohort_month = '2023-11-01'",
+    )[0]
+    vk = records(
+        con,
+        "select * from marts.channel_ltv where attribution_model = 'linear' and channel = 'vk_ads' "
+        "and cohort_month = '2023-11-01'",
+    )[0]
     # the same customers at 3/4 and 1/4 weight: the same per-customer LTV in both channels
     assert email["customers"] == pytest.approx(3 * vk["customers"])
     assert email["ltv_margin_12_predicted"] == pytest.approx(vk["ltv_margin_12_predicted"], rel=1e-12)

@@ -15,9 +15,10 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
 import pipelines.publish.checks as checks_module
-from pipelines.orchestration.resources import WarehouseResource
 from pipelines import cli
+from pipelines.orchestration.resources import WarehouseResource
 
 PROBES: list[tuple[str, float, float]] = []
 
@@ -66,20 +67,25 @@ def install_probes(ignore_checks: bool, checks_seen: list) -> None:
     # the blocking checks run in the step of each asset they guard (pipelines/publish/checks.py: evaluate)
     import dataclasses
 
-
     real_evaluate = checks_module.evaluate
 
     def evaluate(con, table, *args, **kwargs):
         t0 = time.time()
         results = real_evaluate(con, table, *args, **kwargs)
         PROBES.append(("checks.evaluate", t0, time.time()))
-        checks_seen.extend({"name": f"{r.asset}:{r.name}", "passed": r.passed, "failures": r.failures,
-                            "detail": r.detail[:600]} for r in results)
+        checks_seen.extend(
+            {"name": f"{r.asset}:{r.name}", "passed": r.passed, "failures": r.failures, "detail": r.detail[:600]}
+            for r in results
+        )
         if ignore_checks:  # measure anyway: the failures are reported by the bench, loudly
             return [dataclasses.replace(r, passed=True) for r in results]
         return results
 
-    for name in ("pipelines.orchestration.raw_assets", "pipelines.orchestration.sql_assets", "pipelines.orchestration.publish_assets"):
+    for name in (
+        "pipelines.orchestration.raw_assets",
+        "pipelines.orchestration.sql_assets",
+        "pipelines.orchestration.publish_assets",
+    ):
         importlib.import_module(name).evaluate = evaluate
 
     # connection open, and close (which checkpoints) of every warehouse-writing step
@@ -117,11 +123,10 @@ def _vm(field: str) -> int | None:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[0])
-    ignore_checks = "--ignore-checks" in argv[1:argv.index("--")]
-    cli_argv = argv[argv.index("--") + 1:]
+    ignore_checks = "--ignore-checks" in argv[1 : argv.index("--")]
+    cli_argv = argv[argv.index("--") + 1 :]
     started = time.time()
     import dagster as dg
-
 
     imported = time.time()
     checks_seen: list = []
@@ -161,12 +166,19 @@ def main(argv: list[str]) -> int:
                         error = error.cause
                     step["error"] = (error.message.strip() if error else "")[:2000]
     report = {
-        "argv": cli_argv, "rc": rc, "run_id": run_id,
-        "process_start": started, "imported": imported, "end": ended,
-        "materialize_start": captured.get("start"), "materialize_end": captured.get("end"),
+        "argv": cli_argv,
+        "rc": rc,
+        "run_id": run_id,
+        "process_start": started,
+        "imported": imported,
+        "end": ended,
+        "materialize_start": captured.get("start"),
+        "materialize_end": captured.get("end"),
         "steps": sorted(steps.values(), key=lambda s: s.get("start", 0)),
-        "probes": PROBES, "checks": checks_seen,
-        "vm_hwm_kb": _vm("VmHWM"), "vm_rss_kb": _vm("VmRSS"),
+        "probes": PROBES,
+        "checks": checks_seen,
+        "vm_hwm_kb": _vm("VmHWM"),
+        "vm_rss_kb": _vm("VmRSS"),
     }
     out.write_text(json.dumps(report))
     return rc

@@ -48,12 +48,18 @@ def _diff(pipe: pd.DataFrame, peer: pd.DataFrame, columns: list[str], zero_when_
                 a = 0.0 if a is None or (isinstance(a, float) and math.isnan(a)) else a
                 b = 0.0 if b is None or (isinstance(b, float) and math.isnan(b)) else b
             if not _same(a, b):
-                out.append({
-                    "month": str(row["month"].date()), "channel": row["channel"], "column": c,
-                    "pipeline": None if a is None or (isinstance(a, float) and math.isnan(a)) else float(a),
-                    "peer": None if b is None or (isinstance(b, float) and math.isnan(b)) else float(b),
-                    "row_in": row["_merge"].replace("left_only", "pipeline only").replace("right_only", "peer only"),
-                })
+                out.append(
+                    {
+                        "month": str(row["month"].date()),
+                        "channel": row["channel"],
+                        "column": c,
+                        "pipeline": None if a is None or (isinstance(a, float) and math.isnan(a)) else float(a),
+                        "peer": None if b is None or (isinstance(b, float) and math.isnan(b)) else float(b),
+                        "row_in": row["_merge"]
+                        .replace("left_only", "pipeline only")
+                        .replace("right_only", "peer only"),
+                    }
+                )
     return out
 
 

@@ -32,9 +32,14 @@ def ensure_data(scale: Scale, seed: int, cache_dir: Path = CACHE_DIR, log=print)
     started = time.perf_counter()
     counts = generate(folder, scale.customers, seed, months=scale.months, anonymous_ratio=scale.anonymous_ratio)
     info = {
-        "scale": scale.name, "customers": scale.customers, "seed": seed, "months": scale.months,
-        "anonymous_ratio": scale.anonymous_ratio, "generator_version": generator_version(),
-        "rows": counts, "bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
+        "scale": scale.name,
+        "customers": scale.customers,
+        "seed": seed,
+        "months": scale.months,
+        "anonymous_ratio": scale.anonymous_ratio,
+        "generator_version": generator_version(),
+        "rows": counts,
+        "bytes": sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()),
         "generate_seconds": round(time.perf_counter() - started, 2),
     }
     marker.write_text(json.dumps(info, indent=1))

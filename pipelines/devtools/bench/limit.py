@@ -31,7 +31,7 @@ end
 
 
 def _encoding(path: Path) -> str:
-    head = path.read_bytes()[:1 << 20] if path.stat().st_size < (1 << 20) else path.open("rb").read(1 << 20)
+    head = path.read_bytes()[: 1 << 20] if path.stat().st_size < (1 << 20) else path.open("rb").read(1 << 20)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     try:
@@ -63,25 +63,37 @@ def _spend_select(path: Path, con: duckdb.DuckDBPyConnection) -> str:
         spend = "try_cast(column_6 as double)" if layout == "google_ads_ui" else None
         if spend is None:
             raise ValueError(f"{path}: no limit reader for layout {layout} as .xlsx")
-        return (f"select try_strptime(left(column_0, 10), '%Y-%m-%d')::date as date, 'google_ads' as platform, "
-                f"{spend} as spend, column_3 as currency from {view} where try_strptime(left(column_0, 10), '%Y-%m-%d') is not null")
+        return (
+            f"select try_strptime(left(column_0, 10), '%Y-%m-%d')::date as date, 'google_ads' as platform, "
+            f"{spend} as spend, column_3 as currency from {view} where try_strptime(left(column_0, 10), '%Y-%m-%d') is not null"
+        )
     if layout == "meta_ads_manager" and detect_layout_default_meta(path):
-        return (f"select {DATE.format('#1')} as date, 'meta_ads' as platform, {NUM.format('#10')} as spend, 'USD' as currency "
-                f"from {_csv(path)} where #2 is not null")
+        return (
+            f"select {DATE.format('#1')} as date, 'meta_ads' as platform, {NUM.format('#10')} as spend, 'USD' as currency "
+            f"from {_csv(path)} where #2 is not null"
+        )
     if layout == "canonical":
         return f"select {DATE.format('date')} as date, platform, {NUM.format('spend')} as spend, currency from {_csv(path)}"
     if layout == "google_ads_ui":
-        return (f"select {DATE.format('#1')} as date, 'google_ads' as platform, {NUM.format('#7')} as spend, #4 as currency "
-                f"from {_csv(path, skip=2, delim=chr(39) + chr(92) + 't' + chr(39))}")
+        return (
+            f"select {DATE.format('#1')} as date, 'google_ads' as platform, {NUM.format('#7')} as spend, #4 as currency "
+            f"from {_csv(path, skip=2, delim=chr(39) + chr(92) + 't' + chr(39))}"
+        )
     if layout == "meta_ads_manager":
-        return (f"select {DATE.format('#1')} as date, 'meta_ads' as platform, {NUM.format('#7')} as spend, 'USD' as currency "
-                f"from {_csv(path)} where #4 is not null")
+        return (
+            f"select {DATE.format('#1')} as date, 'meta_ads' as platform, {NUM.format('#7')} as spend, 'USD' as currency "
+            f"from {_csv(path)} where #4 is not null"
+        )
     if layout == "yandex_direct_api":
-        return (f"select {DATE.format('#1')} as date, 'yandex_direct' as platform, {NUM.format('#6')} / 1e6 as spend, "
-                f"'RUB' as currency from {_csv(path, skip=1, delim=chr(39) + chr(92) + 't' + chr(39))}")
+        return (
+            f"select {DATE.format('#1')} as date, 'yandex_direct' as platform, {NUM.format('#6')} / 1e6 as spend, "
+            f"'RUB' as currency from {_csv(path, skip=1, delim=chr(39) + chr(92) + 't' + chr(39))}"
+        )
     if layout == "vk_ads_stats":
-        return (f"select {DATE.format('#1')} as date, 'vk_ads' as platform, {NUM.format('#6')} as spend, 'RUB' as currency "
-                f"from {_csv(path, delim=chr(39) + ';' + chr(39))}")
+        return (
+            f"select {DATE.format('#1')} as date, 'vk_ads' as platform, {NUM.format('#6')} as spend, 'RUB' as currency "
+            f"from {_csv(path, delim=chr(39) + ';' + chr(39))}"
+        )
     raise ValueError(f"{path}: no limit reader for layout {layout}")
 
 
@@ -121,8 +133,12 @@ def run_store_floor(files: dict[str, list[Path]], path: Path) -> dict:
         else:
             stamped = {"touchpoints": "ts", "orders": "created_at", "customers": "created_at"}.get(source)
             typed = f" replace ({TS.format(stamped)} as {stamped})" if stamped else ""
-            parts = [f"select * from ({GA4_SELECT.format(path=p.as_posix())})" if p.suffix == ".parquet"
-                     else f"select *{typed} from {_csv(p)}" for p in paths]
+            parts = [
+                f"select * from ({GA4_SELECT.format(path=p.as_posix())})"
+                if p.suffix == ".parquet"
+                else f"select *{typed} from {_csv(p)}"
+                for p in paths
+            ]
         con.execute(f"create table {source} as " + " union all by name ".join(parts))
         con.execute("checkpoint")  # per source, so each source's floor includes its write
         per_source[source] = time.perf_counter() - t0
@@ -148,21 +164,31 @@ def run_limit(raw_dir: Path, files: dict[str, list[Path]], threads: int | None =
         if source == "ad_spend":
             parts = [_spend_select(p, con) for p in paths]
         elif source == "touchpoints":
-            parts = [f"select visitor_id, customer_id, ts, lower(trim(utm_source)) as src, lower(trim(utm_medium)) as med, "
-                     f"click_id from ({GA4_SELECT.format(path=p.as_posix())})" if p.suffix == ".parquet" else
-                     f"select visitor_id, customer_id, {TS.format('ts')} as ts, lower(trim(utm_source)) as src, "
-                     f"lower(trim(utm_medium)) as med, click_id from {_csv(p)}" for p in paths]
+            parts = [
+                f"select visitor_id, customer_id, ts, lower(trim(utm_source)) as src, lower(trim(utm_medium)) as med, "
+                f"click_id from ({GA4_SELECT.format(path=p.as_posix())})"
+                if p.suffix == ".parquet"
+                else f"select visitor_id, customer_id, {TS.format('ts')} as ts, lower(trim(utm_source)) as src, "
+                f"lower(trim(utm_medium)) as med, click_id from {_csv(p)}"
+                for p in paths
+            ]
         elif source == "orders":
-            parts = [f"select order_id, customer_id, lower(trim(email)) as email, regexp_replace(phone, '[^0-9]', '', 'g') as phone, "
-                     f"visitor_id, {TS.format('created_at')} as created_at, lower(status) as status, "
-                     f"{NUM.format('revenue')} as revenue, {NUM.format('refunded_amount')} as refunded_amount, "
-                     f"upper(currency) as currency, lower(trim(utm_source)) as src, lower(trim(utm_medium)) as med "
-                     f"from {_csv(p)}" for p in paths]
+            parts = [
+                f"select order_id, customer_id, lower(trim(email)) as email, regexp_replace(phone, '[^0-9]', '', 'g') as phone, "
+                f"visitor_id, {TS.format('created_at')} as created_at, lower(status) as status, "
+                f"{NUM.format('revenue')} as revenue, {NUM.format('refunded_amount')} as refunded_amount, "
+                f"upper(currency) as currency, lower(trim(utm_source)) as src, lower(trim(utm_medium)) as med "
+                f"from {_csv(p)}"
+                for p in paths
+            ]
         elif source == "customers":
             parts = [f"select customer_id, lower(trim(email)) as email from {_csv(p)}" for p in paths]
         elif source == "fx_rates":
-            parts = [f"select {DATE.format('date')} as date, upper(currency) as currency, {NUM.format('rate')} as rate "
-                     f"from {_csv(p)}" for p in paths]
+            parts = [
+                f"select {DATE.format('date')} as date, upper(currency) as currency, {NUM.format('rate')} as rate "
+                f"from {_csv(p)}"
+                for p in paths
+            ]
         else:  # costs: read once, not used by the CAC query
             parts = [f"select * from {_csv(p)}" for p in paths]
         con.execute(f"create table {source} as " + " union all by name ".join(parts))
@@ -173,8 +199,14 @@ def run_limit(raw_dir: Path, files: dict[str, list[Path]], threads: int | None =
     result = con.execute(LIMIT_QUERY.format(channel=CHANNEL_SQL)).fetchall()
     query_seconds = time.perf_counter() - t0
     con.close()
-    return {"seconds": read_seconds + query_seconds, "read_seconds": read_seconds, "query_seconds": query_seconds,
-            "per_source_read_seconds": timings, "rows": rows, "cac_rows": len(result)}
+    return {
+        "seconds": read_seconds + query_seconds,
+        "read_seconds": read_seconds,
+        "query_seconds": query_seconds,
+        "per_source_read_seconds": timings,
+        "rows": rows,
+        "cac_rows": len(result),
+    }
 
 
 LIMIT_QUERY = """

@@ -31,6 +31,7 @@ LOW, HIGH = pd.Timestamp("2000-01-01"), pd.Timestamp("2100-01-01")
 
 # ------------------------------------------------------------------ reading and cleaning
 
+
 def _read_csv(path: Path) -> pd.DataFrame:
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -94,7 +95,11 @@ def _dedupe(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 
 def load_source(raw_dir: Path, source: str) -> pd.DataFrame:
-    files = sorted(p for p in (raw_dir / source).rglob("*") if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".md")
+    files = sorted(
+        p
+        for p in (raw_dir / source).rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() != ".md"
+    )
     if source == "ad_spend":
         parts = []
         for p in files:
@@ -112,14 +117,20 @@ def _read_ga4(path: Path) -> pd.DataFrame:
     params = events["event_params"].map(lambda ps: {p["key"]: p["value"]["string_value"] for p in ps})
     cts = pd.DataFrame(events["collected_traffic_source"].tolist())
     location = params.map(lambda p: p.get("page_location") or "")
-    frame = pd.DataFrame({
-        "visitor_id": events["user_pseudo_id"], "customer_id": events["user_id"],
-        "ts": pd.to_datetime(events["event_timestamp"], unit="us").dt.strftime("%Y-%m-%d %H:%M:%S"),
-        "utm_source": cts["manual_source"], "utm_medium": cts["manual_medium"], "utm_campaign": cts["manual_campaign_name"],
-        "utm_content": cts["manual_content"], "utm_term": cts["manual_term"],
-        "referrer": params.map(lambda p: p.get("page_referrer")),
-        "click_id": ("gclid=" + cts["gclid"]).where(cts["gclid"].notna(), location.str.extract(r"\?(.*)$")[0]),
-    })
+    frame = pd.DataFrame(
+        {
+            "visitor_id": events["user_pseudo_id"],
+            "customer_id": events["user_id"],
+            "ts": pd.to_datetime(events["event_timestamp"], unit="us").dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "utm_source": cts["manual_source"],
+            "utm_medium": cts["manual_medium"],
+            "utm_campaign": cts["manual_campaign_name"],
+            "utm_content": cts["manual_content"],
+            "utm_term": cts["manual_term"],
+            "referrer": params.map(lambda p: p.get("page_referrer")),
+            "click_id": ("gclid=" + cts["gclid"]).where(cts["gclid"].notna(), location.str.extract(r"\?(.*)$")[0]),
+        }
+    )
     frame["source_file"] = path.name
     frame["source_row"] = np.arange(1, len(frame) + 1)
     frame["file_mtime"] = path.stat().st_mtime
@@ -140,15 +151,32 @@ def clean_customers(frame: pd.DataFrame) -> pd.DataFrame:
     customer_id = _text(frame["customer_id"])
     email = _text(frame["email"]).str.lower()
     phone = _phone(frame["phone"])
-    ok = (customer_id.notna() & ~bad_created & (email.isna() | email.str.match(EMAIL, na=False))
-          & (phone.isna() | phone.str.match(PHONE, na=False)))
+    ok = (
+        customer_id.notna()
+        & ~bad_created
+        & (email.isna() | email.str.match(EMAIL, na=False))
+        & (phone.isna() | phone.str.match(PHONE, na=False))
+    )
     out = frame.assign(customer_id=customer_id, email=email, phone=phone)[ok]
     return _dedupe(out, ["customer_id"])[["customer_id", "email", "phone"]]
 
 
 def clean_orders(frame: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({c: _text(frame[c]) for c in ("order_id", "customer_id", "visitor_id", "utm_source",
-                                                      "utm_medium", "utm_campaign", "utm_content", "utm_term")})
+    out = pd.DataFrame(
+        {
+            c: _text(frame[c])
+            for c in (
+                "order_id",
+                "customer_id",
+                "visitor_id",
+                "utm_source",
+                "utm_medium",
+                "utm_campaign",
+                "utm_content",
+                "utm_term",
+            )
+        }
+    )
     out["email"] = _text(frame["email"]).str.lower()
     out["phone"] = _phone(frame["phone"])
     out["status"] = _text(frame["status"]).str.lower()
@@ -161,8 +189,12 @@ def clean_orders(frame: pd.DataFrame) -> pd.DataFrame:
         out[c], failed = _number(frame[c])
         bad |= failed | (out[c] < 0)
     ok = (
-        ~bad & out.order_id.notna() & out.created_at.notna() & out.revenue.notna()
-        & out.status.str.match(r"^[a-z_]+$", na=False) & out.currency.str.match(CURRENCY, na=False)
+        ~bad
+        & out.order_id.notna()
+        & out.created_at.notna()
+        & out.revenue.notna()
+        & out.status.str.match(r"^[a-z_]+$", na=False)
+        & out.currency.str.match(CURRENCY, na=False)
         & (out.email.isna() | out.email.str.match(EMAIL, na=False))
         & (out.phone.isna() | out.phone.str.match(PHONE, na=False))
         & out[["customer_id", "email", "phone", "visitor_id"]].notna().any(axis=1)
@@ -173,8 +205,17 @@ def clean_orders(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def clean_touchpoints(frame: pd.DataFrame) -> pd.DataFrame:
-    columns = ("visitor_id", "customer_id", "utm_source", "utm_medium", "utm_campaign", "utm_content",
-               "utm_term", "referrer", "click_id")
+    columns = (
+        "visitor_id",
+        "customer_id",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "referrer",
+        "click_id",
+    )
     out = pd.DataFrame({c: _text(frame[c]) for c in columns})
     out["ts"], bad = _timestamp(frame["ts"])
     out[["source_file", "source_row", "file_mtime"]] = frame[["source_file", "source_row", "file_mtime"]]
@@ -193,8 +234,15 @@ def clean_ad_spend(frame: pd.DataFrame) -> pd.DataFrame:
     for c in ("impressions", "clicks"):
         value, failed = _number(frame[c])
         bad |= failed | (value < 0) | (value.notna() & (value.round() != value))
-    ok = (~bad & out.date.notna() & out.platform.notna() & out.campaign_id.notna() & out.spend.notna()
-          & (out.spend >= 0) & out.currency.str.match(CURRENCY, na=False))
+    ok = (
+        ~bad
+        & out.date.notna()
+        & out.platform.notna()
+        & out.campaign_id.notna()
+        & out.spend.notna()
+        & (out.spend >= 0)
+        & out.currency.str.match(CURRENCY, na=False)
+    )
     out["source_file"], out["file_mtime"] = frame["source_file"], frame["file_mtime"]
     out["source_row"] = frame["source_row"].astype("int64")
     return _dedupe(out[ok], ["date", "platform", "campaign_id"])
@@ -202,15 +250,18 @@ def clean_ad_spend(frame: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ channels
 
+
 def _utm(s: pd.Series) -> pd.Series:
     """Lower-case, trimmed, URL-decoded ('+' is a space); placeholders and empty text are missing."""
+
     def one(v):
         if not isinstance(v, str):
             return None
         v = unquote(v.replace("+", " ")).lower().strip()
         return None if v == "" or v in PLACEHOLDERS else v
+
     uniques = s.dropna().unique()
-    return s.map(dict(zip(uniques, [one(v) for v in uniques])))
+    return s.map(dict(zip(uniques, [one(v) for v in uniques], strict=False)))
 
 
 def _referrer_host(s: pd.Series) -> pd.Series:
@@ -222,7 +273,10 @@ def _referrer_host(s: pd.Series) -> pd.Series:
 def _click_id_type(s: pd.Series) -> pd.Series:
     t = s.str.strip()
     name = t.str.split("=", n=1).str[0].str.lstrip("?&").str.strip().str.lower()
-    out = pd.Series(np.where(t.str.contains("=", regex=False, na=False), name.where(name != "", "unknown"), "unknown"), index=s.index)
+    out = pd.Series(
+        np.where(t.str.contains("=", regex=False, na=False), name.where(name != "", "unknown"), "unknown"),
+        index=s.index,
+    )
     return out.where(t.notna() & (t != ""), None)
 
 
@@ -233,8 +287,14 @@ def channel_of(frame: pd.DataFrame, config: Config) -> pd.Series:
 
     def match(row) -> str:
         for rule in sorted(config.channel_rules, key=lambda r: r.priority):
-            fields = {"source": rule.source, "medium": rule.medium, "campaign": rule.campaign,
-                      "referrer_host": rule.referrer, "click_id_type": rule.click_id, "platform": rule.platform}
+            fields = {
+                "source": rule.source,
+                "medium": rule.medium,
+                "campaign": rule.campaign,
+                "referrer_host": rule.referrer,
+                "click_id_type": rule.click_id,
+                "platform": rule.platform,
+            }
             if all(p is None or (isinstance(row[k], str) and re.search(p, row[k])) for k, p in fields.items()):
                 return rule.channel
         if all(not isinstance(row[k], str) for k in ("source", "medium", "referrer_host", "click_id_type", "platform")):
@@ -258,26 +318,39 @@ def _normalise_utm(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ the headline tables
 
+
 def _asof_rate(frame: pd.DataFrame, day: str, fx: pd.DataFrame, reporting: str) -> pd.Series:
     """Latest rate on or before the row's date; 1 for the reporting currency."""
-    left = frame[[day, "currency"]].assign(_i=np.arange(len(frame)), _d=frame[day].dt.normalize().astype("datetime64[us]"))
+    left = frame[[day, "currency"]].assign(
+        _i=np.arange(len(frame)), _d=frame[day].dt.normalize().astype("datetime64[us]")
+    )
     has = left["_d"].notna()
-    merged = pd.merge_asof(left[has].sort_values("_d"), fx.rename(columns={"date": "_d"}).astype({"_d": "datetime64[us]"}).sort_values("_d"),
-                           on="_d", by="currency", direction="backward")
+    merged = pd.merge_asof(
+        left[has].sort_values("_d"),
+        fx.rename(columns={"date": "_d"}).astype({"_d": "datetime64[us]"}).sort_values("_d"),
+        on="_d",
+        by="currency",
+        direction="backward",
+    )
     rate = pd.Series(np.nan, index=range(len(frame)))
     rate[merged["_i"].to_numpy()] = merged["rate"].to_numpy()
     rate = pd.Series(rate.to_numpy(), index=frame.index)
     return rate.where(frame["currency"] != reporting, 1.0)
 
 
-def resolve_identities(customers: pd.DataFrame, orders: pd.DataFrame, touches: pd.DataFrame, max_links: int) -> pd.Series:
+def resolve_identities(
+    customers: pd.DataFrame, orders: pd.DataFrame, touches: pd.DataFrame, max_links: int
+) -> pd.Series:
     """identifier ('crm:<id>', 'email:..', 'phone:..', 'visitor:..') -> its component's smallest identifier.
     Identifiers seen on a record with more than `max_links` distinct e-mails or CRM ids link nothing."""
-    records = pd.concat([
-        orders[["customer_id", "email", "phone", "visitor_id"]],
-        customers[["customer_id", "email", "phone"]].assign(visitor_id=None),
-        touches.loc[touches["customer_id"].notna(), ["customer_id", "visitor_id"]].assign(email=None, phone=None),
-    ], ignore_index=True)
+    records = pd.concat(
+        [
+            orders[["customer_id", "email", "phone", "visitor_id"]],
+            customers[["customer_id", "email", "phone"]].assign(visitor_id=None),
+            touches.loc[touches["customer_id"].notna(), ["customer_id", "visitor_id"]].assign(email=None, phone=None),
+        ],
+        ignore_index=True,
+    )
     parts = []
     for kind, column in (("crm", "customer_id"), ("email", "email"), ("phone", "phone"), ("visitor", "visitor_id")):
         values = records[column].dropna().astype(str)
@@ -289,8 +362,9 @@ def resolve_identities(customers: pd.DataFrame, orders: pd.DataFrame, touches: p
     common = set(seen[seen > max_links].index.get_level_values(0))
     links = links[~links["node"].isin(common)].copy()
     links["hub"] = links.groupby("record")["node"].transform("min")
-    edges = pd.concat([links[["node", "hub"]].set_axis(["a", "b"], axis=1),
-                       links[["hub", "node"]].set_axis(["a", "b"], axis=1)]).drop_duplicates()
+    edges = pd.concat(
+        [links[["node", "hub"]].set_axis(["a", "b"], axis=1), links[["hub", "node"]].set_axis(["a", "b"], axis=1)]
+    ).drop_duplicates()
     label = links.groupby("node")["hub"].min()
     while True:  # plain minimum-label propagation, until no label changes
         proposed = edges["b"].map(label).groupby(edges["a"].values).min()
@@ -314,11 +388,14 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
 
     # identity: a customer is a connected component of the identifiers records share (docs/metrics.md)
     key_of = resolve_identities(customers, orders, touches, config.identity_max_links)
-    orders["customer_key"] = (("crm:" + orders["customer_id"]).map(key_of)
-                              .fillna(("email:" + orders["email"]).map(key_of))
-                              .fillna(("phone:" + orders["phone"]).map(key_of))
-                              .fillna(("visitor:" + orders["visitor_id"]).map(key_of))
-                              .fillna("order:" + orders["order_id"]))
+    orders["customer_key"] = (
+        ("crm:" + orders["customer_id"])
+        .map(key_of)
+        .fillna(("email:" + orders["email"]).map(key_of))
+        .fillna(("phone:" + orders["phone"]).map(key_of))
+        .fillna(("visitor:" + orders["visitor_id"]).map(key_of))
+        .fillna("order:" + orders["order_id"])
+    )
 
     reporting = config.reporting_currency
     orders["rate"] = _asof_rate(orders, "created_at", fx, reporting)
@@ -331,8 +408,9 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
     orders["margin"] = (orders["revenue"] - orders["cost_of_goods"]) * orders["rate"]
     orders["margin"] = orders["margin"].fillna(orders["revenue_rep"] * config.default_margin_rate)
     orders["refund_rep"] = np.where(refund > 0, refund * orders["refund_rate"], 0.0)
-    orders["refund_margin"] = np.where(orders["revenue_rep"] > 0,
-                                       orders["refund_rep"] * orders["margin"] / orders["revenue_rep"], 0.0)
+    orders["refund_margin"] = np.where(
+        orders["revenue_rep"] > 0, orders["refund_rep"] * orders["margin"] / orders["revenue_rep"], 0.0
+    )
     orders = _normalise_utm(orders, config)
     orders["referrer_host"] = orders["click_id_type"] = orders["platform"] = None
     orders["channel"] = channel_of(orders, config)
@@ -342,7 +420,9 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
     touches["click_id_type"] = _click_id_type(touches["click_id"])
     touches["platform"] = None
     touches["channel"] = channel_of(touches, config)
-    touches["customer_key"] = ("crm:" + touches["customer_id"]).map(key_of).fillna(("visitor:" + touches["visitor_id"]).map(key_of))
+    touches["customer_key"] = (
+        ("crm:" + touches["customer_id"]).map(key_of).fillna(("visitor:" + touches["visitor_id"]).map(key_of))
+    )
     touches = touches.dropna(subset=["customer_key"])
 
     valid = orders[orders["valid"]].sort_values(["customer_key", "created_at", "order_id"])
@@ -353,11 +433,23 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
     window = firsts[["order_id", "customer_key", "created_at"]].merge(touches, on="customer_key")
     lookback = pd.Timedelta(days=config.lookback_days)
     window = window[(window["ts"] <= window["created_at"]) & (window["ts"] >= window["created_at"] - lookback)]
-    cols = ["order_id", "ts", "origin", "channel", "source", "medium", "campaign", "content", "term",
-            "referrer_host", "click_id_type"]
+    cols = [
+        "order_id",
+        "ts",
+        "origin",
+        "channel",
+        "source",
+        "medium",
+        "campaign",
+        "content",
+        "term",
+        "referrer_host",
+        "click_id_type",
+    ]
     web = window.assign(origin=0)[cols]
     own = firsts[firsts[["source", "medium", "campaign"]].notna().any(axis=1)].assign(
-        ts=lambda f: f["created_at"], origin=1, referrer_host=None, click_id_type=None)[cols]
+        ts=lambda f: f["created_at"], origin=1, referrer_host=None, click_id_type=None
+    )[cols]
     candidates = pd.concat([web, own], ignore_index=True).sort_values(cols, na_position="first")
     last = candidates.drop_duplicates("order_id", keep="last")[["order_id", "channel"]]
     firsts = firsts.merge(last, on="order_id", how="left", suffixes=("_order", ""))
@@ -369,7 +461,9 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
 
     spend["rate"] = _asof_rate(spend, "date", fx, reporting)
     spend["spend_rep"] = spend["spend"] * spend["rate"]
-    spend = spend.rename(columns={"utm_source": "utm_source", "utm_medium": "utm_medium", "utm_campaign": "utm_campaign"})
+    spend = spend.rename(
+        columns={"utm_source": "utm_source", "utm_medium": "utm_medium", "utm_campaign": "utm_campaign"}
+    )
     spend = _normalise_utm(spend, config)
     spend["referrer_host"] = spend["click_id_type"] = None
     spend["channel"] = channel_of(spend, config)
@@ -377,20 +471,35 @@ def compute(raw_dir: Path, config: Config | None = None) -> dict:
     spend_m = spend.groupby(["month", "channel"])["spend_rep"].sum()
     new_m = firsts.groupby(["month", "channel"]).size()
     cac = pd.concat([spend_m.rename("ad_spend"), new_m.rename("new_customers")], axis=1).fillna(0).reset_index()
-    cac["cac_paid"] = np.where(cac["new_customers"] > 0, cac["ad_spend"] / cac["new_customers"].where(cac["new_customers"] > 0), np.nan)
+    cac["cac_paid"] = np.where(
+        cac["new_customers"] > 0, cac["ad_spend"] / cac["new_customers"].where(cac["new_customers"] > 0), np.nan
+    )
 
     # cohort LTV: margin of valid orders (refunds in their own month) by month index, per customer
     members = firsts[firsts["created_at"].dt.normalize() <= as_of][["customer_key", "month", "channel"]]
     o = valid[valid["created_at"].dt.normalize() <= as_of]
-    order_part = pd.DataFrame({"customer_key": o["customer_key"], "activity": o["created_at"].dt.to_period("M").dt.start_time,
-                               "margin": o["margin"]})
+    order_part = pd.DataFrame(
+        {
+            "customer_key": o["customer_key"],
+            "activity": o["created_at"].dt.to_period("M").dt.start_time,
+            "margin": o["margin"],
+        }
+    )
     r = o[o["refunded_at"].notna() & (o["refunded_at"].dt.normalize() <= as_of)]
-    refund_part = pd.DataFrame({"customer_key": r["customer_key"], "activity": r["refunded_at"].dt.to_period("M").dt.start_time,
-                                "margin": -r["refund_margin"]})
+    refund_part = pd.DataFrame(
+        {
+            "customer_key": r["customer_key"],
+            "activity": r["refunded_at"].dt.to_period("M").dt.start_time,
+            "margin": -r["refund_margin"],
+        }
+    )
     activity = pd.concat([order_part, refund_part]).merge(members, on="customer_key")
     activity = activity[activity["activity"] >= activity["month"]]
-    activity["k"] = ((activity["activity"].dt.year - activity["month"].dt.year) * 12
-                     + activity["activity"].dt.month - activity["month"].dt.month)
+    activity["k"] = (
+        (activity["activity"].dt.year - activity["month"].dt.year) * 12
+        + activity["activity"].dt.month
+        - activity["month"].dt.month
+    )
     size = members.groupby(["month", "channel"]).size().rename("customers")
     ltv = size.reset_index()
     as_of_month = as_of.to_period("M")
@@ -422,8 +531,9 @@ def main(argv: list[str]) -> int:
     result = run_peer(raw_dir)
     result["cac"].to_parquet(out_dir / "cac.parquet")
     result["ltv"].to_parquet(out_dir / "ltv.parquet")
-    (out_dir / "peer.json").write_text(json.dumps(
-        {"seconds": result["seconds"], "timings": result["timings"], "as_of": str(result["as_of"].date())}))
+    (out_dir / "peer.json").write_text(
+        json.dumps({"seconds": result["seconds"], "timings": result["timings"], "as_of": str(result["as_of"].date())})
+    )
     return 0
 
 

@@ -79,8 +79,16 @@ def run_pipeline(cli_args: list[str], work: Path, label: str, dagster_home: Path
     command += ["--", *cli_args]
     rc, t0, t1, samples = run_sampled(command, log, bench_env(dagster_home))
     report = json.loads(out.read_text()) if out.exists() else {"rc": rc, "steps": [], "probes": [], "checks": []}
-    report.update({"exit_code": rc, "wall_start": t0, "wall_end": t1, "wall_seconds": t1 - t0,
-                   "rss_samples": samples, "log": str(log)})
+    report.update(
+        {
+            "exit_code": rc,
+            "wall_start": t0,
+            "wall_end": t1,
+            "wall_seconds": t1 - t0,
+            "rss_samples": samples,
+            "log": str(log),
+        }
+    )
     if rc != 0:
         report["error_tail"] = log.read_text(errors="replace")[-3000:]
     return report
@@ -107,9 +115,17 @@ def run_peer_process(raw_dir: Path, out_dir: Path) -> dict:
     (out_dir / "peer.json").unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    rc, t0, t1, samples = run_sampled([sys.executable, "-m", "pipelines.devtools.bench.peer", str(raw_dir), str(out_dir)],
-                                      out_dir / "peer.log", env)
+    rc, t0, t1, samples = run_sampled(
+        [sys.executable, "-m", "pipelines.devtools.bench.peer", str(raw_dir), str(out_dir)], out_dir / "peer.log", env
+    )
     info = json.loads((out_dir / "peer.json").read_text()) if rc == 0 else {}
-    return {"exit_code": rc, "wall_seconds": t1 - t0, "seconds": info.get("seconds"), "timings": info.get("timings"),
-            "as_of": info.get("as_of"), "peak_rss_mib": round(max((kb for _, kb in samples), default=0) / 1024, 1),
-            "out_dir": str(out_dir), "log": str(out_dir / "peer.log")}
+    return {
+        "exit_code": rc,
+        "wall_seconds": t1 - t0,
+        "seconds": info.get("seconds"),
+        "timings": info.get("timings"),
+        "as_of": info.get("as_of"),
+        "peak_rss_mib": round(max((kb for _, kb in samples), default=0) / 1024, 1),
+        "out_dir": str(out_dir),
+        "log": str(out_dir / "peer.log"),
+    }

@@ -50,10 +50,13 @@ def analyse(report: dict, rows_by_source: dict[str, int]) -> dict:
             "seconds": sum(v["seconds"] for v in ingest),
             "rows": sum(v["rows"] for v in ingest),
             "peak_rss_mib": max((v["peak_rss_mib"] or 0) for v in ingest) or None,
-            "steps": sum(v["steps"] for v in ingest), "failed": [f for v in ingest for f in v["failed"]],
+            "steps": sum(v["steps"] for v in ingest),
+            "failed": [f for v in ingest for f in v["failed"]],
         }
         stages["ingest (all)"]["rows_per_second"] = (
-            stages["ingest (all)"]["rows"] / stages["ingest (all)"]["seconds"] if stages["ingest (all)"]["seconds"] else None
+            stages["ingest (all)"]["rows"] / stages["ingest (all)"]["seconds"]
+            if stages["ingest (all)"]["seconds"]
+            else None
         )
     probes: dict[str, float] = defaultdict(float)
     probe_calls: dict[str, int] = defaultdict(int)
@@ -62,9 +65,13 @@ def analyse(report: dict, rows_by_source: dict[str, int]) -> dict:
         probe_calls[name] += 1
     step_seconds = sum(s["end"] - s["start"] for s in steps)
     per_step = [
-        {"step": s["step"], "seconds": round(s["end"] - s["start"], 3), "status": s.get("status"),
-         "peak_rss_mib": round((_peak(samples, [(s["start"], s["end"])]) or 0) / 1024, 1),
-         "probes": _probes_within(report.get("probes", []), s["start"], s["end"])}
+        {
+            "step": s["step"],
+            "seconds": round(s["end"] - s["start"], 3),
+            "status": s.get("status"),
+            "peak_rss_mib": round((_peak(samples, [(s["start"], s["end"])]) or 0) / 1024, 1),
+            "probes": _probes_within(report.get("probes", []), s["start"], s["end"]),
+        }
         for s in steps
     ]
     wall = report.get("wall_seconds") or 0.0
@@ -73,7 +80,8 @@ def analyse(report: dict, rows_by_source: dict[str, int]) -> dict:
         "imports_to_materialize": _diff(report.get("materialize_start"), report.get("imported")),
         "materialize_outside_steps": (
             _diff(report.get("materialize_end"), report.get("materialize_start")) - step_seconds
-            if report.get("materialize_end") and report.get("materialize_start") else None
+            if report.get("materialize_end") and report.get("materialize_start")
+            else None
         ),
         "after_materialize": _diff(report.get("wall_end"), report.get("materialize_end")),
     }
@@ -84,7 +92,10 @@ def analyse(report: dict, rows_by_source: dict[str, int]) -> dict:
         "vm_hwm_mib": round(report["vm_hwm_kb"] / 1024, 1) if report.get("vm_hwm_kb") else None,
         "stages": stages,
         "per_step": per_step,
-        "probes": {k: {"seconds": round(v, 3), "calls": probe_calls[k]} for k, v in sorted(probes.items(), key=lambda kv: -kv[1])},
+        "probes": {
+            k: {"seconds": round(v, 3), "calls": probe_calls[k]}
+            for k, v in sorted(probes.items(), key=lambda kv: -kv[1])
+        },
         "overhead": overhead,
         "success": report.get("exit_code") == 0,
         "failed_checks": [c for c in report.get("checks", []) if not c["passed"]],

@@ -9,21 +9,28 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+
 from pipelines.devtools.generate.layout_writers import write_google_ads, write_google_ads_xlsx
-from pipelines.ingest.validate import split_rows
 from pipelines.ingest.readers import read_export
+from pipelines.ingest.validate import split_rows
 
 ROWS = 200_000
 
 
 def _frame(rows: int) -> pl.DataFrame:
     i = pl.int_range(0, rows, eager=True)
-    return pl.DataFrame({
-        "date": [date(2024, 1, 1) + timedelta(days=int(d)) for d in (i % 700)],
-        "platform": "google_ads", "campaign_id": (i // 700).cast(pl.String),
-        "campaign_name": "Campaign " + (i // 700).cast(pl.String), "currency": "RUB",
-        "impressions": (i * 37 % 90_000 + 10), "clicks": (i * 7 % 900), "spend": (i * 13 % 100_000) / 100 + 0.5,
-    })
+    return pl.DataFrame(
+        {
+            "date": [date(2024, 1, 1) + timedelta(days=int(d)) for d in (i % 700)],
+            "platform": "google_ads",
+            "campaign_id": (i // 700).cast(pl.String),
+            "campaign_name": "Campaign " + (i // 700).cast(pl.String),
+            "currency": "RUB",
+            "impressions": (i * 37 % 90_000 + 10),
+            "clicks": (i * 7 % 900),
+            "spend": (i * 13 % 100_000) / 100 + 0.5,
+        }
+    )
 
 
 def ensure_files(cache_dir: Path, rows: int = ROWS) -> tuple[Path, Path]:
@@ -54,5 +61,12 @@ def measure(cache_dir: Path, rows: int = ROWS, repeat: int = 3) -> dict:
 
     xlsx_seconds, xlsx_rows = best(xlsx)
     csv_seconds, csv_rows = best(csv)
-    return {"rows": xlsx_rows, "csv_rows": csv_rows, "xlsx_seconds": xlsx_seconds, "csv_seconds": csv_seconds,
-            "ratio": (xlsx_seconds / xlsx_rows) / (csv_seconds / csv_rows) if csv_seconds and xlsx_rows and csv_rows else None}
+    return {
+        "rows": xlsx_rows,
+        "csv_rows": csv_rows,
+        "xlsx_seconds": xlsx_seconds,
+        "csv_seconds": csv_seconds,
+        "ratio": (xlsx_seconds / xlsx_rows) / (csv_seconds / csv_rows)
+        if csv_seconds and xlsx_rows and csv_rows
+        else None,
+    }

@@ -16,26 +16,30 @@ from pipelines.devtools.generate.calendar import DAY, Calendar
 
 CRM, GUEST_EMAIL, GUEST_PHONE = 0, 1, 2
 # (male, female) first and last names: e-mails are built from a matching pair
-FIRST = (("ivan", "sergey", "dmitry", "alexey", "pavel", "andrey", "mikhail", "nikolay", "artem", "kirill"),
-         ("maria", "anna", "olga", "elena", "natalia", "ekaterina", "irina", "tatiana", "yulia", "svetlana"))
-LAST = (("petrov", "smirnov", "popov", "lebedev", "novikov", "volkov", "fedorov", "egorov"),
-        ("ivanova", "kuznetsova", "sokolova", "kozlova", "morozova", "pavlova", "orlova", "zaitseva"))
+FIRST = (
+    ("ivan", "sergey", "dmitry", "alexey", "pavel", "andrey", "mikhail", "nikolay", "artem", "kirill"),
+    ("maria", "anna", "olga", "elena", "natalia", "ekaterina", "irina", "tatiana", "yulia", "svetlana"),
+)
+LAST = (
+    ("petrov", "smirnov", "popov", "lebedev", "novikov", "volkov", "fedorov", "egorov"),
+    ("ivanova", "kuznetsova", "sokolova", "kozlova", "morozova", "pavlova", "orlova", "zaitseva"),
+)
 DOMAINS = ("mail.ru", "yandex.ru", "gmail.com", "bk.ru", "inbox.ru", "list.ru", "rambler.ru")
-DOMAIN_P = np.array([.30, .25, .22, .08, .06, .05, .04])
+DOMAIN_P = np.array([0.30, 0.25, 0.22, 0.08, 0.06, 0.05, 0.04])
 
 
 @dataclass
 class Customers:
-    first_ts: np.ndarray      # int64 seconds: the first order
-    channel: np.ndarray       # int8 acquisition channel index (ch.NONE = never touched)
-    campaign: np.ndarray      # int16 index into ch.CAMPAIGNS, -1 unless paid
-    kind: np.ndarray          # CRM / GUEST_EMAIL / GUEST_PHONE
-    usd: np.ndarray           # bool: pays in USD
-    created_ts: np.ndarray    # int64 CRM registration (meaningful for CRM only)
-    customer_id: pl.Series    # "C0000001"…, null for guests
-    email: pl.Series          # clean e-mail, null where unknown
-    phone: pl.Series          # 10 digits after the country code, null where unknown
-    visitor: pl.Series | None = None   # client id of the customer's browser, set once touches exist
+    first_ts: np.ndarray  # int64 seconds: the first order
+    channel: np.ndarray  # int8 acquisition channel index (ch.NONE = never touched)
+    campaign: np.ndarray  # int16 index into ch.CAMPAIGNS, -1 unless paid
+    kind: np.ndarray  # CRM / GUEST_EMAIL / GUEST_PHONE
+    usd: np.ndarray  # bool: pays in USD
+    created_ts: np.ndarray  # int64 CRM registration (meaningful for CRM only)
+    customer_id: pl.Series  # "C0000001"…, null for guests
+    email: pl.Series  # clean e-mail, null where unknown
+    phone: pl.Series  # 10 digits after the country code, null where unknown
+    visitor: pl.Series | None = None  # client id of the customer's browser, set once touches exist
 
     @property
     def n(self) -> int:
@@ -54,8 +58,9 @@ def visitor_ids(numbers: np.ndarray, first_seen: np.ndarray) -> pl.Series:
     return pl.Series(rnd.astype(np.int64)).cast(pl.String) + "." + pl.Series(first_seen).cast(pl.String)
 
 
-def simulate_customers(cal: Calendar, n: int, rng: np.random.Generator, demand: np.ndarray,
-                       campaign_w: np.ndarray) -> Customers:
+def simulate_customers(
+    cal: Calendar, n: int, rng: np.random.Generator, demand: np.ndarray, campaign_w: np.ndarray
+) -> Customers:
     day = np.sort(rng.choice(cal.n_days, size=n, p=demand / demand.sum()))
     first_ts = np.sort(cal.random_times(rng, day))
     day = (first_ts // DAY - cal.day0).astype(np.int32)
@@ -67,30 +72,30 @@ def simulate_customers(cal: Calendar, n: int, rng: np.random.Generator, demand: 
     channel = channel.astype(np.int8)
     campaign = pick_campaign(channel, day, campaign_w, rng.random(n))
 
-    kind = rng.choice(3, size=n, p=[.88, .07, .05]).astype(np.int8)
-    usd = rng.random(n) < .04
+    kind = rng.choice(3, size=n, p=[0.88, 0.07, 0.05]).astype(np.int8)
+    usd = rng.random(n) < 0.04
     idx = np.arange(n)
     # CRM registration: at checkout for most, days or weeks earlier for some
-    early = rng.random(n) < .35
+    early = rng.random(n) < 0.35
     lead = np.where(early, rng.exponential(10 * DAY, n), rng.uniform(30, 1800, n)).astype(np.int64)
-    created_ts = first_ts - lead    # may precede the data: the CRM is older than the exports
+    created_ts = first_ts - lead  # may precede the data: the CRM is older than the exports
     crm = kind == CRM
     rank = np.empty(n, np.int64)
     order = np.argsort(np.where(crm, created_ts, np.iinfo(np.int64).max), kind="stable")
     rank[order] = np.arange(n)
     customer_id = ("C" + pl.Series(rank + 1).cast(pl.String).str.zfill(7)).set(pl.Series(~crm), None)
 
-    female = rng.random(n) < .55
+    female = rng.random(n) < 0.55
     first = pl.Series(FIRST[0] + FIRST[1]).gather(rng.integers(0, 10, n) + 10 * female)
     last = pl.Series(LAST[0] + LAST[1]).gather(rng.integers(0, 8, n) + 8 * female)
-    sep = pl.Series([".", "_", ""]).gather(rng.choice(3, n, p=[.5, .2, .3]))
+    sep = pl.Series([".", "_", ""]).gather(rng.choice(3, n, p=[0.5, 0.2, 0.3]))
     domain = pl.Series(DOMAINS).gather(rng.choice(len(DOMAINS), n, p=DOMAIN_P))
     # the index in the local part keeps e-mails unique
     email = first + sep + last + pl.Series(idx + 1).cast(pl.String) + "@" + domain
-    no_email = (crm & (rng.random(n) < .08)) | (kind == GUEST_PHONE)
+    no_email = (crm & (rng.random(n) < 0.08)) | (kind == GUEST_PHONE)
     email = email.set(pl.Series(no_email), None)
     phone = pl.Series(bijection(idx, 387_420_489, 123_456_789, 10**9) + np.uint64(9 * 10**9)).cast(pl.String)
-    no_phone = (crm & (rng.random(n) < .18)) | (kind == GUEST_EMAIL)
+    no_phone = (crm & (rng.random(n) < 0.18)) | (kind == GUEST_EMAIL)
     phone = phone.set(pl.Series(no_phone), None)
     return Customers(first_ts, channel, campaign, kind, usd, created_ts, customer_id, email, phone)
 
@@ -103,7 +108,7 @@ def pick_campaign(channel: np.ndarray, day: np.ndarray, campaign_w: np.ndarray, 
         rows = np.flatnonzero(channel == ci)
         if rows.size == 0:
             continue
-        cols = np.flatnonzero(ch.CAMPAIGN_CHANNEL == ci)
+        cols = np.flatnonzero(ci == ch.CAMPAIGN_CHANNEL)
         cum = np.cumsum(campaign_w[day[rows]][:, cols], axis=1)
         out[rows] = cols[ch.pick(cum, u[rows])]
     return out

@@ -13,7 +13,14 @@ from pipelines.devtools.generate.calendar import DAY, Calendar, add_months
 from pipelines.devtools.generate.customers import CRM, GUEST_EMAIL, GUEST_PHONE, Customers, visitor_ids
 from pipelines.devtools.generate.journeys import Touches, anonymous_touches
 from pipelines.devtools.generate.orders import Orders
-from pipelines.devtools.generate.text import messy_email, orders_text, phone_text, timestamps, touches_text, typed_to_text
+from pipelines.devtools.generate.text import (
+    messy_email,
+    orders_text,
+    phone_text,
+    timestamps,
+    touches_text,
+    typed_to_text,
+)
 from pipelines.devtools.generate.writers import Output, Quirks, write_analytics, write_canonical, write_native
 
 
@@ -38,50 +45,97 @@ def write_ad_spend(out: Output, cal: Calendar, spend: pl.DataFrame) -> None:
 
     g1, g2 = part("google_ads", 0), part("google_ads", 1)
     xlsx = out.layouts == "native"
-    write_native(out, "google_ads_xlsx" if xlsx else "google_ads",
-                 f"ad_spend/google_ads_ui_{_span(*halves[0])}.{'xlsx' if xlsx else 'csv'}", g1,
-                 typed_to_text(g1, "ad_spend"), note="Google Ads UI report downloaded as .xlsx" if xlsx else "Google Ads UI report")
+    write_native(
+        out,
+        "google_ads_xlsx" if xlsx else "google_ads",
+        f"ad_spend/google_ads_ui_{_span(*halves[0])}.{'xlsx' if xlsx else 'csv'}",
+        g1,
+        typed_to_text(g1, "ad_spend"),
+        note="Google Ads UI report downloaded as .xlsx" if xlsx else "Google Ads UI report",
+    )
     if g2.height:
         text = typed_to_text(g2, "ad_spend")
         h = text.height
-        bad_row = {"campaign_id": "20813349999", "campaign_name": "Search | Test (deleted)",
-                   "utm_campaign": "search_test"}
-        write_canonical(out, "ad_spend", f"ad_spend/google_ads_{_span(*halves[1])}.csv", text, bad=[
-            (h // 5, "spend", "-1520.40", "negative spend", bad_row),
-            (h // 2, "date", "2026-02-30", "unparseable date (30 February)", bad_row),
-            (4 * h // 5, "currency", "RUBB", "unknown currency code", bad_row),
-        ], note="canonical export from a reporting script")
+        bad_row = {
+            "campaign_id": "20813349999",
+            "campaign_name": "Search | Test (deleted)",
+            "utm_campaign": "search_test",
+        }
+        write_canonical(
+            out,
+            "ad_spend",
+            f"ad_spend/google_ads_{_span(*halves[1])}.csv",
+            text,
+            bad=[
+                (h // 5, "spend", "-1520.40", "negative spend", bad_row),
+                (h // 2, "date", "2026-02-30", "unparseable date (30 February)", bad_row),
+                (4 * h // 5, "currency", "RUBB", "unknown currency code", bad_row),
+            ],
+            note="canonical export from a reporting script",
+        )
         # the same campaigns re-exported for a week that the file above already holds
         a = halves[1][0] + timedelta(days=150)
         dup = g2.filter(pl.col("date").is_between(a, a + timedelta(days=6)))
         if dup.height:
             rel = f"ad_spend/google_ads_{a:%Y-%m-%d}_reexport.csv"
-            write_canonical(out, "ad_spend", rel, typed_to_text(dup, "ad_spend"),
-                            note="overlapping re-export: every row duplicates google_ads second-year file")
+            write_canonical(
+                out,
+                "ad_spend",
+                rel,
+                typed_to_text(dup, "ad_spend"),
+                note="overlapping re-export: every row duplicates google_ads second-year file",
+            )
             out.duplicates.append((rel, dup.height, f"ad_spend/google_ads_{_span(*halves[1])}.csv"))
-    for i, lang, writer, how in ((0, "en", "meta_ads_default", "default columns (no campaign id)"),
-                                 (1, "ru", "meta_ads", "chosen columns with campaign id")):
+    for i, lang, writer, how in (
+        (0, "en", "meta_ads_default", "default columns (no campaign id)"),
+        (1, "ru", "meta_ads", "chosen columns with campaign id"),
+    ):
         m = part("meta_ads", i)
         if m.height:
-            write_native(out, writer, f"ad_spend/meta_ads_{_span(*halves[i])}_{lang}.csv", m,
-                         typed_to_text(m, "ad_spend"), note=f"Meta Ads Manager export, {lang} headers, USD, {how}",
-                         language=lang)
+            write_native(
+                out,
+                writer,
+                f"ad_spend/meta_ads_{_span(*halves[i])}_{lang}.csv",
+                m,
+                typed_to_text(m, "ad_spend"),
+                note=f"Meta Ads Manager export, {lang} headers, USD, {how}",
+                language=lang,
+            )
     y, v = plat["yandex_direct"], plat["vk_ads"]
     ext = "tsv" if out.layouts == "native" else "csv"
-    write_native(out, "yandex_direct", f"ad_spend/yandex_direct_{_span(cal.start, cal.end)}.{ext}", y,
-                 typed_to_text(y, "ad_spend"), note="Yandex Direct Reports API TSV")
-    write_native(out, "vk_ads", f"ad_spend/vk_ads_{_span(cal.start, cal.end)}.csv", v,
-                 typed_to_text(v, "ad_spend"), note="VK Ads statistics CSV")
+    write_native(
+        out,
+        "yandex_direct",
+        f"ad_spend/yandex_direct_{_span(cal.start, cal.end)}.{ext}",
+        y,
+        typed_to_text(y, "ad_spend"),
+        note="Yandex Direct Reports API TSV",
+    )
+    write_native(
+        out,
+        "vk_ads",
+        f"ad_spend/vk_ads_{_span(cal.start, cal.end)}.csv",
+        v,
+        typed_to_text(v, "ad_spend"),
+        note="VK Ads statistics CSV",
+    )
 
 
 def write_costs(out: Output, cal: Calendar, costs: pl.DataFrame) -> None:
     text = typed_to_text(costs, "costs")
     h = text.height
-    write_canonical(out, "costs", f"costs/costs_{_span(cal.start, cal.end)}.csv", text,
-                    Quirks(trailing_blank=True), bad=[
-                        (h // 3, "currency", "RUBB", "unknown currency code", {"category": "other"}),
-                        (2 * h // 3, "amount", "n/a", "amount not a number", {"category": "other"}),
-                    ], note="monthly non-ad costs from accounting")
+    write_canonical(
+        out,
+        "costs",
+        f"costs/costs_{_span(cal.start, cal.end)}.csv",
+        text,
+        Quirks(trailing_blank=True),
+        bad=[
+            (h // 3, "currency", "RUBB", "unknown currency code", {"category": "other"}),
+            (2 * h // 3, "amount", "n/a", "amount not a number", {"category": "other"}),
+        ],
+        note="monthly non-ad costs from accounting",
+    )
 
 
 def write_fx(out: Output, cal: Calendar, fx: dict[str, np.ndarray]) -> None:
@@ -89,27 +143,42 @@ def write_fx(out: Output, cal: Calendar, fx: dict[str, np.ndarray]) -> None:
     days = pl.date_range(first, cal.end, "1d", eager=True)
     frame = pl.concat([pl.DataFrame({"date": days, "currency": cur, "rate": rate}) for cur, rate in fx.items()])
     text = typed_to_text(frame.sort("date", "currency"), "fx_rates", style="ru")
-    write_canonical(out, "fx_rates", "fx_rates/cbr_rates.csv", text,
-                    Quirks(delimiter=";", decimal_comma=True, dates="ru"),
-                    bad=[(text.height // 2, "rate", "n/a", "rate not a number", {"currency": "CNY"})],
-                    note="daily RUB per unit (central bank style)")
+    write_canonical(
+        out,
+        "fx_rates",
+        "fx_rates/cbr_rates.csv",
+        text,
+        Quirks(delimiter=";", decimal_comma=True, dates="ru"),
+        bad=[(text.height // 2, "rate", "n/a", "rate not a number", {"currency": "CNY"})],
+        note="daily RUB per unit (central bank style)",
+    )
 
 
 def write_customers(out: Output, cal: Calendar, cust: Customers, rng: np.random.Generator) -> None:
     crm = np.flatnonzero(cust.kind == CRM)
     crm = crm[np.argsort(cust.customer_id.gather(crm).to_numpy(), kind="stable")]
-    style = np.where(rng.random(crm.size) < .85, 0, rng.integers(1, 4, crm.size))
-    text = pl.DataFrame({
-        "customer_id": cust.customer_id.gather(crm),
-        "email": messy_email(cust.email.gather(crm), style),
-        "phone": phone_text(cust.phone.gather(crm), rng.integers(0, 4, crm.size)),
-        "created_at": timestamps(cust.created_ts[crm]),
-    })
+    style = np.where(rng.random(crm.size) < 0.85, 0, rng.integers(1, 4, crm.size))
+    text = pl.DataFrame(
+        {
+            "customer_id": cust.customer_id.gather(crm),
+            "email": messy_email(cust.email.gather(crm), style),
+            "phone": phone_text(cust.phone.gather(crm), rng.integers(0, 4, crm.size)),
+            "created_at": timestamps(cust.created_ts[crm]),
+        }
+    )
     h = text.height
-    write_canonical(out, "customers", "customers/crm_customers.csv", text, Quirks(bom=True), bad=[
-        (h // 4, "created_at", "unknown", "unparseable timestamp", {"customer_id": "C9999901"}),
-        (3 * h // 4, "customer_id", "", "empty customer_id", {}),
-    ], note="CRM customer dump (Excel-style UTF-8 with BOM)")
+    write_canonical(
+        out,
+        "customers",
+        "customers/crm_customers.csv",
+        text,
+        Quirks(bom=True),
+        bad=[
+            (h // 4, "created_at", "unknown", "unparseable timestamp", {"customer_id": "C9999901"}),
+            (3 * h // 4, "customer_id", "", "empty customer_id", {}),
+        ],
+        note="CRM customer dump (Excel-style UTF-8 with BOM)",
+    )
 
 
 def order_extras(o: Orders, cust: Customers, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -117,20 +186,23 @@ def order_extras(o: Orders, cust: Customers, rng: np.random.Generator) -> dict[s
     kind = cust.kind[o.cust]
     n = o.n
     return {
-        "email_on": ((kind == GUEST_EMAIL) | ((kind == CRM) & (rng.random(n) < .3))) & ~cust.email.is_null().to_numpy()[o.cust],
-        "phone_on": ((kind == GUEST_PHONE) | ((kind == CRM) & (rng.random(n) < .2))) & ~cust.phone.is_null().to_numpy()[o.cust],
-        "email_style": rng.choice(4, n, p=[.55, .2, .1, .15]),
+        "email_on": ((kind == GUEST_EMAIL) | ((kind == CRM) & (rng.random(n) < 0.3)))
+        & ~cust.email.is_null().to_numpy()[o.cust],
+        "phone_on": ((kind == GUEST_PHONE) | ((kind == CRM) & (rng.random(n) < 0.2)))
+        & ~cust.phone.is_null().to_numpy()[o.cust],
+        "email_style": rng.choice(4, n, p=[0.55, 0.2, 0.1, 0.15]),
         "phone_fmt": rng.integers(0, 4, n),
     }
 
 
 def order_utm(o: Orders, cust: Customers, t: Touches, last_touch: np.ndarray, rng: np.random.Generator) -> pl.DataFrame:
     """UTM columns of every order: the last touch's tags on some first (40 %) and repeat (30 %) orders."""
-    carry = (last_touch >= 0) & (rng.random(o.n) < np.where(o.is_first, .4, .3))
-    carry &= t.variant[np.maximum(last_touch, 0)] != len(ch.VARIANTS) - 1           # direct has no tags
+    carry = (last_touch >= 0) & (rng.random(o.n) < np.where(o.is_first, 0.4, 0.3))
+    carry &= t.variant[np.maximum(last_touch, 0)] != len(ch.VARIANTS) - 1  # direct has no tags
     rows = last_touch[carry]
-    tags = touches_text(t, rows, pl.Series([None] * rows.size, dtype=pl.String),
-                        pl.Series([None] * rows.size, dtype=pl.String), rng)
+    tags = touches_text(
+        t, rows, pl.Series([None] * rows.size, dtype=pl.String), pl.Series([None] * rows.size, dtype=pl.String), rng
+    )
     tags = tags.select("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
     full = pl.DataFrame({c: pl.Series([None] * o.n, dtype=pl.String) for c in tags.columns})
     idx = np.flatnonzero(carry)
@@ -146,8 +218,12 @@ def write_orders(out: Output, cal: Calendar, o: Orders, cust: Customers, extras:
         q_end = add_months(q_start, 3) - timedelta(days=1)
         quarters.append((max(q_start, cal.start), min(q_end, cal.end)))
         q_start = add_months(q_start, 3)
-    quirk_by_index = {1: Quirks(delimiter=";", decimal_comma=True), 3: Quirks(encoding="cp1251"),
-                      6: Quirks(dates="ru"), 7: Quirks(trailing_blank=True)}
+    quirk_by_index = {
+        1: Quirks(delimiter=";", decimal_comma=True),
+        3: Quirks(encoding="cp1251"),
+        6: Quirks(dates="ru"),
+        7: Quirks(trailing_blank=True),
+    }
     next_id = o.n
     names = []
     for i, (a, b) in enumerate(quarters):
@@ -158,13 +234,18 @@ def write_orders(out: Output, cal: Calendar, o: Orders, cust: Customers, extras:
         rel = f"orders/orders_{a.year}Q{(a.month - 1) // 3 + 1}.csv"
         names.append(rel)
         write_canonical(out, "orders", rel, text, q, bad=bad, note=f"{a} .. {b}")
-    if len(quarters) > 3:   # re-export around the end of the third quarter file
+    if len(quarters) > 3:  # re-export around the end of the third quarter file
         end = quarters[2][1]
         a, b = end - timedelta(days=5), end + timedelta(days=5)
         rows = np.flatnonzero((o.ts >= _epoch(a)) & (o.ts < _epoch(b) + DAY))
         rel = f"orders/orders_{a:%Y-%m-%d}_{b:%Y-%m-%d}_reexport.csv"
-        write_canonical(out, "orders", rel, orders_text(o, cust, rows, extras, utm),
-                        note="overlapping re-export: every row duplicates a quarter file")
+        write_canonical(
+            out,
+            "orders",
+            rel,
+            orders_text(o, cust, rows, extras, utm),
+            note="overlapping re-export: every row duplicates a quarter file",
+        )
         out.duplicates.append((rel, rows.size, f"{names[2]} and {names[3]}"))
 
 
@@ -178,8 +259,14 @@ def _order_bad_rows(i: int, text: pl.DataFrame, next_id: int, style: str) -> tup
         1: [("currency", "RUBB", "unknown currency code", {})],
         2: [("order_id", "", "empty order_id", {})],
         4: [("revenue", "abc", "revenue not a number", {})],
-        5: [("phone", "8 (912) 34-5", "phone-only order with a malformed phone (no usable identity)",
-             {"customer_id": None, "email": None})],
+        5: [
+            (
+                "phone",
+                "8 (912) 34-5",
+                "phone-only order with a malformed phone (no usable identity)",
+                {"customer_id": None, "email": None},
+            )
+        ],
         6: [("created_at", ts_bad, "unparseable created_at", {})],
     }.get(i, [])
     bad = []
@@ -191,30 +278,42 @@ def _order_bad_rows(i: int, text: pl.DataFrame, next_id: int, style: str) -> tup
     return bad, next_id
 
 
-def write_touchpoints(out: Output, cal: Calendar, t: Touches, cust: Customers, anonymous_ratio: float,
-                      campaign_w: np.ndarray, demand: np.ndarray, rng: np.random.Generator) -> None:
+def write_touchpoints(
+    out: Output,
+    cal: Calendar,
+    t: Touches,
+    cust: Customers,
+    anonymous_ratio: float,
+    campaign_w: np.ndarray,
+    demand: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
     """One file per month: the buyers' touches plus anonymous traffic generated month by month, so
     memory stays bounded at any scale."""
     order = np.argsort(t.ts, kind="stable")
     sorted_ts = t.ts[order]
     visitor_base = cust.n
     quirk_by_month = {2: Quirks(bom=True), 5: Quirks(trailing_blank=True)}
-    bad_by_month = {4: ("ts", "not a date", "unparseable timestamp"),
-                    7: ("ts", "2025-06-31 12:00:00", "unparseable timestamp (31 June)"),
-                    14: ("visitor_id", "", "empty visitor_id")}
+    bad_by_month = {
+        4: ("ts", "not a date", "unparseable timestamp"),
+        7: ("ts", "2025-06-31 12:00:00", "unparseable timestamp (31 June)"),
+        14: ("visitor_id", "", "empty visitor_id"),
+    }
     for i, m in enumerate(cal.month_starts()):
         a, b = max(m, cal.start), min(add_months(m, 1), cal.end + timedelta(days=1))
         lo, hi = np.searchsorted(sorted_ts, [_epoch(a), _epoch(b)])
         rows = order[lo:hi]
         c = t.cust[rows]
-        own = touches_text(t, rows, cust.visitor.gather(c),
-                           cust.customer_id.gather(c).set(pl.Series(~t.logged_in[rows]), None), rng)
+        own = touches_text(
+            t, rows, cust.visitor.gather(c), cust.customer_id.gather(c).set(pl.Series(~t.logged_in[rows]), None), rng
+        )
         own = own.with_columns(_sort_key=pl.Series(t.ts[rows]))
         parts = [own]
         count = int(round(anonymous_ratio * rows.size))
         if count:
-            at, vis = anonymous_touches(cal, cal.day_index(a), cal.day_index(b), count, visitor_base,
-                                        campaign_w, demand, rng)
+            at, vis = anonymous_touches(
+                cal, cal.day_index(a), cal.day_index(b), count, visitor_base, campaign_w, demand, rng
+            )
             seen = np.full(vis.max() + 1 - visitor_base, np.iinfo(np.int64).max)
             np.minimum.at(seen, vis - visitor_base, at.ts)
             vstr = visitor_ids(vis, seen[vis - visitor_base])
@@ -231,6 +330,12 @@ def write_touchpoints(out: Output, cal: Calendar, t: Touches, cust: Customers, a
             # the last month as the analytics tool exports it: a GA4 BigQuery events table in Parquet
             write_analytics(out, f"touchpoints/events_{m:%Y%m}.parquet", text, note=f"{a} .. {b - timedelta(days=1)}")
             continue
-        write_canonical(out, "touchpoints", f"touchpoints/touchpoints_{m:%Y-%m}.csv", text,
-                        quirk_by_month.get(i, Quirks()), bad=bad, note=f"{a} .. {b - timedelta(days=1)}")
-
+        write_canonical(
+            out,
+            "touchpoints",
+            f"touchpoints/touchpoints_{m:%Y-%m}.csv",
+            text,
+            quirk_by_month.get(i, Quirks()),
+            bad=bad,
+            note=f"{a} .. {b - timedelta(days=1)}",
+        )

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.ingest.readers.values import date_column, format_number, number_column, parse_timestamp, text_frame
 from schemas.inputs import COLUMNS
-from pipelines.ingest.readers.values import date_column, format_number, number_column, text_frame
-from pipelines.ingest.readers.values import parse_timestamp
 
 _KNOWN = {name for names in COLUMNS.values() for name in names}
 
@@ -26,7 +25,7 @@ def with_all_columns(frame: pl.DataFrame, source: str) -> pl.DataFrame:
 
 def quote_field(expr: pl.Expr, specials: str) -> pl.Expr:
     """CSV-quote text containing a quote, line break or one of `specials`."""
-    pattern = "[\"\r\n" + re.escape(specials) + "]"
+    pattern = '["\r\n' + re.escape(specials) + "]"
     quoted = pl.lit('"') + expr.str.replace_all('"', '""', literal=True) + pl.lit('"')
     return pl.when(expr.str.contains(pattern)).then(quoted).otherwise(expr)
 
@@ -127,8 +126,19 @@ def write_google_ads_xlsx(frame: pl.DataFrame, path: Path, title: str = "Campaig
         sheet.write_datetime(i, 0, d, day)
         sheet.write_row(i, 1, [name, cid, cur, int(imp), int(clk), round(cost, 2)])
     last = typed.height + 3
-    sheet.write_row(last, 0, ["Total: Campaigns", "", "", "", int(typed["impressions"].sum()),
-                              int(typed["clicks"].sum()), round(typed["spend"].sum(), 2)])
+    sheet.write_row(
+        last,
+        0,
+        [
+            "Total: Campaigns",
+            "",
+            "",
+            "",
+            int(typed["impressions"].sum()),
+            int(typed["clicks"].sum()),
+            round(typed["spend"].sum(), 2),
+        ],
+    )
     workbook.close()
 
 
@@ -147,19 +157,57 @@ def _money_text(value: pl.Expr) -> pl.Expr:
 
 # ------------------------------------------------------------------------------- Meta Ads Manager
 META_HEADERS = {
-    "en": ("Reporting starts", "Reporting ends", "Campaign name", "Campaign ID", "Impressions",
-           "Link clicks", "Amount spent ({})"),
-    "ru": ("Начало отчетности", "Конец отчетности", "Название кампании", "ID кампании", "Показы",
-           "Клики по ссылке", "Потраченная сумма ({})"),
+    "en": (
+        "Reporting starts",
+        "Reporting ends",
+        "Campaign name",
+        "Campaign ID",
+        "Impressions",
+        "Link clicks",
+        "Amount spent ({})",
+    ),
+    "ru": (
+        "Начало отчетности",
+        "Конец отчетности",
+        "Название кампании",
+        "ID кампании",
+        "Показы",
+        "Клики по ссылке",
+        "Потраченная сумма ({})",
+    ),
 }
 # Ads Manager's default columns of the Campaigns tab (no campaign id), with the Day breakdown added
 META_DEFAULT = {
-    "en": ("Day", "Campaign name", "Campaign delivery", "Attribution setting", "Results", "Result indicator",
-           "Reach", "Impressions", "Cost per results", "Amount spent ({})", "Ends", "Reporting starts",
-           "Reporting ends"),
-    "ru": ("День", "Название кампании", "Показ кампании", "Настройка атрибуции", "Результаты",
-           "Индикатор результатов", "Охват", "Показы", "Цена за результат", "Потраченная сумма ({})",
-           "Окончание", "Начало отчетности", "Конец отчетности"),
+    "en": (
+        "Day",
+        "Campaign name",
+        "Campaign delivery",
+        "Attribution setting",
+        "Results",
+        "Result indicator",
+        "Reach",
+        "Impressions",
+        "Cost per results",
+        "Amount spent ({})",
+        "Ends",
+        "Reporting starts",
+        "Reporting ends",
+    ),
+    "ru": (
+        "День",
+        "Название кампании",
+        "Показ кампании",
+        "Настройка атрибуции",
+        "Результаты",
+        "Индикатор результатов",
+        "Охват",
+        "Показы",
+        "Цена за результат",
+        "Потраченная сумма ({})",
+        "Окончание",
+        "Начало отчетности",
+        "Конец отчетности",
+    ),
 }
 
 
@@ -175,12 +223,19 @@ def write_meta_default(frame: pl.DataFrame, path: Path, language: str = "en") ->
     results = (clicks // 20).cast(pl.Int64)
     rows = frame.select(
         pl.concat_str(
-            date, quote_field(pl.col("campaign_name").cast(pl.String), ","),
-            pl.lit("active" if language == "en" else "активна"), pl.lit("7-day click or 1-day view"),
+            date,
+            quote_field(pl.col("campaign_name").cast(pl.String), ","),
+            pl.lit("active" if language == "en" else "активна"),
+            pl.lit("7-day click or 1-day view"),
             pl.when(results > 0).then(results.cast(pl.String)).otherwise(pl.lit("")),
-            pl.lit("actions:link_click"), format_number((impressions * 0.8).floor(), 0), format_number(impressions, 0),
+            pl.lit("actions:link_click"),
+            format_number((impressions * 0.8).floor(), 0),
+            format_number(impressions, 0),
             format_number(spend / pl.when(results > 0).then(results), 6).fill_null(""),
-            format_number(spend, 2), pl.lit("ongoing" if language == "en" else "постоянно"), date, date,
+            format_number(spend, 2),
+            pl.lit("ongoing" if language == "en" else "постоянно"),
+            date,
+            date,
             separator=",",
         )
     ).to_series()
@@ -203,7 +258,10 @@ def write_meta_ads(frame: pl.DataFrame, path: Path, language: str = "en") -> Non
     )
     rows = typed.select(
         pl.concat_str(
-            pl.col("date"), pl.col("date"), quote_field(pl.col("campaign_name"), ","), pl.col("campaign_id"),
+            pl.col("date"),
+            pl.col("date"),
+            quote_field(pl.col("campaign_name"), ","),
+            pl.col("campaign_id"),
             format_number(pl.col("impressions"), 0),
             pl.when(pl.col("clicks") == 0).then(pl.lit("")).otherwise(format_number(pl.col("clicks"), 0)),
             format_number(pl.col("spend"), 2),
@@ -211,7 +269,8 @@ def write_meta_ads(frame: pl.DataFrame, path: Path, language: str = "en") -> Non
         )
     ).to_series()
     totals = typed.select(
-        pl.col("date").min(), pl.col("date").max().alias("end"),
+        pl.col("date").min(),
+        pl.col("date").max().alias("end"),
         format_number(pl.col("impressions").sum(), 0).alias("impressions"),
         format_number(pl.col("clicks").sum(), 0).alias("clicks"),
         format_number(pl.col("spend").sum(), 2).alias("spend"),
@@ -278,8 +337,12 @@ def write_vk_ads(frame: pl.DataFrame, path: Path, language: str = "ru", encoding
     )
     rows = typed.select(
         pl.concat_str(
-            pl.col("date"), pl.col("campaign_id"), quote_field(pl.col("campaign_name"), ";"),
-            _grouped(pl.col("impressions"), 0), _grouped(pl.col("clicks"), 0), _grouped(pl.col("spend"), 2),
+            pl.col("date"),
+            pl.col("campaign_id"),
+            quote_field(pl.col("campaign_name"), ";"),
+            _grouped(pl.col("impressions"), 0),
+            _grouped(pl.col("clicks"), 0),
+            _grouped(pl.col("spend"), 2),
             separator=";",
         )
     ).to_series()
@@ -304,9 +367,20 @@ def _encodes(text: str, encoding: str) -> bool:
 
 
 # -------------------------------------------------------------------------- GA4 BigQuery export
-GA4_CTS = ("manual_campaign_id", "manual_campaign_name", "manual_source", "manual_medium", "manual_term",
-           "manual_content", "manual_source_platform", "manual_creative_format", "manual_marketing_tactic",
-           "gclid", "dclid", "srsltid")
+GA4_CTS = (
+    "manual_campaign_id",
+    "manual_campaign_name",
+    "manual_source",
+    "manual_medium",
+    "manual_term",
+    "manual_content",
+    "manual_source_platform",
+    "manual_creative_format",
+    "manual_marketing_tactic",
+    "gclid",
+    "dclid",
+    "srsltid",
+)
 
 
 def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://shop.example/") -> None:
@@ -317,24 +391,28 @@ def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://sh
     million rows here)."""
     import duckdb
 
-
     typed = touches.with_columns(parse_timestamp(pl.col("ts")).dt.epoch("us").alias("event_timestamp"))
     value = "struct_pack(string_value := {s}::varchar, int_value := {i}::bigint, float_value := null::double, double_value := null::double)"
-    cts = ", ".join(f"{name} := null::varchar" for name in GA4_CTS if name not in (
-        "manual_campaign_name", "manual_source", "manual_medium", "manual_term", "manual_content", "gclid"))
+    cts = ", ".join(
+        f"{name} := null::varchar"
+        for name in GA4_CTS
+        if name
+        not in ("manual_campaign_name", "manual_source", "manual_medium", "manual_term", "manual_content", "gclid")
+    )
     con = duckdb.connect()
     try:
         con.register("touches", typed.to_arrow())
-        con.execute(f"""
+        con.execute(
+            f"""
             copy (
                 select
                     strftime(make_timestamp(event_timestamp), '%Y%m%d') as event_date,
                     event_timestamp,
                     'session_start' as event_name,
                     [
-                        struct_pack(key := 'ga_session_id', value := {value.format(s='null', i='1700000000 + n')}),
-                        struct_pack(key := 'page_location', value := {value.format(s="$site || coalesce('?' || other_click, '')", i='null')}),
-                        struct_pack(key := 'page_referrer', value := {value.format(s='referrer', i='null')})
+                        struct_pack(key := 'ga_session_id', value := {value.format(s="null", i="1700000000 + n")}),
+                        struct_pack(key := 'page_location', value := {value.format(s="$site || coalesce('?' || other_click, '')", i="null")}),
+                        struct_pack(key := 'page_referrer', value := {value.format(s="referrer", i="null")})
                     ] as event_params,
                     customer_id as user_id,
                     visitor_id as user_pseudo_id,
@@ -351,6 +429,8 @@ def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://sh
                 )
                 order by n
             ) to '{path.as_posix()}' (format parquet)
-            """, {"site": site})
+            """,
+            {"site": site},
+        )
     finally:
         con.close()

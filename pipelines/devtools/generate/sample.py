@@ -39,8 +39,15 @@ def _rng(seed: int, part: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(part.encode())])
 
 
-def generate(out_dir: Path, customers: int, seed: int, start: date = DEFAULT_START, months: int = 24,
-             layouts: str = "native", anonymous_ratio: float = DEFAULT_ANONYMOUS_RATIO) -> dict:
+def generate(
+    out_dir: Path,
+    customers: int,
+    seed: int,
+    start: date = DEFAULT_START,
+    months: int = 24,
+    layouts: str = "native",
+    anonymous_ratio: float = DEFAULT_ANONYMOUS_RATIO,
+) -> dict:
     """Write the six source folders under out_dir (cleared first) and the manifest; return data rows
     written per source (bad rows and duplicates included)."""
     if layouts not in ("native", "canonical"):
@@ -48,7 +55,7 @@ def generate(out_dir: Path, customers: int, seed: int, start: date = DEFAULT_STA
     if customers < 1 or months < 1:
         raise ValueError("customers and months must be positive")
     out_dir = Path(out_dir)
-    for source in SOURCES:   # only our own folders: never wipe an arbitrary directory
+    for source in SOURCES:  # only our own folders: never wipe an arbitrary directory
         shutil.rmtree(out_dir / source, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -72,8 +79,7 @@ def generate(out_dir: Path, customers: int, seed: int, start: date = DEFAULT_STA
     utm = export.order_utm(orders, cust, touches, last_touch, _rng(seed, "order_utm"))
     export.write_orders(out, cal, orders, cust, extras, utm)
     del extras, utm
-    export.write_touchpoints(out, cal, touches, cust, anonymous_ratio, campaign_w, demand,
-                             _rng(seed, "touch_text"))
+    export.write_touchpoints(out, cal, touches, cust, anonymous_ratio, campaign_w, demand, _rng(seed, "touch_text"))
 
     truth = {
         "customers": customers,
@@ -88,8 +94,14 @@ def generate(out_dir: Path, customers: int, seed: int, start: date = DEFAULT_STA
         "buyer_touches": touches.n,
         "period": f"{cal.start} .. {cal.end}",
     }
-    args = {"customers": customers, "seed": seed, "months": months, "start": str(start),
-            "layouts": layouts, "anonymous_ratio": anonymous_ratio}
+    args = {
+        "customers": customers,
+        "seed": seed,
+        "months": months,
+        "start": str(start),
+        "layouts": layouts,
+        "anonymous_ratio": anonymous_ratio,
+    }
     write_manifest(out, args, truth)
     return out.counts()
 
@@ -100,15 +112,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START, help="YYYY-MM-DD")
-    parser.add_argument("--layouts", choices=("native", "canonical"), default="native",
-                        help="native platform layouts and file quirks, or plain canonical CSVs everywhere")
-    parser.add_argument("--anonymous-ratio", type=float, default=DEFAULT_ANONYMOUS_RATIO,
-                        help="touches of never-buying visitors per buyer touch (benchmarks: ~6)")
+    parser.add_argument(
+        "--layouts",
+        choices=("native", "canonical"),
+        default="native",
+        help="native platform layouts and file quirks, or plain canonical CSVs everywhere",
+    )
+    parser.add_argument(
+        "--anonymous-ratio",
+        type=float,
+        default=DEFAULT_ANONYMOUS_RATIO,
+        help="touches of never-buying visitors per buyer touch (benchmarks: ~6)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    counts = generate(args.out, args.customers, args.seed, args.start, args.months, args.layouts,
-                      args.anonymous_ratio)
+    counts = generate(args.out, args.customers, args.seed, args.start, args.months, args.layouts, args.anonymous_ratio)
     for source, rows in counts.items():
         print(f"{source:12s} {rows:>12,d} rows")
     return 0

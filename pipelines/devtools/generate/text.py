@@ -16,8 +16,12 @@ from pipelines.devtools.generate.orders import STATUSES, Orders
 from schemas.inputs import COLUMNS
 
 # the amounts the generator writes in the messy number formats (the rest stay plain)
-NUMERIC = {"ad_spend": ("spend",), "costs": ("amount",), "orders": ("revenue", "cost_of_goods", "refunded_amount"),
-           "fx_rates": ("rate",)}
+NUMERIC = {
+    "ad_spend": ("spend",),
+    "costs": ("amount",),
+    "orders": ("revenue", "cost_of_goods", "refunded_amount"),
+    "fx_rates": ("rate",),
+}
 DATE_FMT = {"iso": "%Y-%m-%d", "ru": "%d.%m.%Y"}
 TS_FMT = {"iso": "%Y-%m-%d %H:%M:%S", "ru": "%d.%m.%Y %H:%M:%S"}
 
@@ -33,8 +37,12 @@ def fixed(x: np.ndarray, decimals: int = 2) -> pl.Series:
     scale = 10**decimals
     units = np.round(np.nan_to_num(np.asarray(x, float)) * scale).astype(np.int64)
     mag = np.abs(units)
-    s = (pl.Series(np.where(units < 0, "-", "")) + pl.Series(mag // scale).cast(pl.String) + "."
-         + pl.Series(mag % scale).cast(pl.String).str.zfill(decimals))
+    s = (
+        pl.Series(np.where(units < 0, "-", ""))
+        + pl.Series(mag // scale).cast(pl.String)
+        + "."
+        + pl.Series(mag % scale).cast(pl.String).str.zfill(decimals)
+    )
     return s.set(pl.Series(np.isnan(np.asarray(x, float))), None)
 
 
@@ -64,20 +72,30 @@ def typed_to_text(frame: pl.DataFrame, source: str, style: str = "iso") -> pl.Da
 def messy_email(email: pl.Series, style: np.ndarray) -> pl.Series:
     """How people type e-mails: as is, capitalised, all caps, with stray spaces."""
     cap = email.str.slice(0, 1).str.to_uppercase() + email.str.slice(1)
-    s = pl.select(pl.when(pl.lit(style == 1)).then(cap)
-                  .when(pl.lit(style == 2)).then(email.str.to_uppercase())
-                  .when(pl.lit(style == 3)).then(" " + email + " ")
-                  .otherwise(email)).to_series()
+    s = pl.select(
+        pl.when(pl.lit(style == 1))
+        .then(cap)
+        .when(pl.lit(style == 2))
+        .then(email.str.to_uppercase())
+        .when(pl.lit(style == 3))
+        .then(" " + email + " ")
+        .otherwise(email)
+    ).to_series()
     return s
 
 
 def phone_text(digits: pl.Series, fmt: np.ndarray) -> pl.Series:
     """10 national digits in one of the usual Russian formats."""
     a, b, c, d = (digits.str.slice(0, 3), digits.str.slice(3, 3), digits.str.slice(6, 2), digits.str.slice(8, 2))
-    return pl.select(pl.when(pl.lit(fmt == 0)).then("+7 (" + a + ") " + b + "-" + c + "-" + d)
-                     .when(pl.lit(fmt == 1)).then("8 " + a + " " + b + " " + c + " " + d)
-                     .when(pl.lit(fmt == 2)).then("7" + digits)
-                     .otherwise("+7 " + a + " " + b + "-" + c + "-" + d)).to_series()
+    return pl.select(
+        pl.when(pl.lit(fmt == 0))
+        .then("+7 (" + a + ") " + b + "-" + c + "-" + d)
+        .when(pl.lit(fmt == 1))
+        .then("8 " + a + " " + b + " " + c + " " + d)
+        .when(pl.lit(fmt == 2))
+        .then("7" + digits)
+        .otherwise("+7 " + a + " " + b + "-" + c + "-" + d)
+    ).to_series()
 
 
 def click_tokens(names: np.ndarray, rng: np.random.Generator) -> pl.Series:
@@ -86,16 +104,26 @@ def click_tokens(names: np.ndarray, rng: np.random.Generator) -> pl.Series:
     raw = np.frombuffer(base64.urlsafe_b64encode(rng.bytes(12 * n)), dtype="S16").astype("U16")
     token = pl.Series(raw, dtype=pl.String)
     yclid = pl.Series(rng.integers(10**16, 10**17, n)).cast(pl.String)
-    value = pl.select(pl.when(pl.lit(names == "yclid")).then(yclid)
-                      .when(pl.lit(names == "fbclid")).then("IwAR" + token)
-                      .otherwise("Cj0KCQ" + token)).to_series()
+    value = pl.select(
+        pl.when(pl.lit(names == "yclid"))
+        .then(yclid)
+        .when(pl.lit(names == "fbclid"))
+        .then("IwAR" + token)
+        .otherwise("Cj0KCQ" + token)
+    ).to_series()
     fmt = ch.CLICK_ID_FORMAT
     prefix, suffix = fmt.split("{value}")
     return pl.Series(names, dtype=pl.String) + prefix.replace("{name}", "") + value + suffix
 
 
-def touches_text(t: Touches, rows: np.ndarray, visitor: pl.Series, customer_id: pl.Series,
-                 rng: np.random.Generator, style: str = "iso") -> pl.DataFrame:
+def touches_text(
+    t: Touches,
+    rows: np.ndarray,
+    visitor: pl.Series,
+    customer_id: pl.Series,
+    rng: np.random.Generator,
+    style: str = "iso",
+) -> pl.DataFrame:
     """Canonical touchpoint rows for t[rows]; visitor / customer_id already aligned with rows."""
     v = t.variant[rows]
     camp = t.campaign[rows]
@@ -112,26 +140,29 @@ def touches_text(t: Touches, rows: np.ndarray, visitor: pl.Series, customer_id: 
     click_id = pl.Series([None] * rows.size, dtype=pl.String)
     if click.any():
         click_id = click_id.scatter(np.flatnonzero(click), click_tokens(names[click], rng))
-    return pl.DataFrame({
-        "visitor_id": visitor,
-        "customer_id": customer_id,
-        "ts": timestamps(t.ts[rows], style),
-        "utm_source": lookup([x.source for x in ch.VARIANTS], v),
-        "utm_medium": lookup([x.medium for x in ch.VARIANTS], v),
-        "utm_campaign": utm_campaign,
-        "utm_content": content,
-        "utm_term": term,
-        "referrer": lookup([x.referrer for x in ch.VARIANTS], v),
-        "click_id": click_id,
-    })
+    return pl.DataFrame(
+        {
+            "visitor_id": visitor,
+            "customer_id": customer_id,
+            "ts": timestamps(t.ts[rows], style),
+            "utm_source": lookup([x.source for x in ch.VARIANTS], v),
+            "utm_medium": lookup([x.medium for x in ch.VARIANTS], v),
+            "utm_campaign": utm_campaign,
+            "utm_content": content,
+            "utm_term": term,
+            "referrer": lookup([x.referrer for x in ch.VARIANTS], v),
+            "click_id": click_id,
+        }
+    )
 
 
 def order_id(i: np.ndarray) -> pl.Series:
     return pl.Series(i + 10_000_001).cast(pl.String)
 
 
-def orders_text(o: Orders, cust: Customers, rows: np.ndarray, extras: dict[str, np.ndarray],
-                utm: pl.DataFrame, style: str = "iso") -> pl.DataFrame:
+def orders_text(
+    o: Orders, cust: Customers, rows: np.ndarray, extras: dict[str, np.ndarray], utm: pl.DataFrame, style: str = "iso"
+) -> pl.DataFrame:
     """Canonical order rows o[rows]. extras: per-order draws (contact styles); utm: utm columns of all
     orders (null where the order carries none)."""
     c = o.cust[rows]
@@ -142,20 +173,22 @@ def orders_text(o: Orders, cust: Customers, rows: np.ndarray, extras: dict[str, 
     visitor = cust.visitor.gather(c).set(pl.Series(~o.has_visitor[rows]), None)
     status = lookup(STATUSES, o.status[rows])
     currency = pl.Series(np.where(cust.usd[c], "USD", "RUB"))
-    frame = pl.DataFrame({
-        "order_id": order_id(rows),
-        "customer_id": cust.customer_id.gather(c),
-        "email": email,
-        "phone": phone,
-        "visitor_id": visitor,
-        "created_at": timestamps(o.ts[rows], style),
-        "status": status,
-        "revenue": fixed(o.revenue[rows]),
-        "cost_of_goods": fixed(o.cogs[rows]),
-        "refunded_amount": fixed(o.refunded[rows]),
-        "refunded_at": timestamps(o.refunded_ts[rows], style),
-        "currency": currency,
-    })
+    frame = pl.DataFrame(
+        {
+            "order_id": order_id(rows),
+            "customer_id": cust.customer_id.gather(c),
+            "email": email,
+            "phone": phone,
+            "visitor_id": visitor,
+            "created_at": timestamps(o.ts[rows], style),
+            "status": status,
+            "revenue": fixed(o.revenue[rows]),
+            "cost_of_goods": fixed(o.cogs[rows]),
+            "refunded_amount": fixed(o.refunded[rows]),
+            "refunded_at": timestamps(o.refunded_ts[rows], style),
+            "currency": currency,
+        }
+    )
     return pl.concat([frame, utm[rows]], how="horizontal")
 
 

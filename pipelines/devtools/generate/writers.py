@@ -29,7 +29,7 @@ class Quirks:
     encoding: str = "utf-8"
     decimal_comma: bool = False
     bom: bool = False
-    dates: str = "iso"            # iso | ru (dd.mm.yyyy)
+    dates: str = "iso"  # iso | ru (dd.mm.yyyy)
     trailing_blank: bool = False
 
     def describe(self) -> str:
@@ -75,7 +75,7 @@ class Output:
     layouts: str = "native"
     files: list[FileRecord] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
-    duplicates: list[tuple[str, int, str]] = field(default_factory=list)   # file, rows, also in
+    duplicates: list[tuple[str, int, str]] = field(default_factory=list)  # file, rows, also in
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -88,8 +88,15 @@ def writer_of(module: str):
     return WRITERS[module][0]
 
 
-def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quirks: Quirks | None = None,
-                    bad: list[tuple[int, str, str, str, dict]] | None = None, note: str = "") -> None:
+def write_canonical(
+    out: Output,
+    source: str,
+    rel: str,
+    text: pl.DataFrame,
+    quirks: Quirks | None = None,
+    bad: list[tuple[int, str, str, str, dict]] | None = None,
+    note: str = "",
+) -> None:
     """Write an all-text canonical frame, planting bad rows first.
 
     bad: (position, column, value, reason, overrides) — a copy of the row at `position` with the overrides
@@ -98,14 +105,20 @@ def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quir
     if out.layouts == "canonical":
         quirks = Quirks()
     text, lines = _plant(text, bad or [])
-    for line, (_, column, value, reason, _) in zip(lines, sorted(bad or [], key=lambda b: b[0])):
+    for line, (_, column, value, reason, _) in zip(lines, sorted(bad or [], key=lambda b: b[0]), strict=False):
         out.bad_rows.append(BadRow(rel, line, column, value, reason))
     if quirks.decimal_comma:
         text = to_decimal_comma(text, source)
     path = out.root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer_of("canonical")(text, path, delimiter=quirks.delimiter, encoding=quirks.encoding,
-                           decimal_comma=quirks.decimal_comma, bom=quirks.bom)
+    writer_of("canonical")(
+        text,
+        path,
+        delimiter=quirks.delimiter,
+        encoding=quirks.encoding,
+        decimal_comma=quirks.decimal_comma,
+        bom=quirks.bom,
+    )
     used = "layout_writers.write_canonical"
     if quirks.trailing_blank:
         with open(path, "ab") as fh:
@@ -113,8 +126,9 @@ def write_canonical(out: Output, source: str, rel: str, text: pl.DataFrame, quir
     out.files.append(FileRecord(rel, source, "canonical", text.height, used, quirks.describe(), note))
 
 
-def write_native(out: Output, module: str, rel: str, typed: pl.DataFrame, text: pl.DataFrame,
-                 note: str = "", **kwargs) -> None:
+def write_native(
+    out: Output, module: str, rel: str, typed: pl.DataFrame, text: pl.DataFrame, note: str = "", **kwargs
+) -> None:
     """A platform export written by its layout writer from the typed frame; a plain canonical CSV in
     its place when every file is to be canonical."""
     writer = None if out.layouts == "canonical" else writer_of(module)
@@ -123,12 +137,24 @@ def write_native(out: Output, module: str, rel: str, typed: pl.DataFrame, text: 
     if writer is None:
         delimiter = "\t" if rel.endswith(".tsv") else ","
         _plain_csv(text, path, Quirks(delimiter=delimiter))
-        out.files.append(FileRecord(rel, "ad_spend", "canonical", text.height, "fallback csv",
-                                    "tab-separated" if delimiter == "\t" else "", note))
+        out.files.append(
+            FileRecord(
+                rel,
+                "ad_spend",
+                "canonical",
+                text.height,
+                "fallback csv",
+                "tab-separated" if delimiter == "\t" else "",
+                note,
+            )
+        )
         return
     writer(typed, path, **kwargs)
-    out.files.append(FileRecord(rel, "ad_spend", WRITERS[module][1], typed.height,
-                                f"layout_writers.{writer.__name__}", _kw(kwargs), note))
+    out.files.append(
+        FileRecord(
+            rel, "ad_spend", WRITERS[module][1], typed.height, f"layout_writers.{writer.__name__}", _kw(kwargs), note
+        )
+    )
 
 
 def write_analytics(out: Output, rel: str, text: pl.DataFrame, note: str = "") -> None:
@@ -136,7 +162,9 @@ def write_analytics(out: Output, rel: str, text: pl.DataFrame, note: str = "") -
     path = out.root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     lw.write_ga4_parquet(text, path)
-    out.files.append(FileRecord(rel, "touchpoints", "ga4_bigquery", text.height, "layout_writers.write_ga4_parquet", "", note))
+    out.files.append(
+        FileRecord(rel, "touchpoints", "ga4_bigquery", text.height, "layout_writers.write_ga4_parquet", "", note)
+    )
 
 
 def _kw(kwargs: dict) -> str:
@@ -151,10 +179,11 @@ def _plant(text: pl.DataFrame, bad: list[tuple[int, str, str, str, dict]]) -> tu
         pos = min(max(pos, 0), text.height - 1)
         parts.append(text.slice(prev, pos + 1 - prev))
         row = text.slice(pos, 1).with_columns(
-            [pl.lit(v, dtype=pl.String).alias(k) for k, v in ({column: value} | overrides).items()])
+            [pl.lit(v, dtype=pl.String).alias(k) for k, v in ({column: value} | overrides).items()]
+        )
         parts.append(row)
         prev = pos + 1
-        lines.append(sum(p.height for p in parts) + 1)   # +1: the header is line 1
+        lines.append(sum(p.height for p in parts) + 1)  # +1: the header is line 1
     parts.append(text.slice(prev))
     return pl.concat(parts), lines
 

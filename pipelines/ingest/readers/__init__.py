@@ -12,15 +12,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import engine
 from schemas.inputs import COLUMNS, REQUIRED, SOURCES
 
+from . import engine
 from .base import ExportError, ReadResult
 from .layout import CANONICAL, Layout, canonical_layout, layout_names, platform_layouts, query_layout_for, query_layouts
 
 __all__ = [
-    "CANONICAL", "COLUMNS", "REQUIRED", "SOURCES", "ExportError", "Layout", "ReadResult", "canonical_layout",
-    "detect_layout", "identify", "layout_names", "platform_layouts", "query_layouts", "read_export",
+    "CANONICAL",
+    "COLUMNS",
+    "REQUIRED",
+    "SOURCES",
+    "ExportError",
+    "Layout",
+    "ReadResult",
+    "canonical_layout",
+    "detect_layout",
+    "identify",
+    "layout_names",
+    "platform_layouts",
+    "query_layouts",
+    "read_export",
 ]
 
 

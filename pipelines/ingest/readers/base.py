@@ -58,9 +58,7 @@ def finish(
     `raw` holds every line after the header (one row per physical line) plus ROW;
     `header_index` is the 0-based line of the header, i.e. the number of preamble lines.
     """
-    exprs = [
-        values.get(name, pl.lit(None)).cast(pl.String).alias(name) for name in COLUMNS[source]
-    ]
+    exprs = [values.get(name, pl.lit(None)).cast(pl.String).alias(name) for name in COLUMNS[source]]
     # line number = preamble lines + header line + 1-based index among the lines after it
     row = (pl.col(ROW).cast(pl.Int64) + header_index + 2).alias("source_row")
     frame = raw.select(*exprs, row, keep.alias(ROW))

@@ -27,7 +27,14 @@ from schemas.inputs import COLUMNS, NUMERIC
 
 from .base import ROW, ExportError, ReadResult, blank, finish
 from .layout import (
-    CANONICAL, Layout, QueryLayout, canonical_layout, currency_marks, header_key, platform_layouts, query_layout_for,
+    CANONICAL,
+    Layout,
+    QueryLayout,
+    canonical_layout,
+    currency_marks,
+    header_key,
+    platform_layouts,
+    query_layout_for,
     shared_currency_marks,
 )
 from .sheet import Sheet, open_sheet, other_sheets
@@ -127,8 +134,9 @@ def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[S
         (other_source,) = other
         found = candidates(sheet, other_source, options)
         if found and found[0].fits and found[0].layout.name != CANONICAL:
-            raise ExportError(path, found[0].header_index + 1,
-                              f"layout {found[0].layout.name} holds {other_source}, not {source}")
+            raise ExportError(
+                path, found[0].header_index + 1, f"layout {found[0].layout.name} holds {other_source}, not {source}"
+            )
     raise ExportError(path, 1, unrecognised(sheet, source, tried))
 
 
@@ -140,9 +148,14 @@ def _unambiguous(path: Path, found: list[Match]) -> None:
         if not other.fits or other.named < best.named:
             return
         if other.layout.platform != best.layout.platform:
-            raise ExportError(path, best.header_index + 1, (
-                f"the header {best.cells} fits both {best.layout.name} and {other.layout.name} equally: "
-                "add a column that tells them apart (e.g. the campaign id) or put the file in a folder of its own"))
+            raise ExportError(
+                path,
+                best.header_index + 1,
+                (
+                    f"the header {best.cells} fits both {best.layout.name} and {other.layout.name} equally: "
+                    "add a column that tells them apart (e.g. the campaign id) or put the file in a folder of its own"
+                ),
+            )
 
 
 def unrecognised(sheet: Sheet, source: str, tried: list[Match]) -> str:
@@ -168,6 +181,7 @@ def unrecognised(sheet: Sheet, source: str, tried: list[Match]) -> str:
 
 
 # ------------------------------------------------------------------------------------------- read
+
 
 def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     """Read one export file. options: `currency` (the account currency, for layouts that may take
@@ -236,34 +250,49 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
         _ad_spend(layout, match, values, col, raw, keep, options, notes, path)
     if layout.money != "micros_or_units":  # an API's amounts are bare numbers
         _unmark_money(source, values, col, raw, comma, notes)
-    result = finish(layout.name, source, raw, keep, values, match.header_index, encoding,
-                    sheet.delimiters[match.header_index])
+    result = finish(
+        layout.name, source, raw, keep, values, match.header_index, encoding, sheet.delimiters[match.header_index]
+    )
     result.language = match.language or None
     if "_until" in col and "date" in values:
-        _days_covered(raw, keep, values["date"], _date(col["_until"], layout.date_order, sheet.kind),
-                      match.header_index, result, notes)
+        _days_covered(
+            raw,
+            keep,
+            values["date"],
+            _date(col["_until"], layout.date_order, sheet.kind),
+            match.header_index,
+            result,
+            notes,
+        )
     notes += _lookalikes(layout, match)
     if sheet.kind == "text":
         cut = cut_last_line(sheet.text)
         if cut is not None and cut in set(result.frame["source_row"].tail(1).to_list()):
-            result.suspects[cut] = ("the file ends inside this line (no line break, shorter than every line "
-                                    "before it): cut off in the download or copy")
+            result.suspects[cut] = (
+                "the file ends inside this line (no line break, shorter than every line "
+                "before it): cut off in the download or copy"
+            )
             notes.append(f"line {cut} looks cut off")
     result.notes = notes
     return result
 
 
-def _days_covered(raw: pl.DataFrame, keep: pl.Expr, start: pl.Expr, until: pl.Expr, header_index: int,
-                  result: ReadResult, notes: list) -> None:
+def _days_covered(
+    raw: pl.DataFrame, keep: pl.Expr, start: pl.Expr, until: pl.Expr, header_index: int, result: ReadResult, notes: list
+) -> None:
     """Rows covering several days (Meta's `Reporting starts`..`Reporting ends` without the day breakdown)
     cannot be dated: each is quarantined (ingest's whole-line check), never put on its first day."""
     day = lambda e: e.str.strptime(pl.Date, "%Y-%m-%d", strict=False)  # noqa: E731 - both are ISO text here
-    wide = raw.select((pl.col(ROW).cast(pl.Int64) + header_index + 2).alias("row"), start.alias("start"),
-                      until.alias("until"), keep.alias("keep")).filter(
-        pl.col("keep") & (day(pl.col("until")) > day(pl.col("start"))).fill_null(False))
+    wide = raw.select(
+        (pl.col(ROW).cast(pl.Int64) + header_index + 2).alias("row"),
+        start.alias("start"),
+        until.alias("until"),
+        keep.alias("keep"),
+    ).filter(pl.col("keep") & (day(pl.col("until")) > day(pl.col("start"))).fill_null(False))
     for row, first, last in wide.select("row", "start", "until").iter_rows():  # the rows of a report without days
-        result.suspects[row] = (f"covers {first} to {last}, not one day: export the report with a day breakdown "
-                                "(Breakdown > By time > Day)")
+        result.suspects[row] = (
+            f"covers {first} to {last}, not one day: export the report with a day breakdown (Breakdown > By time > Day)"
+        )
     if wide.height:
         notes.append(f"{wide.height} row(s) cover several days (no day breakdown): quarantined")
 
@@ -322,7 +351,9 @@ def _ad_spend(layout, match, values, col, raw, keep, options, notes, path) -> No
 # Money columns, and a cell that carries its currency's mark: `167,52 $`, `1 234,56 ₽`, `€1.234,56`,
 # `1,234.56 USD` (what a spreadsheet writes when currency-formatted cells are saved as CSV)
 MONEY = {"ad_spend": ("spend",), "costs": ("amount",), "orders": ("revenue", "cost_of_goods", "refunded_amount")}
-MARKED = r"^(?P<pre>[^\d\s+\-\u2212.,']{1,4})?\s*(?P<number>[-+\u2212]?\d[\d\s\u00a0.,']*?)\s*(?P<post>[^\d\s.,']{1,5}\.?)?$"
+MARKED = (
+    r"^(?P<pre>[^\d\s+\-\u2212.,']{1,4})?\s*(?P<number>[-+\u2212]?\d[\d\s\u00a0.,']*?)\s*(?P<post>[^\d\s.,']{1,5}\.?)?$"
+)
 NOT_NUMBER_TEXT = r"[^\d\s.,+\-\u2212'\u00a0]"
 
 
@@ -349,14 +380,19 @@ def _unmark_money(source: str, values: dict, col: dict, raw: pl.DataFrame, comma
         fits = {  # "mark|currency" for every currency each mark of the file may stand for
             f"{m}|{code}"
             for m in raw.select(mark.drop_nulls().unique()).to_series().to_list()
-            for code in shared.get(header_key(m), (mark_code(m),)) if code
+            for code in shared.get(header_key(m), (mark_code(m),))
+            if code
         }
         same = pl.concat_str(mark, pl.lit("|"), row_code).is_in(list(fits)).fill_null(False)
-        values[column] = pl.when(same).then(normalise_number(parts.struct.field("number"), comma)).otherwise(values[column])
+        values[column] = (
+            pl.when(same).then(normalise_number(parts.struct.field("number"), comma)).otherwise(values[column])
+        )
         read, other = raw.select(same.sum().alias("read"), (mark.is_not_null() & ~same).sum().alias("other")).row(0)
         if read or other:
-            notes.append(f"{column}: {read} amount(s) written with the row's currency mark read as numbers"
-                         + (f", {other} with another currency's mark left to be rejected" if other else ""))
+            notes.append(
+                f"{column}: {read} amount(s) written with the row's currency mark read as numbers"
+                + (f", {other} with another currency's mark left to be rejected" if other else "")
+            )
 
 
 def _currency(layout: Layout, match: Match, col: dict, options: Mapping, path: Path) -> pl.Expr:
@@ -399,8 +435,12 @@ def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path:
     setting = options.get("yandex_money_in_micros")
     if setting is not None:
         if setting and nonzero.len() and not whole_steps:
-            raise ExportError(path, 1, "yandex_money_in_micros is set, but Cost holds amounts that are not "
-                              "whole multiples of 10 000 (money in currency units): set it to false")
+            raise ExportError(
+                path,
+                1,
+                "yandex_money_in_micros is set, but Cost holds amounts that are not "
+                "whole multiples of 10 000 (money in currency units): set it to false",
+            )
         notes.append(f"money in {'micros' if setting else 'currency units'} (set in the settings)")
         return bool(setting)
     if nonzero.len() == 0:
@@ -412,21 +452,27 @@ def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path:
     if nonzero.len() >= 2 or float(nonzero.min()) >= MICROS:
         notes.append(f"money in micros (all {nonzero.len()} non-zero Cost values are whole multiples of 10 000)")
         return True
-    raise ExportError(path, 1, f"cannot tell whether Cost is in micros or in currency units from "
-                      f"{nonzero.len()} amount(s) {nonzero.to_list()}: set yandex_money_in_micros "
-                      "for ad_spend in the settings")
+    raise ExportError(
+        path,
+        1,
+        f"cannot tell whether Cost is in micros or in currency units from "
+        f"{nonzero.len()} amount(s) {nonzero.to_list()}: set yandex_money_in_micros "
+        "for ad_spend in the settings",
+    )
 
 
 # ------------------------------------------------------------------------------- query layouts
 
 # `contains` first: most touches carry no tags, and the regular expression is the costly part
-URL_PARAM = ("create temp macro url_param(url, name) as case when contains(url, name || '=') then "
-             "url_decode(nullif(regexp_extract(url, '[?&]' || name || '=([^&#]+)', 1), '')) end")
+URL_PARAM = (
+    "create temp macro url_param(url, name) as case when contains(url, name || '=') then "
+    "url_decode(nullif(regexp_extract(url, '[?&]' || name || '=([^&#]+)', 1), '')) end"
+)
 # A file's rows with their 1-based position. Parquet numbers them itself, so its scan stays parallel;
 # a row_number() over the scan would run on one thread.
 NUMBERED = {
     "read_parquet": "(select file_row_number + 1 as source_row, * exclude (file_row_number) "
-                    "from read_parquet($file, file_row_number = true))",
+    "from read_parquet($file, file_row_number = true))",
     "read_json": "(select row_number() over () as source_row, * from read_json($file))",
 }
 
@@ -440,23 +486,30 @@ def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
     # bounded like ingest's own connection: a month of GA4 events unnested without a limit took 6.5 GB
     # (5.3 M sessions at the large bench); with it DuckDB spills to a temporary folder instead
     spill = tempfile.mkdtemp(prefix="acq-query-")
-    con = duckdb.connect(config={"memory_limit": os.environ.get("ACQ_DUCKDB_INGEST_MEMORY_LIMIT", "2GB"),
-                                 "temp_directory": spill})
+    con = duckdb.connect(
+        config={"memory_limit": os.environ.get("ACQ_DUCKDB_INGEST_MEMORY_LIMIT", "2GB"), "temp_directory": spill}
+    )
     try:
         con.execute(URL_PARAM)
         try:
-            fields = [row[0] for row in con.execute(f"describe select * from {reader}($file)", {"file": str(path)}).fetchall()]
+            fields = [
+                row[0] for row in con.execute(f"describe select * from {reader}($file)", {"file": str(path)}).fetchall()
+            ]
         except duckdb.Error as exc:
             raise ExportError(path, 1, f"cannot read as {path.suffix} ({layout.name}): {str(exc)[:200]}") from None
         missing = [f for f in layout.fields if f not in fields]
         if missing:
-            raise ExportError(path, 1, f"{layout.name}: field(s) missing: {', '.join(missing)}; the file has: {fields[:20]}")
+            raise ExportError(
+                path, 1, f"{layout.name}: field(s) missing: {', '.join(missing)}; the file has: {fields[:20]}"
+            )
         events = con.execute(f"select count(*) from {reader}($file)", {"file": str(path)}).fetchall()[0][0]
         frame = con.sql(layout.query.replace("{events}", NUMBERED[reader]), params={"file": str(path)}).pl()
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
-    columns = [pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in COLUMNS[source]]
+    columns = [
+        pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in COLUMNS[source]
+    ]
     frame = frame.select(*columns, pl.col("source_row").cast(pl.Int64))
     kind = "parquet" if reader == "read_parquet" else "json"
     notes = [f"one touch per session: {frame.height} sessions of {events} events"]

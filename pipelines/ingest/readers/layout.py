@@ -89,13 +89,14 @@ def _platform_layout(name: str, spec: dict) -> Layout:
     labels = {}
     for language, columns in spec["columns"].items():
         labels[language] = tuple(
-            _label("" if column == "ignored" else column, text)
-            for column, texts in columns.items() for text in texts
+            _label("" if column == "ignored" else column, text) for column, texts in columns.items() for text in texts
         )
         # `_name`: a helper column that derived columns read (e.g. the landing page URL)
         unknown = {c for c in columns if c != "ignored" and not c.startswith("_")} - set(COLUMNS[spec["source"]])
         if unknown:
-            raise ValueError(f"layouts.toml [{name}.columns.{language}]: not {spec['source']} columns: {sorted(unknown)}")
+            raise ValueError(
+                f"layouts.toml [{name}.columns.{language}]: not {spec['source']} columns: {sorted(unknown)}"
+            )
     base_comma = spec.get("decimal_comma")
     languages = spec.get("languages", {})
     return Layout(
@@ -138,14 +139,26 @@ def _canonical() -> dict[str, Layout]:
     out = {}
     for source in SOURCES:
         labels = tuple(
-            _label(column, text)
-            for column in COLUMNS[source] for text in (column, *synonyms.get(column, ()))
+            _label(column, text) for column in COLUMNS[source] for text in (column, *synonyms.get(column, ()))
         )
         out[source] = Layout(
-            name=CANONICAL, title="our canonical columns", sources=frozenset([source]), platform=None,
-            header_within=spec["header_within"], required=tuple((c,) for c in REQUIRED[source]), key=(),
-            summary=(), summary_if_empty=(), zero=(), empty_is_zero=False, decimal_comma={"": None}, date_order="dmy",
-            currency=("column",), money="units", labels={"": labels}, sources_of=spec["sources_of"],
+            name=CANONICAL,
+            title="our canonical columns",
+            sources=frozenset([source]),
+            platform=None,
+            header_within=spec["header_within"],
+            required=tuple((c,) for c in REQUIRED[source]),
+            key=(),
+            summary=(),
+            summary_if_empty=(),
+            zero=(),
+            empty_is_zero=False,
+            decimal_comma={"": None},
+            date_order="dmy",
+            currency=("column",),
+            money="units",
+            labels={"": labels},
+            sources_of=spec["sources_of"],
             synonyms={c: s for c, s in synonyms.items() if c in COLUMNS[source]},
         )
     return out
@@ -188,8 +201,9 @@ def query_layouts() -> dict[str, QueryLayout]:
     out = {}
     for name, spec in _declarations().get("queries", {}).items():
         sql = (DECLARATIONS.parent / "queries" / spec["query"]).read_text(encoding="utf-8")
-        out[name] = QueryLayout(name, spec["title"], spec["source"], dict(spec["readers"]), tuple(spec["fields"]), sql,
-                                spec["sources_of"])
+        out[name] = QueryLayout(
+            name, spec["title"], spec["source"], dict(spec["readers"]), tuple(spec["fields"]), sql, spec["sources_of"]
+        )
     return out
 
 

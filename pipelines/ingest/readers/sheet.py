@@ -37,7 +37,7 @@ class Sheet:
             return read_table(self.text, header_index, names, self.delimiters[header_index])
         body = self.frame.slice(header_index + 1)
         width = min(body.width, len(names))
-        body = body.select(pl.nth(range(width))).rename(dict(zip(body.columns[:width], names[:width])))
+        body = body.select(pl.nth(range(width))).rename(dict(zip(body.columns[:width], names[:width], strict=False)))
         body = body.with_columns(pl.lit(None, pl.String).alias(n) for n in names[width:])
         return trim(body.with_row_index(ROW), names), self.encoding
 
@@ -51,7 +51,7 @@ def open_sheet(path: Path, encoding: str | None = None) -> Sheet:
         return _open_xlsx(path)
     tf = open_text(path, encoding)
     delimiters = [sniff_delimiter(line) for line in tf.lines]
-    head = [split_line(line, d) for line, d in zip(tf.lines, delimiters)]
+    head = [split_line(line, d) for line, d in zip(tf.lines, delimiters, strict=False)]
     return Sheet(path, "text", head, delimiters, tf.encoding, text=tf)
 
 
@@ -72,8 +72,16 @@ def _open_xlsx(path: Path) -> Sheet:
         # eager: one Arrow batch straight from calamine (~15 % faster than the lazy sheet's to_polars)
         frame = pl.from_arrow(workbook.load_sheet(name, header_row=None, dtypes="string", eager=True))
         head = [["" if v is None else str(v).strip() for v in row] for row in frame.head(HEAD_LINES).iter_rows()]
-        return Sheet(path, "xlsx", head, ["xlsx"] * len(head), "xlsx", frame=frame, sheet_name=name,
-                     others=lambda: [load(other) for other in names[1:]])
+        return Sheet(
+            path,
+            "xlsx",
+            head,
+            ["xlsx"] * len(head),
+            "xlsx",
+            frame=frame,
+            sheet_name=name,
+            others=lambda: [load(other) for other in names[1:]],
+        )
 
     return load(names[0])
 

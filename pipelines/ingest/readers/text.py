@@ -10,8 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
-from .base import ROW, ExportError
 from pipelines.core.pii import mask_text
+
+from .base import ROW, ExportError
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 16 * 1024  # what the cut-line check reads of a file's end
@@ -52,7 +53,9 @@ def open_text(path: Path, encoding: str | None = None) -> TextFile:
         return TextFile(path, codec, codec, 0, _head_lines(path, head, codec, at_end), "set in the settings")
     for bom, name, codec in BOMS:
         if head.startswith(bom):
-            return TextFile(path, name, codec, len(bom), _head_lines(path, head[len(bom):], codec, at_end), "byte order mark")
+            return TextFile(
+                path, name, codec, len(bom), _head_lines(path, head[len(bom) :], codec, at_end), "byte order mark"
+            )
     try:
         return TextFile(path, "utf-8", "utf-8", 0, _head_lines(path, head, "utf-8", at_end), "valid UTF-8")
     except ExportError:
@@ -63,7 +66,9 @@ def open_text(path: Path, encoding: str | None = None) -> TextFile:
     try:
         lines = _head_lines(path, head, codec, at_end)
     except ExportError as e:
-        raise ExportError(path, e.line, "cannot decode the file as UTF-8, UTF-16 (BOM) or a single-byte encoding") from None
+        raise ExportError(
+            path, e.line, "cannot decode the file as UTF-8, UTF-16 (BOM) or a single-byte encoding"
+        ) from None
     return TextFile(path, codec, codec, 0, lines, f"guessed (confidence {confidence:.2f})")
 
 
@@ -108,7 +113,7 @@ def _decode_error(path: Path, data: bytes, codec: str, e: UnicodeDecodeError) ->
 
 def decode_all(tf: TextFile, codec: str | None = None) -> str:
     codec = codec or tf.codec
-    data = tf.path.read_bytes()[tf.bom:]
+    data = tf.path.read_bytes()[tf.bom :]
     try:
         return data.decode(codec)
     except UnicodeDecodeError as e:
@@ -199,10 +204,13 @@ def trim(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     Ingest relies on it: a column the engine passes through unchanged is not normalised again."""
     # stripping and comparing lengths finds them faster than a `^\s|\s$` search (same whitespace set)
     padded = frame.select(
-        ((pl.col(n).str.strip_chars().str.len_bytes() != pl.col(n).str.len_bytes()) | (pl.col(n) == "")).any() for n in names
+        ((pl.col(n).str.strip_chars().str.len_bytes() != pl.col(n).str.len_bytes()) | (pl.col(n) == "")).any()
+        for n in names
     ).row(0)
     exprs = [
-        pl.col(n).str.strip_chars().replace("", None) for n, has_padding in zip(names, padded) if has_padding
+        pl.col(n).str.strip_chars().replace("", None)
+        for n, has_padding in zip(names, padded, strict=False)
+        if has_padding
     ]
     return frame.with_columns(exprs) if exprs else frame
 
@@ -241,10 +249,13 @@ def parse_error(tf: TextFile, header_index: int, error: Exception, codec: str) -
     short excerpt of it, e-mails and phones masked. Never the parser's message, which quotes the
     file's rest. Runs only when parsing failed."""
 
-    text = tf.path.read_bytes()[tf.bom:].decode(codec, errors="replace")
-    for number, line in enumerate(text.split("\n")[header_index + 1:], start=header_index + 2):
+    text = tf.path.read_bytes()[tf.bom :].decode(codec, errors="replace")
+    for number, line in enumerate(text.split("\n")[header_index + 1 :], start=header_index + 2):
         if line.count('"') % 2:
             excerpt = mask_text(line.rstrip("\r")[:EXCERPT])
-            return ExportError(tf.path, number, f"cannot parse as CSV: a quote opens a value that never closes, "
-                                                f"from line {number} on: {excerpt!r}")
+            return ExportError(
+                tf.path,
+                number,
+                f"cannot parse as CSV: a quote opens a value that never closes, from line {number} on: {excerpt!r}",
+            )
     return ExportError(tf.path, header_index + 1, f"cannot parse as CSV: {mask_text(str(error)[:EXCERPT])}")

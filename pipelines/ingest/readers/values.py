@@ -142,7 +142,9 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
         _ymd(),
         pl.lit(" "),
         pl.concat_str(
-            _part("H").fill_null("0").str.zfill(2), _part("M").fill_null("00"), _part("S").fill_null("00"),
+            _part("H").fill_null("0").str.zfill(2),
+            _part("M").fill_null("00"),
+            _part("S").fill_null("00"),
             separator=":",
         ),
     )
@@ -155,8 +157,7 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
     return _let(
         expr.str.strip_chars(),
         fast=pl.coalesce(
-            v.str.strptime(pl.Datetime("us"), fmt, strict=False)
-            for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+            v.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
         ),
         parts=pl.when(fast.is_null()).then(v).str.extract_groups(_PARTS),
         out=pl.coalesce(fast, from_parts),
@@ -182,9 +183,7 @@ def date_column(frame: pl.DataFrame, name: str) -> pl.Expr:
     return parse_date(col) if frame.schema[name] == pl.String else col.cast(pl.Date)
 
 
-def format_number(
-    value: pl.Expr, decimals: int, thousands: str = "", decimal_sep: str = "."
-) -> pl.Expr:
+def format_number(value: pl.Expr, decimals: int, thousands: str = "", decimal_sep: str = ".") -> pl.Expr:
     """Fixed-point text with optional digit grouping, e.g. `12,345.67` or `12 345,67`."""
     scale = 10**decimals
     scaled = (value.abs() * scale).round(0, mode="half_away_from_zero").cast(pl.Int64)
@@ -192,8 +191,10 @@ def format_number(
     if thousands:
         # group from the right: reverse, add a separator after every 3 digits, reverse back
         whole = (
-            whole.str.reverse().str.replace_all(r"(\d{3})", "${1}" + thousands)
-            .str.reverse().str.strip_chars_start(thousands)
+            whole.str.reverse()
+            .str.replace_all(r"(\d{3})", "${1}" + thousands)
+            .str.reverse()
+            .str.strip_chars_start(thousands)
         )
     text = whole
     if decimals:

@@ -38,24 +38,28 @@ from typing import Any
 
 import duckdb
 
-from pipelines.transform.engines.spark_sql import parameters, to_spark
 from pipelines.core.periods import EARLIEST, LATEST
+from pipelines.core.table_comments import document_tables
 from pipelines.ingest.raw_tables import LINEAGE, RAW_COLUMNS, SOURCES
 from pipelines.transform.context import ModelContext
+from pipelines.transform.engines.spark_sql import parameters, to_spark
+from pipelines.transform.fx import check_fx
 from pipelines.transform.models import PYTHON_MODELS
+from pipelines.transform.params import as_of_date, model_params, write_config_tables
 from pipelines.transform.runner import MACROS, SqlModel, discover_models, plan_write, window_predicate
 from pipelines.transform.runner import run_model as run_duckdb_model
 from pipelines.transform.state import store_state, stored
-from pipelines.transform.fx import check_fx
-from pipelines.core.table_comments import document_tables
-from pipelines.transform.params import as_of_date, model_params, write_config_tables
 
 log = logging.getLogger(__name__)
 
 # the column each raw source is partitioned by (its month)
 RAW_MONTH = {
-    "ad_spend": "date", "costs": "period_start", "customers": "created_at", "orders": "created_at",
-    "touchpoints": "ts", "fx_rates": "date",
+    "ad_spend": "date",
+    "costs": "period_start",
+    "customers": "created_at",
+    "orders": "created_at",
+    "touchpoints": "ts",
+    "fx_rates": "date",
 }
 CONFIG_TABLES = ("config.channel_rules", "config.source_aliases")
 SESSION_SETTINGS = {
@@ -124,7 +128,9 @@ class SparkEngine:
             import warnings
 
             # pyspark.testing (imported by pyspark.sql) warns about pandas 3, which the engine does not use
-            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+            warnings.filterwarnings(
+                "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+            )
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.appName("acquisition-marts")
@@ -305,10 +311,12 @@ class SparkEngine:
         windows = [_whole_months(w) for w in plan.windows] if by_month else plan.windows
         params = plan.params | {"rewrite_start": min(w[1] for w in windows)}
         if by_month:  # the SQL reads its window's bounds (one window: a model without grain)
-            (_, start, end), = windows
+            ((_, start, end),) = windows
             params |= {model.since_param: start} if model.since_param else {"window_start": start, "window_end": end}
-        frame = spark.sql(f"select * from ({to_spark(model.sql)}) where {window_predicate(model, windows)}",
-                          args=_args(model.sql, params))
+        frame = spark.sql(
+            f"select * from ({to_spark(model.sql)}) where {window_predicate(model, windows)}",
+            args=_args(model.sql, params),
+        )
         if frame.columns != self.columns[model.table]:
             self.timings.add(f"{model.schema} {model.name}", started)
             return self._rebuild(con, model, plan)
@@ -320,7 +328,9 @@ class SparkEngine:
         try:
             written = {tuple(r) for r in frame.select(*partitions).distinct().collect()}
             on_partitions = window_predicate(model, windows, column="__month" if by_month else None)
-            stored = {tuple(r) for r in spark.table(model.table).where(on_partitions).select(*partitions).distinct().collect()}
+            stored = {
+                tuple(r) for r in spark.table(model.table).where(on_partitions).select(*partitions).distinct().collect()
+            }
             if stored - written:
                 # a period the window held has no rows now: dynamic overwrite would keep its old rows
                 self.timings.add(f"{model.schema} {model.name}", started)
@@ -337,7 +347,9 @@ class SparkEngine:
         self.extract(con, model)
         return -1, EARLIEST
 
-    def _extract_periods(self, con: duckdb.DuckDBPyConnection, model: SqlModel, windows: list[tuple], by_month: bool) -> int:
+    def _extract_periods(
+        self, con: duckdb.DuckDBPyConnection, model: SqlModel, windows: list[tuple], by_month: bool
+    ) -> int:
         """The replaced periods' rows into the DuckDB build: delete them there, insert Spark's."""
         started = time.perf_counter()
         columns = self.columns[model.table]
@@ -405,7 +417,9 @@ class SparkEngine:
         else:
             target = self.root / "extract" / model.table
             shutil.rmtree(target, ignore_errors=True)
-            columns = self.columns.get(model.table) or [c for c in self.spark.table(model.table).columns if c != "__month"]
+            columns = self.columns.get(model.table) or [
+                c for c in self.spark.table(model.table).columns if c != "__month"
+            ]
             self.spark.table(model.table).select(*columns).write.mode("overwrite").parquet(str(target))
             kind = con.execute(
                 "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
@@ -491,9 +505,7 @@ def _args(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def run_transforms_on_spark(
-    con: duckdb.DuckDBPyConnection, config, window, engine: SparkEngine
-) -> dict[str, int]:
+def run_transforms_on_spark(con: duckdb.DuckDBPyConnection, config, window, engine: SparkEngine) -> dict[str, int]:
     """The Spark counterpart of pipelines.transform.params.run_transforms: raw.* of `con` in, every staging and
     mart table back into `con` (the DuckDB file analysts open). Staging runs first; a missing exchange
     rate stops the run (pipelines.transform.fx) before any mart is built, as on DuckDB."""

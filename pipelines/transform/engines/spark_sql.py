@@ -68,7 +68,11 @@ def macros() -> dict[str, tuple[list[str], exp.Expression]]:
 
 def _call_name(node: exp.Expression) -> tuple[str, list[exp.Expression]] | None:
     """(macro name, arguments) when `node` calls one of our macros."""
-    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous) and isinstance(node.this, exp.Identifier):
+    if (
+        isinstance(node, exp.Dot)
+        and isinstance(node.expression, exp.Anonymous)
+        and isinstance(node.this, exp.Identifier)
+    ):
         name = f"{node.this.name}.{node.expression.name}".lower()
         return (name, list(node.expression.expressions)) if name in macros() else None
     if isinstance(node, exp.Anonymous) and node.name.lower() in macros():
@@ -99,7 +103,7 @@ def _expand_macros(tree: exp.Expression) -> exp.Expression:
         params, body = macros()[name]
         if len(args) != len(params):
             raise ValueError(f"macro {name} takes {len(params)} arguments, got {len(args)}: {node.sql('duckdb')}")
-        values = dict(zip(params, args))
+        values = dict(zip(params, args, strict=False))
 
         def substitute(inner: exp.Expression) -> exp.Expression:
             if isinstance(inner, exp.Column) and not inner.table and inner.name.lower() in values:
@@ -130,9 +134,7 @@ def _asof_joins(tree: exp.Expression) -> None:
         if ordering is None:
             raise ValueError(f"ASOF join without an inequality: {join.sql('duckdb')}")
         inner_table = table.copy()
-        inner = (
-            exp.select("*").from_(inner_table).where(condition.copy()).order_by(ordering).limit(1)
-        )
+        inner = exp.select("*").from_(inner_table).where(condition.copy()).order_by(ordering).limit(1)
         lateral = exp.Lateral(this=exp.Subquery(this=inner), alias=exp.TableAlias(this=exp.to_identifier(alias)))
         join.set("this", lateral)
         join.set("on", None)
@@ -145,7 +147,9 @@ def _struct_sources(tree: exp.Expression) -> set[str]:
     """Names of columns defined in the query as a struct (after macro expansion)."""
     names = set()
     for alias in tree.find_all(exp.Alias):
-        if isinstance(alias.this, exp.Struct) or (isinstance(alias.this, exp.Paren) and isinstance(alias.this.this, exp.Struct)):
+        if isinstance(alias.this, exp.Struct) or (
+            isinstance(alias.this, exp.Paren) and isinstance(alias.this.this, exp.Struct)
+        ):
             names.add(alias.alias.lower())
     return names
 
@@ -154,7 +158,7 @@ def _generators(tree: exp.Expression) -> exp.Expression:
     structs = _struct_sources(tree)
 
     def rewrite(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Unnest) or isinstance(node, exp.Explode):
+        if isinstance(node, (exp.Unnest, exp.Explode)):
             if isinstance(node, exp.Unnest):
                 if isinstance(node.parent, (exp.From, exp.Join)):
                     return node  # a table function: SQLGlot renders it
@@ -163,10 +167,15 @@ def _generators(tree: exp.Expression) -> exp.Expression:
                 target, options = node.this, node.expressions
             if target is None:
                 return node
-            if isinstance(target, exp.Column) and target.name.lower() in structs and isinstance(node.parent, exp.Select):
+            if (
+                isinstance(target, exp.Column)
+                and target.name.lower() in structs
+                and isinstance(node.parent, exp.Select)
+            ):
                 return exp.Column(this=exp.Star(), table=exp.to_identifier(target.name))
             recursive = any(
-                isinstance(o, (exp.PropertyEQ, exp.Kwarg, exp.EQ)) and o.this.name.lower() == "recursive" for o in options
+                isinstance(o, (exp.PropertyEQ, exp.Kwarg, exp.EQ)) and o.this.name.lower() == "recursive"
+                for o in options
             )
             if recursive:
                 return exp.Anonymous(this="inline", expressions=[target])
@@ -183,11 +192,16 @@ def _generators(tree: exp.Expression) -> exp.Expression:
 
 def _functions(tree: exp.Expression) -> exp.Expression:
     def micros(value: exp.Expression) -> exp.Expression:
-        return exp.Anonymous(this="unix_micros", expressions=[exp.Cast(this=value.copy(), to=exp.DataType.build("timestamp"))])
+        return exp.Anonymous(
+            this="unix_micros", expressions=[exp.Cast(this=value.copy(), to=exp.DataType.build("timestamp"))]
+        )
 
     def rewrite(node: exp.Expression) -> exp.Expression:
-        if (isinstance(node, exp.Window) and isinstance(node.this, (exp.RowNumber, exp.Rank, exp.DenseRank))
-                and not isinstance(node.parent, exp.Cast)):
+        if (
+            isinstance(node, exp.Window)
+            and isinstance(node.this, (exp.RowNumber, exp.Rank, exp.DenseRank))
+            and not isinstance(node.parent, exp.Cast)
+        ):
             return exp.Cast(this=node.copy(), to=exp.DataType.build("bigint"))  # rule 11: DuckDB's are BIGINT
         if isinstance(node, exp.Add) and isinstance(node.expression.unnest(), exp.Case):
             case = node.expression.unnest()
@@ -202,10 +216,12 @@ def _functions(tree: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this="make_dt_interval", expressions=[node.this.copy()])
         if isinstance(node, exp.TimeToUnix):
             inner = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
-            if isinstance(inner, exp.Sub):  # epoch(a - b): the seconds between two timestamps
-                seconds = exp.Sub(this=micros(inner.this), expression=micros(inner.expression))
-            else:
-                seconds = micros(inner)
+            # epoch(a - b): the seconds between two timestamps
+            seconds = (
+                exp.Sub(this=micros(inner.this), expression=micros(inner.expression))
+                if isinstance(inner, exp.Sub)
+                else micros(inner)
+            )
             return exp.Div(this=exp.paren(seconds), expression=exp.Literal.number("1000000.0"))
         if isinstance(node, exp.Anonymous):
             name = node.name.lower()
@@ -220,7 +236,12 @@ def _functions(tree: exp.Expression) -> exp.Expression:
             piece = node.expressions[0]
             args = [node.this.copy(), piece.this.copy()]
             if piece.expression is not None:
-                args.append(exp.Add(this=exp.Sub(this=piece.expression.copy(), expression=piece.this.copy()), expression=exp.Literal.number(1)))
+                args.append(
+                    exp.Add(
+                        this=exp.Sub(this=piece.expression.copy(), expression=piece.this.copy()),
+                        expression=exp.Literal.number(1),
+                    )
+                )
             return exp.Substring(this=args[0], start=args[1], length=args[2] if len(args) > 2 else None)
         return node
 

@@ -34,7 +34,7 @@ window keep the credits of the last fit that covered them.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -51,18 +51,30 @@ TABLE = "marts.channel_weights"
 JOURNEYS = "meta.journey_steps"  # the steps of the last fit's journeys, kept for the next run's refit
 COUNTS = "meta.journey_counts"  # their coalition and transition counts per day of journey end
 INPUTS = "meta.journey_inputs"  # what they were built from besides the touches (see _scope)
-STEP_COLUMNS = ("journey_kind utinyint, journey_id varchar, identity varchar, end_ts timestamp, converted boolean, "
-                "step integer, channel varchar, previous_channel varchar")
+STEP_COLUMNS = (
+    "journey_kind utinyint, journey_id varchar, identity varchar, end_ts timestamp, converted boolean, "
+    "step integer, channel varchar, previous_channel varchar"
+)
 COUNT_COLUMNS = "end_date date, kind varchar, a varchar, b varchar, converted boolean, n bigint"
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 CHUNK_TOUCHES = 100_000_000  # touches of the fit window per chunk of journeys (see materialize)
 SEP = "\x1f"  # joins the channels of a state or a coalition in SQL (the unit separator: in no channel name)
 
 SCHEMA = {
-    "attribution_model": pl.String, "fit_start": pl.Date, "fit_end": pl.Date, "markov_order": pl.Int64,
-    "channel": pl.String, "weight": pl.Float64, "removal_effect": pl.Float64, "shapley_value": pl.Float64,
-    "journeys": pl.Int64, "conversions": pl.Int64, "p_conversion": pl.Float64,
-    "p_conversion_without": pl.Float64, "fit_journeys": pl.Int64, "fit_conversions": pl.Int64,
+    "attribution_model": pl.String,
+    "fit_start": pl.Date,
+    "fit_end": pl.Date,
+    "markov_order": pl.Int64,
+    "channel": pl.String,
+    "weight": pl.Float64,
+    "removal_effect": pl.Float64,
+    "shapley_value": pl.Float64,
+    "journeys": pl.Int64,
+    "conversions": pl.Int64,
+    "p_conversion": pl.Float64,
+    "p_conversion_without": pl.Float64,
+    "fit_journeys": pl.Int64,
+    "fit_conversions": pl.Int64,
 }
 
 
@@ -78,12 +90,17 @@ def materialize(ctx: ModelContext) -> int:
     if scoped:
         # the stored journeys of the scoped identities leave the counts and the steps (rebuilt below), and
         # so does whatever ended before the window
-        con.execute(f"create or replace temp table __dd_old as select * from {JOURNEYS} "
-                    "where coalesce(identity, journey_id) in (select identity from __dd_identities)")
+        con.execute(
+            f"create or replace temp table __dd_old as select * from {JOURNEYS} "
+            "where coalesce(identity, journey_id) in (select identity from __dd_identities)"
+        )
         _add_counts(con, "__dd_old", order, -1)
         con.execute("drop table __dd_old")
-        con.execute(f"""delete from {JOURNEYS} where end_ts < $fit_start::timestamp
-                        or coalesce(identity, journey_id) in (select identity from __dd_identities)""", bounds)
+        con.execute(
+            f"""delete from {JOURNEYS} where end_ts < $fit_start::timestamp
+                        or coalesce(identity, journey_id) in (select identity from __dd_identities)""",
+            bounds,
+        )
     else:
         con.execute("create schema if not exists meta")
         con.execute(f"create or replace table {JOURNEYS} ({STEP_COLUMNS})")
@@ -91,27 +108,39 @@ def materialize(ctx: ModelContext) -> int:
     # Journeys in disjoint chunks of identities (a hash of the identity's key) once the window holds more
     # than CHUNK_TOUCHES touches, so that the windows over them stay within memory. Each chunk joins every
     # touch again (~1 s per million at large), so chunks are few.
-    touches = scalar(con, """select count(*) from raw.touchpoints
+    touches = scalar(
+        con,
+        """select count(*) from raw.touchpoints
                               where ts >= $start::timestamp - to_days(cast($lookback as integer)) and ts < $end::timestamp""",
-                     {"start": fit_start, "end": as_of + timedelta(days=1), "lookback": params.get("lookback_days", 60)})
+        {"start": fit_start, "end": as_of + timedelta(days=1), "lookback": params.get("lookback_days", 60)},
+    )
     chunks = max(1, -(-int(touches) // CHUNK_TOUCHES))
     for chunk in range(chunks):
         chunk_params = params | {"journey_chunks": chunks, "journey_chunk": chunk, "journeys_scoped": scoped}
         _store_journeys(con, query, chunk_params, order)
     if not scoped:
         _add_counts(con, JOURNEYS, order, 1)
-    con.execute(f"""create or replace table {COUNTS} as
+    con.execute(
+        f"""create or replace table {COUNTS} as
                     select end_date, kind, a, b, converted, sum(n)::bigint as n from {COUNTS}
-                    where end_date >= $fit_start group by all having sum(n) <> 0 order by all""", bounds)
+                    where end_date >= $fit_start group by all having sum(n) <> 0 order by all""",
+        bounds,
+    )
     _snapshot_inputs(con)
     ctx.store_state(JOURNEYS, as_of, EARLIEST)
     for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_inputs"):
         con.execute(f"drop table if exists {name}")
 
-    sets = [(tuple(a.split(SEP)), bool(c), int(n)) for a, c, n in rows(
-        con, f"select a, converted, sum(n) from {COUNTS} where kind = 'set' group by all order by all")]
-    transitions = [(tuple(a.split(SEP)), tuple(b.split(SEP)), int(n)) for a, b, n in rows(
-        con, f"select a, b, sum(n) from {COUNTS} where kind = 'edge' group by all order by all")]
+    sets = [
+        (tuple(a.split(SEP)), bool(c), int(n))
+        for a, c, n in rows(
+            con, f"select a, converted, sum(n) from {COUNTS} where kind = 'set' group by all order by all"
+        )
+    ]
+    transitions = [
+        (tuple(a.split(SEP)), tuple(b.split(SEP)), int(n))
+        for a, b, n in rows(con, f"select a, b, sum(n) from {COUNTS} where kind = 'edge' group by all order by all")
+    ]
     seen = {}
     for members, converted, n in sets:
         for channel in members:
@@ -126,19 +155,38 @@ def materialize(ctx: ModelContext) -> int:
     p_conv, p_without = markov_removal(transitions, channels)
     effects = {c: removal_effect(p_conv, p_without[c]) for c in channels}
     for channel, weight in normalise(effects).items():
-        out.append(base | {
-            "attribution_model": "markov", "markov_order": order, "channel": channel, "weight": weight,
-            "removal_effect": effects[channel], "shapley_value": None, "journeys": seen[channel][0],
-            "conversions": seen[channel][1], "p_conversion": p_conv, "p_conversion_without": p_without[channel],
-        })
+        out.append(
+            base
+            | {
+                "attribution_model": "markov",
+                "markov_order": order,
+                "channel": channel,
+                "weight": weight,
+                "removal_effect": effects[channel],
+                "shapley_value": None,
+                "journeys": seen[channel][0],
+                "conversions": seen[channel][1],
+                "p_conversion": p_conv,
+                "p_conversion_without": p_without[channel],
+            }
+        )
     values = shapley_values([(members, n) for members, converted, n in sets if converted], channels)
     for channel, weight in normalise(values).items():
-        out.append(base | {
-            "attribution_model": "shapley", "markov_order": None, "channel": channel, "weight": weight,
-            "removal_effect": None, "shapley_value": values[channel], "journeys": seen[channel][0],
-            "conversions": seen[channel][1],
-            "p_conversion": fit_conversions / fit_journeys if fit_journeys else None, "p_conversion_without": None,
-        })
+        out.append(
+            base
+            | {
+                "attribution_model": "shapley",
+                "markov_order": None,
+                "channel": channel,
+                "weight": weight,
+                "removal_effect": None,
+                "shapley_value": values[channel],
+                "journeys": seen[channel][0],
+                "conversions": seen[channel][1],
+                "p_conversion": fit_conversions / fit_journeys if fit_journeys else None,
+                "p_conversion_without": None,
+            }
+        )
     _write(con, pl.DataFrame(out, schema=SCHEMA), as_of, fit_start)
     ctx.document([TABLE])
     return len(out)
@@ -178,8 +226,11 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     as_of: date = params["as_of_date"]
     range_start = params.get("range_start", EARLIEST)
     con.execute(f"create or replace temp table __dd_inputs as {INPUTS_NOW}")
-    for name, column in (("__dd_identities", "identity"), ("__dd_scope_visitors", "visitor_id"),
-                         ("__dd_scope_crm", "customer_id")):
+    for name, column in (
+        ("__dd_identities", "identity"),
+        ("__dd_scope_visitors", "visitor_id"),
+        ("__dd_scope_crm", "customer_id"),
+    ):
         con.execute(f"create or replace temp table {name} ({column} varchar)")
     stored_as_of = ctx.stored(JOURNEYS, "as_of_date")
     if (
@@ -192,8 +243,11 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
         return False
     since = late_touches_start(con, JOURNEYS, range_start)
     # a journey's touches are never older than the look-back before the fit window
-    window = {"since": since, "end": as_of + timedelta(days=1),
-              "first": fit_start - timedelta(days=int(params.get("lookback_days", 60)))}
+    window = {
+        "since": since,
+        "end": as_of + timedelta(days=1),
+        "first": fit_start - timedelta(days=int(params.get("lookback_days", 60))),
+    }
     con.execute(
         f"""
         insert into __dd_identities
@@ -285,7 +339,9 @@ def _add_counts(con: duckdb.DuckDBPyConnection, steps: str, order: int, sign: in
     else:
         members = "bit_or(cast(1 as bigint) << cast(list_position($channels, channel) - 1 as bigint))"
         named = "array_to_string(list_filter($channels, lambda c, i: ((members >> (i - 1)) & 1) = 1), $sep)"
-    values = {"sep": SEP, "sign": sign} | ({"start": START, "conversion": CONVERSION, "null": NULL} if order == 1 else {})
+    values = {"sep": SEP, "sign": sign} | (
+        {"start": START, "conversion": CONVERSION, "null": NULL} if order == 1 else {}
+    )
     if len(channels) <= 62:
         values["channels"] = channels
     first_order = f"""
@@ -339,8 +395,15 @@ def _add_higher_order_edges(con: duckdb.DuckDBPyConnection, steps: str, order: i
         )
         select end_date, 'edge', a, b, null, $sign * count(*) from edges group by all
         """,
-        {"start": START, "conversion": CONVERSION, "null": NULL, "order": order, "back": order - 1, "sep": SEP,
-         "sign": sign},
+        {
+            "start": START,
+            "conversion": CONVERSION,
+            "null": NULL,
+            "order": order,
+            "back": order - 1,
+            "sep": SEP,
+            "sign": sign,
+        },
     )
 
 
@@ -354,34 +417,42 @@ def _snapshot_inputs(con: duckdb.DuckDBPyConnection) -> None:
 
 # bookkeeping, not a published table (no Pandera model: the publish checks would read every journey)
 COMMENTS = {
-    JOURNEYS: ("The steps of the journeys of the last data-driven fit (docs/metrics.md, Data-driven attribution), "
-               "kept so that the next run rebuilds only the journeys new data reached (docs/incremental.md).", {
-        "journey_kind": "0 converting (journey_id = order id), 1 a customer who never bought, 2 a web visitor of no customer",
-        "journey_id": "the first purchase order id, the customer key or the visitor id",
-        "identity": "converting journeys: the customer whose first purchase it is (the others belong to journey_id)",
-        "end_ts": "the first purchase, or the last touch: the journey is in every fit whose window holds it",
-        "converted": "whether the journey ends in a first purchase",
-        "step": "orders the steps of a journey (gaps where repeats of a channel were dropped)",
-        "channel": "the channel of the step",
-        "previous_channel": "the channel of the step before (NULL at the first step)",
-    }),
-    COUNTS: ("The journeys of meta.journey_steps counted per day of journey end: what the fit adds up over its "
-             "window.", {
-        "end_date": "the day the journeys end (first purchase or last touch)",
-        "kind": "set: journeys per set of distinct channels and outcome; edge: a Markov transition from a to b",
-        "a": "the set of channels, or the state left (channels joined by the unit separator)",
-        "b": "the state entered (NULL for a set)",
-        "converted": "sets: whether the journeys converted",
-        "n": "journeys (set) or transitions taken (edge)",
-    }),
-    INPUTS: ("What meta.journeys was built from besides the touches: CRM ids and web visitors of the identity "
-             "graph with their customer, and first purchases; a run rebuilds the journeys of whatever changed.", {
-        "input": "crm, visitor or first_purchase",
-        "value": "the CRM id, the visitor id or the order id",
-        "customer_key": "the customer it belongs to",
-        "ts": "first purchases: the order time",
-        "channel": "first purchases: the channel of the order own UTM tags (NULL without tags)",
-    }),
+    JOURNEYS: (
+        "The steps of the journeys of the last data-driven fit (docs/metrics.md, Data-driven attribution), "
+        "kept so that the next run rebuilds only the journeys new data reached (docs/incremental.md).",
+        {
+            "journey_kind": "0 converting (journey_id = order id), 1 a customer who never bought, 2 a web visitor of no customer",
+            "journey_id": "the first purchase order id, the customer key or the visitor id",
+            "identity": "converting journeys: the customer whose first purchase it is (the others belong to journey_id)",
+            "end_ts": "the first purchase, or the last touch: the journey is in every fit whose window holds it",
+            "converted": "whether the journey ends in a first purchase",
+            "step": "orders the steps of a journey (gaps where repeats of a channel were dropped)",
+            "channel": "the channel of the step",
+            "previous_channel": "the channel of the step before (NULL at the first step)",
+        },
+    ),
+    COUNTS: (
+        "The journeys of meta.journey_steps counted per day of journey end: what the fit adds up over its window.",
+        {
+            "end_date": "the day the journeys end (first purchase or last touch)",
+            "kind": "set: journeys per set of distinct channels and outcome; edge: a Markov transition from a to b",
+            "a": "the set of channels, or the state left (channels joined by the unit separator)",
+            "b": "the state entered (NULL for a set)",
+            "converted": "sets: whether the journeys converted",
+            "n": "journeys (set) or transitions taken (edge)",
+        },
+    ),
+    INPUTS: (
+        "What meta.journeys was built from besides the touches: CRM ids and web visitors of the identity "
+        "graph with their customer, and first purchases; a run rebuilds the journeys of whatever changed.",
+        {
+            "input": "crm, visitor or first_purchase",
+            "value": "the CRM id, the visitor id or the order id",
+            "customer_key": "the customer it belongs to",
+            "ts": "first purchases: the order time",
+            "channel": "first purchases: the channel of the order own UTM tags (NULL without tags)",
+        },
+    ),
 }
 
 
@@ -449,8 +520,10 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
 def _log_write(con: duckdb.DuckDBPyConnection, window_start: date) -> None:
     """The same log the incremental SQL models keep (pipelines/transform/state.py: store_state)."""
     con.execute("create schema if not exists meta")
-    con.execute("create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    con.execute(
+        "create table if not exists meta.model_writes (table_name varchar, window_start date, written_at timestamp)"
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
     con.execute("insert into meta.model_writes values (?, ?, ?)", [TABLE, window_start, now])
 
 
@@ -514,4 +587,3 @@ def normalise(values: dict[str, float]) -> dict[str, float]:
     """Weights summing to 1; all 0 when nothing has a positive value (credits then fall back to linear)."""
     total = sum(v for v in values.values() if v > 0)
     return {c: (max(v, 0.0) / total if total > 0 else 0.0) for c, v in values.items()}
-

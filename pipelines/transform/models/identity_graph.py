@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 
-
 from pipelines.core.db import scalar
 from pipelines.transform.context import ModelContext
 
@@ -100,7 +99,9 @@ def materialize(ctx: ModelContext) -> int:
            from __id_links anti join __id_common using (identifier)"""
     )
     # the first round for free: each identifier starts at the smallest hub of its combinations
-    con.execute("create or replace temp table __id_labels as select identifier, min(hub) as label from __id_star group by identifier")
+    con.execute(
+        "create or replace temp table __id_labels as select identifier, min(hub) as label from __id_star group by identifier"
+    )
     jump = "least(propagated.label, jumped.label)" if POINTER_JUMPING else "propagated.label"
     rounds = 0
     # Settled already when every combination's identifiers share one label: components are connected

@@ -57,7 +57,11 @@ def _bgnbd_nll(log_params, x, t_x, T, w, xu, inv, wx):
     ll = (wx * ll_x).sum() + total * r * np.log(alpha) + (w * (top + log_sum)).sum()
     w4 = np.exp(A4 - top - log_sum)  # share of the "dropped out after the last purchase" term
     w3 = 1.0 - w4
-    d_r = (wx * (digamma(r + xu) - digamma(r))).sum() + total * np.log(alpha) - (w * (w3 * log_alpha_T + w4 * log_alpha_tx)).sum()
+    d_r = (
+        (wx * (digamma(r + xu) - digamma(r))).sum()
+        + total * np.log(alpha)
+        - (w * (w3 * log_alpha_T + w4 * log_alpha_tx)).sum()
+    )
     d_alpha = total * r / alpha - (w * (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))).sum()
     d_a = (wx * (digamma(a + b) - digamma(a + b + xu))).sum() + (w * w4).sum() / a
     d_b = (wx * (digamma(a + b) + digamma(b + xu) - digamma(b) - digamma(a + b + xu))).sum() - (w * w4 / b_x1).sum()
@@ -87,7 +91,7 @@ def fit_bgnbd(frequency, recency, tenure, weights=None, start: dict[str, float] 
     args = (x, t_x * scale, T * scale, w, *_by_frequency(x, w))
     result = _minimize(_bgnbd_nll, 4, args, start)
     r, alpha, a, b = np.exp(result.x)
-    return _finish(result, dict(zip(names, (r, alpha / scale, a, b))))
+    return _finish(result, dict(zip(names, (r, alpha / scale, a, b), strict=False)))
 
 
 def bgnbd_expected_purchases(params: dict[str, float], t, x, t_x, T):
@@ -127,7 +131,8 @@ def _gg_nll(log_params, x, m, w, xu, inv, wx, log_m_sums):
     log_xm_v = np.log(x * m + v)
     ll = (
         (wx * (gammaln(pxu + q) - gammaln(pxu) - gammaln(q) + q * np.log(v) + pxu * np.log(xu))).sum()
-        + p * sum_wx_log_m - sum_w_log_m
+        + p * sum_wx_log_m
+        - sum_w_log_m
         - (w * (p * x + q) * log_xm_v).sum()
     )
     d_p = (wx * xu * (digamma(pxu + q) - digamma(pxu) + np.log(xu))).sum() + sum_wx_log_m - (w * x * log_xm_v).sum()
@@ -157,7 +162,13 @@ def fit_gamma_gamma(frequency, monetary_value, weights=None, start: dict[str, fl
     p, q, v = np.exp(result.x)
     fit = _finish(result, {"p": p, "q": q, "v": v / scale})
     if fit.converged and not q > 1:
-        return Fit(fit.params, False, f"q = {q:.4g} <= 1: no finite mean value per purchase", fit.log_likelihood, fit.iterations)
+        return Fit(
+            fit.params,
+            False,
+            f"q = {q:.4g} <= 1: no finite mean value per purchase",
+            fit.log_likelihood,
+            fit.iterations,
+        )
     return fit
 
 
@@ -182,8 +193,15 @@ def _start(params: dict[str, float] | None, names, scales: dict[str, float]):
 
 def _minimize(function, size: int, args, start=None):
     def run(x0):
-        return minimize(function, x0=x0, args=args, jac=True, method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * size,
-                        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+        return minimize(
+            function,
+            x0=x0,
+            args=args,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * size,
+            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+        )
 
     default = np.full(size, 0.1)
     result = run(default if start is None else start)

@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.core.db import scalar
+from pipelines.transform.context import ModelContext
 from pipelines.transform.models.ltv_models import (
     Fit,
     bgnbd_expected_purchases,
@@ -36,7 +37,6 @@ from pipelines.transform.models.ltv_models import (
     fit_bgnbd,
     fit_gamma_gamma,
 )
-from pipelines.transform.context import ModelContext
 
 HORIZONS = (1, 3, 6, 12, 24)  # months; the columns of marts.customer_ltv_predicted and channel_ltv
 BACKTEST_MONTHS = 6
@@ -44,12 +44,26 @@ POOLED = "pooled"
 TABLES = ("marts.customer_ltv_predicted", "quality.ltv_fits", "quality.ltv_backtest")
 
 _FIT_SCHEMA = {
-    "purpose": pl.String, "summary_as_of": pl.Date, "fit": pl.String, "customers": pl.Int64,
-    "repeat_customers": pl.Int64, "value_customers": pl.Int64, "status": pl.String, "fit_used": pl.String,
-    "bgnbd_converged": pl.Boolean, "gamma_gamma_converged": pl.Boolean,
-    "r": pl.Float64, "alpha": pl.Float64, "a": pl.Float64, "b": pl.Float64,
-    "p": pl.Float64, "q": pl.Float64, "v": pl.Float64,
-    "bgnbd_log_likelihood": pl.Float64, "gamma_gamma_log_likelihood": pl.Float64, "message": pl.String,
+    "purpose": pl.String,
+    "summary_as_of": pl.Date,
+    "fit": pl.String,
+    "customers": pl.Int64,
+    "repeat_customers": pl.Int64,
+    "value_customers": pl.Int64,
+    "status": pl.String,
+    "fit_used": pl.String,
+    "bgnbd_converged": pl.Boolean,
+    "gamma_gamma_converged": pl.Boolean,
+    "r": pl.Float64,
+    "alpha": pl.Float64,
+    "a": pl.Float64,
+    "b": pl.Float64,
+    "p": pl.Float64,
+    "q": pl.Float64,
+    "v": pl.Float64,
+    "bgnbd_log_likelihood": pl.Float64,
+    "gamma_gamma_log_likelihood": pl.Float64,
+    "message": pl.String,
 }
 
 
@@ -70,8 +84,7 @@ def materialize(ctx: ModelContext) -> int:
 
     fits = pl.DataFrame(forecast_rows + backtest_rows, schema=_FIT_SCHEMA)  # noqa: F841 (read by DuckDB)
     con.execute(
-        "create or replace table quality.ltv_fits as select * from fits "
-        "order by purpose desc, fit = 'pooled' desc, fit"
+        "create or replace table quality.ltv_fits as select * from fits order by purpose desc, fit = 'pooled' desc, fit"
     )
     for temp in ("__ltv_summary", "__ltv_backtest_summary", "__ltv_combos", "__ltv_assign", "__ltv_backtest_combos"):
         con.execute(f"drop table if exists {temp}")
@@ -128,10 +141,19 @@ def _fit_groups(con, summary: str, minimum: int, purpose: str, summary_as_of: da
 
     def fit(h: pl.DataFrame, v: pl.DataFrame, start: GroupFit | None = None) -> GroupFit:
         return GroupFit(
-            fit_bgnbd(h["x"].to_numpy(), h["t_x"].to_numpy(), h["T"].to_numpy(), h["w"].to_numpy(),
-                      start=start.bg.params if start and start.bg.converged else None),
-            fit_gamma_gamma(v["x"].to_numpy(), v["m"].to_numpy(), v["w"].to_numpy(),
-                            start=start.gg.params if start and start.gg.converged else None),
+            fit_bgnbd(
+                h["x"].to_numpy(),
+                h["t_x"].to_numpy(),
+                h["T"].to_numpy(),
+                h["w"].to_numpy(),
+                start=start.bg.params if start and start.bg.converged else None,
+            ),
+            fit_gamma_gamma(
+                v["x"].to_numpy(),
+                v["m"].to_numpy(),
+                v["w"].to_numpy(),
+                start=start.gg.params if start and start.gg.converged else None,
+            ),
         )
 
     # pooled: the same rows over all channels, identical histories merged (fewer rows, same likelihood)
@@ -140,19 +162,40 @@ def _fit_groups(con, summary: str, minimum: int, purpose: str, summary_as_of: da
         values.group_by("x", "m").agg(pl.col("w").sum()).sort("x", "m"),
     )
     totals = sizes.select(pl.col("customers", "repeat_customers", "value_customers").sum()).row(0)
-    rows = [_fit_row(purpose, summary_as_of, POOLED, totals, "fitted" if pooled.usable else "not_converged", POOLED, pooled)]
+    rows = [
+        _fit_row(purpose, summary_as_of, POOLED, totals, "fitted" if pooled.usable else "not_converged", POOLED, pooled)
+    ]
     chosen: dict[str, tuple[str, GroupFit]] = {}
     for channel, customers, repeaters, valued in sizes.iter_rows():
         if customers < minimum:
-            rows.append(_fit_row(purpose, summary_as_of, channel, (customers, repeaters, valued), "too_small", POOLED, None,
-                                 f"{customers} customers < ltv.min_customers_per_fit = {minimum}: the pooled fit is used"))
+            rows.append(
+                _fit_row(
+                    purpose,
+                    summary_as_of,
+                    channel,
+                    (customers, repeaters, valued),
+                    "too_small",
+                    POOLED,
+                    None,
+                    f"{customers} customers < ltv.min_customers_per_fit = {minimum}: the pooled fit is used",
+                )
+            )
             chosen[channel] = (POOLED, pooled)
             continue
         # a channel's fit starts from the pooled optimum: fewer iterations, the same maximum
         own = fit(histories.filter(pl.col("channel") == channel), values.filter(pl.col("channel") == channel), pooled)
         used = channel if own.usable else POOLED
-        rows.append(_fit_row(purpose, summary_as_of, channel, (customers, repeaters, valued),
-                             "fitted" if own.usable else "not_converged", used, own))
+        rows.append(
+            _fit_row(
+                purpose,
+                summary_as_of,
+                channel,
+                (customers, repeaters, valued),
+                "fitted" if own.usable else "not_converged",
+                used,
+                own,
+            )
+        )
         chosen[channel] = (used, own if own.usable else pooled)
     return rows, chosen
 
@@ -172,9 +215,16 @@ def _fit_row(purpose, summary_as_of, name, counts, status, used, group: GroupFit
         if status == "not_converged" and name == POOLED:
             message += "; customers that need the pooled fit get no prediction"
     return {
-        "purpose": purpose, "summary_as_of": summary_as_of, "fit": name, "customers": int(customers),
-        "repeat_customers": int(repeaters), "value_customers": int(valued), "status": status, "fit_used": used,
-        "bgnbd_converged": bg.converged if bg else None, "gamma_gamma_converged": gg.converged if gg else None,
+        "purpose": purpose,
+        "summary_as_of": summary_as_of,
+        "fit": name,
+        "customers": int(customers),
+        "repeat_customers": int(repeaters),
+        "value_customers": int(valued),
+        "status": status,
+        "fit_used": used,
+        "bgnbd_converged": bg.converged if bg else None,
+        "gamma_gamma_converged": gg.converged if gg else None,
         **{k: number(bg.params[k]) if bg else None for k in ("r", "alpha", "a", "b")},
         **{k: number(gg.params[k]) if gg else None for k in ("p", "q", "v")},
         "bgnbd_log_likelihood": number(bg.log_likelihood) if bg else None,
@@ -187,7 +237,11 @@ def _assign(con, fits: dict[str, tuple[str, GroupFit]]) -> None:
     """__ltv_assign(channel, fit_used, p, q, v): the Gamma-Gamma parameters each channel's customers use
     (NULL when that fit is unusable)."""
     rows = [
-        {"channel": channel, "fit_used": used, **({k: g.gg.params[k] for k in ("p", "q", "v")} if g.usable else dict.fromkeys("pqv"))}
+        {
+            "channel": channel,
+            "fit_used": used,
+            **({k: g.gg.params[k] for k in ("p", "q", "v")} if g.usable else dict.fromkeys("pqv")),
+        }
         for channel, (used, g) in sorted(fits.items())
     ]
     assign = pl.DataFrame(  # noqa: F841 (read by DuckDB)
@@ -197,9 +251,7 @@ def _assign(con, fits: dict[str, tuple[str, GroupFit]]) -> None:
 
 
 def _combos(con, summary: str) -> pl.DataFrame:
-    return con.sql(
-        f"select channel, frequency, recency, tenure from {summary} group by all order by all"
-    ).pl()
+    return con.sql(f"select channel, frequency, recency, tenure from {summary} group by all order by all").pl()
 
 
 def _per_fit(combos: pl.DataFrame, fits, compute) -> dict[str, np.ndarray]:
@@ -242,7 +294,10 @@ def _forecast_combos(con, fits, as_of: date) -> None:
     columns = ["p_alive", *(f"expected_orders_{h}m" for h in HORIZONS), *(f"orders_to_horizon_{h}" for h in HORIZONS)]
     values = _per_fit(combos, fits, compute)
     frame = combos.with_columns(  # noqa: F841 (read by DuckDB)
-        [pl.Series(name, values.get(name, np.full(len(combos), np.nan)), dtype=pl.Float64).fill_nan(None) for name in columns]
+        [
+            pl.Series(name, values.get(name, np.full(len(combos), np.nan)), dtype=pl.Float64).fill_nan(None)
+            for name in columns
+        ]
     )
     con.execute("create or replace temp table __ltv_combos as select * from frame")
 
@@ -287,7 +342,9 @@ def _backtest(con, fits, backtest_from: date, as_of: date) -> None:
 
     values = _per_fit(combos, fits, compute)
     frame = combos.with_columns(  # noqa: F841 (read by DuckDB)
-        pl.Series("predicted_orders", values.get("predicted_orders", np.full(len(combos), np.nan)), dtype=pl.Float64).fill_nan(None)
+        pl.Series(
+            "predicted_orders", values.get("predicted_orders", np.full(len(combos), np.nan)), dtype=pl.Float64
+        ).fill_nan(None)
     )
     con.execute("create or replace temp table __ltv_backtest_combos as select * from frame")
     per_order = (
