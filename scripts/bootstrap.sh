@@ -16,3 +16,11 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
   touch "$stamp"
 fi
+# the project itself, editable (no copy: the work tree is the code), for the `acquisition` command and
+# `python -m pipelines` from any folder; built with the pinned setuptools of requirements-build.lock
+stamp=".venv/.installed-project-$(cat pyproject.toml requirements-build.lock | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-build.lock
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+  touch "$stamp"
+fi

@@ -9,6 +9,8 @@ import dagster as dg
 from pipelines.core.config import load_config
 from pipelines.core.periods import EARLIEST, LATEST
 
+# who answers for every asset (the Dagster UI shows it, alerts can route by it)
+OWNERS = ["team:acquisition-analytics"]
 POOL = "warehouse"  # every warehouse-writing step runs in this pool (limit 1 in dagster.yaml)
 
 monthly = dg.MonthlyPartitionsDefinition(

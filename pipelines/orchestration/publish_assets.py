@@ -18,7 +18,7 @@ from pipelines.core.table_comments import document_tables
 from pipelines.ingest.folders import raw_folder_warnings
 from pipelines.ingest.raw_tables import SOURCES
 from pipelines.orchestration.metadata import model_column_schema, table_metadata
-from pipelines.orchestration.partitions import POOL, monthly, run_window, single_run
+from pipelines.orchestration.partitions import OWNERS, POOL, monthly, run_window, single_run
 from pipelines.orchestration.raw_assets import raw_assets
 from pipelines.orchestration.resources import WarehouseResource
 from pipelines.orchestration.sql_assets import sql_assets
@@ -77,6 +77,7 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
 
 
 @dg.asset(
+    owners=OWNERS,
     key=BUILD_INFO_KEY,
     deps=[a.key for a in raw_assets + sql_assets],
     group_name="publish",
@@ -107,6 +108,7 @@ BLOCKING_CHECKS = len([c for c in CHECKS for _ in c.guards]) + len(SCHEMA_CHECKS
 
 
 @dg.asset(
+    owners=OWNERS,
     key=KEY,
     deps=[BUILD_INFO_KEY],
     group_name="publish",

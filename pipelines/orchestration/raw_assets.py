@@ -17,7 +17,7 @@ from pipelines.ingest.load import ingest_source
 from pipelines.ingest.raw_tables import SOURCES
 from pipelines.ingest.rules import Bounds, IngestError
 from pipelines.orchestration.metadata import raw_column_schema, table_metadata
-from pipelines.orchestration.partitions import POOL, monthly, single_run
+from pipelines.orchestration.partitions import OWNERS, POOL, monthly, single_run
 from pipelines.orchestration.resources import WarehouseResource
 from pipelines.publish.checks import check_results, check_specs, evaluate
 from schemas import inputs
@@ -29,6 +29,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
     model = inputs.INPUT_MODELS[source]
 
     @dg.asset(
+        owners=OWNERS,
         key=key,
         group_name="raw",
         partitions_def=monthly,

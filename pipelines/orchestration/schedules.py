@@ -35,7 +35,9 @@ def build_nightly_schedule(job, config: Config | None = None) -> dg.ScheduleDefi
         job=job,
         cron_schedule=config.schedule_cron,
         execution_timezone=config.schedule_timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        # stopped until a person starts it (UI or `dagster schedule start nightly_refresh`), as Dagster's
+        # convention is: loading the definitions never starts writing a warehouse by itself
+        default_status=dg.DefaultScheduleStatus.STOPPED,
         description=f"Refreshes the current month nightly, and the previous one during the first "
         f"{config.late_data_days} days of a month.",
     )

@@ -8,7 +8,7 @@ import dagster as dg
 from pipelines.core.faults import pause_point
 from pipelines.core.table_comments import document_tables, published_models
 from pipelines.orchestration.metadata import model_column_schema, table_metadata
-from pipelines.orchestration.partitions import POOL, monthly, run_window, single_run
+from pipelines.orchestration.partitions import OWNERS, POOL, monthly, run_window, single_run
 from pipelines.orchestration.resources import WarehouseResource
 from pipelines.publish.checks import check_results, check_specs, evaluate
 from pipelines.transform.fx import check_fx
@@ -46,6 +46,7 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
     schema = model_column_schema(model.table)
 
     @dg.asset(
+        owners=OWNERS,
         key=key,
         deps=[_key(ref) for ref in sorted(model.refs) if not ref.startswith(("config.", "quality.", "meta."))],
         group_name=model.schema,

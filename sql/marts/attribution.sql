@@ -4,10 +4,11 @@
 -- eight models cost one stored row per touch. A filter on first_purchase_ts or attribution_model reaches
 -- the stored table (the models are a constant list crossed with it).
 with models as (
-    select * from (values
+    select * from (
+        values
         ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based'),
         ('markov'), ('shapley')
-    ) as m(attribution_model)
+    ) as m (attribution_model)
 ),
 
 long as (

@@ -59,10 +59,11 @@ web_touches as (
         customer_touches.referrer_host,
         customer_touches.click_id_type
     from first_purchases
-    join customer_touches
-        on customer_touches.customer_key = first_purchases.customer_key
-        and customer_touches.ts <= first_purchases.first_purchase_ts
-        and customer_touches.ts >= first_purchases.first_purchase_ts - to_days(cast($lookback_days as integer))
+    inner join customer_touches
+        on
+            customer_touches.customer_key = first_purchases.customer_key
+            and customer_touches.ts <= first_purchases.first_purchase_ts
+            and customer_touches.ts >= first_purchases.first_purchase_ts - to_days(cast($lookback_days as integer))
 ),
 
 order_touches as (

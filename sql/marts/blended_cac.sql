@@ -50,10 +50,14 @@ costs_by_period as (
         date_trunc(grains.period_grain, costs_daily.date)::date as period_start,
         coalesce(exact_sum(case when costs_daily.channel is not null then costs_daily.amount end), 0) as direct_costs,
         coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'orders' then costs_daily.amount end), 0) as by_orders,
-        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'new_customers' then costs_daily.amount end), 0) as by_new_customers,
+        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'new_customers' then costs_daily.amount end), 0)
+            as by_new_customers,
         coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation = 'spend' then costs_daily.amount end), 0) as by_spend,
         -- 'none' and any rule the pipeline does not know: allocated to no channel
-        coalesce(exact_sum(case when costs_daily.channel is null and costs_daily.allocation not in ('orders', 'new_customers', 'spend') then costs_daily.amount end), 0) as by_none
+        coalesce(
+            exact_sum(case when costs_daily.channel is null and costs_daily.allocation not in ('orders', 'new_customers', 'spend') then costs_daily.amount end),
+            0
+        ) as by_none
     from costs_daily
     cross join grains
     group by all

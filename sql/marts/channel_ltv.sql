@@ -143,11 +143,16 @@ predictions as (
         totals.cohort_month,
         totals.channel,
         totals.attribution_model,
-        coalesce(totals.ltv_margin_1, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_1) / totals.customers end) as ltv_margin_1_predicted,
-        coalesce(totals.ltv_margin_3, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_3) / totals.customers end) as ltv_margin_3_predicted,
-        coalesce(totals.ltv_margin_6, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_6) / totals.customers end) as ltv_margin_6_predicted,
-        coalesce(totals.ltv_margin_12, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_12) / totals.customers end) as ltv_margin_12_predicted,
-        coalesce(totals.ltv_margin_24, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_24) / totals.customers end) as ltv_margin_24_predicted
+        coalesce(totals.ltv_margin_1, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_1) / totals.customers end)
+            as ltv_margin_1_predicted,
+        coalesce(totals.ltv_margin_3, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_3) / totals.customers end)
+            as ltv_margin_3_predicted,
+        coalesce(totals.ltv_margin_6, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_6) / totals.customers end)
+            as ltv_margin_6_predicted,
+        coalesce(totals.ltv_margin_12, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_12) / totals.customers end)
+            as ltv_margin_12_predicted,
+        coalesce(totals.ltv_margin_24, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_24) / totals.customers end)
+            as ltv_margin_24_predicted
     from totals
     left join expected using (cohort_month, channel, attribution_model)
 ),
@@ -164,15 +169,16 @@ payback_predicted as (
             as crossing_month
     from predictions
     inner join cac using (cohort_month, channel, attribution_model)
-    cross join lateral (
-        select unnest([
-            {'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': predictions.ltv_margin_1_predicted},
-            {'h0': 1, 'v0': predictions.ltv_margin_1_predicted, 'h1': 3, 'v1': predictions.ltv_margin_3_predicted},
-            {'h0': 3, 'v0': predictions.ltv_margin_3_predicted, 'h1': 6, 'v1': predictions.ltv_margin_6_predicted},
-            {'h0': 6, 'v0': predictions.ltv_margin_6_predicted, 'h1': 12, 'v1': predictions.ltv_margin_12_predicted},
-            {'h0': 12, 'v0': predictions.ltv_margin_12_predicted, 'h1': 24, 'v1': predictions.ltv_margin_24_predicted}
-        ], recursive := true)
-    ) as segment
+    cross join
+        lateral (
+            select unnest([
+                { 'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': predictions.ltv_margin_1_predicted },
+                { 'h0': 1, 'v0': predictions.ltv_margin_1_predicted, 'h1': 3, 'v1': predictions.ltv_margin_3_predicted },
+                { 'h0': 3, 'v0': predictions.ltv_margin_3_predicted, 'h1': 6, 'v1': predictions.ltv_margin_6_predicted },
+                { 'h0': 6, 'v0': predictions.ltv_margin_6_predicted, 'h1': 12, 'v1': predictions.ltv_margin_12_predicted },
+                { 'h0': 12, 'v0': predictions.ltv_margin_12_predicted, 'h1': 24, 'v1': predictions.ltv_margin_24_predicted }
+            ], recursive := true)
+        ) as segment
     where segment.v0 < cac.cac_full - 1e-9 and segment.v1 >= cac.cac_full - 1e-9
     group by all
 ),

@@ -8,10 +8,11 @@ with grains as (
 ),
 
 models as (
-    select * from (values
+    select * from (
+        values
         ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based'),
         ('markov'), ('shapley')
-    ) as m(attribution_model)
+    ) as m (attribution_model)
 ),
 
 orders as (
@@ -26,20 +27,21 @@ attribution as (
         attribution.credit,
         first_purchases.revenue
     from marts.attribution
-    join marts.first_purchases on first_purchases.order_id = attribution.order_id
+    inner join marts.first_purchases on first_purchases.order_id = attribution.order_id
     where attribution.first_purchase_ts >= $rewrite_start
 ),
 
 ad_spend as (
     select ad_spend.date, channel_map.channel, ad_spend.spend, ad_spend.impressions, ad_spend.clicks
     from staging.ad_spend
-    join staging.channel_map
-        on channel_map.source is not distinct from ad_spend.source
-        and channel_map.medium is not distinct from ad_spend.medium
-        and channel_map.campaign is not distinct from ad_spend.campaign
-        and channel_map.referrer_host is null
-        and channel_map.click_id_type is null
-        and channel_map.platform is not distinct from ad_spend.platform
+    inner join staging.channel_map
+        on
+            channel_map.source is not distinct from ad_spend.source
+            and channel_map.medium is not distinct from ad_spend.medium
+            and channel_map.campaign is not distinct from ad_spend.campaign
+            and channel_map.referrer_host is null
+            and channel_map.click_id_type is null
+            and channel_map.platform is not distinct from ad_spend.platform
     where ad_spend.date >= $rewrite_start
 ),
 

@@ -48,7 +48,7 @@ bounds as (
                     then (date_trunc('month', $as_of_date::date) + to_months(1))::date
                 else date_trunc('month', $as_of_date::date)::date
             end as window_end_exclusive
-    )
+    ) as as_of_month
 ),
 
 cohorts as (
@@ -95,11 +95,16 @@ pooled as (
         exact_sum(active_customer_months) as active_customer_months,
         exact_sum(repeat_customers) as repeat_customers,
         -- predicted LTV at h over all the window's cohorts; unknown if one cohort's prediction is
-        case when count(ltv_margin_1_predicted) = count(*) then exact_sum(ltv_margin_1_predicted * customers) / exact_sum(customers) end as ltv_margin_1_predicted,
-        case when count(ltv_margin_3_predicted) = count(*) then exact_sum(ltv_margin_3_predicted * customers) / exact_sum(customers) end as ltv_margin_3_predicted,
-        case when count(ltv_margin_6_predicted) = count(*) then exact_sum(ltv_margin_6_predicted * customers) / exact_sum(customers) end as ltv_margin_6_predicted,
-        case when count(ltv_margin_12_predicted) = count(*) then exact_sum(ltv_margin_12_predicted * customers) / exact_sum(customers) end as ltv_margin_12_predicted,
-        case when count(ltv_margin_24_predicted) = count(*) then exact_sum(ltv_margin_24_predicted * customers) / exact_sum(customers) end as ltv_margin_24_predicted
+        case when count(ltv_margin_1_predicted) = count(*) then exact_sum(ltv_margin_1_predicted * customers) / exact_sum(customers) end
+            as ltv_margin_1_predicted,
+        case when count(ltv_margin_3_predicted) = count(*) then exact_sum(ltv_margin_3_predicted * customers) / exact_sum(customers) end
+            as ltv_margin_3_predicted,
+        case when count(ltv_margin_6_predicted) = count(*) then exact_sum(ltv_margin_6_predicted * customers) / exact_sum(customers) end
+            as ltv_margin_6_predicted,
+        case when count(ltv_margin_12_predicted) = count(*) then exact_sum(ltv_margin_12_predicted * customers) / exact_sum(customers) end
+            as ltv_margin_12_predicted,
+        case when count(ltv_margin_24_predicted) = count(*) then exact_sum(ltv_margin_24_predicted * customers) / exact_sum(customers) end
+            as ltv_margin_24_predicted
     from cohorts
     group by all
 ),
@@ -111,7 +116,7 @@ older as (
         channel_ltv.attribution_model,
         exact_sum(channel_ltv.customers) as customers_older_cohorts,
         exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers)
-            / nullif(exact_sum(case when channel_ltv.ltv_margin_12 is not null then channel_ltv.customers end), 0)
+        / nullif(exact_sum(case when channel_ltv.ltv_margin_12 is not null then channel_ltv.customers end), 0)
             as ltv_margin_12_older_cohorts
     from channel_ltv
     cross join bounds
@@ -138,10 +143,11 @@ curve as (
         cohort_ltv.attribution_model,
         cohort_ltv.month_index,
         exact_sum(cohort_ltv.cum_margin_per_customer * cohort_ltv.cohort_customers)
-            / exact_sum(cohort_ltv.cohort_customers) as cum_margin_per_customer
+        / exact_sum(cohort_ltv.cohort_customers) as cum_margin_per_customer
     from cohort_ltv
     cross join bounds
-    where cohort_ltv.cohort_month between bounds.window_start and bounds.window_end
+    where
+        cohort_ltv.cohort_month between bounds.window_start and bounds.window_end
         and cohort_ltv.month_complete
     group by all
 ),
@@ -197,15 +203,16 @@ payback_predicted as (
             as crossing_month
     from pooled
     inner join costs using (channel, attribution_model)
-    cross join lateral (
-        select unnest([
-            {'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': pooled.ltv_margin_1_predicted},
-            {'h0': 1, 'v0': pooled.ltv_margin_1_predicted, 'h1': 3, 'v1': pooled.ltv_margin_3_predicted},
-            {'h0': 3, 'v0': pooled.ltv_margin_3_predicted, 'h1': 6, 'v1': pooled.ltv_margin_6_predicted},
-            {'h0': 6, 'v0': pooled.ltv_margin_6_predicted, 'h1': 12, 'v1': pooled.ltv_margin_12_predicted},
-            {'h0': 12, 'v0': pooled.ltv_margin_12_predicted, 'h1': 24, 'v1': pooled.ltv_margin_24_predicted}
-        ], recursive := true)
-    ) as segment
+    cross join
+        lateral (
+            select unnest([
+                { 'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': pooled.ltv_margin_1_predicted },
+                { 'h0': 1, 'v0': pooled.ltv_margin_1_predicted, 'h1': 3, 'v1': pooled.ltv_margin_3_predicted },
+                { 'h0': 3, 'v0': pooled.ltv_margin_3_predicted, 'h1': 6, 'v1': pooled.ltv_margin_6_predicted },
+                { 'h0': 6, 'v0': pooled.ltv_margin_6_predicted, 'h1': 12, 'v1': pooled.ltv_margin_12_predicted },
+                { 'h0': 12, 'v0': pooled.ltv_margin_12_predicted, 'h1': 24, 'v1': pooled.ltv_margin_24_predicted }
+            ], recursive := true)
+        ) as segment
     where segment.v0 < costs.cac_full - 1e-9 and segment.v1 >= costs.cac_full - 1e-9
     group by all
 ),

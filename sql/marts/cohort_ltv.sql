@@ -50,7 +50,8 @@ refund_months as (
         exact_sum(coalesce(orders.refund_margin, 0)) as refund_margin
     from orders
     cross join as_of
-    where orders.refunded_at is not null
+    where
+        orders.refunded_at is not null
         and orders.order_ts::date <= as_of.as_of_date
         and orders.refunded_at::date <= as_of.as_of_date
     group by all

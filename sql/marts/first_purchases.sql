@@ -30,4 +30,4 @@ select
     orders.channel as order_channel,
     main_channel.touch_count
 from orders
-join main_channel on main_channel.order_id = orders.order_id
+inner join main_channel on main_channel.order_id = orders.order_id

@@ -61,10 +61,11 @@ select
     with_margin.currency,
     with_margin.fx_rate
 from with_margin
-join channel_map
-    on channel_map.source is not distinct from with_margin.source
-    and channel_map.medium is not distinct from with_margin.medium
-    and channel_map.campaign is not distinct from with_margin.campaign
-    and channel_map.referrer_host is null
-    and channel_map.click_id_type is null
-    and channel_map.platform is null
+inner join channel_map
+    on
+        channel_map.source is not distinct from with_margin.source
+        and channel_map.medium is not distinct from with_margin.medium
+        and channel_map.campaign is not distinct from with_margin.campaign
+        and channel_map.referrer_host is null
+        and channel_map.click_id_type is null
+        and channel_map.platform is null

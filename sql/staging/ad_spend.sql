@@ -42,8 +42,9 @@ converted as (
         case when cleaned.currency = $reporting_currency then 1.0 else fx_rates.rate end as fx_rate
     from cleaned
     asof left join fx_rates
-        on fx_rates.currency = cleaned.currency
-        and cleaned.date >= fx_rates.date
+        on
+            fx_rates.currency = cleaned.currency
+            and cleaned.date >= fx_rates.date
 )
 
 select

@@ -41,13 +41,14 @@ matches as (
         rules.priority,
         rules.channel
     from combinations
-    join rules
-        on (rules.source_regex is null or regexp_matches(combinations.source, rules.source_regex))
-        and (rules.medium_regex is null or regexp_matches(combinations.medium, rules.medium_regex))
-        and (rules.campaign_regex is null or regexp_matches(combinations.campaign, rules.campaign_regex))
-        and (rules.referrer_regex is null or regexp_matches(combinations.referrer_host, rules.referrer_regex))
-        and (rules.click_id_regex is null or regexp_matches(combinations.click_id_type, rules.click_id_regex))
-        and (rules.platform_regex is null or regexp_matches(combinations.platform, rules.platform_regex))
+    inner join rules
+        on
+            (rules.source_regex is null or regexp_matches(combinations.source, rules.source_regex))
+            and (rules.medium_regex is null or regexp_matches(combinations.medium, rules.medium_regex))
+            and (rules.campaign_regex is null or regexp_matches(combinations.campaign, rules.campaign_regex))
+            and (rules.referrer_regex is null or regexp_matches(combinations.referrer_host, rules.referrer_regex))
+            and (rules.click_id_regex is null or regexp_matches(combinations.click_id_type, rules.click_id_regex))
+            and (rules.platform_regex is null or regexp_matches(combinations.platform, rules.platform_regex))
 ),
 
 winners as (
@@ -70,16 +71,18 @@ select
     case
         when winners.channel is not null then winners.channel
         -- nothing that says where the visit came from: typed in, bookmarked, untagged
-        when combinations.source is null and combinations.medium is null and combinations.referrer_host is null
+        when
+            combinations.source is null and combinations.medium is null and combinations.referrer_host is null
             and combinations.click_id_type is null and combinations.platform is null then 'direct'
         else 'other'
     end as channel,
     winners.rule_priority
 from combinations
 left join winners
-    on winners.source is not distinct from combinations.source
-    and winners.medium is not distinct from combinations.medium
-    and winners.campaign is not distinct from combinations.campaign
-    and winners.referrer_host is not distinct from combinations.referrer_host
-    and winners.click_id_type is not distinct from combinations.click_id_type
-    and winners.platform is not distinct from combinations.platform
+    on
+        winners.source is not distinct from combinations.source
+        and winners.medium is not distinct from combinations.medium
+        and winners.campaign is not distinct from combinations.campaign
+        and winners.referrer_host is not distinct from combinations.referrer_host
+        and winners.click_id_type is not distinct from combinations.click_id_type
+        and winners.platform is not distinct from combinations.platform

@@ -22,8 +22,9 @@ converted as (
         case when days.currency = $reporting_currency then 1.0 else fx_rates.rate end as fx_rate
     from days
     asof left join fx_rates
-        on fx_rates.currency = days.currency
-        and days.date >= fx_rates.date
+        on
+            fx_rates.currency = days.currency
+            and days.date >= fx_rates.date
 )
 
 select

@@ -17,7 +17,8 @@ known_touches as (
     from raw.touchpoints as touches
     left join crm_customers on crm_customers.customer_id = touches.customer_id
     left join staging.visitor_customers on visitor_customers.visitor_id = touches.visitor_id
-    where coalesce(crm_customers.customer_key, visitor_customers.customer_key) is not null
+    where
+        coalesce(crm_customers.customer_key, visitor_customers.customer_key) is not null
         and touches.ts is not null
 ),
 
@@ -38,13 +39,21 @@ select
     tags.referrer_host,
     tags.click_id_type
 from known_touches
-join staging.touch_tags as tags
+inner join staging.touch_tags as tags
     on tags.tag_key = staging.touch_tag_key(
-        known_touches.utm_source, known_touches.utm_medium, known_touches.utm_campaign, known_touches.utm_content, known_touches.utm_term, known_touches.referrer, known_touches.click_id, known_touches.ts
+        known_touches.utm_source,
+        known_touches.utm_medium,
+        known_touches.utm_campaign,
+        known_touches.utm_content,
+        known_touches.utm_term,
+        known_touches.referrer,
+        known_touches.click_id,
+        known_touches.ts
     )
-join channel_map
-    on channel_map.source is not distinct from tags.source
-    and channel_map.medium is not distinct from tags.medium
-    and channel_map.campaign is not distinct from tags.campaign
-    and channel_map.referrer_host is not distinct from tags.referrer_host
-    and channel_map.click_id_type is not distinct from tags.click_id_type
+inner join channel_map
+    on
+        channel_map.source is not distinct from tags.source
+        and channel_map.medium is not distinct from tags.medium
+        and channel_map.campaign is not distinct from tags.campaign
+        and channel_map.referrer_host is not distinct from tags.referrer_host
+        and channel_map.click_id_type is not distinct from tags.click_id_type

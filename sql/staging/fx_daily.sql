@@ -23,5 +23,6 @@ days as (
 select days.currency, days.date, rates.rate
 from days
 asof join rates
-    on rates.currency = days.currency
-    and days.date >= rates.date
+    on
+        rates.currency = days.currency
+        and days.date >= rates.date

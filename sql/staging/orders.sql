@@ -64,12 +64,13 @@ normalised as (
         raw_orders.source_file,
         raw_orders.source_row
     from raw.orders as raw_orders
-    join normalised_tags as tags
-        on tags.utm_source is not distinct from raw_orders.utm_source
-        and tags.utm_medium is not distinct from raw_orders.utm_medium
-        and tags.utm_campaign is not distinct from raw_orders.utm_campaign
-        and tags.utm_content is not distinct from raw_orders.utm_content
-        and tags.utm_term is not distinct from raw_orders.utm_term
+    inner join normalised_tags as tags
+        on
+            tags.utm_source is not distinct from raw_orders.utm_source
+            and tags.utm_medium is not distinct from raw_orders.utm_medium
+            and tags.utm_campaign is not distinct from raw_orders.utm_campaign
+            and tags.utm_content is not distinct from raw_orders.utm_content
+            and tags.utm_term is not distinct from raw_orders.utm_term
     where raw_orders.order_id is not null
 ),
 
@@ -80,8 +81,10 @@ identified as (
     -- to link on keys on itself, so that every valid order has exactly one customer.
     select
         normalised.*,
-        coalesce(by_crm.customer_key, by_email.customer_key, by_phone.customer_key, by_visitor.customer_key,
-                 'order:' || normalised.order_id) as customer_key
+        coalesce(
+            by_crm.customer_key, by_email.customer_key, by_phone.customer_key, by_visitor.customer_key,
+            'order:' || normalised.order_id
+        ) as customer_key
     from normalised
     left join (select identifier_value, customer_key from identifiers where identifier_kind = 'crm') as by_crm
         on by_crm.identifier_value = normalised.customer_id
@@ -98,8 +101,9 @@ with_order_rate as (
     select identified.*, fx_daily.rate as order_fx_rate
     from identified
     left join fx_daily
-        on fx_daily.currency = identified.currency
-        and fx_daily.date = identified.order_date
+        on
+            fx_daily.currency = identified.currency
+            and fx_daily.date = identified.order_date
 ),
 
 with_refund_rate as (
@@ -107,8 +111,9 @@ with_refund_rate as (
     select with_order_rate.*, fx_daily.rate as refund_fx_rate
     from with_order_rate
     left join fx_daily
-        on fx_daily.currency = with_order_rate.currency
-        and fx_daily.date = with_order_rate.refunded_at::date
+        on
+            fx_daily.currency = with_order_rate.currency
+            and fx_daily.date = with_order_rate.refunded_at::date
 ),
 
 converted as (
@@ -132,7 +137,7 @@ select
     status,
     -- valid = paid/completed and not fully refunded (status 'refunded', or refunds >= revenue)
     status in ('paid', 'completed')
-        and not (refunded_amount_original > 0 and refunded_amount_original >= revenue_original) as is_valid,
+    and not (refunded_amount_original > 0 and refunded_amount_original >= revenue_original) as is_valid,
     currency,
     fx_rate,
     revenue_original * fx_rate as revenue,

@@ -23,7 +23,7 @@ select
     touches.source_file,
     touches.source_row
 from raw.touchpoints as touches
-join staging.touch_tags as tags
+inner join staging.touch_tags as tags
     on tags.tag_key = staging.touch_tag_key(
         touches.utm_source, touches.utm_medium, touches.utm_campaign, touches.utm_content, touches.utm_term, touches.referrer, touches.click_id, touches.ts
     )
