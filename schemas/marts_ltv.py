@@ -11,6 +11,9 @@ import pandera.polars as pa
 import polars as pl
 
 BANDS = ["loss", "break_even", "low", "healthy", "excellent"]
+# The LTV horizons in months: the published columns ltv_margin_{h}, ltv_revenue_{h} and their predictions
+# (marts.channel_ltv, marts.channel_summary, marts.customer_ltv_predicted). Not a setting: a horizon is a column.
+LTV_HORIZONS = (1, 3, 6, 12, 24)
 
 _WEIGHTED = "weighted by attribution credit"
 

@@ -103,3 +103,35 @@ def test_the_as_of_date_never_passes_the_run_date():
 
     assert as_of_date(duckdb.connect(), Config(as_of_date=date(2099, 12, 31))) == run_date()
     assert as_of_date(duckdb.connect(), Config(as_of_date=date(2024, 6, 30))) == date(2024, 6, 30)
+
+
+def test_a_removed_key_warns_and_is_not_refused():
+    """issue 25: `[ltv] horizons` is no longer a setting (the horizons are the published columns); a file
+    that still names it runs, with a warning that says so."""
+    import warnings
+
+    from pipelines.core.config import ConfigWarning, parse_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = parse_config({"ltv": {"horizons": [1, 2, 3], "summary_months": 6}})
+    assert config.summary_months == 6 and config.ltv_horizons == (1, 3, 6, 12, 24)
+    assert [str(w.message) for w in caught if issubclass(w.category, ConfigWarning)] == [
+        "ltv.horizons is no longer read: the LTV horizons are the published columns' (1, 3, 6, 12, 24 months), "
+        "not a setting; remove the key"
+    ]
+
+
+def test_the_ltv_horizons_are_the_published_columns():
+    from schemas.marts_ltv import LTV_HORIZONS, ChannelLtv, ChannelSummary
+    from schemas.marts_ltv_predicted import CustomerLtvPredicted
+
+    for model in (ChannelLtv, ChannelSummary):
+        columns = set(model.to_schema().columns)
+        found = {int(c.removeprefix("ltv_margin_")) for c in columns if c.removeprefix("ltv_margin_").isdigit()}
+        assert found == set(LTV_HORIZONS), model
+    predicted = set(CustomerLtvPredicted.to_schema().columns)
+    assert {h for h in LTV_HORIZONS if f"expected_margin_{h}m" in predicted} == set(LTV_HORIZONS)
+    assert {c for c in predicted if c.startswith("expected_margin_") and c.endswith("m")} == {
+        f"expected_margin_{h}m" for h in LTV_HORIZONS
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -12,22 +13,13 @@ from typing import Any
 
 from pipelines.core.paths import DEFAULT_CONFIG_PATH
 from schemas.inputs import SOURCES
+from schemas.marts_acquisition import DATA_DRIVEN, MODELS
+from schemas.marts_ltv import LTV_HORIZONS
 
 GRAINS = ("day", "week", "month", "quarter", "year")
-ATTRIBUTION_MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
-DATA_DRIVEN_MODELS = (
-    "markov",
-    "shapley",
-)  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
+# the published attribution models, in their order (schemas/marts_acquisition.py declares them)
+ATTRIBUTION_MODELS = tuple(MODELS)
+DATA_DRIVEN_MODELS = tuple(DATA_DRIVEN)  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
 RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
 ENGINES = ("duckdb", "spark")
 # where Spark runs: local[N] / local[*], a cluster manager (spark://, yarn, k8s://...), or Spark Connect (sc://)
@@ -36,6 +28,16 @@ _SPARK_MASTER = re.compile(r"local(\[(\d+|\*)\])?|spark://\S+|yarn|k8s://\S+|mes
 
 class ConfigError(ValueError):
     """A setting is missing, unknown or out of range; the message names the key and the value."""
+
+
+class ConfigWarning(UserWarning):
+    """A setting that is no longer read: the run goes on, and the message says what to do instead."""
+
+
+# keys that were settings once: a file that still names one is read, with a warning, never refused
+_REMOVED: dict[tuple[str, str], str] = {
+    ("ltv", "horizons"): "the LTV horizons are the published columns' (1, 3, 6, 12, 24 months), not a setting",
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,6 @@ class Config:
     default_model: str = "last_non_direct"
     data_driven_months: int = 12  # markov / shapley are fitted on the journeys of the months ending at the as-of date
     markov_order: int = 1  # states of the Markov chain: the last k channels of a journey
-    ltv_horizons: tuple[int, ...] = (1, 3, 6, 12, 24)
     summary_months: int = 12
     ltv_min_customers_per_fit: int = 500
     identity_max_links: int = 10
@@ -83,6 +84,11 @@ class Config:
     spark_root: str = "data/spark"  # [engine.spark] root: Spark's Parquet tables (relative: to the project)
     spark_conf: dict[str, str] = field(default_factory=dict)  # [engine.spark.conf]: extra Spark settings
     source_path: Path | None = None
+
+    @property
+    def ltv_horizons(self) -> tuple[int, ...]:
+        """The LTV horizons in months: fixed by the published columns (schemas/marts_ltv.py), not a setting."""
+        return LTV_HORIZONS
 
     @property
     def coarsest_grain(self) -> str:
@@ -111,7 +117,6 @@ _SCALARS: dict[tuple[str, str], str] = {
     ("attribution", "default_model"): "default_model",
     ("attribution", "data_driven_months"): "data_driven_months",
     ("attribution", "markov_order"): "markov_order",
-    ("ltv", "horizons"): "ltv_horizons",
     ("ltv", "summary_months"): "summary_months",
     ("ltv", "min_customers_per_fit"): "ltv_min_customers_per_fit",
     ("identity", "max_links"): "identity_max_links",
@@ -151,6 +156,13 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
         if section in ("channels", "sources", "engine"):
             continue
         for key, value in body.items():
+            if (section, key) in _REMOVED:
+                warnings.warn(
+                    f"{where}{section}.{key} is no longer read: {_REMOVED[section, key]}; remove the key",
+                    ConfigWarning,
+                    stacklevel=2,
+                )
+                continue
             attribute = _SCALARS.get((section, key))
             if attribute is None:
                 known = sorted(k for s, k in _SCALARS if s == section)
@@ -223,14 +235,6 @@ def _check(key: str, attribute: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise fail("a number of days > 0")
         return float(value)
-    if attribute == "ltv_horizons":
-        if not (
-            isinstance(value, list)
-            and value
-            and all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value)
-        ):
-            raise fail("a non-empty list of whole months > 0")
-        return tuple(sorted(set(value)))
     if attribute == "schedule_cron":
         if not (isinstance(value, str) and len(value.split()) == 5):
             raise fail("a five-field cron string such as '30 2 * * *'")

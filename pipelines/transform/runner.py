@@ -43,6 +43,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.core.config import ATTRIBUTION_MODELS
 from pipelines.core.db import scalar, table_exists
 from pipelines.core.paths import SQL_DIR
 from pipelines.core.periods import EARLIEST, LATEST, covering_periods
@@ -56,7 +57,7 @@ SCHEMAS = ("staging", "marts")
 # a table reference: schema.name not followed by "(" (schema.name(...) is a macro call, e.g.
 # staging.touch_tag_key(...), never a table; discover_models also refuses a reference to no known table)
 _REF = re.compile(r"\b(raw|staging|marts|config|quality|meta)\.([a-z_][a-z0-9_]*)\b(?!\s*\()")
-MACRO_NAMES = frozenset({"staging.click_id_type", "staging.touch_tag_key"})
+MACRO_NAMES = frozenset({"staging.click_id_type", "staging.touch_tag_key", "staging.attribution_models"})
 MACROS = (
     "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
     # the last day of the period of `grain` that starts on `period_start`
@@ -76,8 +77,28 @@ MACROS = (
     "referrer, click_id, ts) as struct_pack(utm_source := utm_source, utm_medium := utm_medium, "
     "utm_campaign := utm_campaign, utm_content := utm_content, utm_term := utm_term, referrer := referrer, "
     "click_id_type := staging.click_id_type(click_id), seen_month := date_trunc('month', ts)::date);"
+    # the attribution models, in their published order (schemas/marts_acquisition.py); stored in the
+    # warehouse, as marts.attribution (a view) reads it
+    f"create or replace macro staging.attribution_models() as [{', '.join(repr(m) for m in ATTRIBUTION_MODELS)}];"
     # a UTM value as analysts mean it: URL-decoded ('+' is a space, so an encoded %2B stays '+'),
     # lower case, and NULL when empty or an analytics placeholder such as '(none)' or '(not set)'
+    # a rate to the reporting currency: 1 for an amount already in it, else the day's rate from
+    # staging.fx_daily (NULL where there is none: staging.missing_fx_rates stops the run)
+    "create or replace temp macro reporting_rate(currency, reporting_currency, rate) as "
+    "case when currency = reporting_currency then 1.0 else rate end;"
+    # the LTV:CAC band (docs/metrics.md "LTV:CAC"); NULL where the ratio is not finite (no CAC, or 0)
+    "create or replace temp macro ltv_cac_band(ltv, cac) as case "
+    "when ltv / nullif(cac, 0) is null then null when ltv / nullif(cac, 0) < 1 then 'loss' "
+    "when ltv / nullif(cac, 0) < 2 then 'break_even' when ltv / nullif(cac, 0) < 3 then 'low' "
+    "when ltv / nullif(cac, 0) < 4 then 'healthy' else 'excellent' end;"
+    # the month the predicted LTV curve reaches `cac`: the curve is linear between its points at 0 (nothing),
+    # 1, 3, 6, 12 and 24 months; rounded up; NULL when it does not within 24 months
+    "create or replace temp macro predicted_payback_crossing(cac, m1, m3, m6, m12, m24) as "
+    "list_min(list_transform(list_filter(["
+    "{'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': m1}, {'h0': 1, 'v0': m1, 'h1': 3, 'v1': m3}, "
+    "{'h0': 3, 'v0': m3, 'h1': 6, 'v1': m6}, {'h0': 6, 'v0': m6, 'h1': 12, 'v1': m12}, "
+    "{'h0': 12, 'v0': m12, 'h1': 24, 'v1': m24}], s -> s.v0 < cac - 1e-9 and s.v1 >= cac - 1e-9), "
+    "s -> ceil(s.h0 + (cac - s.v0) / (s.v1 - s.v0) * (s.h1 - s.h0))));"
     "create or replace temp macro utm_value(x) as "
     "nullif(nullif(nullif(nullif(trim(lower(url_decode(replace(x, '+', ' ')))), ''), '(direct)'), '(none)'), '(not set)')"
 )

@@ -2,13 +2,9 @@
 -- Credits of every first purchase to its touches, one row per touch x attribution model with a credit
 -- > 0: the long view of marts.attribution_credits (one row per touch, a credit column per model), so the
 -- eight models cost one stored row per touch. A filter on first_purchase_ts or attribution_model reaches
--- the stored table (the models are a constant list crossed with it).
+-- the stored table (the models are a constant list, staging.attribution_models(), crossed with it).
 with models as (
-    select * from (
-        values
-        ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based'),
-        ('markov'), ('shapley')
-    ) as m (attribution_model)
+    select unnest(staging.attribution_models()) as attribution_model
 ),
 
 long as (

@@ -165,21 +165,16 @@ payback_predicted as (
         predictions.cohort_month,
         predictions.channel,
         predictions.attribution_model,
-        min(ceil(segment.h0 + (cac.cac_full - segment.v0) / (segment.v1 - segment.v0) * (segment.h1 - segment.h0)))
-            as crossing_month
+        min(predicted_payback_crossing(
+            cac.cac_full,
+            predictions.ltv_margin_1_predicted,
+            predictions.ltv_margin_3_predicted,
+            predictions.ltv_margin_6_predicted,
+            predictions.ltv_margin_12_predicted,
+            predictions.ltv_margin_24_predicted
+        )) as crossing_month
     from predictions
     inner join cac using (cohort_month, channel, attribution_model)
-    cross join
-        lateral (
-            select unnest([
-                { 'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': predictions.ltv_margin_1_predicted },
-                { 'h0': 1, 'v0': predictions.ltv_margin_1_predicted, 'h1': 3, 'v1': predictions.ltv_margin_3_predicted },
-                { 'h0': 3, 'v0': predictions.ltv_margin_3_predicted, 'h1': 6, 'v1': predictions.ltv_margin_6_predicted },
-                { 'h0': 6, 'v0': predictions.ltv_margin_6_predicted, 'h1': 12, 'v1': predictions.ltv_margin_12_predicted },
-                { 'h0': 12, 'v0': predictions.ltv_margin_12_predicted, 'h1': 24, 'v1': predictions.ltv_margin_24_predicted }
-            ], recursive := true)
-        ) as segment
-    where segment.v0 < cac.cac_full - 1e-9 and segment.v1 >= cac.cac_full - 1e-9
     group by all
 ),
 
@@ -244,14 +239,7 @@ final as (
         ltv_revenue_24::double as ltv_revenue_24,
         -- A CAC of 0 (a free channel) has no finite ratio: NULL, like a missing CAC.
         (ltv_margin_12 / nullif(cac_full, 0))::double as ltv_cac_12,
-        case
-            when ltv_margin_12 / nullif(cac_full, 0) is null then null
-            when ltv_margin_12 / nullif(cac_full, 0) < 1 then 'loss'
-            when ltv_margin_12 / nullif(cac_full, 0) < 2 then 'break_even'
-            when ltv_margin_12 / nullif(cac_full, 0) < 3 then 'low'
-            when ltv_margin_12 / nullif(cac_full, 0) < 4 then 'healthy'
-            else 'excellent'
-        end as ltv_cac_band,
+        ltv_cac_band(ltv_margin_12, cac_full) as ltv_cac_band,
         payback_months_observed::integer as payback_months_observed,
         months_observed::integer as months_observed,
         ltv_margin_1_predicted::double as ltv_margin_1_predicted,
@@ -260,14 +248,7 @@ final as (
         ltv_margin_12_predicted::double as ltv_margin_12_predicted,
         ltv_margin_24_predicted::double as ltv_margin_24_predicted,
         (ltv_margin_12_predicted / nullif(cac_full, 0))::double as ltv_cac_12_predicted,
-        case
-            when ltv_margin_12_predicted / nullif(cac_full, 0) is null then null
-            when ltv_margin_12_predicted / nullif(cac_full, 0) < 1 then 'loss'
-            when ltv_margin_12_predicted / nullif(cac_full, 0) < 2 then 'break_even'
-            when ltv_margin_12_predicted / nullif(cac_full, 0) < 3 then 'low'
-            when ltv_margin_12_predicted / nullif(cac_full, 0) < 4 then 'healthy'
-            else 'excellent'
-        end as ltv_cac_band_predicted,
+        ltv_cac_band(ltv_margin_12_predicted, cac_full) as ltv_cac_band_predicted,
         payback_months_predicted::integer as payback_months_predicted,
         -- Simple payback uses the fully loaded CAC, like observed payback and LTV:CAC.
         (cac_full / nullif(monthly_margin_per_active, 0))::double as payback_months_simple,

@@ -8,11 +8,7 @@ with grains as (
 ),
 
 models as (
-    select * from (
-        values
-        ('first_touch'), ('last_touch'), ('last_non_direct'), ('linear'), ('time_decay'), ('position_based'),
-        ('markov'), ('shapley')
-    ) as m (attribution_model)
+    select unnest(staging.attribution_models()) as attribution_model
 ),
 
 orders as (

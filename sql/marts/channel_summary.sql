@@ -199,21 +199,16 @@ payback_predicted as (
     select
         pooled.channel,
         pooled.attribution_model,
-        min(ceil(segment.h0 + (costs.cac_full - segment.v0) / (segment.v1 - segment.v0) * (segment.h1 - segment.h0)))
-            as crossing_month
+        min(predicted_payback_crossing(
+            costs.cac_full,
+            pooled.ltv_margin_1_predicted,
+            pooled.ltv_margin_3_predicted,
+            pooled.ltv_margin_6_predicted,
+            pooled.ltv_margin_12_predicted,
+            pooled.ltv_margin_24_predicted
+        )) as crossing_month
     from pooled
     inner join costs using (channel, attribution_model)
-    cross join
-        lateral (
-            select unnest([
-                { 'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': pooled.ltv_margin_1_predicted },
-                { 'h0': 1, 'v0': pooled.ltv_margin_1_predicted, 'h1': 3, 'v1': pooled.ltv_margin_3_predicted },
-                { 'h0': 3, 'v0': pooled.ltv_margin_3_predicted, 'h1': 6, 'v1': pooled.ltv_margin_6_predicted },
-                { 'h0': 6, 'v0': pooled.ltv_margin_6_predicted, 'h1': 12, 'v1': pooled.ltv_margin_12_predicted },
-                { 'h0': 12, 'v0': pooled.ltv_margin_12_predicted, 'h1': 24, 'v1': pooled.ltv_margin_24_predicted }
-            ], recursive := true)
-        ) as segment
-    where segment.v0 < costs.cac_full - 1e-9 and segment.v1 >= costs.cac_full - 1e-9
     group by all
 ),
 
@@ -271,14 +266,7 @@ final as (
         rates.ltv_revenue_12::double as ltv_revenue_12,
         rates.ltv_revenue_24::double as ltv_revenue_24,
         (rates.ltv_margin_12 / nullif(rates.cac_full, 0))::double as ltv_cac_12,
-        case
-            when rates.ltv_margin_12 / nullif(rates.cac_full, 0) is null then null
-            when rates.ltv_margin_12 / nullif(rates.cac_full, 0) < 1 then 'loss'
-            when rates.ltv_margin_12 / nullif(rates.cac_full, 0) < 2 then 'break_even'
-            when rates.ltv_margin_12 / nullif(rates.cac_full, 0) < 3 then 'low'
-            when rates.ltv_margin_12 / nullif(rates.cac_full, 0) < 4 then 'healthy'
-            else 'excellent'
-        end as ltv_cac_band,
+        ltv_cac_band(rates.ltv_margin_12, rates.cac_full) as ltv_cac_band,
         rates.payback_months_observed::integer as payback_months_observed,
         rates.months_observed::integer as months_observed,
         (rates.cac_full / nullif(rates.monthly_margin_per_active, 0))::double as payback_months_simple,
@@ -299,14 +287,7 @@ final as (
         rates.ltv_margin_12_predicted::double as ltv_margin_12_predicted,
         rates.ltv_margin_24_predicted::double as ltv_margin_24_predicted,
         (rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0))::double as ltv_cac_12_predicted,
-        case
-            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) is null then null
-            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 1 then 'loss'
-            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 2 then 'break_even'
-            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 3 then 'low'
-            when rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0) < 4 then 'healthy'
-            else 'excellent'
-        end as ltv_cac_band_predicted,
+        ltv_cac_band(rates.ltv_margin_12_predicted, rates.cac_full) as ltv_cac_band_predicted,
         rates.payback_months_predicted::integer as payback_months_predicted,
         rates.customers_older_cohorts::double as customers_older_cohorts,
         rates.ltv_margin_12_older_cohorts::double as ltv_margin_12_older_cohorts,

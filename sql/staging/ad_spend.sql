@@ -4,8 +4,8 @@ with source as (
     select * from raw.ad_spend
 ),
 
-fx_rates as (
-    select currency, date, rate from staging.fx_rates
+fx_daily as (
+    select currency, date, rate from staging.fx_daily
 ),
 
 aliases as (
@@ -36,15 +36,15 @@ cleaned as (
 ),
 
 converted as (
-    -- ASOF: the latest rate on or before the spend's date; the reporting currency needs none
+    -- the latest rate on or before the spend's date (staging.fx_daily); the reporting currency needs none
     select
         cleaned.*,
-        case when cleaned.currency = $reporting_currency then 1.0 else fx_rates.rate end as fx_rate
+        reporting_rate(cleaned.currency, $reporting_currency, fx_daily.rate) as fx_rate
     from cleaned
-    asof left join fx_rates
+    left join fx_daily
         on
-            fx_rates.currency = cleaned.currency
-            and cleaned.date >= fx_rates.date
+            fx_daily.currency = cleaned.currency
+            and fx_daily.date = cleaned.date
 )
 
 select

@@ -4,8 +4,8 @@ with costs as (
     select * from staging.costs
 ),
 
-fx_rates as (
-    select currency, date, rate from staging.fx_rates
+fx_daily as (
+    select currency, date, rate from staging.fx_daily
 ),
 
 days as (
@@ -16,15 +16,15 @@ days as (
 ),
 
 converted as (
-    -- each day's share is converted at that day's rate (latest on or before it)
+    -- each day's share is converted at that day's rate (the latest on or before it: staging.fx_daily)
     select
         days.*,
-        case when days.currency = $reporting_currency then 1.0 else fx_rates.rate end as fx_rate
+        reporting_rate(days.currency, $reporting_currency, fx_daily.rate) as fx_rate
     from days
-    asof left join fx_rates
+    left join fx_daily
         on
-            fx_rates.currency = days.currency
-            and days.date >= fx_rates.date
+            fx_daily.currency = days.currency
+            and fx_daily.date = days.date
 )
 
 select

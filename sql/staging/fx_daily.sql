@@ -1,7 +1,8 @@
 -- materialized: table
 -- One rate per currency and calendar day, from the currency's first rate to the last day any amount
--- needs: the latest rate on or before that day (carried over weekends and gaps). Big tables convert
--- with a plain equality join on (currency, day) instead of an ASOF join, which would sort every row.
+-- needs (orders and refunds, ad spend and costs, which may run past the last order): the latest rate on
+-- or before that day (carried over weekends and gaps). Every amount converts with a plain equality join
+-- on (currency, day) and `reporting_rate(...)`; an ASOF join would sort every row.
 with rates as (
     select currency, date, rate from staging.fx_rates
 ),
@@ -10,7 +11,9 @@ last_needed as (
     select greatest(
         (select max(date) from rates),
         (select max(created_at)::date from raw.orders),
-        (select max(refunded_at)::date from raw.orders)
+        (select max(refunded_at)::date from raw.orders),
+        (select max(date) from raw.ad_spend),
+        (select max(period_end) from raw.costs)
     ) as day
 ),
 

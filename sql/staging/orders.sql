@@ -119,8 +119,8 @@ with_refund_rate as (
 converted as (
     select
         *,
-        case when currency = $reporting_currency then 1.0 else order_fx_rate end as fx_rate,
-        case when currency = $reporting_currency then 1.0 else refund_fx_rate end as refund_rate
+        reporting_rate(currency, $reporting_currency, order_fx_rate) as fx_rate,
+        reporting_rate(currency, $reporting_currency, refund_fx_rate) as refund_rate
     from with_refund_rate
 )
 

@@ -344,13 +344,15 @@ def test_column_order_extra_columns_and_case_never_matter(tmp_path):
 
 
 def test_a_header_two_platforms_fit_equally_is_refused(tmp_path, monkeypatch):
+    from dataclasses import replace
+
     import pipelines.ingest.readers.layout as layout
 
     path = tmp_path / "ambiguous.csv"
     path.write_text("Day,Campaign ID,Cost,Currency code\n2024-03-05,1,2,USD\n", encoding="utf-8")
     assert read_export(path, "ad_spend").layout == "google_ads_ui"
     # a second platform declaring the same labels would make the platform a coin toss
-    twin = layout.replace(platform_layouts()["google_ads_ui"], name="twin", platform="other_ads")
+    twin = replace(platform_layouts()["google_ads_ui"], name="twin", platform="other_ads")
     monkeypatch.setattr(
         layout, "platform_layouts", lambda: {"google_ads_ui": platform_layouts()["google_ads_ui"], "twin": twin}
     )

@@ -37,8 +37,9 @@ from pipelines.transform.models.ltv_models import (
     fit_bgnbd,
     fit_gamma_gamma,
 )
+from schemas.marts_ltv import LTV_HORIZONS
 
-HORIZONS = (1, 3, 6, 12, 24)  # months; the columns of marts.customer_ltv_predicted and channel_ltv
+HORIZONS = LTV_HORIZONS  # months; the columns of marts.customer_ltv_predicted and channel_ltv
 BACKTEST_MONTHS = 6
 POOLED = "pooled"
 TABLES = ("marts.customer_ltv_predicted", "quality.ltv_fits", "quality.ltv_backtest")
