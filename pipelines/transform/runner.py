@@ -97,8 +97,8 @@ MACROS = (
     "list_min(list_transform(list_filter(["
     "{'h0': 0, 'v0': 0.0, 'h1': 1, 'v1': m1}, {'h0': 1, 'v0': m1, 'h1': 3, 'v1': m3}, "
     "{'h0': 3, 'v0': m3, 'h1': 6, 'v1': m6}, {'h0': 6, 'v0': m6, 'h1': 12, 'v1': m12}, "
-    "{'h0': 12, 'v0': m12, 'h1': 24, 'v1': m24}], s -> s.v0 < cac - 1e-9 and s.v1 >= cac - 1e-9), "
-    "s -> ceil(s.h0 + (cac - s.v0) / (s.v1 - s.v0) * (s.h1 - s.h0))));"
+    "{'h0': 12, 'v0': m12, 'h1': 24, 'v1': m24}], lambda s: s.v0 < cac - 1e-9 and s.v1 >= cac - 1e-9), "
+    "lambda s: ceil(s.h0 + (cac - s.v0) / (s.v1 - s.v0) * (s.h1 - s.h0))));"
     "create or replace temp macro utm_value(x) as "
     "nullif(nullif(nullif(nullif(trim(lower(url_decode(replace(x, '+', ' ')))), ''), '(direct)'), '(none)'), '(not set)')"
 )
