@@ -19,7 +19,9 @@ from schemas.marts_ltv import LTV_HORIZONS
 GRAINS = ("day", "week", "month", "quarter", "year")
 # the published attribution models, in their order (schemas/marts_acquisition.py declares them)
 ATTRIBUTION_MODELS = tuple(MODELS)
-DATA_DRIVEN_MODELS = tuple(DATA_DRIVEN)  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
+DATA_DRIVEN_MODELS = tuple(
+    DATA_DRIVEN
+)  # fitted on journeys (pipelines/transform/models/data_driven.py), the others are rules
 RULE_FIELDS = ("source", "medium", "campaign", "referrer", "click_id", "platform")
 ENGINES = ("duckdb", "spark")
 # where Spark runs: local[N] / local[*], a cluster manager (spark://, yarn, k8s://...), or Spark Connect (sc://)

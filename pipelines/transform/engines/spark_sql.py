@@ -62,7 +62,10 @@ def macros() -> dict[str, tuple[list[str], exp.Expression]]:
         match = _MACRO.match(statement.strip())
         if match:
             name, args, body = match.groups()
-            found[name.lower()] = ([a.strip().lower() for a in args.split(",")], sqlglot.parse_one(body, read="duckdb"))
+            found[name.lower()] = (
+                [a.strip().lower() for a in args.split(",") if a.strip()],
+                sqlglot.parse_one(body, read="duckdb"),
+            )
     return found
 
 
