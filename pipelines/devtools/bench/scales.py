@@ -48,8 +48,11 @@ SCALES = {
 def generator_version() -> str:
     """A digest of the generator's source: cached data is regenerated when the generator changes."""
     digest = hashlib.sha256()
-    folder = PROJECT_ROOT / "pipelines" / "generate"
-    for path in sorted(folder.glob("*.py")):
+    folder = Path(__file__).resolve().parents[1] / "generate"  # pipelines/devtools/generate
+    sources = sorted(folder.glob("*.py"))
+    if not sources:  # a moved generator must not leave every cache keyed by the digest of nothing
+        raise FileNotFoundError(f"no generator source in {folder}")
+    for path in sources:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]  # the writers of every layout live there too (layout_writers.py)
