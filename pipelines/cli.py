@@ -10,6 +10,12 @@ from pathlib import Path
 
 from pipelines.core.config import ConfigError, load_config
 from pipelines.core.paths import PROJECT_ROOT
+from pipelines.devtools.bench.main import add_arguments as bench_arguments
+from pipelines.devtools.bench.main import run as bench_run
+from pipelines.devtools.generate.sample import add_arguments as generate_arguments
+from pipelines.devtools.generate.sample import run as generate_run
+from pipelines.ingest.validate_files import validate_paths
+from pipelines.publish.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
 
 DEFAULT_RAW = "data/sample"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
@@ -79,13 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("docs", help="rewrite docs/tables.md from the table models in schemas/")
 
     generate = commands.add_parser("generate", help="write a deterministic set of sample exports")
-    from pipelines.devtools.generate.sample import add_arguments
-
-    add_arguments(generate)
+    generate_arguments(generate)
 
     bench = commands.add_parser("bench", help="benchmark the pipeline at scale against DuckDB and pandas references")
-    from pipelines.devtools.bench import add_arguments as bench_arguments
-
     bench_arguments(bench)
     return parser
 
@@ -96,14 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "backfill"):
             return _materialize(args)
         if args.command == "validate":
-            from pipelines.core.config import load_config
-            from pipelines.ingest.validate_files import validate_paths
-
             options = load_config(args.config).reader_options
             return validate_paths([Path(p) for p in args.paths], args.source, options=options)
         if args.command == "rollback":
-            from pipelines.publish.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
-
             try:
                 rollback(WarehousePaths(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE)))
             except (PublishError, WarehouseBusy) as exc:
@@ -112,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             print("rolled back: the previous warehouse is published again (run rollback again to undo)")
             return 0
         if args.command == "report":
-            from pipelines.reporting.report import print_report
+            from pipelines.reporting.report import print_report  # deferred: matplotlib (~0.6 s), for report only
 
             html = Path(_absolute(args.html)) if args.html else None
             return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE), html)
         if args.command == "charts":
-            from pipelines.reporting.charts import write_charts
+            from pipelines.reporting.charts import write_charts  # deferred: matplotlib, for charts only
 
             written = write_charts(
                 Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE),
@@ -126,18 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             print("wrote " + ", ".join(str(p) for p in written))
             return 0
         if args.command == "docs":
-            from pipelines.publish.table_docs import render_markdown
+            from pipelines.publish.table_docs import render_markdown  # deferred: the SQL models and scipy
 
             (PROJECT_ROOT / "docs" / "tables.md").write_text(render_markdown(), encoding="utf-8")
             print("wrote docs/tables.md")
             return 0
         if args.command == "generate":
-            from pipelines.devtools.generate.sample import run as generate_run
-
             return generate_run(args) or 0
         if args.command == "bench":
-            from pipelines.devtools.bench import run as bench_run
-
             return bench_run(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -152,13 +145,15 @@ def _materialize(args: argparse.Namespace) -> int:
     import dagster as dg
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    from pipelines.orchestration.progress import OnceHandler, Progress
+    # deferred to the commands that run the pipeline: Dagster and the definitions load in ~2 s, which
+    # validate, report, rollback and generate do not need
+    from pipelines.orchestration.progress import OnceHandler, Progress, root_cause
 
     load_config(args.config)  # fail early, with the key named, before Dagster starts
     raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
     warehouse = _absolute(args.warehouse) or str(PROJECT_ROOT / DEFAULT_WAREHOUSE)
     config = _absolute(args.config) or ""
-    from pipelines.orchestration.preflight import preflight
+    from pipelines.orchestration.preflight import preflight  # deferred with Dagster (see above)
 
     errors, notices = preflight(Path(raw), Path(warehouse), args.allow_missing)
     for line in errors:
@@ -174,7 +169,7 @@ def _materialize(args: argparse.Namespace) -> int:
     if not args.verbose:
         warnings.filterwarnings("ignore", module=r"dagster(\..*)?$")  # Dagster's own notices: --verbose shows them
 
-    from pipelines.orchestration.definitions import all_assets, build_defs
+    from pipelines.orchestration.definitions import all_assets, build_defs  # deferred with Dagster (see above)
     from pipelines.orchestration.partitions import monthly
     from pipelines.orchestration.resources import WarehouseResource
 
@@ -229,14 +224,12 @@ def _materialize(args: argparse.Namespace) -> int:
         print(f"warning: {line}", file=sys.stderr)
     progress.summary(warehouse, months, result.run_id, result.success)
     if not result.success:
-        from pipelines.orchestration.progress import _root_cause
-
         said = set()
         for event in result.all_events:  # the run's own events: also failures before any step began
             if event.is_step_failure or event.event_type_value in ("RESOURCE_INIT_FAILURE", "RUN_FAILURE"):
                 data = event.event_specific_data
                 error = getattr(data, "error", None)
-                message = _root_cause(error) if error is not None else (event.message or "")
+                message = root_cause(error) if error is not None else (event.message or "")
                 if message and message not in said:
                     said.add(message)
                     print(f"FAILED {event.step_key or 'run'}: {message}", file=sys.stderr)

@@ -10,9 +10,9 @@ import pytest
 
 from pipelines.cli import build_parser
 from pipelines.core.paths import PROJECT_ROOT
-from pipelines.devtools.bench import _months_of_data, format_report, summarise, targets
 from pipelines.devtools.bench.data import data_files
 from pipelines.devtools.bench.limit import run_limit, run_store_floor
+from pipelines.devtools.bench.main import _months_of_data, format_report, summarise, targets
 from pipelines.devtools.bench.runner import run_sampled
 from pipelines.devtools.bench.scales import SCALES, generator_version
 from pipelines.devtools.bench.stages import analyse, stage_of

@@ -123,7 +123,7 @@ class Progress:
             step.seconds, step.done = event.event_specific_data.duration_ms / 1000, True
             self._print_finished_stages()
         elif kind == DagsterEventType.STEP_FAILURE:
-            self.failures.append((step_asset, _root_cause(event.step_failure_data.error)))
+            self.failures.append((step_asset, root_cause(event.step_failure_data.error)))
 
     # -- output ----------------------------------------------------------------------------------------
     def status(self, text: str) -> None:
@@ -226,7 +226,7 @@ class Progress:
         return lines
 
 
-def _root_cause(error) -> str:
+def root_cause(error) -> str:
     """The innermost error's message: what went wrong, not Dagster's wrapping of it."""
     while error is not None and error.cause is not None:
         error = error.cause

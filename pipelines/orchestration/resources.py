@@ -140,7 +140,7 @@ class WarehouseResource(dg.ConfigurableResource):
         if (self.engine or config.engine) != "spark":
             return None
         if self._spark is None:
-            from pipelines.transform.engines.spark import SparkEngine
+            from pipelines.transform.engines.spark import SparkEngine  # deferred: pyspark, the optional `spark` extra
 
             self._spark = SparkEngine(
                 _resolve(config.spark_root), self.spark_master or config.spark_master, config.spark_conf
