@@ -34,7 +34,7 @@ PROBED = [
     ("pipelines.ingest.load", "_sha256", "ingest.file_sha256"),
     ("pipelines.ingest.load", "_record_file_loads", "ingest.record_file_loads"),
     ("pipelines.orchestration.sql_assets", "run_model", "sql.run_model"),
-    ("pipelines.orchestration.sql_assets", "write_config_tables", "sql.write_config_tables"),
+    ("pipelines.orchestration.resources", "write_config_tables", "sql.write_config_tables"),
     ("pipelines.orchestration.sql_assets", "as_of_date", "sql.as_of_date"),
     ("pipelines.orchestration.sql_assets", "document_tables", "sql.document_tables"),
     ("pipelines.orchestration.sql_assets", "check_fx", "sql.check_fx"),
