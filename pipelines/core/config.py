@@ -9,7 +9,10 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from pipelines.core.paths import DEFAULT_CONFIG_PATH
 from schemas.inputs import SOURCES
@@ -107,31 +110,144 @@ def run_date() -> date:
     return datetime.now(UTC).date()
 
 
-# key in file -> (section, name, attribute)
-_SCALARS: dict[tuple[str, str], str] = {
-    ("reporting", "currency"): "reporting_currency",
-    ("reporting", "default_margin_rate"): "default_margin_rate",
-    ("reporting", "as_of_date"): "as_of_date",
-    ("periods", "grains"): "grains",
-    ("periods", "partitions_start"): "partitions_start",
-    ("attribution", "lookback_days"): "lookback_days",
-    ("attribution", "half_life_days"): "half_life_days",
-    ("attribution", "default_model"): "default_model",
-    ("attribution", "data_driven_months"): "data_driven_months",
-    ("attribution", "markov_order"): "markov_order",
-    ("ltv", "summary_months"): "summary_months",
-    ("ltv", "min_customers_per_fit"): "ltv_min_customers_per_fit",
-    ("identity", "max_links"): "identity_max_links",
-    ("quality", "max_reject_share"): "max_reject_share",
-    ("quality", "min_date"): "min_date",
-    ("quality", "max_date"): "max_date",
-    ("quality", "max_amount"): "max_amount",
-    ("quality", "max_shrink_share"): "max_shrink_share",
-    ("schedule", "cron"): "schedule_cron",
-    ("schedule", "timezone"): "schedule_timezone",
-    ("schedule", "late_data_days"): "late_data_days",
-    ("report", "min_customers_for_cac"): "report_min_customers",
+def _iso_date(value: Any) -> Any:
+    """A date as TOML writes it, or its ISO text; anything else (a number, a bool) is refused."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise ValueError("not a date")
+
+
+def _optional_date(value: Any) -> Any:
+    return None if value in ("", None) else _iso_date(value)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except ZoneInfoNotFoundError as exc:  # a KeyError: pydantic refuses a value on ValueError only
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _cron(value: str) -> str:
+    if len(value.split()) != 5:
+        raise ValueError("not five fields")
+    return value
+
+
+def _grains(value: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value))
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+OptionalDay = Annotated[date | None, BeforeValidator(_optional_date)]
+
+
+class _Section(BaseModel):
+    """One [section] of the settings file: unknown keys and values of the wrong type are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Reporting(_Section):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Config.reporting_currency
+    default_margin_rate: Share = Config.default_margin_rate
+    as_of_date: OptionalDay = None
+
+
+class Periods(_Section):
+    grains: Annotated[list[Literal[GRAINS]], Field(min_length=1), AfterValidator(_grains)] = ["month"]
+    partitions_start: Day = Config.partitions_start
+
+
+class Attribution(_Section):
+    lookback_days: Annotated[int, Field(ge=0)] = Config.lookback_days
+    half_life_days: Annotated[float, Field(gt=0)] = Config.half_life_days
+    default_model: Literal[ATTRIBUTION_MODELS] = Config.default_model
+    data_driven_months: Annotated[int, Field(ge=1, le=120)] = Config.data_driven_months
+    markov_order: Annotated[int, Field(ge=1, le=4)] = Config.markov_order  # order k: up to channels^k states
+
+
+class Ltv(_Section):
+    summary_months: Annotated[int, Field(ge=1)] = Config.summary_months
+    min_customers_per_fit: Annotated[int, Field(ge=1)] = Config.ltv_min_customers_per_fit
+
+
+class Identity(_Section):
+    max_links: Annotated[int, Field(ge=1)] = Config.identity_max_links
+
+
+class Quality(_Section):
+    max_reject_share: Share = Config.max_reject_share
+    min_date: Day = Config.min_date
+    max_date: OptionalDay = None
+    max_amount: Annotated[float, Field(gt=0, lt=1e25)] = Config.max_amount
+    max_shrink_share: Share = Config.max_shrink_share
+
+
+class Schedule(_Section):
+    cron: Annotated[str, AfterValidator(_cron)] = Config.schedule_cron
+    timezone: Annotated[str, AfterValidator(_timezone)] = Config.schedule_timezone
+    late_data_days: Annotated[int, Field(ge=0)] = Config.late_data_days
+
+
+class Report(_Section):
+    min_customers_for_cac: Annotated[int, Field(ge=0)] = Config.report_min_customers
+
+
+# [section] -> its model; each key -> (Config attribute, what a refused value should have been)
+SECTIONS: dict[str, type[_Section]] = {
+    "reporting": Reporting,
+    "periods": Periods,
+    "attribution": Attribution,
+    "ltv": Ltv,
+    "identity": Identity,
+    "quality": Quality,
+    "schedule": Schedule,
+    "report": Report,
 }
+_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("reporting", "currency"): ("reporting_currency", "a three-letter ISO code such as 'RUB'"),
+    ("reporting", "default_margin_rate"): ("default_margin_rate", "a number from 0 to 1"),
+    ("reporting", "as_of_date"): ("as_of_date", "a date YYYY-MM-DD"),
+    ("periods", "grains"): ("grains", f"a non-empty list drawn from {list(GRAINS)}"),
+    ("periods", "partitions_start"): ("partitions_start", "a date YYYY-MM-DD"),
+    ("attribution", "lookback_days"): ("lookback_days", "a whole number >= 0"),
+    ("attribution", "half_life_days"): ("half_life_days", "a number of days > 0"),
+    ("attribution", "default_model"): ("default_model", f"one of {ATTRIBUTION_MODELS}"),
+    ("attribution", "data_driven_months"): ("data_driven_months", "a whole number from 1 to 120"),
+    ("attribution", "markov_order"): ("markov_order", "a whole number from 1 to 4"),
+    ("ltv", "summary_months"): ("summary_months", "a whole number >= 1"),
+    ("ltv", "min_customers_per_fit"): ("ltv_min_customers_per_fit", "a whole number >= 1"),
+    ("identity", "max_links"): ("identity_max_links", "a whole number >= 1"),
+    ("quality", "max_reject_share"): ("max_reject_share", "a number from 0 to 1"),
+    ("quality", "min_date"): ("min_date", "a date YYYY-MM-DD"),
+    ("quality", "max_date"): ("max_date", "a date YYYY-MM-DD"),
+    ("quality", "max_amount"): ("max_amount", "a number > 0 and < 1e25 (sums of amounts must fit DECIMAL(38, 10))"),
+    ("quality", "max_shrink_share"): ("max_shrink_share", "a number from 0 to 1"),
+    ("schedule", "cron"): ("schedule_cron", "a five-field cron string such as '30 2 * * *'"),
+    ("schedule", "timezone"): ("schedule_timezone", "an IANA time zone such as 'Europe/Moscow'"),
+    ("schedule", "late_data_days"): ("late_data_days", "a whole number >= 0"),
+    ("report", "min_customers_for_cac"): ("report_min_customers", "a whole number >= 0"),
+}
+
+
+def _section(where: str, section: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The Config attributes a [section] sets, validated by its model; a refusal names key and value."""
+    try:
+        parsed = SECTIONS[section].model_validate(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0])
+        if error["type"] == "extra_forbidden":
+            known = sorted(SECTIONS[section].model_fields)
+            raise ConfigError(f"{where}unknown key {section}.{key}; known in [{section}]: {known}") from None
+        expected = _KEYS[section, key][1]
+        raise ConfigError(f"{where}{section}.{key} = {body[key]!r}: expected {expected}") from None
+    return {_KEYS[section, key][0]: getattr(parsed, key) for key in body}
 
 
 def load_config(path: Path | str | None = None) -> Config:
@@ -149,7 +265,7 @@ def load_config(path: Path | str | None = None) -> Config:
 def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config:
     where = f"{source_path}: " if source_path else ""
     values: dict[str, Any] = {}
-    known_sections = {section for section, _ in _SCALARS} | {"channels", "sources", "engine"}
+    known_sections = {*SECTIONS, "channels", "sources", "engine"}
     for section, body in raw.items():
         if section not in known_sections:
             raise ConfigError(f"{where}unknown section [{section}]; known: {sorted(known_sections)}")
@@ -157,19 +273,13 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
             raise ConfigError(f"{where}[{section}] must be a table, got {body!r}")
         if section in ("channels", "sources", "engine"):
             continue
-        for key, value in body.items():
-            if (section, key) in _REMOVED:
-                warnings.warn(
-                    f"{where}{section}.{key} is no longer read: {_REMOVED[section, key]}; remove the key",
-                    ConfigWarning,
-                    stacklevel=2,
-                )
-                continue
-            attribute = _SCALARS.get((section, key))
-            if attribute is None:
-                known = sorted(k for s, k in _SCALARS if s == section)
-                raise ConfigError(f"{where}unknown key {section}.{key}; known in [{section}]: {known}")
-            values[attribute] = _check(f"{where}{section}.{key}", attribute, value)
+        for key in [k for k in body if (section, k) in _REMOVED]:
+            warnings.warn(
+                f"{where}{section}.{key} is no longer read: {_REMOVED[section, key]}; remove the key",
+                ConfigWarning,
+                stacklevel=2,
+            )
+        values |= _section(where, section, {k: v for k, v in body.items() if (section, k) not in _REMOVED})
     channels = raw.get("channels", {})
     for key in channels:
         if key not in ("source_aliases", "rules"):
@@ -180,76 +290,7 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
     values |= _engine(where, raw.get("engine", {}))
     if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
         raise ConfigError(f"{where}quality.max_date = {values['max_date']}: expected a date after quality.min_date")
-    if values.get("default_model", "last_non_direct") not in ATTRIBUTION_MODELS:
-        raise ConfigError(
-            f"{where}attribution.default_model = {values['default_model']!r}: expected one of {ATTRIBUTION_MODELS}"
-        )
     return Config(**values, source_path=source_path)
-
-
-def _check(key: str, attribute: str, value: Any) -> Any:
-    def fail(expected: str) -> ConfigError:
-        return ConfigError(f"{key} = {value!r}: expected {expected}")
-
-    if attribute == "reporting_currency":
-        if not (isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value)):
-            raise fail("a three-letter ISO code such as 'RUB'")
-        return value
-    if attribute in ("default_margin_rate", "max_reject_share", "max_shrink_share"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise fail("a number from 0 to 1")
-        return float(value)
-    if attribute == "max_amount":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e25:
-            raise fail("a number > 0 and < 1e25 (sums of amounts must fit DECIMAL(38, 10))")
-        return float(value)
-    if attribute in ("as_of_date", "partitions_start", "min_date", "max_date"):
-        if attribute in ("as_of_date", "max_date") and value in ("", None):
-            return None
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            raise fail("a date YYYY-MM-DD") from None
-    if attribute == "grains":
-        if not (isinstance(value, list) and value and all(g in GRAINS for g in value)):
-            raise fail(f"a non-empty list drawn from {list(GRAINS)}")
-        return tuple(dict.fromkeys(value))
-    if attribute in (
-        "lookback_days",
-        "summary_months",
-        "late_data_days",
-        "ltv_min_customers_per_fit",
-        "report_min_customers",
-        "identity_max_links",
-    ):
-        at_least = 1 if attribute in ("summary_months", "ltv_min_customers_per_fit", "identity_max_links") else 0
-        if isinstance(value, bool) or not isinstance(value, int) or value < at_least:
-            raise fail(f"a whole number >= {at_least}")
-        return value
-    if attribute in ("data_driven_months", "markov_order"):
-        highest = 120 if attribute == "data_driven_months" else 4  # order k has up to channels^k states
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
-            raise fail(f"a whole number from 1 to {highest}")
-        return value
-    if attribute == "half_life_days":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise fail("a number of days > 0")
-        return float(value)
-    if attribute == "schedule_cron":
-        if not (isinstance(value, str) and len(value.split()) == 5):
-            raise fail("a five-field cron string such as '30 2 * * *'")
-        return value
-    if attribute == "schedule_timezone":
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise fail("an IANA time zone such as 'Europe/Moscow'") from None
-        return value
-    return value
 
 
 # [sources.<source>]: how that source's exports are read where a file cannot say it itself
