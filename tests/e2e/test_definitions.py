@@ -136,3 +136,29 @@ def test_assets_describe_themselves_and_carry_their_column_schema():
     raw_schema = getattr(raw_schema, "schema", raw_schema)
     assert {"order_id", "revenue", "source_file"} <= {c.name for c in raw_schema.columns}
     assert all(c.description for c in raw_schema.columns)
+
+
+def test_dg_checks_the_project_definitions(tmp_path):
+    """The project is a `dg` project ([tool.dg] in pyproject.toml): `dg check defs` loads its definitions."""
+    from pathlib import Path
+
+    venv = Path(PYTHON).parent.parent
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    done = subprocess.run(
+        [str(venv / "bin" / "dg"), "check", "defs"],
+        cwd=ROOT,
+        env=base_env(DAGSTER_HOME=str(home), VIRTUAL_ENV=str(venv)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def test_every_asset_has_an_owner():
+    for asset in all_assets:
+        for key in asset.keys:
+            assert asset.specs_by_key[key].owners == ["team:acquisition-analytics"], key
