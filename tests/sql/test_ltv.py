@@ -14,7 +14,9 @@ import pytest
 
 from pipelines.core.table_comments import apply_comments, undocumented_columns
 from pipelines.transform.runner import discover_models, run_model
-from schemas.marts_ltv import TABLES
+from schemas import marts_ltv, marts_ltv_predicted
+
+TABLES = [*marts_ltv.TABLES, *marts_ltv_predicted.TABLES]  # the LTV tables, observed and predicted
 
 LTV_MODELS = (
     "marts.cohort_members",

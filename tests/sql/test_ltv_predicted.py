@@ -25,7 +25,8 @@ from pipelines.transform.models.ltv_models import (
     gamma_gamma_expected_value,
 )
 from pipelines.transform.runner import discover_models, run_model
-from schemas.marts_ltv import ChannelLtv, ChannelSummary, CustomerLtvPredicted, LtvBacktest, LtvFits
+from schemas.marts_ltv import ChannelLtv, ChannelSummary
+from schemas.marts_ltv_predicted import CustomerLtvPredicted, LtvBacktest, LtvFits
 
 lifetimes = pytest.importorskip("lifetimes")
 from lifetimes import BetaGeoFitter, GammaGammaFitter  # noqa: E402
