@@ -17,8 +17,8 @@ CONFIG_TABLES = {
 }
 
 RAW_SUFFIX = (
-    " The validated rows of every export file in the source's folder, one per natural key (ingest kept the newest "
-    "file's copy of a row exported twice); rows that failed validation are in quality.rejected_rows."
+    " The validated rows of every export file in the source's folder, one per natural key (ingest kept the copy of "
+    "the file whose rows reach later, see quality.conflicts); rows that failed validation are in quality.rejected_rows."
 )
 
 COLUMNS: dict[str, str] = {

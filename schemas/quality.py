@@ -49,10 +49,19 @@ class FileLoads(pa.DataFrameModel):
     rows_loaded: pl.Int64 = pa.Field(ge=0, description="rows now in raw.<source> from this file")
     rows_rejected: pl.Int64 = pa.Field(ge=0, description="rows quarantined in quality.rejected_rows")
     rows_skipped: pl.Int64 = pa.Field(ge=0, description="structural lines: title, date range, totals, blank lines")
-    duplicates_dropped: pl.Int64 = pa.Field(ge=0, description="rows also exported by a newer file, which won")
+    duplicates_dropped: pl.Int64 = pa.Field(
+        ge=0, description="rows also exported by a later file (latest_row_at, then file name), which won"
+    )
     file_sha256: pl.String = pa.Field(description="content hash of the file")
     file_size: pl.Int64 = pa.Field(ge=0, description="file size in bytes")
-    file_mtime: pl.Datetime = pa.Field(description="file modification time (UTC); newer files win duplicates")
+    file_mtime: pl.Datetime = pa.Field(
+        description="file modification time (UTC): only tells an unchanged file from a changed one, never decides copies"
+    )
+    latest_row_at: pl.Datetime = pa.Field(
+        nullable=True,
+        description="the latest date of the file's valid rows (orders: order or refund time; costs: period end); "
+        "of two differing copies of one record the file whose rows reach later wins, then the larger file name",
+    )
     load_signature: pl.String = pa.Field(
         description="reader options, hashing secret and ingest version the file was read with; a file whose size, time or signature changes is read again"
     )
@@ -64,6 +73,31 @@ class FileLoads(pa.DataFrameModel):
         name = "quality.file_loads"
         description = (
             "Reconciliation per file: rows_read = rows_loaded + duplicates_dropped + rows_rejected + rows_skipped."
+        )
+
+
+class Conflicts(pa.DataFrameModel):
+    run_id: pl.String = pa.Field(description="Dagster run that found the copies")
+    source: pl.String = pa.Field(description="input source")
+    natural_key: pl.String = pa.Field(description="the record's key, its parts joined by ' | '")
+    kept_file: pl.String = pa.Field(description="file of the copy kept in raw.<source>")
+    kept_row: pl.Int64 = pa.Field(ge=1, description="its line, as a spreadsheet shows it")
+    dropped_file: pl.String = pa.Field(description="file of the copy dropped")
+    dropped_row: pl.Int64 = pa.Field(ge=1, description="its line")
+    differing_columns: pl.String = pa.Field(description="the columns whose values differ, comma-separated")
+    kept_values: pl.String = pa.Field(description="the kept copy's values of those columns (column=value; ...)")
+    dropped_values: pl.String = pa.Field(description="the dropped copy's values of those columns")
+    decided_by: pl.String = pa.Field(
+        isin=["latest row date", "file name", "last line"],
+        description="what decided: the files' latest row dates; their names when those tie (the run warns); "
+        "the last line when both copies are in one file",
+    )
+
+    class Config:
+        name = "quality.conflicts"
+        description = (
+            "Copies of one record that differ (a re-downloaded export with corrected values, one id in two files): "
+            "which was kept, which dropped, and the values of both. Decided by content, never by file times."
         )
 
 
@@ -116,4 +150,4 @@ class ModelWrites(pa.DataFrameModel):
         )
 
 
-TABLES = [RejectedRows, FileLoads, BuildInfo, ModelState, ModelWrites]
+TABLES = [RejectedRows, FileLoads, Conflicts, BuildInfo, ModelState, ModelWrites]

@@ -105,35 +105,38 @@ def test_overlapping_exports_keep_the_newest_file(tmp_path, con):
 
 
 @pytest.mark.parametrize(
-    "source, header, old_row, new_row, check",
+    "source, header, old_rows, new_rows, check",
     [
         (
             "orders",
             "order_id,customer_id,created_at,status,revenue,currency\n",
             "o1,c1,2024-03-01 10:00,paid,100,RUB\n",
-            "o1,c1,2024-03-01 10:00,refunded,100,RUB\n",
-            "select status from raw.orders",
+            "o1,c1,2024-03-01 10:00,refunded,100,RUB\no2,c1,2024-03-04 10:00,paid,50,RUB\n",
+            "select status from raw.orders where order_id = 'o1'",
         ),
         (
             "customers",
-            "customer_id,email\n",
-            "c1,old@example.com\n",
-            "c1,new@example.com\n",
-            "select email_key = sha256($secret || 'new@example.com') from raw.customers",
+            "customer_id,email,created_at\n",
+            "c1,old@example.com,2024-03-01\n",
+            "c1,new@example.com,2024-03-01\nc2,two@example.com,2024-03-04\n",
+            "select email_key = sha256($secret || 'new@example.com') from raw.customers where customer_id = 'c1'",
         ),
         (
             "fx_rates",
             "date,currency,rate\n",
             "2024-03-01,usd,90\n",
-            "2024-03-01,USD,91\n",
-            "select rate from raw.fx_rates",
+            "2024-03-01,USD,91\n2024-03-04,USD,92\n",
+            "select rate from raw.fx_rates where date = '2024-03-01'",
         ),
     ],
 )
-def test_a_row_exported_again_keeps_the_newer_file(tmp_path, con, source, header, old_row, new_row, check):
-    # the older file sorts last by name: the modification time decides, not the name
-    write(tmp_path / source / "z_old.csv", header + old_row, mtime=1_700_000_000)
-    write(tmp_path / source / "a_new.csv", header + new_row, mtime=1_700_000_100)
+def test_a_row_exported_again_keeps_the_file_whose_rows_reach_later(
+    tmp_path, con, source, header, old_rows, new_rows, check
+):
+    """issue 26: copies are decided by content, never by modification time or name order. The re-export
+    (its rows reach 4 March) wins though its file is older on disk and its name sorts first."""
+    write(tmp_path / source / "z_old.csv", header + old_rows, mtime=1_700_000_100)
+    write(tmp_path / source / "a_new.csv", header + new_rows, mtime=1_700_000_000)
     load = ingest_source(con, source, tmp_path, "r", SECRET)
     params = {"secret": SECRET} if "$secret" in check else None
     assert con.execute(check, params).fetchall() == [
@@ -143,6 +146,8 @@ def test_a_row_exported_again_keeps_the_newer_file(tmp_path, con, source, header
         f"{source}/z_old.csv": 1,
         f"{source}/a_new.csv": 0,
     }
+    kept, dropped, decided = rows(con, "select kept_file, dropped_file, decided_by from quality.conflicts")[0]
+    assert (kept, dropped, decided) == (f"{source}/a_new.csv", f"{source}/z_old.csv", "latest row date")
 
 
 def test_personal_data_is_hashed_with_the_secret(tmp_path, con):
@@ -236,11 +241,12 @@ def test_duplicate_rules_per_source(tmp_path, con):
     # costs have no id: equal rows in one file are two costs, a copy in an older file is a re-export
     header = "period_start,period_end,category,amount,currency\n"
     row = "2024-03-01,2024-03-31,software,100,RUB\n"
-    write(tmp_path / "costs" / "new.csv", header + row + row, mtime=1_700_000_100)
-    write(tmp_path / "costs" / "old.csv", header + row, mtime=1_700_000_000)
+    # (the two files' periods end alike: the byte-wise larger name, b.csv, is the later export; issue 26)
+    write(tmp_path / "costs" / "b.csv", header + row + row, mtime=1_700_000_000)
+    write(tmp_path / "costs" / "a.csv", header + row, mtime=1_700_000_100)
     load = ingest_source(con, "costs", tmp_path, "r", SECRET)
     assert scalar(con, "select sum(amount) from raw.costs") == 200
-    assert {f.source_file: f.duplicates_dropped for f in load.files} == {"costs/new.csv": 0, "costs/old.csv": 1}
+    assert {f.source_file: f.duplicates_dropped for f in load.files} == {"costs/b.csv": 0, "costs/a.csv": 1}
 
 
 def test_implausible_dates_and_amounts_and_early_refunds_are_quarantined_with_the_setting_named(tmp_path, con):
@@ -283,14 +289,19 @@ def test_conflicting_copies_within_a_file_are_quarantined_identical_ones_dropped
         + "C3,c3,,,,2024-03-06 10:00,paid,700,,,,RUB\n",  # 6 /  identical: one kept, one counted
         mtime=1_700_000_000,
     )
-    # a newer file re-exporting C2 with other content is a correction, not a conflict: it wins
+    # a later export (its rows reach 7 March) re-exporting C2 with other content is a correction, not a
+    # conflict: it wins, and the two copies are listed in quality.conflicts (issue 26: by content, not mtime)
     write(
         tmp_path / "orders" / "later.csv",
-        ORDERS_HEADER + "C2,c2,,,,2024-03-05 10:00,paid,550,,,,RUB\n",
+        ORDERS_HEADER + "C2,c2,,,,2024-03-05 10:00,paid,550,,,,RUB\nC4,c4,,,,2024-03-07 10:00,paid,80,,,,RUB\n",
         mtime=1_700_000_100,
     )
     load = ingest_source(con, "orders", tmp_path, "r", SECRET)
-    assert rows(con, "select order_id, revenue from raw.orders order by 1") == [("C2", 550.0), ("C3", 700.0)]
+    assert rows(con, "select order_id, revenue from raw.orders order by 1") == [
+        ("C2", 550.0),
+        ("C3", 700.0),
+        ("C4", 80.0),
+    ]
     assert rows(
         con, "select source_row, column_name, check_name, raw_value, reason from quality.rejected_rows order by 1"
     ) == [
@@ -298,7 +309,7 @@ def test_conflicting_copies_within_a_file_are_quarantined_identical_ones_dropped
         (4, "order_id", "conflicting_duplicate", "C1", "conflicting duplicate of line 2"),
     ]
     by_file = {f.source_file: (f.rows_read, f.rows_loaded, f.duplicates_dropped, f.rows_rejected) for f in load.files}
-    assert by_file == {"orders/orders.csv": (5, 1, 2, 2), "orders/later.csv": (1, 1, 0, 0)}
+    assert by_file == {"orders/orders.csv": (5, 1, 2, 2), "orders/later.csv": (2, 2, 0, 0)}
 
 
 TOUCH_HEADER = "visitor_id,ts,utm_source\n"
@@ -329,10 +340,12 @@ def test_the_duplicate_search_narrowed_to_overlapping_files_finds_every_copy(tmp
         mtime=1_700_000_200,
     )
     load = ingest_source(con, "touchpoints", tmp_path, "r1", SECRET)
+    # (issue 26: a copy is decided by content, the file whose rows reach later: turn.csv beats jan.csv,
+    # feb.csv, reaching 20 February, beats turn.csv)
     assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files} == {
         "touchpoints/jan.csv": (2, 2),
-        "touchpoints/feb.csv": (1, 1),
-        "touchpoints/turn.csv": (3, 0),
+        "touchpoints/feb.csv": (2, 0),
+        "touchpoints/turn.csv": (2, 1),
     }
     assert scalar(con, "select count(*) from raw.touchpoints") == 6
     # nightly: a re-export of one February visit arrives; the files already loaded are not read again
@@ -343,7 +356,7 @@ def test_the_duplicate_search_narrowed_to_overlapping_files_finds_every_copy(tmp
     )
     load = ingest_source(con, "touchpoints", tmp_path, "r2", SECRET)
     assert load.reused_files == 3
-    assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files}["touchpoints/feb.csv"] == (0, 2)
+    assert {f.source_file: (f.rows_loaded, f.duplicates_dropped) for f in load.files}["touchpoints/feb.csv"] == (1, 1)
     assert rows(con, "select visitor_id from raw.touchpoints order by ts") == [
         ("v1",),
         ("v2",),

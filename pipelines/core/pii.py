@@ -7,11 +7,13 @@ differ between installations.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import unquote
 
 import polars as pl
 
@@ -90,3 +92,56 @@ def mask_text(text: str) -> str:
     """A message (an error, a log line, event metadata) with every e-mail and phone in it masked the
     way quality.rejected_rows masks them: messages reach terminals and Dagster's storage."""
     return _PHONE_IN_TEXT.sub(_mask_phone, _EMAIL_IN_TEXT.sub(lambda m: mask(m.group(0)), text))
+
+
+# --------------------------------------------------------------------------------- free text in the warehouse
+# Columns of free text an export may carry personal data in (e-mail tools put the address in utm_content
+# or utm_term; a referrer can be a webmail link): stored with each e-mail and phone replaced by its key.
+FREE_TEXT = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "referrer", "campaign_name")
+# what may hold an e-mail (also URL-encoded, %40) or a phone (+-led, separator-grouped, tel:/phone=):
+# a cheap vectorised filter, so only the few matching distinct values reach the exact rules below
+_MAYBE_PERSONAL = r"(?i)@|%40|\+\d|%2b\d|tel:|phone=|\d[ ()\-]{1,3}\d{2}"
+_EMAIL_ANYWHERE = re.compile(r"[^\s@,;:\"'<>()\[\]{}|&?=/]+(?:@|%40)[^\s@,;:\"'<>()\[\]{}|&?=/]+\.[A-Za-z]{2,}", re.I)
+_PHONE_ANYWHERE = re.compile(r"(?i)(tel:|phone=)?(?<![\w.%])((?:\+|%2b)?\d[\d ()\-]{8,22}\d)(?![\w.])")
+
+
+def _key(secret: str, value: str) -> str:
+    return hashlib.sha256((secret + value).encode("utf-8")).hexdigest()
+
+
+def _normal_phone(digits: str) -> str:
+    if len(digits) == 10:
+        return DEFAULT_COUNTRY_CODE + digits
+    if len(digits) == 11 and digits.startswith("8"):
+        return DEFAULT_COUNTRY_CODE + digits[1:]
+    return digits
+
+
+def pseudonymise_text(text: str, secret: str) -> str:
+    """`text` with every e-mail and phone replaced by `[email:<key>]` / `[phone:<key>]`, the key being the
+    same keyed hash as in the email_key / phone_key columns (joinable, never reversible). A phone is a run
+    of 10-15 digits that starts with + or is grouped by separators, or follows tel: / phone=; a bare digit
+    run (a campaign or click id) and a date are left as they are."""
+
+    def email(match: re.Match) -> str:
+        return f"[email:{_key(secret, unquote(match.group(0)).strip().lower())}]"
+
+    def phone(match: re.Match) -> str:
+        prefix, number = match.group(1) or "", match.group(2)
+        digits = re.sub(r"\D", "", number.lower().replace("%2b", "+"))
+        grouped = number.startswith("+") or number.lower().startswith("%2b") or any(c in number for c in " ()-")
+        if not 10 <= len(digits) <= 15 or _DATE_LIKE.search(number) or not (prefix or grouped):
+            return match.group(0)
+        return f"{prefix}[phone:{_key(secret, _normal_phone(digits))}]"
+
+    return _PHONE_ANYWHERE.sub(phone, _EMAIL_ANYWHERE.sub(email, text))
+
+
+def pseudonymise_columns(frame: pl.DataFrame, secret: str, columns=FREE_TEXT) -> pl.DataFrame:
+    """The frame with personal data in its free-text columns replaced by keys (pseudonymise_text)."""
+    for column in [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]:
+        suspects = frame.get_column(column).filter(frame.get_column(column).str.contains(_MAYBE_PERSONAL)).unique()
+        mapping = {v: new for v in suspects.to_list() if (new := pseudonymise_text(v, secret)) != v}
+        if mapping:
+            frame = frame.with_columns(pl.col(column).replace(mapping))
+    return frame

@@ -87,7 +87,11 @@ def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | 
 def drop_duplicates(
     con, source: str, new_files: list[str], run_id: str = "", spans: dict[str, Span | None] | None = None
 ) -> None:
-    """Keep one row per natural key: the newest file (modification time, then name), then its last line.
+    """Keep one row per natural key, decided by content (docs/metrics.md "Copies of one record"): the copy
+    from the file whose own rows reach latest (quality.file_loads.latest_row_at), then the byte-wise larger
+    file name, then its last line; never modification times or listing order, so the same bytes give the
+    same rows whatever their timestamps. Every dropped copy that differs from the kept one is listed in
+    quality.conflicts with both values and both files, and whether the files' dates or their names decided.
 
     Only keys the newly read files carry can have gained a copy. A 64-bit hash of the key finds the
     candidates cheaply (one integer per row, not a window over every column of every row); the exact
@@ -138,7 +142,7 @@ def drop_duplicates(
             with ranked as (
                 select r.rowid as rid, r.source_file,
                        {rank}() over (partition by {qualified}
-                                      order by f.file_mtime desc, r.source_file desc{by_line}) as copy
+                                      order by f.latest_row_at desc nulls last, r.source_file desc{by_line}) as copy
                 from raw.{source} r
                 join quality.file_loads f on f.source = $source and f.source_file = r.source_file
                 where hash({qualified}) in (select key_hash from repeated) and {r_in_range}
@@ -147,6 +151,8 @@ def drop_duplicates(
             """,
             {"source": source} | bounds,
         )
+        if source not in COPIES_WITHIN_A_FILE_ARE_DISTINCT:
+            _list_conflicts(con, source, key, qualified, r_in_range, bounds, run_id)
     finally:
         con.unregister("new_files")
     con.execute(f"delete from raw.{source} where rowid in (select rid from dropped)")
@@ -159,6 +165,51 @@ def drop_duplicates(
     )
     con.execute("drop table dropped")
     con.execute("drop table repeated")
+
+
+def _list_conflicts(con, source: str, key, qualified: str, r_in_range: str, bounds: dict, run_id: str) -> None:
+    """quality.conflicts: every dropped copy whose content differs from the kept one, with the columns that
+    differ, both values and both files, and what decided (the files' dates, or their names on a tie)."""
+    compared = [c for c in RAW_COLUMNS[source] if c not in key]
+    if not compared:
+        return
+    differ = [f'case when k."{c}" is distinct from d."{c}" then \'{c}\' end' for c in compared]
+    kept = [
+        f"""case when k."{c}" is distinct from d."{c}" then '{c}=' || coalesce(k."{c}"::varchar, '∅') end"""
+        for c in compared
+    ]
+    dropped = [
+        f"""case when k."{c}" is distinct from d."{c}" then '{c}=' || coalesce(d."{c}"::varchar, '∅') end"""
+        for c in compared
+    ]
+    key_text = " || ' | ' || ".join(f"""coalesce(k."{c}"::varchar, '')""" for c in key)
+    same_key = " and ".join(f'k."{c}" is not distinct from d."{c}"' for c in key)
+    con.execute(
+        f"""
+        insert into quality.conflicts by name
+        with copies as (
+            select r.*, r.rowid as rid, f.latest_row_at,
+                   row_number() over (partition by {qualified}
+                                      order by f.latest_row_at desc nulls last, r.source_file desc, r.source_row desc) as copy
+            from raw.{source} r
+            join quality.file_loads f on f.source = $source and f.source_file = r.source_file
+            where hash({qualified}) in (select key_hash from repeated) and {r_in_range}
+        ),
+        pairs as (
+            select k.source_file as kept_file, k.source_row as kept_row, d.source_file as dropped_file,
+                   d.source_row as dropped_row, {key_text} as natural_key,
+                   concat_ws(', ', {", ".join(differ)}) as differing_columns,
+                   concat_ws('; ', {", ".join(kept)}) as kept_values,
+                   concat_ws('; ', {", ".join(dropped)}) as dropped_values,
+                   case when k.source_file = d.source_file then 'last line'
+                        when k.latest_row_at is not distinct from d.latest_row_at then 'file name'
+                        else 'latest row date' end as decided_by
+            from copies k join copies d on {same_key} and k.copy = 1 and d.copy > 1
+        )
+        select $run_id as run_id, $source as source, * from pairs where differing_columns <> ''
+        """,
+        {"source": source, "run_id": run_id} | bounds,
+    )
 
 
 def _quarantine_conflicts(con, source: str, key: tuple[str, ...], r_in_range: str, bounds: dict, run_id: str) -> None:

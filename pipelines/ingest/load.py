@@ -19,13 +19,23 @@ import polars as pl
 
 from pipelines.core.config import Config
 from pipelines.core.db import rows, scalar
+from pipelines.core.pii import pseudonymise_columns
 from pipelines.ingest.background import ahead
 from pipelines.ingest.dedupe import KeySpan, drop_duplicates
 from pipelines.ingest.folders import export_files
 from pipelines.ingest.raw_tables import RAW_COLUMNS, create_raw_tables
 from pipelines.ingest.readers import ExportError, ReadResult, read_export
 from pipelines.ingest.readers.values import parse_timestamp
-from pipelines.ingest.rules import CHUNK_ROWS, INGEST_VERSION, INSERT_ROWS, Bounds, FileLoad, IngestError, SourceLoad
+from pipelines.ingest.rules import (
+    CHUNK_ROWS,
+    FILE_DATES,
+    INGEST_VERSION,
+    INSERT_ROWS,
+    Bounds,
+    FileLoad,
+    IngestError,
+    SourceLoad,
+)
 from pipelines.ingest.validate import split_rows
 
 
@@ -90,6 +100,7 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
         con.execute(f"delete from raw.{source}")
         con.execute("delete from quality.rejected_rows where source = ?", [source])
         con.execute("delete from quality.file_loads where source = ?", [source])
+        con.execute("delete from quality.conflicts where source = ?", [source])
         previous = {}
     new_files = [name for name in files if name not in previous]
     loads = _load_files(
@@ -101,6 +112,13 @@ def _ingest_source(con, source, raw_dir, run_id, secret, max_reject_share, optio
             _key_campaigns_by_id(con)
         drop_duplicates(con, source, new_files, run_id, {f.source_file: f.span for f in loads})
     load = _source_load(con, source, reused=len(previous))
+    load.tied_conflicts = int(
+        scalar(
+            con,
+            "select count(*) from quality.conflicts where source = ? and decided_by = 'file name'",
+            [source],
+        )
+    )
     if load.reject_share > max_reject_share:
         worst = max(load.files, key=lambda f: f.rows_rejected)
         raise IngestError(
@@ -125,9 +143,10 @@ def _load_files(
     cast and validated in a worker thread. Rejects go in as they come (they are few)."""
     loads, loaded, rejected, pending = [], 0, 0, []
     for name, path, read, good, failures, sha256 in ahead(_validated_chunks(source, files, options, bounds)):
-        if sha256 is not None:  # the file's last chunk is in; `failures` holds its key span
-            loads.append(_file_load(source, name, path, read, loaded, rejected, sha256, signature))
-            loads[-1].span = failures
+        if sha256 is not None:  # the file's last chunk is in; `failures` holds its key span and latest date
+            span, latest = failures
+            loads.append(_file_load(source, name, path, read, loaded, rejected, sha256, signature, latest))
+            loads[-1].span = span
             loaded = rejected = 0
             continue
         if good.height:
@@ -155,16 +174,28 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bound
             detail = str(exc)
             detail = detail if len(detail) <= 500 else detail[:500] + " … (cut)"
             raise IngestError(f"{source}/{path.name}: cannot be read ({type(exc).__name__}: {detail})") from exc
-        span = KeySpan(source)
+        span, latest = KeySpan(source), None
+        dated = pl.max_horizontal(pl.col(c).cast(pl.Datetime("us")) for c in FILE_DATES[source]).max()
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
             good, failures = split_rows(source, replace(read, frame=chunk), bounds)
             span.add(good)
+            if good.height:
+                last = good.select(dated).item()
+                latest = last if latest is None or (last is not None and last > latest) else latest
             yield name, path, read, good, failures, None
-        yield name, path, read, None, span.result(), _sha256(path)
+        yield name, path, read, None, (span.result(), latest), _sha256(path)
 
 
 def _file_load(
-    source: str, name: str, path: Path, read: ReadResult, loaded: int, rejected: int, sha256: str, signature: str
+    source: str,
+    name: str,
+    path: Path,
+    read: ReadResult,
+    loaded: int,
+    rejected: int,
+    sha256: str,
+    signature: str,
+    latest: datetime | None,
 ) -> FileLoad:
     size, mtime = _fingerprint(path)
     return FileLoad(
@@ -183,6 +214,7 @@ def _file_load(
         file_sha256=sha256,
         file_size=size,
         file_mtime=mtime,
+        latest_row_at=latest,
         load_signature=signature,
     )
 
@@ -236,6 +268,7 @@ def _insert_good(con, source: str, good: pl.DataFrame, secret: str) -> None:
     phones only as keyed hashes."""
     if good.height == 0:
         return
+    good = pseudonymise_columns(good, secret)  # e-mails and phones inside free text, as keys
     columns = []
     for name in RAW_COLUMNS[source]:
         if name in ("email_key", "phone_key"):
@@ -317,13 +350,14 @@ def _record_file_loads(con, loads: list[FileLoad], run_id: str) -> None:
 
 def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists quality")
-    if "notes" not in {
+    if "latest_row_at" not in {
         c
         for (c,) in rows(
             con, "select column_name from duckdb_columns() where schema_name = 'quality' and table_name = 'file_loads'"
         )
     }:
         con.execute("drop table if exists quality.file_loads")  # an older shape: every source reloads once
+        con.execute("drop table if exists quality.conflicts")
     con.execute(
         """create table if not exists quality.rejected_rows (
             run_id varchar, source varchar, source_file varchar, source_row bigint, column_name varchar,
@@ -334,7 +368,13 @@ def create_quality_tables(con: duckdb.DuckDBPyConnection) -> None:
             run_id varchar, source varchar, source_file varchar, layout varchar, encoding varchar,
             delimiter varchar, language varchar, notes varchar, rows_read bigint, rows_loaded bigint, rows_rejected bigint, rows_skipped bigint,
             duplicates_dropped bigint, file_sha256 varchar, file_size bigint, file_mtime timestamp,
-            load_signature varchar, loaded_at timestamp)"""
+            latest_row_at timestamp, load_signature varchar, loaded_at timestamp)"""
+    )
+    con.execute(
+        """create table if not exists quality.conflicts (
+            run_id varchar, source varchar, natural_key varchar, kept_file varchar, kept_row bigint,
+            dropped_file varchar, dropped_row bigint, differing_columns varchar, kept_values varchar,
+            dropped_values varchar, decided_by varchar)"""
     )
 
 

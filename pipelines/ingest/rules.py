@@ -10,7 +10,7 @@ from pipelines.core.config import Config
 PERSONAL = ("email", "phone")
 LOWER_CASE = ("status", "category", "allocation", "channel", "platform")
 UPPER_CASE = ("currency",)
-# Two rows with the same natural key are the same fact exported twice; the newest file wins.
+# Two rows with the same natural key are the same fact exported twice: one is kept (FILE_DATES decides).
 NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
     "ad_spend": ("date", "platform", "campaign_id"),
     "orders": ("order_id",),
@@ -18,6 +18,17 @@ NATURAL_KEYS: dict[str, tuple[str, ...] | None] = {
     "fx_rates": ("date", "currency"),
     "touchpoints": ("visitor_id", "ts", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"),
     "costs": None,  # None: the whole row is the key
+}
+# What dates a file's own rows (docs/metrics.md "Copies of one record"): of two copies of one record that
+# differ, the one from the file whose rows reach later wins, then the byte-wise larger file name; never
+# the file's modification time, which a copy or a download resets.
+FILE_DATES: dict[str, tuple[str, ...]] = {
+    "ad_spend": ("date",),
+    "costs": ("period_end",),
+    "customers": ("created_at",),
+    "orders": ("created_at", "refunded_at"),  # an export that knows of a later refund is the later one
+    "touchpoints": ("ts",),
+    "fx_rates": ("date",),
 }
 # Costs carry no id: two equal rows in one file are two costs; only an older file's copy is a re-export.
 COPIES_WITHIN_A_FILE_ARE_DISTINCT = {"costs"}
@@ -51,7 +62,7 @@ CHUNK_ROWS = 1_000_000
 # transaction's local storage and costs ~1.6 x as much (medium touchpoints, 0.3 M-row files: 2.5 s
 # against 1.15 s per 1.9 M rows, checkpoint included; chunks of 1.25 M rows already take the fast path).
 INSERT_ROWS = 2_000_000
-INGEST_VERSION = "2"  # bump when a change to reading or casting must reload every file
+INGEST_VERSION = "3"  # 3: free text stored with e-mails and phones as keys (issue 26). Bump when a change to reading or casting must reload every file
 
 
 class IngestError(RuntimeError):
@@ -88,6 +99,7 @@ class FileLoad:
     file_sha256: str
     file_size: int
     file_mtime: datetime
+    latest_row_at: datetime | None  # the latest date of the file's valid rows (FILE_DATES): it decides copies
     load_signature: str
     span: Span | None = field(default=None, repr=False, compare=False)  # this run's files only
 
@@ -98,6 +110,7 @@ class SourceLoad:
     files: list[FileLoad] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
     reused_files: int = 0  # loaded by an earlier run and unchanged since
+    tied_conflicts: int = 0  # differing copies whose files date alike: decided by file name (quality.conflicts)
 
     @property
     def rows_loaded(self) -> int:

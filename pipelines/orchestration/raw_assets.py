@@ -77,12 +77,17 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                 prefix = "" if text.startswith(f"{source}:") else f"{source}: "
                 raise dg.Failure(description=prefix + kind + text) from None
             pause_point("ingest")  # test-only: lets a test kill the run mid-ingest (pipelines/core/faults.py)
-            document_tables(con, [table, "quality.rejected_rows", "quality.file_loads"])
+            document_tables(con, [table, "quality.rejected_rows", "quality.file_loads", "quality.conflicts"])
             metadata = table_metadata(con, table)
             checks = evaluate(con, table)
         folders = [f.name for f in source_folders(raw_dir, source)]
         if not folders:
             context.log.warning(f"{source}: no {source}/ folder in {raw_dir}; built without it (--allow-missing)")
+        if load.tied_conflicts:  # decided, but by file name only: the person should know which export won
+            context.log.warning(
+                f"{source}: {load.tied_conflicts} record(s) differ between files whose rows end on the same date; "
+                "the larger file name won (quality.conflicts, decided_by = 'file name')"
+            )
         if load.reasons:  # the run's summary counts them; the rows are in quality.rejected_rows
             reasons = sorted(load.reasons.items(), key=lambda kv: -kv[1])
             context.log.info(

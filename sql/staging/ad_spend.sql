@@ -32,7 +32,7 @@ cleaned as (
         utm_value(utm_campaign) as campaign,
         source_file,
         source_row
-    from source  -- ingest already kept one row per campaign-day (the newest export)
+    from source  -- ingest already kept one row per campaign-day (the later export's copy)
 ),
 
 converted as (

@@ -35,7 +35,7 @@ normalised_tags as (
 ),
 
 normalised as (
-    -- ingest kept one row per order id (the newest export) and trimmed every value
+    -- ingest kept one row per order id (the later export's copy) and trimmed every value
     select
         raw_orders.order_id,
         raw_orders.customer_id,

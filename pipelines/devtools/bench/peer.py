@@ -88,9 +88,12 @@ def _phone(s: pd.Series) -> pd.Series:
     return out.where(digits != "", t)
 
 
-def _dedupe(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Same fact exported twice: the newest file (modification time, then name), then its last line."""
-    frame = frame.sort_values(["file_mtime", "source_file", "source_row"])
+def _dedupe(frame: pd.DataFrame, key: list[str], dates: list[str]) -> pd.DataFrame:
+    """Same fact exported twice: the copy from the file whose valid rows reach the latest date, then the
+    larger file name, then its last line (never the file's modification time)."""
+    latest = frame.groupby("source_file")[dates].max().max(axis=1)
+    frame = frame.assign(file_latest=frame["source_file"].map(latest))
+    frame = frame.sort_values(["file_latest", "source_file", "source_row"], na_position="first")
     return frame.drop_duplicates(subset=key, keep="last")
 
 
@@ -143,7 +146,7 @@ def clean_fx(frame: pd.DataFrame) -> pd.DataFrame:
     currency = _text(frame["currency"]).str.upper()
     ok = ~bad_date & ~bad_rate & date.notna() & (rate > 0) & currency.str.match(CURRENCY, na=False)
     out = frame.assign(date=date.dt.normalize(), rate=rate, currency=currency)[ok]
-    return _dedupe(out, ["date", "currency"])[["date", "currency", "rate"]]
+    return _dedupe(out, ["date", "currency"], ["date"])[["date", "currency", "rate"]]
 
 
 def clean_customers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -157,8 +160,8 @@ def clean_customers(frame: pd.DataFrame) -> pd.DataFrame:
         & (email.isna() | email.str.match(EMAIL, na=False))
         & (phone.isna() | phone.str.match(PHONE, na=False))
     )
-    out = frame.assign(customer_id=customer_id, email=email, phone=phone)[ok]
-    return _dedupe(out, ["customer_id"])[["customer_id", "email", "phone"]]
+    out = frame.assign(customer_id=customer_id, email=email, phone=phone, created_at=created)[ok]
+    return _dedupe(out, ["customer_id"], ["created_at"])[["customer_id", "email", "phone"]]
 
 
 def clean_orders(frame: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +204,7 @@ def clean_orders(frame: pd.DataFrame) -> pd.DataFrame:
         & (out.refunded_amount.isna() | (out.refunded_amount <= out.revenue + 0.005))
     )
     out[["source_file", "source_row", "file_mtime"]] = frame[["source_file", "source_row", "file_mtime"]]
-    return _dedupe(out[ok], ["order_id"])
+    return _dedupe(out[ok], ["order_id"], ["created_at", "refunded_at"])
 
 
 def clean_touchpoints(frame: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +223,9 @@ def clean_touchpoints(frame: pd.DataFrame) -> pd.DataFrame:
     out["ts"], bad = _timestamp(frame["ts"])
     out[["source_file", "source_row", "file_mtime"]] = frame[["source_file", "source_row", "file_mtime"]]
     out = out[~bad & out.visitor_id.notna() & out.ts.notna()]
-    return _dedupe(out, ["visitor_id", "ts", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"])
+    return _dedupe(
+        out, ["visitor_id", "ts", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"], ["ts"]
+    )
 
 
 def clean_ad_spend(frame: pd.DataFrame) -> pd.DataFrame:
@@ -245,7 +250,7 @@ def clean_ad_spend(frame: pd.DataFrame) -> pd.DataFrame:
     )
     out["source_file"], out["file_mtime"] = frame["source_file"], frame["file_mtime"]
     out["source_row"] = frame["source_row"].astype("int64")
-    return _dedupe(out[ok], ["date", "platform", "campaign_id"])
+    return _dedupe(out[ok], ["date", "platform", "campaign_id"], ["date"])
 
 
 # ------------------------------------------------------------------ channels

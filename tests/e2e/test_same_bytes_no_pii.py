@@ -1,0 +1,107 @@
+"""Issue 26 through the real CLI: the same bytes give the same warehouse whatever their timestamps, and
+e-mails and phones planted in free text reach no table, no event log and no terminal in clear."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import FULL_RANGE, PYTHON, assert_ok, clone_site
+from test_hostile_inputs import append_rows, order, query
+
+pytestmark = pytest.mark.slow
+
+PLANTED_EMAILS = ("leak.one@example.org", "Leak.Two@Example.org")
+PLANTED_PHONES = ("+7 (916) 555-12-34", "8 916 555 12 35")
+
+
+def backfill(site) -> subprocess.CompletedProcess:
+    return site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1])
+
+
+def test_a_copy_of_the_same_files_with_other_timestamps_publishes_the_same_numbers(site, tmp_path):
+    """Two exports of one order with different amounts: whichever file is newer on disk, the export whose
+    rows reach later wins (before issue 26 a `cp -r` reversed the winner and changed CAC)."""
+    orders = site.raw / "orders"
+    append_rows(orders / "orders.csv", "orders", [order("DUP-1", "2024-02-10 10:00:00", revenue="100.00")])
+    with (orders / "orders_redownload.csv").open("w", encoding="utf-8") as handle:
+        handle.write(",".join(("order_id", "customer_id", "created_at", "status", "revenue", "currency")) + "\n")
+        handle.write("DUP-1,C0001,2024-02-10 10:00:00,paid,999.00,RUB\n")
+    for path, stamp in ((orders / "orders.csv", 1_800_000_000), (orders / "orders_redownload.csv", 1_600_000_000)):
+        os.utime(path, (stamp, stamp))
+    assert_ok(backfill(site))
+    first = query(site.warehouse, "select revenue from raw.orders where order_id = 'DUP-1'")
+    other = clone_site(site, tmp_path / "other")
+    shutil.rmtree(other.raw)
+    shutil.copytree(site.raw, other.raw)  # a plain copy: new timestamps, the listing order of this disk
+    for path, stamp in ((other.raw / "orders" / "orders.csv", 1_600_000_000),):
+        os.utime(path, (stamp, stamp))
+    assert_ok(backfill(other))
+    second = query(other.warehouse, "select revenue from raw.orders where order_id = 'DUP-1'")
+    # orders.csv reaches the data's last month: its copy wins both times, whatever the files' times
+    assert first == second == [[100.0]]
+    tables = "select source, natural_key, kept_file, dropped_file, decided_by from quality.conflicts"
+    assert (
+        query(site.warehouse, tables)
+        == query(other.warehouse, tables)
+        == [["orders", "DUP-1", "orders/orders.csv", "orders/orders_redownload.csv", "latest row date"]]
+    )
+    headline = "select * from marts.channel_summary order by all"
+    assert query(site.warehouse, headline) == query(other.warehouse, headline)
+
+
+def test_personal_data_in_free_text_is_stored_as_keys_only(site):
+    """An e-mail tool's address in utm_content and utm_term, a webmail referrer, a phone in a campaign
+    tag, and an address in a rejected amount: no table, event log or terminal line holds them in clear."""
+    append_rows(
+        site.raw / "orders" / "orders.csv",
+        "orders",
+        [
+            order("PII-1", "2024-02-11 10:00:00", utm_content=PLANTED_EMAILS[0], utm_term=f"tel:{PLANTED_PHONES[0]}"),
+            order("PII-2", "2024-02-11 11:00:00", revenue=PLANTED_EMAILS[1]),  # rejected: not a number
+        ],
+    )
+    append_rows(
+        site.raw / "touchpoints" / "touchpoints.csv",
+        "touchpoints",
+        [
+            {
+                "visitor_id": "v-pii",
+                "ts": "2024-02-11 09:00:00",
+                "utm_source": "newsletter",
+                "utm_medium": "email",
+                "utm_campaign": f"call {PLANTED_PHONES[1]}",
+                "utm_content": PLANTED_EMAILS[0].replace("@", "%40"),
+                "referrer": f"https://mail.example.org/?to={PLANTED_EMAILS[1]}",
+            }
+        ],
+    )
+    result = backfill(site)
+    assert_ok(result)
+    validate = subprocess.run(
+        [PYTHON, "-m", "pipelines", "validate", str(site.raw / "orders")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    printed = result.stdout + result.stderr + validate.stdout + validate.stderr
+    needles = [e.lower() for e in PLANTED_EMAILS] + ["916 555", "916) 555", "9165551234", "9165551235"]
+    columns = query(
+        site.warehouse,
+        "select schema_name, table_name, column_name from duckdb_columns() where data_type = 'VARCHAR'",
+    )
+    found = []
+    for schema, table, column in columns:
+        conditions = " or ".join(f"""lower("{column}") like '%{n}%'""" for n in needles)
+        hits = query(site.warehouse, f'select count(*) from "{schema}"."{table}" where {conditions}')[0][0]
+        if hits:
+            found.append(f"{schema}.{table}.{column}")
+    assert found == []
+    stored = b"".join(p.read_bytes() for p in site.home.rglob("*") if p.is_file()).lower()
+    assert [n for n in needles if n.encode() in stored] == []
+    assert [n for n in needles if n in printed.lower()] == []
+    # the keys are there, as the same keyed hash as the email_key column: joinable, not readable
+    content = query(site.warehouse, "select utm_content from raw.orders where order_id = 'PII-1'")[0][0]
+    assert content.startswith("[email:") and len(content) == len("[email:]") + 64
