@@ -35,6 +35,12 @@ def test_empty_file_means_defaults():
         ({"reporting": {"as_of_date": "2024-13-01"}}, "reporting.as_of_date = '2024-13-01'"),
         ({"periods": {"grains": ["month", "fortnight"]}}, "periods.grains"),
         ({"attribution": {"lookback_days": -1}}, "attribution.lookback_days = -1"),
+        # issue 26: settings with no safe meaning are refused up front, the key named
+        (
+            {"attribution": {"lookback_days": 3651}},
+            "attribution.lookback_days = 3651: expected a whole number of days from 0 to 3650",
+        ),
+        ({"channels": {"rules": []}}, "channels.rules = []: expected at least one [[channels.rules]] table"),
         ({"attribution": {"half_life_days": 0}}, "attribution.half_life_days = 0"),
         ({"attribution": {"default_model": "u_shaped"}}, "attribution.default_model = 'u_shaped'"),
         ({"attribution": {"lookbak_days": 30}}, "unknown key attribution.lookbak_days"),

@@ -164,7 +164,8 @@ class Periods(_Section):
 
 
 class Attribution(_Section):
-    lookback_days: Annotated[int, Field(ge=0)] = Config.lookback_days
+    # ten years: a touch further back has no meaning for a purchase (and 2^(-days / half-life) underflows)
+    lookback_days: Annotated[int, Field(ge=0, le=3650)] = Config.lookback_days
     half_life_days: Annotated[float, Field(gt=0)] = Config.half_life_days
     default_model: Literal[ATTRIBUTION_MODELS] = Config.default_model
     data_driven_months: Annotated[int, Field(ge=1, le=120)] = Config.data_driven_months
@@ -215,7 +216,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("reporting", "as_of_date"): ("as_of_date", "a date YYYY-MM-DD"),
     ("periods", "grains"): ("grains", f"a non-empty list drawn from {list(GRAINS)}"),
     ("periods", "partitions_start"): ("partitions_start", "a date YYYY-MM-DD"),
-    ("attribution", "lookback_days"): ("lookback_days", "a whole number >= 0"),
+    ("attribution", "lookback_days"): ("lookback_days", "a whole number of days from 0 to 3650"),
     ("attribution", "half_life_days"): ("half_life_days", "a number of days > 0"),
     ("attribution", "default_model"): ("default_model", f"one of {ATTRIBUTION_MODELS}"),
     ("attribution", "data_driven_months"): ("data_driven_months", "a whole number from 1 to 120"),
@@ -285,7 +286,7 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
         if key not in ("source_aliases", "rules"):
             raise ConfigError(f"{where}unknown key channels.{key}; known: ['rules', 'source_aliases']")
     values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
-    values["channel_rules"] = _rules(where, channels.get("rules", []))
+    values["channel_rules"] = _rules(where, channels["rules"]) if "rules" in channels else ()
     values["reader_options"] = _reader_options(where, raw.get("sources", {}))
     values |= _engine(where, raw.get("engine", {}))
     if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
@@ -388,6 +389,8 @@ def _aliases(where: str, aliases: Any) -> dict[str, str]:
 def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
     if not isinstance(rules, list):
         raise ConfigError(f"{where}channels.rules = {rules!r}: expected a list of [[channels.rules]] tables")
+    if not rules:  # no rule: every touch and campaign would be `other`, and every channel figure meaningless
+        raise ConfigError(f"{where}channels.rules = []: expected at least one [[channels.rules]] table")
     parsed = []
     for position, rule in enumerate(rules, start=1):
         key = f"{where}channels.rules[{position}]"

@@ -41,9 +41,11 @@ acquired as (
 ),
 
 -- Several touches of one channel add up (linear, time decay...): summed per purchase (a short key)
--- before the customer's columns are joined on.
+-- before the customer's columns are joined on. Summed as doubles in ascending order, not exact_sum's
+-- DECIMAL(38, 10): a time-decay credit a year away (2^-52 at the default half-life) must not round to 0,
+-- and the fixed order keeps the sum the same whatever order DuckDB's threads deliver the touches in.
 credited as (
-    select order_id, attribution_model, channel, exact_sum(credit) as credit
+    select order_id, attribution_model, channel, list_sum(list_sort(list(credit))) as credit
     from attribution
     where credit > 0
     group by all

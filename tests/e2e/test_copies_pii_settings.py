@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import FULL_RANGE, PYTHON, assert_ok, clone_site
+from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok, clone_site
 from test_hostile_inputs import append_rows, order, query
 
 pytestmark = pytest.mark.slow
@@ -105,3 +105,30 @@ def test_personal_data_in_free_text_is_stored_as_keys_only(site):
     # the keys are there, as the same keyed hash as the email_key column: joinable, not readable
     content = query(site.warehouse, "select utm_content from raw.orders where order_id = 'PII-1'")[0][0]
     assert content.startswith("[email:") and len(content) == len("[email:]") + 64
+
+
+def test_a_look_back_of_a_year_runs_and_every_credit_counts(site, tmp_path):
+    """Before issue 26, `attribution.lookback_days = 365` stopped every run at cohort_members' model check:
+    time-decay credits a year away (2^-52) rounded to 0 in the exact sum. Now every model's credits sum to 1
+    and no touch's credit is lost; a look-back past ten years is refused up front, naming the key."""
+    config = tmp_path / "settings.toml"
+    text = (ROOT / "acquisition.toml").read_text(encoding="utf-8")
+    config.write_text(text.replace("lookback_days = 60", "lookback_days = 365"), encoding="utf-8")
+    assert_ok(site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1], "--config", str(config)))
+    sums = query(
+        site.warehouse,
+        """select attribution_model, max(abs(total - 1)), min(smallest) from (
+               select order_id, attribution_model, sum(credit) as total, min(credit) as smallest
+               from marts.attribution group by all) group by 1""",
+    )
+    assert sums and all(error <= 1e-9 and smallest > 0 for _, error, smallest in sums)
+    touches = query(site.warehouse, "select count(*) from marts.attribution where attribution_model = 'linear'")
+    decayed = query(site.warehouse, "select count(*) from marts.attribution where attribution_model = 'time_decay'")
+    assert decayed == touches  # every touch keeps a credit under time decay, however far back
+    assert query(site.warehouse, "select min(credit) from marts.cohort_members")[0][0] > 0
+
+    config.write_text(text.replace("lookback_days = 60", "lookback_days = 100000"), encoding="utf-8")
+    refused = site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[0], "--config", str(config))
+    assert refused.returncode != 0
+    assert "attribution.lookback_days = 100000: expected a whole number of days from 0 to 3650" in refused.stderr
+    assert "Traceback" not in refused.stderr
