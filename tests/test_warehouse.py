@@ -14,6 +14,7 @@ from pipelines.publish.warehouse import (
     WarehouseBusy,
     WarehousePaths,
     build_lock,
+    clean_leftovers,
     publish,
     rollback,
     start_build,
@@ -115,3 +116,16 @@ def test_leftovers_of_a_dead_run_are_cleaned(tmp_path):
     with build_lock(paths):
         start_build(paths, "r1")
     assert [p.name for p in paths.build_dir.iterdir()] == []
+
+
+def test_two_warehouses_in_one_folder_keep_their_builds_apart(tmp_path):
+    """issue 26: `.build/` was shared by every warehouse of a folder, and a run on one deleted the running
+    build of the other ("nothing to publish"). Each warehouse file now has its own build folder."""
+    first, second = WarehousePaths(tmp_path / "a.duckdb"), WarehousePaths(tmp_path / "b.duckdb")
+    assert first.build_dir != second.build_dir
+    first.build_dir.mkdir(parents=True)
+    running = first.build_dir / "run-a.duckdb"
+    running.write_bytes(b"a build in progress")
+    with build_lock(second):
+        clean_leftovers(second)  # what a run on b.duckdb does when it starts
+    assert running.exists()

@@ -1,7 +1,7 @@
 """The analysts' DuckDB file and how a run replaces it without ever blocking or breaking a reader.
 
 DuckDB allows one writer and no readers beside it, so a run never writes the published file: it copies
-it to a private build file under `.build/`, writes there, and publishes by atomic rename. A reader that
+it to a private build file under `.build-<warehouse file name>/`, writes there, and publishes by atomic rename. A reader that
 holds the old file keeps its snapshot until it reconnects. The previous file stays beside the published
 one for one-step rollback. An exclusive lock (flock, released by the kernel even on kill -9) keeps two
 runs from building at once.
@@ -35,7 +35,8 @@ class WarehousePaths:
 
     @property
     def build_dir(self) -> Path:
-        return self.published.parent / ".build"
+        """This warehouse's own build folder: another warehouse in the same folder cleans only its own."""
+        return self.published.parent / f".build-{self.published.name}"
 
     @property
     def previous(self) -> Path:
