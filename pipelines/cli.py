@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -230,6 +231,8 @@ def _materialize(args: argparse.Namespace) -> int:
                 data = event.event_specific_data
                 error = getattr(data, "error", None)
                 message = root_cause(error) if error is not None else (event.message or "")
+                # what failed, in words: Dagster's wrapper class adds nothing a person acts on
+                message = re.sub(r"^dagster\._core\.[\w.]+: ", "", message)
                 if message and message not in said:
                     said.add(message)
                     print(f"FAILED {event.step_key or 'run'}: {message}", file=sys.stderr)

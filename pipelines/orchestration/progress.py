@@ -88,10 +88,13 @@ class Progress:
         if event is None:
             # a message of our own code (context.log...): warnings and errors, and what resources say
             # while they set up (e.g. waiting for another run's lock), each distinct text once
-            if record.levelno >= logging.WARNING:
-                self.warn(meta.get("orig_message") or record.getMessage())
+            text = meta.get("orig_message") or record.getMessage()
+            if record.levelno >= logging.WARNING and not text.rstrip().endswith("Not executing."):
+                # Dagster's "dependencies failed ... Not executing." per dependent step repeats the one
+                # failure the summary names: it stays in the event log, off the terminal
+                self.warn(text)
             elif meta.get("resource_name") and record.levelno >= logging.INFO:  # e.g. waiting for the pool
-                self.note(meta.get("orig_message") or record.getMessage())
+                self.note(text)
             return
         kind = event.event_type
         asset = event.asset_key.to_user_string() if event.asset_key else None

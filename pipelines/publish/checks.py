@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pandera.polars as pa
+import polars as pl
 
 from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
@@ -187,7 +188,7 @@ def evaluate(
                 models[name].validate(frame, lazy=True)
             except pa.errors.SchemaErrors as exc:
                 failures += exc.failure_cases.height
-                details.append(f"{name}: {exc.failure_cases.head(5)}")
+                details.append(f"{name}: {_failure_line(exc.failure_cases)}")
         passed = failures == 0
         detail = "; ".join(details) if details else f"{', '.join(check.tables)} match their Pandera models"
         results.append(CheckResult(check.name, passed, failures, detail, table))
@@ -220,3 +221,24 @@ def check_results(results: list[CheckResult], key: dg.AssetKey) -> list[dg.Asset
         )
         for r in results
     ]
+
+
+def _failure_line(cases) -> str:
+    """Pandera's failure cases as one line a person reads: per column and check, how many rows fail and
+    the first offending rows and values (not a table that a terminal truncates)."""
+    groups = (
+        cases.group_by("column", "check", maintain_order=True)
+        .agg(
+            pl.len().alias("n"),
+            pl.col("index").head(3).alias("rows"),
+            pl.col("failure_case").cast(pl.String).head(3).alias("values"),
+        )
+        .iter_rows(named=True)
+    )
+    parts = []
+    for g in groups:
+        where = f" at row(s) {', '.join(str(r) for r in g['rows'] if r is not None)}" if any(g["rows"]) else ""
+        parts.append(
+            f"{g['column'] or 'table'} fails {g['check']} in {g['n']} row(s){where}: {', '.join(map(str, g['values']))}"
+        )
+    return "; ".join(parts)

@@ -132,3 +132,18 @@ def test_a_look_back_of_a_year_runs_and_every_credit_counts(site, tmp_path):
     assert refused.returncode != 0
     assert "attribution.lookback_days = 100000: expected a whole number of days from 0 to 3650" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_failed_run_says_each_failure_once_in_words(site, tmp_path):
+    """A stopped run printed ~20 "Dependencies ... Not executing." lines and Dagster's wrapper class before
+    the reason; the terminal now gets one line per failure (the event log keeps the rest)."""
+    config = tmp_path / "strict.toml"
+    text = (ROOT / "acquisition.toml").read_text(encoding="utf-8")
+    config.write_text(text.replace("max_reject_share = 0.05", "max_reject_share = 0.0"), encoding="utf-8")
+    append_rows(site.raw / "orders" / "orders.csv", "orders", [order("BAD-1", "2024-02-12 10:00:00", revenue="n/a")])
+    result = site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[0], "--config", str(config))
+    assert result.returncode == 1
+    assert "Not executing" not in result.stderr and "dagster._core" not in result.stderr
+    failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED ")]
+    assert failed and failed[0].startswith("FAILED raw__orders: orders: 1 of ")
+    assert "over the 0% threshold" in failed[0] and "Traceback" not in result.stderr

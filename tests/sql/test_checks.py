@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pandera.polars as pa
+import polars as pl
 from conftest import insert, make_config, new_warehouse, run
 
-from pipelines.publish.checks import run_checks
+from pipelines.publish.checks import _failure_line, run_checks
 
 CONFIG = make_config(grains=("month",))
 MARCH = (date(2024, 3, 1), date(2024, 4, 1))
@@ -70,3 +72,17 @@ def test_a_customer_new_twice_and_a_file_that_does_not_reconcile_block_the_build
            10 as rows_read, 8 as rows_loaded, 0 as duplicates_dropped, 1 as rows_rejected, 0 as rows_skipped"""
     )
     assert {"one_first_purchase_per_customer", "file_reconciliation"} <= failed(con)
+
+
+def test_a_failed_model_check_reads_as_one_line_naming_column_check_rows_and_values():
+    """issue 26: a failed check printed a truncated polars table; now one line per column and check."""
+
+    class Credits(pa.DataFrameModel):
+        credit: pl.Float64 = pa.Field(gt=0)
+
+    try:
+        Credits.validate(pl.DataFrame({"credit": [0.5, 0.0, -1.0, 0.25]}), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        line = _failure_line(exc.failure_cases)
+    assert line == "credit fails greater_than(0) in 2 row(s) at row(s) 1, 2: 0.0, -1.0"
+    assert "\n" not in line
