@@ -425,3 +425,15 @@ def test_rows_of_several_files_in_one_insert_keep_their_file_and_line(tmp_path, 
         ("B1", "orders/b.csv", 2, "canonical", None),
     ]
     assert rows(con, "select source_file, source_row from quality.rejected_rows") == [("orders/a.csv", 4)]
+
+
+def test_every_unreadable_file_of_a_source_is_named_not_only_the_first(tmp_path, con):
+    """issue 26: the run named only the first bad file of a source, so fixing it revealed the next."""
+    write(tmp_path / "fx_rates" / "a_good.csv", "date,currency,rate\n2024-01-01,USD,90\n")
+    write(tmp_path / "fx_rates" / "b_empty.csv", "")
+    write(tmp_path / "fx_rates" / "c_nocurrency.csv", "date,rate\n2024-01-01,90\n")
+    with pytest.raises(IngestError) as error:
+        ingest_source(con, "fx_rates", tmp_path, "r", SECRET)
+    text = str(error.value)
+    assert "b_empty.csv" in text and "the file is empty" in text
+    assert "c_nocurrency.csv" in text and "(and 1 more file(s) below)" in text

@@ -164,16 +164,19 @@ def _load_files(
 def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bounds: Bounds):
     """(name, path, read, good rows, failures, None) per chunk of each file, then (name, path, read, None,
     None, sha256): hashing the file here, in the worker thread, keeps that second read off the insert's path."""
+    unreadable = []  # every file that cannot be read is named, not only the first
     for name, path in files:
         try:
             read = read_export(path, source, options=options)
         except ExportError as exc:
             message = str(exc)
-            raise IngestError(message if path.name in message else f"{name}: {message}") from exc
+            unreadable.append(message if path.name in message else f"{name}: {message}")
+            continue
         except Exception as exc:  # a reader that trips over a mangled file still names it
             detail = str(exc)
             detail = detail if len(detail) <= 500 else detail[:500] + " … (cut)"
-            raise IngestError(f"{source}/{path.name}: cannot be read ({type(exc).__name__}: {detail})") from exc
+            unreadable.append(f"{source}/{path.name}: cannot be read ({type(exc).__name__}: {detail})")
+            continue
         span, latest = KeySpan(source), None
         dated = pl.max_horizontal(pl.col(c).cast(pl.Datetime("us")) for c in FILE_DATES[source]).max()
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
@@ -184,6 +187,9 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bound
                 latest = last if latest is None or (last is not None and last > latest) else latest
             yield name, path, read, good, failures, None
         yield name, path, read, None, (span.result(), latest), _sha256(path)
+    if unreadable:
+        more = f" (and {len(unreadable) - 1} more file(s) below)" if len(unreadable) > 1 else ""
+        raise IngestError(unreadable[0] + more + "".join(f"\n  {line}" for line in unreadable[1:]))
 
 
 def _file_load(

@@ -387,12 +387,17 @@ def test_unknown_source_is_a_value_error(exports):
         read_export(exports / "canonical/ad_spend_crlf.csv", "leads")
 
 
-def test_empty_file_is_an_unrecognised_layout(tmp_path):
+def test_an_empty_file_and_an_xls_workbook_are_named_for_what_they_are(tmp_path):
+    """issue 26: a 0-byte file was "unrecognised layout", an .xls "cannot decode as utf-8"."""
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
-    with pytest.raises(ExportError, match="unrecognised layout") as caught:
+    with pytest.raises(ExportError, match=r"the file is empty \(0 bytes\)") as caught:
         detect_layout(path, "orders")
     assert caught.value.line == 1
+    old = tmp_path / "report.xls"
+    old.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)  # an OLE2 compound file's header
+    with pytest.raises(ExportError, match=r"Excel 97-2003 workbook \(.xls\) is not read: .* save it as .xlsx or CSV"):
+        detect_layout(old, "ad_spend")
 
 
 @pytest.mark.parametrize("header", ["date,campaign_id,spend,currency", "Date,Campaign ID,Spend,Currency"])

@@ -16,6 +16,7 @@ from .base import ROW, ExportError
 from .text import HEAD_LINES, TextFile, open_text, read_table, sniff_delimiter, split_line, trim
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+OLE2_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # the compound file of an Excel 97-2003 .xls
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -46,8 +47,17 @@ def open_sheet(path: Path, encoding: str | None = None) -> Sheet:
     """`encoding` overrides detection for text files (a per-source setting)."""
     path = Path(path)
     with path.open("rb") as handle:
-        magic = handle.read(4)
-    if path.suffix.lower() in XLSX_SUFFIXES or magic == ZIP_MAGIC:
+        magic = handle.read(8)
+    if not magic:
+        raise ExportError(path, 1, "the file is empty (0 bytes): export it again, or remove it from the folder")
+    if path.suffix.lower() == ".xls" or magic == OLE2_MAGIC:
+        raise ExportError(
+            path,
+            1,
+            "an Excel 97-2003 workbook (.xls) is not read: open it and save it as .xlsx or CSV "
+            "(or export the report as .xlsx/CSV)",
+        )
+    if path.suffix.lower() in XLSX_SUFFIXES or magic[:4] == ZIP_MAGIC:
         return _open_xlsx(path)
     tf = open_text(path, encoding)
     delimiters = [sniff_delimiter(line) for line in tf.lines]
