@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, no traceback; a run never writes the published file, so it stands as it was
+        print("interrupted: the published warehouse was not changed", file=sys.stderr)
+        return 130
     return 1
 
 
@@ -233,9 +237,18 @@ def _materialize(args: argparse.Namespace) -> int:
                 message = root_cause(error) if error is not None else (event.message or "")
                 # what failed, in words: Dagster's wrapper class adds nothing a person acts on
                 message = re.sub(r"^dagster\._core\.[\w.]+: ", "", message)
+                if message.endswith("DagsterExecutionInterruptedError"):  # Ctrl-C reached the steps
+                    said.add("interrupted")
+                    continue
                 if message and message not in said:
                     said.add(message)
                     print(f"FAILED {event.step_key or 'run'}: {message}", file=sys.stderr)
+        if "interrupted" in said:
+            print(
+                f"interrupted: run {result.run_id} stopped; the published warehouse {warehouse} was not changed",
+                file=sys.stderr,
+            )
+            return 130
         print(f"run {result.run_id} failed; the published warehouse {warehouse} was not changed", file=sys.stderr)
         return 1
     return 0

@@ -216,8 +216,10 @@ def _refuse_stale_wal(paths: WarehousePaths) -> None:
     if paths.wal.exists():
         raise PublishError(
             f"{paths.wal} exists: something opened the published warehouse for writing and did not close "
-            "cleanly. Publishing over it could lose or corrupt data. Open the file once with DuckDB "
-            "(read-write) to replay the log, or remove the .wal if you know it is stale, then re-run."
+            "cleanly. Publishing over it could lose or corrupt data. If a program still has the file open "
+            "(a DuckDB session, a SQL client), close it: it writes its log back itself. Otherwise open the "
+            "file once with DuckDB (read-write), which replays the log, then re-run. Do not delete the .wal: "
+            "it holds writes that are not in the file yet."
         )
 
 
