@@ -43,3 +43,18 @@ def test_a_clean_file_passes_and_an_unreadable_one_fails(tmp_path):
     bad.write_text("when,what\n2024-03-01,90\n", encoding="utf-8")
     result = subprocess.run([*command[:-1], str(bad)], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 1 and "ERROR" in result.stdout
+
+
+def test_the_cli_runs_from_any_folder(tmp_path):
+    """issue 26: `python -m pipelines` outside the project failed with `No module named pipelines`; the
+    set-up installs the project (editable) with its `acquisition` command."""
+    from pathlib import Path
+
+    fx = PROJECT_ROOT / "data" / "sample" / "fx_rates"
+    for command in ([sys.executable, "-m", "pipelines"], [str(Path(sys.executable).parent / "acquisition")]):
+        assert Path(command[0]).exists(), "the `acquisition` command is not installed: run scripts/bootstrap.sh"
+        done = subprocess.run(
+            [*command, "validate", str(fx)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert "No module named" not in done.stderr, done.stderr
+        assert "cbr_rates.csv: fx_rates, layout canonical" in done.stdout, done.stdout + done.stderr

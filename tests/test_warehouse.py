@@ -129,3 +129,21 @@ def test_two_warehouses_in_one_folder_keep_their_builds_apart(tmp_path):
     with build_lock(second):
         clean_leftovers(second)  # what a run on b.duckdb does when it starts
     assert running.exists()
+
+
+def test_a_copy_that_fails_half_way_leaves_no_partial_build(tmp_path, monkeypatch):
+    """issue 26: a disk-full copy left a partial build behind. The half copy is removed and the run is told."""
+    import shutil
+
+    paths = WarehousePaths(tmp_path / "w.duckdb")
+    make_db(paths.published, 1)
+
+    def full_disk(source, target):
+        with open(target, "wb") as handle:
+            handle.write(b"half a copy")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    with build_lock(paths), pytest.raises(PublishError, match="No space left on device.*free space"):
+        start_build(paths, "r1")
+    assert list(paths.build_dir.iterdir()) == []

@@ -137,7 +137,14 @@ def start_build(paths: WarehousePaths, run_id: str) -> Path:
     build = paths.build_file(run_id)
     if paths.published.exists():
         _refuse_stale_wal(paths)
-        shutil.copyfile(paths.published, build)
+        try:
+            shutil.copyfile(paths.published, build)
+        except OSError as exc:  # a full disk: no half copy is left to fill it further
+            build.unlink(missing_ok=True)
+            raise PublishError(
+                f"cannot copy the published warehouse to {build} to build in ({exc.strerror or exc}); "
+                "free space in that folder and re-run (the published warehouse is unchanged)"
+            ) from None
     return build
 
 
