@@ -129,3 +129,16 @@ def test_format_number_groups_and_rounds():
     assert out["a"].to_list() == ["0.00", "1,000.00", "1,234,567.89", "-1,234.50"]
     assert out["b"].to_list() == ["0", "1\u00a0000", "1\u00a0234\u00a0568", "-1\u00a0235"]
     assert out["c"].to_list() == ["0,00", "1\u00a0000,00", "1\u00a0234\u00a0567,89", "-1\u00a0234,50"]
+
+
+def test_excel_serial_dates_in_a_csv_are_read(tmp_path):
+    """issue 26: the README said serial numbers are read; in a CSV (saved from Excel with unformatted date
+    cells) they were rejected. 45356 is 5 March 2024 in Excel's 1900 system."""
+    from pipelines.ingest.readers import read_export
+
+    path = tmp_path / "spend.csv"
+    path.write_text("date,platform,campaign_id,spend,currency\n45356,vk_ads,7,100,RUB\n", encoding="utf-8")
+    assert read_export(path, "ad_spend").frame["date"].to_list() == ["2024-03-05"]
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id,customer_id,created_at,status,revenue,currency\nA1,c1,45356,paid,10,RUB\n")
+    assert read_export(orders, "orders").frame["created_at"].to_list() == ["2024-03-05"]

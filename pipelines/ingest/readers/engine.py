@@ -222,7 +222,8 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
             values[column] = number(expr)
         elif column in DATE_COLUMNS.get(source, ()) and layout.name != CANONICAL:
             values[column] = _date(expr, layout.date_order, sheet.kind)
-        elif column in (*DATE_COLUMNS.get(source, ()), *TIME_COLUMNS.get(source, ())) and sheet.kind == "xlsx":
+        elif column in (*DATE_COLUMNS.get(source, ()), *TIME_COLUMNS.get(source, ())):
+            # an Excel serial day (`45356`): from a workbook, or a CSV saved from one with the cells unformatted
             values[column] = pl.coalesce(excel_serial_date(expr), expr)
         else:
             values[column] = expr
@@ -330,6 +331,8 @@ def _date(expr: pl.Expr, order: str, kind: str) -> pl.Expr:
     if kind == "xlsx":  # a date cell arrives as `2024-03-05 00:00:00`: its date, without the general parser
         cell = expr.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False).dt.strftime("%Y-%m-%d")
         expr = pl.coalesce(cell, excel_serial_date(expr), expr)
+    else:  # a CSV saved from Excel with unformatted date cells carries the serial day (`45356`)
+        expr = pl.coalesce(excel_serial_date(expr), expr)
     return normalise_date(expr)
 
 
