@@ -142,3 +142,21 @@ def test_excel_serial_dates_in_a_csv_are_read(tmp_path):
     orders = tmp_path / "orders.csv"
     orders.write_text("order_id,customer_id,created_at,status,revenue,currency\nA1,c1,45356,paid,10,RUB\n")
     assert read_export(orders, "orders").frame["created_at"].to_list() == ["2024-03-05"]
+
+
+def test_a_line_with_more_cells_than_the_header_is_quarantined_not_cut(tmp_path):
+    """issue 26: a trailing extra cell was dropped without a word; an unquoted comma in a value shifts
+    every value after it, so such a line is quarantined, naming why."""
+    from pipelines.ingest.readers import read_export
+
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,created_at,status,revenue,currency\n"
+        "A1,c1,2024-03-05,paid,10,RUB\n"
+        "A2,Smith, John,2024-03-05,paid,20,RUB\n"  # line 3: an unquoted comma
+        "A3,c3,2024-03-05,paid,30,RUB,\n",  # line 4: a trailing separator only (an empty cell): fine
+        encoding="utf-8",
+    )
+    result = read_export(path, "orders")
+    assert list(result.suspects) == [3] and "more cells than the header" in result.suspects[3]
+    assert any("1 line(s) with more cells than the header" in note for note in result.notes)

@@ -12,6 +12,7 @@ from schemas.inputs import COLUMNS
 # A source file's canonical columns, the required and the numeric ones: schemas/inputs.py declares them.
 # Customers and orders carry raw `email` / `phone`: ingest turns them into keyed hashes, they never land raw.
 ROW = "__row"  # row index polars adds while reading; becomes source_row
+EXTRA = "__extra"  # a text line's first cell past the header's last column (a ragged line)
 
 
 @dataclass

@@ -25,7 +25,7 @@ import polars as pl
 
 from schemas.inputs import COLUMNS, NUMERIC
 
-from .base import ROW, ExportError, ReadResult, blank, finish
+from .base import EXTRA, ROW, ExportError, ReadResult, blank, finish
 from .layout import (
     CANONICAL,
     Layout,
@@ -195,6 +195,8 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     layout = match.layout
     names = header_names(match.cells)
     raw, encoding = sheet.body(match.header_index, names)
+    ragged = _ragged_lines(raw, match.header_index)
+    raw = raw.drop(EXTRA, strict=False)
     col = {column: pl.col(names[i]) for column, i in match.columns.items()}
     notes = []
     if sheet.kind == "text" and sheet.text.how.startswith(("guessed", "set")):
@@ -274,8 +276,24 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
                 "before it): cut off in the download or copy"
             )
             notes.append(f"line {cut} looks cut off")
+    for row in ragged:
+        result.suspects.setdefault(
+            row,
+            "more cells than the header: a value with an unquoted separator shifts the ones after it, so "
+            "none of them can be trusted (quote the value, or check the export's separator)",
+        )
+    if ragged:
+        notes.append(f"{len(ragged)} line(s) with more cells than the header: quarantined")
     result.notes = notes
     return result
+
+
+def _ragged_lines(raw: pl.DataFrame, header_index: int) -> list[int]:
+    """The file lines (1-based) that carry a non-empty cell past the header's last column."""
+    if EXTRA not in raw.columns:
+        return []
+    extra = raw.filter(pl.col(EXTRA).str.strip_chars().str.len_bytes() > 0)
+    return [int(r) + header_index + 2 for r in extra.get_column(ROW).to_list()]
 
 
 def _days_covered(

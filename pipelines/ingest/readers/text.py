@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.core.pii import mask_text
 
-from .base import ROW, ExportError
+from .base import EXTRA, ROW, ExportError
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 16 * 1024  # what the cut-line check reads of a file's end
@@ -161,7 +161,8 @@ def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str
         skip_lines=header_index + 1,
         separator=delimiter,
         quote_char='"',
-        schema={name: pl.String for name in names},
+        # one column past the header's: a line with more cells than the header is seen, not cut silently
+        schema={name: pl.String for name in (*names, EXTRA)},
         extra_columns="ignore",
         missing_columns="insert",
         truncate_ragged_lines=True,
