@@ -160,3 +160,33 @@ def test_a_line_with_more_cells_than_the_header_is_quarantined_not_cut(tmp_path)
     result = read_export(path, "orders")
     assert list(result.suspects) == [3] and "more cells than the header" in result.suspects[3]
     assert any("1 line(s) with more cells than the header" in note for note in result.notes)
+
+
+def test_a_two_row_header_with_a_merged_group_cell_is_read(tmp_path):
+    """issue 26: an .xlsx whose UTM columns sit under one merged "UTM" cell lost every UTM column without a
+    word and rejected the sub-header as data. The two rows now read as `UTM source`, `UTM medium`, ..."""
+    import xlsxwriter
+
+    from pipelines.ingest.readers import read_export
+
+    path = tmp_path / "orders.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Orders")
+    for column, name in enumerate(("order_id", "customer_id", "created_at", "status", "revenue", "currency")):
+        sheet.write(0, column, name)
+    sheet.merge_range(0, 6, 0, 10, "UTM")
+    for column, name in enumerate(("source", "medium", "campaign", "content", "term"), start=6):
+        sheet.write(1, column, name)
+    for column, value in enumerate(("A1", "c1", "2024-03-05 10:00", "paid", "990", "RUB", "google", "cpc", "brand")):
+        sheet.write(2, column, value)
+    book.close()
+    result = read_export(path, "orders")
+    assert result.frame.height == 1
+    row = result.frame.row(0, named=True)
+    assert (row["order_id"], row["utm_source"], row["utm_medium"], row["utm_campaign"]) == (
+        "A1",
+        "google",
+        "cpc",
+        "brand",
+    )
+    assert row["source_row"] == 3  # the spreadsheet's line of the data row

@@ -110,13 +110,43 @@ def candidates(sheet: Sheet, source: str, options: Mapping) -> list[Match]:
         for index, cells in enumerate(sheet.head[: layout.header_within]):
             if not any(cells):
                 continue
-            for language in layout.labels:
-                match = _match_line(layout, language, cells, index, options)
-                if match.named:
-                    found.append((order, match))
+            lines = [(cells, index)]
+            grouped = _grouped_header(cells, sheet.head[index + 1] if index + 1 < len(sheet.head) else [])
+            if grouped is not None:  # a two-row header: the sub-header row is the header line, data follows it
+                lines.append((grouped, index + 1))
+            for line, at in lines:
+                for language in layout.labels:
+                    match = _match_line(layout, language, line, at, options)
+                    if match.named:
+                        found.append((order, match))
     # fitting first, then most named cells, then the fewest missing, then declaration order and line
     found.sort(key=lambda om: (not om[1].fits, -om[1].named, len(om[1].missing), om[0], om[1].header_index))
     return [m for _, m in found]
+
+
+def _grouped_header(cells: list[str], below: list[str]) -> list[str] | None:
+    """A header over two rows, as a sheet with a merged group cell writes it (`UTM` over `source`,
+    `medium`, ...: the merged cell's text sits in its first column, the rest of its row is empty): one
+    line of "<group> <sub>" names, e.g. `UTM source`, that the layouts' labels match. None unless the row
+    below names columns the header row leaves empty, and holds only text (a data row holds values)."""
+    width = max(len(cells), len(below))
+    top = [*cells, *[""] * (width - len(cells))]
+    sub = [*below, *[""] * (width - len(below))]
+    if not any(s and not t for t, s in zip(top, sub, strict=True)):
+        return None
+    if any(s and (any(c.isdigit() for c in s) or len(s) > 60) for s in sub):
+        return None
+    names, group = [], ""
+    for t_cell, s_cell in zip(top, sub, strict=True):
+        if t_cell:
+            group = t_cell if s_cell else ""  # a group starts where its own column has a sub-header
+        if t_cell and not s_cell:
+            names.append(t_cell)
+        elif s_cell:
+            names.append(f"{group} {s_cell}".strip() if not t_cell or t_cell == group else s_cell)
+        else:
+            names.append("")
+    return names
 
 
 def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[Sheet, Match]:
