@@ -155,15 +155,7 @@ def drop_duplicates(
             _list_conflicts(con, source, key, qualified, r_in_range, bounds, run_id)
     finally:
         con.unregister("new_files")
-    con.execute(f"delete from raw.{source} where rowid in (select rid from dropped)")
-    con.execute(
-        """update quality.file_loads f
-           set duplicates_dropped = f.duplicates_dropped + d.n, rows_loaded = f.rows_loaded - d.n
-           from (select source_file, count(*) as n from dropped group by all) d
-           where f.source = $source and f.source_file = d.source_file""",
-        {"source": source},
-    )
-    con.execute("drop table dropped")
+    _take_out(con, source, "dropped", "duplicates_dropped")
     con.execute("drop table repeated")
 
 
@@ -251,12 +243,18 @@ def _quarantine_conflicts(con, source: str, key: tuple[str, ...], r_in_range: st
            from conflicts""",
         {"run_id": run_id, "source": source, "column": "+".join(key)},
     )
-    con.execute(f"delete from raw.{source} where rowid in (select rid from conflicts)")
+    _take_out(con, source, "conflicts", "rows_rejected")
+
+
+def _take_out(con, source: str, rows: str, counter: str) -> None:
+    """Delete the raw rows listed in the temp table `rows` (rid, source_file) and move their count in
+    quality.file_loads from rows_loaded to `counter`, so every file still reconciles."""
+    con.execute(f"delete from raw.{source} where rowid in (select rid from {rows})")
     con.execute(
-        """update quality.file_loads f
-           set rows_rejected = f.rows_rejected + d.n, rows_loaded = f.rows_loaded - d.n
-           from (select source_file, count(*) as n from conflicts group by all) d
-           where f.source = $source and f.source_file = d.source_file""",
+        f"""update quality.file_loads f
+            set {counter} = f.{counter} + d.n, rows_loaded = f.rows_loaded - d.n
+            from (select source_file, count(*) as n from {rows} group by all) d
+            where f.source = $source and f.source_file = d.source_file""",
         {"source": source},
     )
-    con.execute("drop table conflicts")
+    con.execute(f"drop table {rows}")
