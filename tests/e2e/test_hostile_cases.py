@@ -166,3 +166,39 @@ def test_ctrl_c_stops_the_run_in_one_line_and_publishes_nothing(site):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert [line for line in err.splitlines() if line.startswith("interrupted")] != []
     assert hashlib.sha256(site.warehouse.read_bytes()).hexdigest() == before
+
+
+def test_two_warehouses_in_one_folder_build_side_by_side(site, tmp_path):
+    """Before issue 26 every warehouse of a folder shared `.build/`: a run on another warehouse there (with
+    its own Dagster home, so no shared pool) deleted the running build, which failed with "nothing to
+    publish". Each warehouse file now has a build folder of its own."""
+    from conftest import base_env, wait_for_file
+
+    marker = tmp_path / "paused"
+    first = site.start(
+        "backfill",
+        "--from",
+        FULL_RANGE[0],
+        "--to",
+        FULL_RANGE[0],
+        env=site.env(ACQ_PAUSE_AT="ingest", ACQ_PAUSE_MARKER=str(marker)),
+    )
+    wait_for_file(marker, first)  # mid-ingest: its build file exists
+    home = tmp_path / "home-b"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    other = site.warehouse.with_name("other.duckdb")
+    command = [PYTHON, "-m", "pipelines", "backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[0]]
+    second = subprocess.run(
+        [*command, "--raw", str(site.raw), "--warehouse", str(other)],
+        cwd=ROOT,
+        env=base_env(DAGSTER_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert_ok(second)
+    marker.unlink()  # let the first run go on
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    assert "nothing to publish" not in err
