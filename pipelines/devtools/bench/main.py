@@ -22,7 +22,6 @@ from pathlib import Path
 
 from pipelines.core.paths import PROJECT_ROOT
 from pipelines.devtools.bench import scales
-from pipelines.devtools.bench.compare import compare
 from pipelines.devtools.bench.data import data_files, ensure_data
 from pipelines.devtools.bench.limit import run_limit, run_store_floor
 from pipelines.devtools.bench.runner import run_peer_process, run_pipeline
@@ -255,6 +254,9 @@ def _compare(warehouse: Path, peer_dir: Path) -> dict:
     import pandas as pd
 
     peer = {"cac": pd.read_parquet(peer_dir / "cac.parquet"), "ltv": pd.read_parquet(peer_dir / "ltv.parquet")}
+    # deferred: pandas, which only the bench's peer comparison needs (a test dependency, not the product's)
+    from pipelines.devtools.bench.compare import compare
+
     return compare(warehouse, peer)
 
 
