@@ -202,3 +202,40 @@ def test_two_warehouses_in_one_folder_build_side_by_side(site, tmp_path):
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-3000:]
     assert "nothing to publish" not in err
+
+
+def test_a_full_disk_during_the_build_copy_leaves_nothing_behind(site):
+    """A disk that fills while the run copies the published warehouse (here: a file-size limit below the
+    warehouse's size, which makes the copy fail as ENOSPC would) left a partial build behind. Now the half
+    copy is removed, the run says to free space, and the published file stands."""
+    import hashlib
+    import resource
+
+    before = hashlib.sha256(site.warehouse.read_bytes()).hexdigest()
+    limit = site.warehouse.stat().st_size // 2
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        site.command("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[0]),
+        cwd=ROOT,
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_disk,
+    )
+    assert result.returncode != 0
+    assert "cannot copy the published warehouse" in result.stderr and "free space" in result.stderr
+    assert site.build_leftovers() == []
+    assert hashlib.sha256(site.warehouse.read_bytes()).hexdigest() == before
+
+
+def test_every_unreadable_file_of_a_source_is_named_by_the_run(site):
+    (site.raw / "orders" / "b_empty.csv").write_bytes(b"")
+    (site.raw / "orders" / "c_old.xls").write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
+    result = site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[0])
+    assert result.returncode == 1
+    assert "b_empty.csv" in result.stderr and "the file is empty" in result.stderr
+    assert "c_old.xls" in result.stderr and "Excel 97-2003" in result.stderr
