@@ -41,11 +41,16 @@ acquired as (
 ),
 
 -- Several touches of one channel add up (linear, time decay...): summed per purchase (a short key)
--- before the customer's columns are joined on. Summed as doubles in ascending order, not exact_sum's
--- DECIMAL(38, 10): a time-decay credit a year away (2^-52 at the default half-life) must not round to 0,
--- and the fixed order keeps the sum the same whatever order DuckDB's threads deliver the touches in.
+-- before the customer's columns are joined on, exactly (exact_sum: the same whatever order DuckDB's or
+-- Spark's threads deliver the touches in). A time-decay credit a year away (2^-52 at the default
+-- half-life) rounds to 0 in exact_sum's DECIMAL(38, 10): where all of a channel's credits do, it keeps the
+-- largest of them, never 0, so no touch's credit is lost (the purchase's total stays 1 within 1e-9).
 credited as (
-    select order_id, attribution_model, channel, list_sum(list_sort(list(credit))) as credit
+    select
+        order_id,
+        attribution_model,
+        channel,
+        case when exact_sum(credit) > 0 then exact_sum(credit) else max(credit) end as credit
     from attribution
     where credit > 0
     group by all
