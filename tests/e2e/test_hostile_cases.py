@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok, clone_site
+from conftest import FULL_RANGE, PYTHON, ROOT, assert_ok, base_env, clone_site, wait_for_file
 from test_hostile_inputs import append_rows, order, query
 
 pytestmark = pytest.mark.slow
@@ -172,8 +172,6 @@ def test_two_warehouses_in_one_folder_build_side_by_side(site, tmp_path):
     """Before issue 26 every warehouse of a folder shared `.build/`: a run on another warehouse there (with
     its own Dagster home, so no shared pool) deleted the running build, which failed with "nothing to
     publish". Each warehouse file now has a build folder of its own."""
-    from conftest import base_env, wait_for_file
-
     marker = tmp_path / "paused"
     first = site.start(
         "backfill",
