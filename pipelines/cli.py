@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -235,8 +234,6 @@ def _materialize(args: argparse.Namespace) -> int:
                 data = event.event_specific_data
                 error = getattr(data, "error", None)
                 message = root_cause(error) if error is not None else (event.message or "")
-                # what failed, in words: Dagster's wrapper class adds nothing a person acts on
-                message = re.sub(r"^dagster\._core\.[\w.]+: ", "", message)
                 if message.endswith("DagsterExecutionInterruptedError"):  # Ctrl-C reached the steps
                     said.add("interrupted")
                     continue

@@ -160,15 +160,15 @@ CHECK_COLUMNS = {
 # The facts every stage derives from the models above, declared nowhere else: the list of sources,
 # each source's canonical columns in order, the required ones (not nullable) and the numeric ones.
 SOURCES: tuple[str, ...] = tuple(INPUT_MODELS)
-COLUMNS: dict[str, tuple[str, ...]] = {s: tuple(m.to_schema().columns) for s, m in INPUT_MODELS.items()}
+_SCHEMAS = {s: m.to_schema() for s, m in INPUT_MODELS.items()}
+COLUMNS: dict[str, tuple[str, ...]] = {s: tuple(schema.columns) for s, schema in _SCHEMAS.items()}
 REQUIRED: dict[str, tuple[str, ...]] = {
-    s: tuple(name for name, column in m.to_schema().columns.items() if not column.nullable)
-    for s, m in INPUT_MODELS.items()
+    s: tuple(name for name, column in schema.columns.items() if not column.nullable) for s, schema in _SCHEMAS.items()
 }
 NUMERIC: dict[str, tuple[str, ...]] = {
     s: names
-    for s, m in INPUT_MODELS.items()
-    if (names := tuple(n for n, c in m.to_schema().columns.items() if c.dtype.type in (pl.Int64, pl.Float64)))
+    for s, schema in _SCHEMAS.items()
+    if (names := tuple(n for n, c in schema.columns.items() if c.dtype.type in (pl.Int64, pl.Float64)))
 }
 # e-mails and phones: read as text, stored only as keyed hashes in `<name>_key`
 PERSONAL: tuple[str, ...] = ("email", "phone")
@@ -178,7 +178,7 @@ _SQL_TYPES = {pl.Date: "date", pl.String: "varchar", pl.Int64: "bigint", pl.Floa
 def raw_columns(source: str) -> dict[str, str]:
     """raw.<source>'s columns and DuckDB types: the model's, with e-mail and phone as their hash keys."""
     out = {}
-    for name, column in INPUT_MODELS[source].to_schema().columns.items():
+    for name, column in _SCHEMAS[source].columns.items():
         key = f"{name}_key" if name in PERSONAL else name
         out[key] = "varchar" if name in PERSONAL else _SQL_TYPES[column.dtype.type.base_type()]
     return out

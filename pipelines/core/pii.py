@@ -109,14 +109,6 @@ def _key(secret: str, value: str) -> str:
     return hashlib.sha256((secret + value).encode("utf-8")).hexdigest()
 
 
-def _normal_phone(digits: str) -> str:
-    if len(digits) == 10:
-        return DEFAULT_COUNTRY_CODE + digits
-    if len(digits) == 11 and digits.startswith("8"):
-        return DEFAULT_COUNTRY_CODE + digits[1:]
-    return digits
-
-
 def pseudonymise_text(text: str, secret: str) -> str:
     """`text` with every e-mail and phone replaced by `[email:<key>]` / `[phone:<key>]`, the key being the
     same keyed hash as in the email_key / phone_key columns (joinable, never reversible). A phone is a run
@@ -132,7 +124,8 @@ def pseudonymise_text(text: str, secret: str) -> str:
         grouped = number.startswith("+") or number.lower().startswith("%2b") or any(c in number for c in " ()-")
         if not 10 <= len(digits) <= 15 or _DATE_LIKE.search(number) or not (prefix or grouped):
             return match.group(0)
-        return f"{prefix}[phone:{_key(secret, _normal_phone(digits))}]"
+        # the same normalisation as a phone column's (country code), so the key joins phone_key
+        return f"{prefix}[phone:{_key(secret, pl.select(normalise_phone(pl.lit(digits))).item())}]"
 
     return _PHONE_ANYWHERE.sub(phone, _EMAIL_ANYWHERE.sub(email, text))
 

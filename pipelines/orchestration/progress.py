@@ -12,6 +12,7 @@ The terminal gets what a person needs, from the same events, through a Dagster l
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections import defaultdict
@@ -233,7 +234,10 @@ def root_cause(error) -> str:
     """The innermost error's message: what went wrong, not Dagster's wrapping of it."""
     while error is not None and error.cause is not None:
         error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
+    if error is None:
+        return "unknown error"
+    # what failed, in words: Dagster's wrapper class (`dagster._core...Failure: `) adds nothing a person acts on
+    return re.sub(r"^dagster\._core\.[\w.]+: ", "", error.message.strip())
 
 
 class OnceHandler(logging.Handler):
