@@ -15,11 +15,11 @@ BIN = Path(sys.executable).parent
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["sqlfluff", "lint", "sql", "--processes", "2"],
+        ["sqlfluff", "lint", "sql", "--processes", "1"],
         ["lint-imports"],
     ],
     ids=["ruff-check", "ruff-format", "sqlfluff", "import-layers"],
 )
 def test_lint(command):
-    done = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"

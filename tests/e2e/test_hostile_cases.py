@@ -158,8 +158,17 @@ def test_ctrl_c_stops_the_run_in_one_line_and_publishes_nothing(site):
     import time
 
     before = hashlib.sha256(site.warehouse.read_bytes()).hexdigest()
-    process = site.start("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1])
-    time.sleep(8)  # past start-up, into the steps
+    marker = site.root / "paused"
+    process = site.start(
+        "backfill",
+        "--from",
+        FULL_RANGE[0],
+        "--to",
+        FULL_RANGE[1],
+        env=site.env(ACQ_PAUSE_AT="ingest", ACQ_PAUSE_MARKER=str(marker)),
+    )
+    wait_for_file(marker, process)  # inside a step (a fixed sleep raced the start-up on a loaded machine)
+    time.sleep(0.5)
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-3000:]
