@@ -12,7 +12,7 @@ from pipelines.core.pii import mask, mask_text, normalise_email, normalise_phone
 from pipelines.ingest.readers import ReadResult
 from pipelines.ingest.readers.values import parse_date, parse_number, parse_timestamp
 from pipelines.ingest.rules import AMOUNT_COLUMNS, LOWER_CASE, PERSONAL, UPPER_CASE, Bounds, IngestError
-from schemas.inputs import CHECK_COLUMNS, INPUT_MODELS
+from schemas.inputs import CHECK_COLUMNS, INPUT_MODELS, PATTERN_REASONS
 
 
 def _parser(dtype: pl.DataType):
@@ -154,7 +154,6 @@ def validate_frame(source: str, typed: pl.DataFrame) -> pl.DataFrame:
 
 _REASONS = [
     (r"^not_nullable$", "required value is missing"),
-    (r"^str_matches\('\^\[A-Z\]\{3\}\$'\)$", "not a three-letter currency code"),
     (r"^str_matches\((.*)\)$", "does not match the expected pattern {0}"),
     (r"^str_length\(.*\)$", "empty text"),
     (r"^greater_than_or_equal_to\((.*)\)$", "must be >= {0}"),
@@ -165,6 +164,9 @@ _REASONS = [
 
 
 def _reason(check: str) -> str:
+    matched = re.fullmatch(r"str_matches\('(.*)'\)", check)
+    if matched and matched.group(1) in PATTERN_REASONS:
+        return PATTERN_REASONS[matched.group(1)]
     for pattern, text in _REASONS:
         match = re.match(pattern, check)
         if match:

@@ -1,10 +1,11 @@
-"""`python -m pipelines report [--html PATH]`: the first things an analyst looks at, read-only.
+"""`python -m pipelines report [--html PATH] [--model NAME]`: the first things an analyst looks at, read-only.
 
-In the terminal: the build, the headline table (per channel under the default attribution model, over
-the last `ltv.summary_months` complete acquisition months: customers, paid and fully loaded CAC, margin
-LTV at 12 months, LTV:CAC and its band, observed and simple payback), rounded to fit in 100 columns, and
-the rejected rows. With `--html PATH`: the same and the charts in one self-contained file
-(pipelines/reporting/html.py).
+In the terminal: the build and its data coverage, the headline table (per channel, under the build's
+default attribution model or --model, over the last `ltv.summary_months` complete acquisition months:
+customers, paid and fully loaded CAC, the observed LTV:CAC of the cohorts that have lived 12 months with
+the customers behind it and its band, the predicted LTV:CAC of the window's cohorts, payback), in 100
+columns, and the rejected rows. With `--html PATH`: the decision page (pipelines/reporting/html.py).
+Settings come from the build itself (meta.build_info.settings), so the page describes what was built.
 """
 
 from __future__ import annotations
@@ -14,34 +15,47 @@ from pathlib import Path
 import duckdb
 
 from pipelines.core.config import load_config
-from pipelines.core.db import table_exists
-from pipelines.reporting.headline import REJECT_LINES, build_row, headline, headline_text, rejects
+from pipelines.core.db import rows, table_exists
+from pipelines.reporting.headline import REJECT_LINES, build_row, build_settings, headline, headline_text, rejects
 from pipelines.reporting.html import write_html
 
 
-def print_report(warehouse: Path, html: Path | None = None) -> int:
+def print_report(warehouse: Path, html: Path | None = None, model: str | None = None) -> int:
     if not warehouse.exists():
         print(f"{warehouse} does not exist yet: run `python -m pipelines run` first")
         return 1
-    config = load_config()
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
+        settings = build_settings(con, load_config())
+        model = model or settings["default_model"]
         build = build_row(con)
         if build:
             print(
                 f"build      {build['built_at']:%Y-%m-%d %H:%M} UTC, code {build['code_version']}, as of {build['as_of_date']}"
             )
+        if table_exists(con, "quality.source_coverage"):
+            found = rows(con, "select source, covers_through, holds_as_of from quality.source_coverage order by source")
+            print(
+                "coverage   "
+                + ", ".join(f"{s} {d}" + (" (sets the as-of date)" if held else "") for s, d, held in found)
+            )
         if not table_exists(con, "marts.channel_summary"):
             print("marts.channel_summary is not in this warehouse")
             return 1
-        records = headline(con, config.default_model)
+        records = headline(con, model)
         window = (
             f"{records[0]['window_start']:%Y-%m}..{records[0]['window_end']:%Y-%m}" if records else "no complete month"
         )
         print(
-            f"\nChannels: acquisition months {window}, attribution {config.default_model}, amounts in {config.reporting_currency}"
+            f"\nChannels: acquisition months {window}, attribution {model}, amounts in {settings['reporting_currency']}"
         )
-        print("(CAC and LTV per new customer; LTV 12m = margin in the first 12 months; payback in months)\n")
+        print(
+            "LTV:CAC = margin of a customer's first 12 months / fully loaded CAC of the same cohorts. Observed: the\n"
+            f"{settings['summary_months']} months before the window (lived 12 months), n customers behind it; "
+            "predicted: the window's\n"
+            f"cohorts. 'too few' = fewer than {settings['min_customers_for_band']} customers behind the ratio. "
+            "Intervals: `report --html`.\n"
+        )
         print(headline_text(records))
         found = rejects(con)
         total = sum(n for _, _, n in found)
@@ -56,7 +70,7 @@ def print_report(warehouse: Path, html: Path | None = None) -> int:
                 f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows"
             )
         if html is not None:
-            write_html(con, html, config)
+            write_html(con, html, settings, model)
             print(f"\nwrote {html}")
     finally:
         con.close()

@@ -112,10 +112,15 @@ def build_upstream(con, orders, credits=None, cac=()):
         )
 
 
-def run_ltv(con, as_of: str, summary_months: int = 12, default_model: str = LND) -> None:
+def run_ltv(
+    con, as_of: str, summary_months: int = 12, default_model: str = LND, min_customers_for_band: int = 1
+) -> None:
+    """min_customers_for_band is 1 here: the hand-built cohorts are small, and the bands' thresholds are
+    what most of these tests check (the threshold itself has its own tests)."""
     params = {
         "as_of_date": date.fromisoformat(as_of),
         "summary_months": summary_months,
+        "min_customers_for_band": min_customers_for_band,
         "default_model": default_model,
         "ltv_horizons": [1, 3, 6, 12, 24],
         "window_start": date(1900, 1, 1),
@@ -212,7 +217,9 @@ def test_channel_ltv_horizons_payback_and_incomplete_horizons(hand):
     # k = 5 is June, still running on 2024-06-15: the 6-month horizon is incomplete, as are 12 and 24.
     for h in (6, 12, 24):
         assert row[f"ltv_margin_{h}"] is None and row[f"ltv_revenue_{h}"] is None
-    assert row["ltv_cac_12"] is None and row["ltv_cac_band"] is None
+    # no 12-month LTV yet: no ratio, no customers behind it, no band (docs/metrics.md "The headline")
+    assert row["ltv_cac_12"] is None and row["ltv_cac_band"] == "insufficient_data"
+    assert row["ltv_12_customers"] == 0 and row["ltv_margin_12_low"] is None and row["ltv_cac_12_high"] is None
     # 320 < 400, 380 < 400, 480 >= 400 -> paid back in the third month.
     assert row["payback_months_observed"] == 3
     assert row["months_observed"] == 6
@@ -460,8 +467,12 @@ def test_channel_summary_pools_the_last_complete_months():
     assert row["ltv_margin_12"] == pytest.approx(150)
     assert row["ltv_margin_24"] is None
     assert row["ltv_revenue_1"] == pytest.approx((300 + 160) / 3)
-    assert row["ltv_cac_12"] == pytest.approx(150 / 70)
-    assert row["ltv_cac_band"] == "low"
+    # LTV:CAC pools the same cohorts top and bottom: only June 2023 has lived 12 months, so its LTV is
+    # divided by June 2023's own CAC (90 / 1 customer), never the window's 70 (which would say "low")
+    assert row["ltv_12_customers"] == 1 and row["cac_full_12"] == pytest.approx(90)
+    assert row["ltv_cac_12"] == pytest.approx(150 / 90)
+    assert row["ltv_cac_band"] == "break_even"
+    assert row["ltv_margin_12_low"] is None and row["ltv_cac_12_low"] is None  # 1 customer: no interval
     # pooled curve: k0 (100 + 60) / 3 = 53.3 and k1 (100 + 90) / 3 = 63.3 are < 70; k2: only June 2023
     # has a complete third month (April 2024's is the partial June) -> 150 >= 70 -> month 3
     assert row["payback_months_observed"] == 3
