@@ -50,11 +50,11 @@ def print_report(warehouse: Path, html: Path | None = None, model: str | None = 
             f"\nChannels: acquisition months {window}, attribution {model}, amounts in {settings['reporting_currency']}"
         )
         print(
-            "LTV:CAC = margin of a customer's first 12 months / fully loaded CAC of the same cohorts. Observed: the\n"
-            f"{settings['summary_months']} months before the window (lived 12 months), n customers behind it; "
-            "predicted: the window's\n"
-            f"cohorts. 'too few' = fewer than {settings['min_customers_for_band']} customers behind the ratio. "
-            "Intervals: `report --html`.\n"
+            "LTV:CAC = a customer's margin in the first 12 months / fully loaded CAC of the same cohorts.\n"
+            f"Observed: the {settings['summary_months']} acquisition months before the window, all lived 12 months "
+            "(n: customers behind).\n"
+            f"Predicted: the window's cohorts. 'too few' = under {settings['min_customers_for_band']} customers "
+            "behind a ratio, so no band.\n90 % intervals, back-test errors and the other sections: `report --html`.\n"
         )
         print(headline_text(records))
         found = rejects(con)
