@@ -300,6 +300,9 @@ READER_OPTIONS = {
     "yandex_money_in_micros": "true / false: Yandex Direct API money units; unset = told apart per file",
     "encoding": "the text encoding of every file of the source, e.g. 'cp1251' (overrides detection)",
     "timezone": "the time zone the source's local timestamps are written in (Metrica: the counter's), e.g. 'Europe/Moscow'",
+    # orders from a CRM: a pipeline's own stage names (Bitrix24, amoCRM), beside the layouts' defaults
+    "won_stages": "a list of the CRM stage names that mean a deal is won (a valid order), e.g. ['Оплачено']",
+    "lost_stages": "a list of the CRM stage names that mean a deal is lost (not an order), e.g. ['Отказ']",
 }
 
 
@@ -316,6 +319,10 @@ def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"{where}unknown key sources.{source}.{key}; known: {sorted(READER_OPTIONS)}")
             if key == "currency" and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value)):
                 raise ConfigError(f"{name}: expected a three-letter ISO code such as 'USD'")
+            if key in ("won_stages", "lost_stages") and not (
+                isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+            ):
+                raise ConfigError(f"{name}: expected a list of stage names, e.g. ['Оплачено']")
             if key == "yandex_money_in_micros" and not isinstance(value, bool):
                 raise ConfigError(f"{name}: expected true or false")
             if key == "timezone":

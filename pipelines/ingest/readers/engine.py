@@ -25,6 +25,7 @@ import polars as pl
 
 from schemas.inputs import COLUMNS, NUMERIC
 
+from . import records
 from .base import EXTRA, ROW, ExportError, ReadResult, blank, finish
 from .layout import (
     CANONICAL,
@@ -81,7 +82,7 @@ def _match_line(layout: Layout, language: str, cells: list[str], index: int, opt
                 named += 1
                 if label.column:
                     columns[label.column] = i
-                    if label.column == "spend" and found_mark:
+                    if label.column in ("spend", "revenue") and found_mark:  # `Amount spent (USD)`, `Бюджет ₽`
                         mark = found_mark
                 break
     match = Match(layout, language, index, cells, columns, mark, named)
@@ -160,6 +161,9 @@ def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[S
             _unambiguous(path, found)
             return candidate_sheet, found[0]
         tried += found
+    no_currency = _lacks_only_currency(tried)
+    if no_currency is not None:
+        raise ExportError(path, no_currency.header_index + 1, _currency_message(no_currency, source))
     for other in {lay.sources for lay in platform_layouts().values()} - {frozenset([source])}:
         (other_source,) = other
         found = candidates(sheet, other_source, options)
@@ -168,6 +172,26 @@ def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[S
                 path, found[0].header_index + 1, f"layout {found[0].layout.name} holds {other_source}, not {source}"
             )
     raise ExportError(path, 1, unrecognised(sheet, source, tried))
+
+
+def _lacks_only_currency(tried: list[Match]) -> Match | None:
+    """A header every required column of a layout fits but its currency, where the settings may name
+    it (Google Ads, Microsoft): the layout is recognised, the file just names no currency."""
+    fits = [
+        m
+        for m in tried
+        if m.missing == [("currency",)] and m.layout.name != CANONICAL and "option" in m.layout.currency
+    ]
+    return max(fits, key=lambda m: m.named) if fits else None
+
+
+def _currency_message(match: Match, source: str) -> str:
+    label = match.layout.label_of("currency", match.language)
+    return (
+        f"recognised as {match.layout.name} ({match.language} interface), but the file names no currency: "
+        f"add the {label!r} column to the report, or set the account currency in the settings: "
+        f'[sources.{source}] currency = "RUB" (the three-letter code of the account)'
+    )
 
 
 def _unambiguous(path: Path, found: list[Match]) -> None:
@@ -223,6 +247,8 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
         return read_query(path, source, query)
     sheet, match = identify(path, source, options)
     layout = match.layout
+    if records.refused(layout):
+        raise ExportError(path, match.header_index + 1, f"recognised as {layout.name}: {records.refused(layout)}")
     names = header_names(match.cells)
     raw, encoding = sheet.body(match.header_index, names)
     ragged = _ragged_lines(raw, match.header_index)
@@ -259,10 +285,22 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
             values[column] = pl.coalesce(excel_serial_date(expr), expr)
         else:
             values[column] = expr
-    for column, rule in layout.derive.items():
-        if rule["from"] in col:  # e.g. yclid=… or utm_source from the landing page's query string
-            found = col[rule["from"]].str.extract(rule["extract"], 1).str.replace_all("%20", " ")
+    for column, rules in layout.derive.items():
+        for rule in rules if isinstance(rules, list) else [rules]:
+            if rule["from"] not in col:
+                continue
+            found = col[rule["from"]]  # e.g. another phone column, or utm_source from a landing page's URL
+            if "extract" in rule:
+                found = found.str.extract(rule["extract"], 1).str.replace_all("%20", " ")
             values[column] = pl.coalesce(values[column], found) if column in values else found
+    if source in ("orders", "customers") and layout.name != CANONICAL:
+        if source == "orders":
+            values["currency"] = _currency(layout, match, col, options, path)
+        suspects = records.apply(
+            layout, source, col, values, raw, ~blank(names), match.header_index, options, number, notes
+        )
+    else:
+        suspects = {}
     zone = options.get("timezone") or layout.time_zone
     if zone:
         for column in TIME_COLUMNS.get(source, ()):
@@ -314,7 +352,10 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
         )
     if ragged:
         notes.append(f"{len(ragged)} line(s) with more cells than the header: quarantined")
+    for row, reason in suspects.items():
+        result.suspects.setdefault(row, reason)
     result.notes = notes
+    records.group_line_items(layout, result)
     return result
 
 
