@@ -100,6 +100,7 @@ def _status(
         known = ", ".join(sorted(rec.status_values))
         for row, cell in unknown.select("row", "cell").iter_rows():
             suspects[row] = f"status {cell!r} is not one {layout.name} knows ({known})"
+        status = pl.coalesce(status, *cells)  # kept as written: the row is quarantined under that one reason
     if rec.cancelled_if and rec.cancelled_if in col:  # a cancellation date set: cancelled, whatever was paid
         status = pl.when(col[rec.cancelled_if].is_not_null()).then(pl.lit("cancelled")).otherwise(status)
     return status, suspects
