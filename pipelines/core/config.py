@@ -62,6 +62,7 @@ class Config:
     reporting_currency: str = "RUB"
     default_margin_rate: float = 0.35
     as_of_date: date | None = None
+    reporting_timezone: str | None = None  # None: the schedule's (see local_timezone)
     grains: tuple[str, ...] = ("month",)
     partitions_start: date = date(2024, 1, 1)
     lookback_days: int = 60
@@ -94,6 +95,15 @@ class Config:
     def ltv_horizons(self) -> tuple[int, ...]:
         """The LTV horizons in months: fixed by the published columns (schemas/marts_ltv.py), not a setting."""
         return LTV_HORIZONS
+
+    @property
+    def local_timezone(self) -> str:
+        """The business's time zone: a timestamp with an offset is converted to it before it gets a day."""
+        return self.reporting_timezone or self.schedule_timezone
+
+    def ingest_options(self, source: str) -> dict[str, Any]:
+        """What ingest reads a source's files with: its [sources.<source>] settings and the local time zone."""
+        return {**self.reader_options.get(source, {}), "reporting_timezone": self.local_timezone}
 
     @property
     def coarsest_grain(self) -> str:
@@ -156,6 +166,7 @@ class Reporting(_Section):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Config.reporting_currency
     default_margin_rate: Share = Config.default_margin_rate
     as_of_date: OptionalDay = None
+    timezone: Annotated[str | None, AfterValidator(lambda v: v if v is None else _timezone(v))] = None
 
 
 class Periods(_Section):
@@ -214,6 +225,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("reporting", "currency"): ("reporting_currency", "a three-letter ISO code such as 'RUB'"),
     ("reporting", "default_margin_rate"): ("default_margin_rate", "a number from 0 to 1"),
     ("reporting", "as_of_date"): ("as_of_date", "a date YYYY-MM-DD"),
+    ("reporting", "timezone"): ("reporting_timezone", "an IANA time zone such as 'Europe/Moscow'"),
     ("periods", "grains"): ("grains", f"a non-empty list drawn from {list(GRAINS)}"),
     ("periods", "partitions_start"): ("partitions_start", "a date YYYY-MM-DD"),
     ("attribution", "lookback_days"): ("lookback_days", "a whole number of days from 0 to 3650"),

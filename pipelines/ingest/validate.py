@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pandera.polars as pa
 import polars as pl
@@ -28,12 +29,13 @@ def _parser(dtype: pl.DataType):
 
 
 def cast_frame(
-    source: str, frame: pl.DataFrame, clean: frozenset[str] = frozenset()
+    source: str, frame: pl.DataFrame, clean: frozenset[str] = frozenset(), zone: str | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical text columns -> typed columns. Returns (typed frame, cast failures as
     `row, column_name, check_name, reason`). A value that fails its cast becomes null here and is
     reported as a failure, so Pandera's own checks still run on the other columns. Columns in `clean`
-    are already stripped, with empty text as null (the reader did it)."""
+    are already stripped, with empty text as null (the reader did it). A timestamp with an offset becomes
+    the local time of `zone` (the business's time zone, `reporting.timezone`)."""
     schema = INPUT_MODELS[source].to_schema()
     texts, values, failures, parsers = [], [], [], {}
     for name, column in schema.columns.items():
@@ -57,7 +59,7 @@ def cast_frame(
             value = text
         else:
             value = _fast_parse(dtype, text)  # the rest below, only for the values it leaves null
-            parsers[name] = parse
+            parsers[name] = partial(parse, zone=zone) if parse is parse_timestamp else parse
             failures.append((name, f"cast_{dtype}".lower(), f"not {expected}"))
         values.append(value.alias(name))
     # Separate passes, so each value is parsed once (polars does not share a parse between a typed
@@ -235,9 +237,12 @@ def _suspect_failures(read: ReadResult) -> pl.DataFrame:
     )
 
 
-def split_rows(source: str, read: ReadResult, bounds: Bounds | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(good typed rows with source_row, failures with source_row and raw value) for one file."""
-    typed, cast_failures = cast_frame(source, read.frame, read.clean)
+def split_rows(
+    source: str, read: ReadResult, bounds: Bounds | None = None, zone: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(good typed rows with source_row, failures with source_row and raw value) for one file; `zone`:
+    the local time zone timestamps with an offset are converted to."""
+    typed, cast_failures = cast_frame(source, read.frame, read.clean, zone)
     bounds = bounds or Bounds.from_config(Config())
     failures = pl.concat(
         [cast_failures, bounds_failures(source, typed, bounds), validate_frame(source, typed), _suspect_failures(read)]

@@ -26,7 +26,7 @@ CUSTOMERS = ("shopify_customers/customers_export.csv",)
 FILES = {
     "orders/shopify_orders__orders_export.csv": ("shopify_orders", 9, 6, 3, 0),
     "orders/amocrm_leads__leads.csv": ("amocrm_leads", 5, 5, 0, 0),
-    "orders/bitrix24_deals__deals.csv": ("bitrix24_deals", 4, 4, 0, 0),
+    "orders/bitrix24_deals__deals.csv": ("bitrix24_deals", 5, 5, 0, 0),
     "customers/shopify_customers__customers_export.csv": ("shopify_customers", 2, 2, 0, 0),
 }
 STATUSES = {  # raw.orders: every row, with the status its export's value or stage maps to
@@ -45,6 +45,7 @@ STATUSES = {  # raw.orders: every row, with the status its export's value or sta
     "9002": "cancelled",
     "9003": "pending",
     "9004": "paid",
+    "9005": "paid",
 }
 # marts.orders (valid orders only): date, revenue (net of taxes), refund (net of tax), new | repeat
 VALID = {
@@ -56,6 +57,7 @@ VALID = {
     "505": ("2024-03-14", 10000.0, 0.0, "new"),
     "9001": ("2024-03-15", 10000.0, 0.0, "new"),  # OPPORTUNITY 12000 - TAX_VALUE 2000, CLOSEDATE
     "9004": ("2024-04-10", 5000.0, 0.0, "repeat"),  # contact 77 again
+    "9005": ("2024-05-01", 2500.0, 0.0, "new"),  # 01:00 Moscow time on 1 May: May's, not April's (22:00 UTC)
 }
 
 
@@ -112,7 +114,7 @@ def test_orders_revenue_refunds_and_new_or_repeat_are_exact(published):
     assert keys["#1001"] == keys["#1003"] == "crm:7001"
     assert keys["501"] == keys["504"]
     assert keys["9001"] == keys["9004"] == "crm:77"
-    assert len({keys[o] for o in VALID}) == 5
+    assert len({keys[o] for o in VALID}) == 6
 
 
 def test_refunds_without_a_date_and_taxes_are_said_in_the_file_notes(published):

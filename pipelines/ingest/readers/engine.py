@@ -240,11 +240,12 @@ def unrecognised(sheet: Sheet, source: str, tried: list[Match]) -> str:
 def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     """Read one export file. options: `currency` (the account currency, for layouts that may take
     it from the settings), `yandex_money_in_micros` (True / False; absent = told apart per file),
-    `encoding` (overrides detection for text files), `timezone` (of local timestamps)."""
+    `encoding` (overrides detection for text files), `timezone` (of local timestamps),
+    `reporting_timezone` (the business's: timestamps are given in its local time; absent: UTC)."""
     options = options or {}
     query = query_layout_for(path)
     if query is not None:
-        return read_query(path, source, query)
+        return read_query(path, source, query, options.get("reporting_timezone") or "UTC")
     sheet, match = identify(path, source, options)
     layout = match.layout
     if records.refused(layout):
@@ -301,12 +302,12 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
         )
     else:
         suspects = {}
-    zone = options.get("timezone") or layout.time_zone
-    if zone:
+    zone, local = options.get("timezone") or layout.time_zone, options.get("reporting_timezone") or "UTC"
+    if zone and zone != local:
         for column in TIME_COLUMNS.get(source, ()):
             if column in values:
-                values[column] = _to_utc(values[column], zone)
-                notes.append(f"{column} converted from {zone} to UTC")
+                values[column] = _to_zone(values[column], zone, local)
+                notes.append(f"{column} converted from {zone} to {local}")
     if layout.platform:
         values["platform"] = pl.lit(layout.platform)
     keep = ~blank(names)
@@ -407,11 +408,12 @@ DATE_COLUMNS = {"ad_spend": ("date",), "costs": ("period_start", "period_end"), 
 TIME_COLUMNS = {"orders": ("created_at", "refunded_at"), "customers": ("created_at",), "touchpoints": ("ts",)}
 
 
-def _to_utc(expr: pl.Expr, zone: str) -> pl.Expr:
-    """`2024-03-05 14:03:00` in `zone` -> the same instant as naive UTC text (the canonical `ts`)."""
+def _to_zone(expr: pl.Expr, zone: str, target: str) -> pl.Expr:
+    """`2024-03-05 14:03:00` in `zone` -> the same instant as naive text in `target` (the business's
+    time zone, or UTC)."""
     local = expr.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
-    utc = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    return pl.coalesce(utc.dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S"), expr)
+    moved = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone(target)
+    return pl.coalesce(moved.dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S"), expr)
 
 
 def _date(expr: pl.Expr, order: str, kind: str) -> pl.Expr:
@@ -569,9 +571,9 @@ NUMBERED = {
 }
 
 
-def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
+def read_query(path: Path, source: str, layout: QueryLayout, zone: str = "UTC") -> ReadResult:
     """A table-shaped export read by DuckDB with its layout's query: only the result (one row per
-    touch, far fewer than the events) reaches Python, as canonical text columns."""
+    touch, far fewer than the events) reaches Python, as canonical text columns; times in `zone`."""
     if source != layout.source:
         raise ExportError(path, 1, f"layout {layout.name} holds {layout.source}, not {source}")
     reader = layout.readers[path.suffix.lower()]
@@ -583,6 +585,7 @@ def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
     )
     try:
         con.execute(URL_PARAM)
+        con.execute("set TimeZone = 'UTC'")  # a naive time cast to an instant is UTC (GA4's event_timestamp)
         try:
             fields = [
                 row[0] for row in con.execute(f"describe select * from {reader}($file)", {"file": str(path)}).fetchall()
@@ -595,7 +598,8 @@ def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
                 path, 1, f"{layout.name}: field(s) missing: {', '.join(missing)}; the file has: {fields[:20]}"
             )
         events = con.execute(f"select count(*) from {reader}($file)", {"file": str(path)}).fetchall()[0][0]
-        frame = con.sql(layout.query.replace("{events}", NUMBERED[reader]), params={"file": str(path)}).pl()
+        query = layout.query.replace("{events}", NUMBERED[reader])
+        frame = con.sql(query, params={"file": str(path), "zone": zone}).pl()
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
