@@ -247,7 +247,10 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     if records.refused(layout):
         raise ExportError(path, match.header_index + 1, f"recognised as {layout.name}: {records.refused(layout)}")
     names = header_names(match.cells)
-    raw, encoding = sheet.body(match.header_index, names)
+    # a shop's export is wide (Shopify's orders: 79 columns, a dozen read): only the declared columns are
+    # parsed, and a line is blank when they are (a line with values in other columns only has no order)
+    read = [names[i] for i in sorted(set(match.columns.values()))] if layout.records else names
+    raw, encoding = sheet.body(match.header_index, names, read)
     ragged = _ragged_lines(raw, match.header_index)
     raw = raw.drop(EXTRA, strict=False)
     col = {column: pl.col(names[i]) for column, i in match.columns.items()}
@@ -294,7 +297,7 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
         if source == "orders":
             values["currency"] = _currency(layout, match, col, options, path)
         suspects = records.apply(
-            layout, source, col, values, raw, ~blank(names), match.header_index, options, number, notes
+            layout, source, col, values, raw, ~blank(read), match.header_index, options, number, notes
         )
     else:
         suspects = {}
@@ -306,7 +309,7 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
                 notes.append(f"{column} converted from {zone} to {local}")
     if layout.platform:
         values["platform"] = pl.lit(layout.platform)
-    keep = ~blank(names)
+    keep = ~blank(read)
     if layout.summary:
         first = pl.coalesce(pl.col(n) for n in names).str.to_lowercase()
         keep &= ~pl.any_horizontal(first.str.contains(p.pattern) for p in layout.summary).fill_null(False)
