@@ -28,6 +28,7 @@ def test_the_sample_folder_reports_every_planted_bad_row():
         "yandex_direct_api",
         "vk_ads_stats",
         "ga4_bigquery",
+        "shopify_orders",
     }
 
 
