@@ -16,6 +16,7 @@ from pipelines.devtools.generate.sample import add_arguments as generate_argumen
 from pipelines.devtools.generate.sample import run as generate_run
 from pipelines.ingest.validate_files import validate_paths
 from pipelines.publish.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
+from schemas.inputs import SOURCES
 
 DEFAULT_RAW = "data/sample"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "backfill"):
             return _materialize(args)
         if args.command == "validate":
-            options = load_config(args.config).reader_options
+            config = load_config(args.config)
+            options = {source: config.ingest_options(source) for source in SOURCES}
             return validate_paths([Path(p) for p in args.paths], args.source, options=options)
         if args.command == "rollback":
             try:

@@ -65,6 +65,7 @@ class Config:
     reporting_currency: str = "RUB"
     default_margin_rate: float = 0.35
     as_of_date: date | None = None
+    reporting_timezone: str | None = None  # None: the schedule's (see local_timezone)
     grains: tuple[str, ...] = ("month",)
     partitions_start: date = date(2024, 1, 1)
     lookback_days: int = 60
@@ -101,6 +102,15 @@ class Config:
     def ltv_horizons(self) -> tuple[int, ...]:
         """The LTV horizons in months: fixed by the published columns (schemas/marts_ltv.py), not a setting."""
         return LTV_HORIZONS
+
+    @property
+    def local_timezone(self) -> str:
+        """The business's time zone: a timestamp with an offset is converted to it before it gets a day."""
+        return self.reporting_timezone or self.schedule_timezone
+
+    def ingest_options(self, source: str) -> dict[str, Any]:
+        """What ingest reads a source's files with: its [sources.<source>] settings and the local time zone."""
+        return {**self.reader_options.get(source, {}), "reporting_timezone": self.local_timezone}
 
     @property
     def coarsest_grain(self) -> str:
@@ -173,6 +183,7 @@ class Reporting(_Section):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Config.reporting_currency
     default_margin_rate: Share = Config.default_margin_rate
     as_of_date: OptionalDay = None
+    timezone: Annotated[str | None, AfterValidator(lambda v: v if v is None else _timezone(v))] = None
 
 
 class Periods(_Section):
@@ -233,6 +244,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("reporting", "currency"): ("reporting_currency", "a three-letter ISO code such as 'RUB'"),
     ("reporting", "default_margin_rate"): ("default_margin_rate", "a number from 0 to 1"),
     ("reporting", "as_of_date"): ("as_of_date", "a date YYYY-MM-DD"),
+    ("reporting", "timezone"): ("reporting_timezone", "an IANA time zone such as 'Europe/Moscow'"),
     ("periods", "grains"): ("grains", f"a non-empty list drawn from {list(GRAINS)}"),
     ("periods", "partitions_start"): ("partitions_start", "a date YYYY-MM-DD"),
     ("attribution", "lookback_days"): ("lookback_days", "a whole number of days from 0 to 3650"),
@@ -329,6 +341,9 @@ READER_OPTIONS = {
     "timezone": "the time zone the source's local timestamps are written in (Metrica: the counter's), e.g. 'Europe/Moscow'",
     "complete_through": "'yesterday': the source is complete through the run's previous day even where its last "
     "days have no rows (orders, ad_spend, touchpoints)",
+    # orders from a CRM: a pipeline's own stage names (Bitrix24, amoCRM), beside the layouts' defaults
+    "won_stages": "a list of the CRM stage names that mean a deal is won (a valid order), e.g. ['Оплачено']",
+    "lost_stages": "a list of the CRM stage names that mean a deal is lost (not an order), e.g. ['Отказ']",
 }
 
 
@@ -347,6 +362,10 @@ def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"{name}: expected a three-letter ISO code such as 'USD'")
             if key == "complete_through" and (value != "yesterday" or source not in DATED_SOURCES):
                 raise ConfigError(f"{name}: expected 'yesterday', on one of the dated sources {list(DATED_SOURCES)}")
+            if key in ("won_stages", "lost_stages") and not (
+                isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+            ):
+                raise ConfigError(f"{name}: expected a list of stage names, e.g. ['Оплачено']")
             if key == "yandex_money_in_micros" and not isinstance(value, bool):
                 raise ConfigError(f"{name}: expected true or false")
             if key == "timezone":

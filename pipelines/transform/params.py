@@ -81,6 +81,7 @@ def settings_fingerprint(config: Config) -> str:
             "identity_max_links",
             "data_driven_months",
             "markov_order",
+            "local_timezone",  # the day, week and month a timestamp with an offset falls in
         )
     }
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()
