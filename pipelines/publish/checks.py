@@ -123,9 +123,9 @@ def _schema_checks() -> tuple[SchemaCheck, ...]:
             checks.append(SchemaCheck("matches_model", table, (table,)))
     models = published_models()
     quality = [t for t in models if t.startswith("quality.")]
-    # quarantine and file bookkeeping carry their source: each raw asset checks its own rows of them;
+    # quarantine and file bookkeeping carry their source file: each raw asset checks its own rows of them;
     # the quality tables of later stages (identity conflicts, LTV fits) are checked with the meta tables
-    per_source = tuple(t for t in quality if "source" in models[t].to_schema().columns)
+    per_source = tuple(t for t in quality if "source_file" in models[t].to_schema().columns)
     checks += [SchemaCheck("quality_rows_match_models", raw, per_source, source_filtered=True) for raw in RAW_TABLES]
     meta = tuple(t for t in models if t.startswith("meta.")) + tuple(t for t in quality if t not in per_source)
     checks.append(SchemaCheck("bookkeeping_matches_models", BUILD_INFO, meta))
