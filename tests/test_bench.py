@@ -4,20 +4,19 @@ each part runs and that the pandas peer agrees with the pipeline's SQL on the co
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import build_parser
-from pipelines.core.paths import PROJECT_ROOT
 from pipelines.devtools.bench.data import data_files
 from pipelines.devtools.bench.limit import run_limit, run_store_floor
 from pipelines.devtools.bench.main import _months_of_data, format_report, summarise, targets
 from pipelines.devtools.bench.runner import run_sampled
 from pipelines.devtools.bench.scales import SCALES, generator_version
 from pipelines.devtools.bench.stages import analyse, stage_of
-
-SAMPLE = PROJECT_ROOT / "data" / "sample"
+from pipelines.devtools.generate.sample import generate
 
 
 def test_cli_has_bench_and_scales_are_ordered():
@@ -78,14 +77,24 @@ def test_rss_sampler_sees_a_child_process_memory(tmp_path):
     assert max(kb for _, kb in samples) > 150 * 1024
 
 
-def test_limit_reads_every_sample_file():
-    result = run_limit(SAMPLE, data_files(SAMPLE))
+@pytest.fixture(scope="module")
+def bench_sample(tmp_path_factory) -> Path:
+    """The committed sample as the bench generates its data: every platform layout, but the first
+    quarter's orders as a canonical file instead of Shopify's export (the pandas peer and the storage
+    floor read canonical order files; a shop's own export is ingest's job, tested in e2e/test_shop_exports)."""
+    folder = tmp_path_factory.mktemp("bench-sample")
+    generate(folder, 4000, 7, date(2024, 11, 1), 24, "native", 0.5, shop_export=False)  # data/sample/MANIFEST.md
+    return folder
+
+
+def test_limit_reads_every_sample_file(bench_sample):
+    result = run_limit(bench_sample, data_files(bench_sample))
     assert result["rows"]["touchpoints"] == 19350
     assert result["rows"]["orders"] == 7630
     assert result["cac_rows"] > 0 and result["seconds"] > 0
 
 
-def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch):
+def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch, bench_sample):
     pytest.importorskip("pandas")
     import duckdb
 
@@ -99,18 +108,18 @@ def test_pandas_peer_matches_the_pipeline_sql_on_the_sample(monkeypatch):
     config = load_config()
     con = duckdb.connect(":memory:")
     for source in SOURCES:
-        ingest_source(con, source, SAMPLE, "bench-test", "bench-secret", max_reject_share=1.0)
+        ingest_source(con, source, bench_sample, "bench-test", "bench-secret", max_reject_share=1.0)
     run_transforms(con, config, (EARLIEST, LATEST))
-    result = compare(con, run_peer(SAMPLE))
+    result = compare(con, run_peer(bench_sample))
     con.close()
     assert result["cac_rows_compared"] > 100 and result["ltv_rows_compared"] > 100
     assert result["cac_mismatches"] == [] and result["ltv_mismatches"] == []
 
 
-def test_store_floor_copies_every_sample_row_into_a_database_file_and_removes_it(tmp_path):
-    files = data_files(SAMPLE)
+def test_store_floor_copies_every_sample_row_into_a_database_file_and_removes_it(tmp_path, bench_sample):
+    files = data_files(bench_sample)
     floor = run_store_floor(files, tmp_path / "floor.duckdb")
-    assert floor["rows"] == run_limit(SAMPLE, files)["rows"]
+    assert floor["rows"] == run_limit(bench_sample, files)["rows"]
     assert floor["seconds"] > 0 and floor["file_bytes"] > 0
     assert (
         set(floor["seconds_per_source"]) == set(files) and sum(floor["seconds_per_source"].values()) <= floor["seconds"]

@@ -68,7 +68,7 @@ def test_the_terminal_report_is_the_headline_table_rounded_in_100_columns(wareho
             assert format_value(record[key], fmt).replace("\u202f", " ") in line, (record["channel"], key)
         for key in ("ltv_cac_band_older_cohorts", "ltv_cac_band_predicted"):
             assert {"insufficient_data": "too few", None: "–"}.get(record[key], record[key]) in line
-    assert "Rejected rows: 16" in out  # the sample's planted bad rows
+    assert "Rejected rows: 25" in out  # the sample's planted bad rows
     assert "sets the as-of date" in out  # which source holds the as-of date back
 
 

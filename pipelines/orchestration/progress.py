@@ -216,11 +216,16 @@ class Progress:
             )
             if total:
                 lines.append("            why: `python -m pipelines report`, or the table quality.rejected_rows")
+        warned = [c for c in failed if not c[4]]  # a non-blocking check (a source's coverage) warns, never stops
         lines.append(
             f"  checks    {len(self.checks) - len(failed)} of {len(self.checks)} passed ({len(blocking)} blocking)"
+            + (f", {len(warned)} warning{'s' if len(warned) > 1 else ''}" if warned else "")
             + "".join(
-                f"\n  FAILED    {asset}:{name} — {description[:300]}" for asset, name, _, description, _ in failed
+                f"\n  FAILED    {asset}:{name} — {description[:300]}"
+                for asset, name, _, description, is_blocking in failed
+                if is_blocking
             )
+            + "".join(f"\n  warning   {name}: {description[:76]}" for _, name, _, description, _ in warned)
         )
         steps = sum(s.seconds for s in self.steps.values())
         lines.append(

@@ -110,7 +110,7 @@ def coverage_checks(coverage: list[Coverage], max_lag: int) -> list[dg.AssetChec
                 description=(
                     f"{source} is not loaded"
                     if c is None
-                    else f"{source} covers through {c.covers_through}, {lag} days behind the furthest source"
+                    else f"through {c.covers_through}, {lag} days behind the furthest source"
                 ),
                 metadata={
                     "covers_through": str(c.covers_through) if c else "",

@@ -51,16 +51,22 @@ HEADLINE_COLUMNS = (
     Column("ltv_cac_band_predicted", "band", 10, "band", "predicted, window"),
     Column("payback_months_predicted", "payback", 7, "months"),
 )
-# the HTML page shows more: the interval, the LTV itself and the back-test error of the prediction
+# The HTML page leads with the verdict (on a phone the first columns are what shows) and adds the
+# interval, the LTV itself and the back-test error of the prediction.
 HTML_COLUMNS = (
-    *HEADLINE_COLUMNS[:4],
-    Column("ltv_margin_12_older_cohorts", "LTV 12m", 7, "int", "observed, older cohorts"),
-    *HEADLINE_COLUMNS[4:5],
+    HEADLINE_COLUMNS[0],
+    Column("ltv_cac_12_older_cohorts", "LTV:CAC", 7, "ratio", "observed, older cohorts"),
+    Column("ltv_cac_band_older_cohorts", "band", 10, "band", "observed, older cohorts"),
+    Column("customers_older_cohorts", "n", 5, "int", "observed, older cohorts"),
     Column("ltv_cac_12_older_cohorts_low", "90 % interval", 11, "interval", "observed, older cohorts"),
-    *HEADLINE_COLUMNS[5:7],
-    Column("ltv_margin_12_predicted", "LTV 12m", 7, "int", "predicted, window"),
-    *HEADLINE_COLUMNS[7:9],
+    Column("ltv_margin_12_older_cohorts", "LTV 12m", 7, "int", "observed, older cohorts"),
+    Column("ltv_cac_12_predicted", "LTV:CAC", 7, "ratio", "predicted, window"),
+    Column("ltv_cac_band_predicted", "band", 10, "band", "predicted, window"),
     Column("ltv_backtest_error", "back-test error", 8, "percent", "predicted, window"),
+    Column("ltv_margin_12_predicted", "LTV 12m", 7, "int", "predicted, window"),
+    Column("customers", "customers", 9, "int", "window"),
+    Column("cac_paid", "paid CAC", 6, "int", "window"),
+    Column("cac_full", "full CAC", 6, "int", "window"),
     Column("payback_months_observed", "observed", 7, "months", "payback, months"),
     Column("payback_months_predicted", "predicted", 7, "months", "payback, months"),
 )

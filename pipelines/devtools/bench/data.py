@@ -30,7 +30,10 @@ def ensure_data(scale: Scale, seed: int, cache_dir: Path = CACHE_DIR, log=print)
             shutil.rmtree(stale, ignore_errors=True)
     log(f"generating {scale.name} data ({scale.customers:,} customers, seed {seed}) into {folder} ...")
     started = time.perf_counter()
-    counts = generate(folder, scale.customers, seed, months=scale.months, anonymous_ratio=scale.anonymous_ratio)
+    # no Shopify file: the pandas peer reads canonical order files (shop exports are ingest's, tested there)
+    counts = generate(
+        folder, scale.customers, seed, months=scale.months, anonymous_ratio=scale.anonymous_ratio, shop_export=False
+    )
     info = {
         "scale": scale.name,
         "customers": scale.customers,

@@ -239,7 +239,7 @@ def write_orders(out: Output, cal: Calendar, o: Orders, cust: Customers, extras:
         rows = np.flatnonzero((o.ts >= _epoch(a)) & (o.ts < _epoch(b) + DAY))
         q = quirk_by_index.get(i, Quirks())
         text = orders_text(o, cust, rows, extras, utm, q.dates)
-        if i == 0 and out.layouts != "canonical":  # the first quarter as the shop's own export
+        if i == 0 and out.layouts != "canonical" and out.shop_export:  # the first quarter as the shop's own export
             names.append(_write_shopify(out, o, cust, rows, text, f"orders/shopify_orders_{a:%Y-%m}_{b:%Y-%m}.csv"))
             continue
         bad, next_id = _order_bad_rows(i, text, next_id, q.dates)

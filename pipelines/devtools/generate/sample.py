@@ -47,9 +47,12 @@ def generate(
     months: int = 24,
     layouts: str = "native",
     anonymous_ratio: float = DEFAULT_ANONYMOUS_RATIO,
+    shop_export: bool = True,
 ) -> dict:
     """Write the six source folders under out_dir (cleared first) and the manifest; return data rows
-    written per source (bad rows and duplicates included)."""
+    written per source (bad rows and duplicates included). shop_export: the first quarter's orders as
+    Shopify's own export (native layouts only); the benchmark leaves it out, as its pandas peer reads
+    canonical order files."""
     if layouts not in ("native", "canonical"):
         raise ValueError(f"layouts must be 'native' or 'canonical', not {layouts!r}")
     if customers < 1 or months < 1:
@@ -70,7 +73,7 @@ def generate(
     spend = simulate_spend(cal, customers, demand, campaign_w, _rng(seed, "spend"))
     costs = simulate_costs(cal, customers, _rng(seed, "costs"))
 
-    out = Output(out_dir, layouts)
+    out = Output(out_dir, layouts, shop_export=shop_export)
     export.write_ad_spend(out, cal, spend)
     export.write_costs(out, cal, costs)
     export.write_fx(out, cal, fx)

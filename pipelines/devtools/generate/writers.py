@@ -73,6 +73,7 @@ class BadRow:
 class Output:
     root: Path
     layouts: str = "native"
+    shop_export: bool = True  # the first quarter's orders as Shopify's export (native layouts only)
     files: list[FileRecord] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
     duplicates: list[tuple[str, int, str]] = field(default_factory=list)  # file, rows, also in

@@ -392,15 +392,15 @@ class SparkEngine:
         module = PYTHON_MODELS[model.table]
         written = int(module.materialize(ModelContext(self.bridge, model.table, model.sql, params)))
         for table in getattr(module, "TABLES", (model.table,)):
-            schema = table.split(".")[0]
-            if schema in ("staging", "marts"):
-                target = self.root / "bridge-out" / f"{table}.parquet"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.bridge.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
-                frame = self.spark.read.parquet(str(target))
-                self.columns[table] = frame.columns
-                self._write(table, frame, [])
-            elif table not in self.bridge_tables:
+            # every table a Python model writes goes to Spark, where later SQL may read it (channel_summary
+            # reads quality.ltv_backtest); its quality tables also go to the warehouse from the bridge
+            target = self.root / "bridge-out" / f"{table}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.bridge.execute(f"copy (select * from {table}) to '{target}' (format parquet)")
+            frame = self.spark.read.parquet(str(target))
+            self.columns[table] = frame.columns
+            self._write(table, frame, [])
+            if table.split(".")[0] not in ("staging", "marts") and table not in self.bridge_tables:
                 self.bridge_tables.append(table)
         return written
 

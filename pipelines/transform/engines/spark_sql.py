@@ -113,8 +113,14 @@ def _expand_macros(tree: exp.Expression) -> exp.Expression:
                 return exp.paren(values[inner.name.lower()].copy(), copy=False)
             return inner
 
-        expanded = body.copy().transform(substitute)
-        return _expand_macros(expanded)  # a macro may call another (touch_tag_key -> click_id_type)
+        expanded = _expand_macros(body.copy().transform(substitute))  # a macro may call another
+        # the body stands where the call stood, as one operand: `t_quantile_95(df) * se` must not become
+        # `a + b / df * se`
+        return (
+            expanded
+            if isinstance(expanded, (exp.Paren, exp.Func, exp.Case, exp.Cast, exp.Column, exp.Literal))
+            else exp.paren(expanded, copy=False)
+        )
 
     return tree.transform(expand)
 
