@@ -8,7 +8,7 @@ import polars as pl
 
 STATUSES = ["fitted", "too_little_data", "no_varying_spend", "constant_spend", "not_converged"]
 _WINDOW = "the marketing-mix model's fit window"
-_INTERVAL = "{} of the 90 % interval of {} (5 % / 95 % quantile over the bootstrap refits)"
+_INTERVAL = "{} of the 90 % interval of {} (5 % / 95 % quantile over 200 parametric bootstrap refits)"
 _NO_UPPER = (
     "; NULL where the 5 % quantile of incremental_new_customers is at most 1 % of new_customers (the data do not "
     "rule out that the channel causes none)"
@@ -184,7 +184,9 @@ class IncrementalityFit(pa.DataFrameModel):
     dispersion: pl.Float64 = _number(
         "Negative binomial dispersion phi: variance = mean + mean^2 / phi (large: Poisson-like).", ge=0
     )
-    bootstrap_draws: pl.Int32 = pa.Field(nullable=True, ge=0, description="Refits behind the 90 % intervals (fit row).")
+    bootstrap_draws: pl.Int32 = pa.Field(
+        nullable=True, ge=0, description="Bootstrap refits behind the 90 % intervals (fit row)."
+    )
     seed: pl.Int32 = pa.Field(nullable=True, description="Seed of the bootstrap's draws: re-runs are identical.")
     fit_key: pl.String = pa.Field(
         nullable=False,

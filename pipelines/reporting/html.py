@@ -18,6 +18,7 @@ from pipelines.core.db import rows, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
 from pipelines.reporting import charts
 from pipelines.reporting.headline import HEADLINE_COLUMNS, build_row, format_value, headline, rejects
+from pipelines.reporting.incrementality import html_fragment as incrementality_html
 
 CSS = """
 body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222;
@@ -144,7 +145,7 @@ def render(con: duckdb.DuckDBPyConnection, config: Config) -> str:
 <p class="sub">Data as of <b id="as-of">{_e(build.get("as_of_date"))}</b> · built {_e(built)} · attribution
 <b>{_e(model)}</b> · amounts in {_e(config.reporting_currency)}</p>
 <nav><a href="#channels">Channels</a><a href="#cac">CAC trend</a><a href="#payback">Payback</a>
-<a href="#ltv-cac">LTV:CAC</a><a href="#quality">Data quality</a><a href="#build">Build</a></nav>
+<a href="#ltv-cac">LTV:CAC</a><a href="#incrementality">Incremental</a><a href="#quality">Data quality</a><a href="#build">Build</a></nav>
 
 <h2 id="channels">Channels, acquisition months {_e(window)}</h2>
 {headline_html(records)}
@@ -167,6 +168,8 @@ the channel has paid back.</p>
 
 <h2 id="ltv-cac">LTV:CAC bands</h2>
 <figure>{svgs["ltv_cac"]}</figure>
+
+{incrementality_html(con, config.reporting_currency)}
 
 <h2 id="quality">Data quality</h2>
 {quality_html(con)}

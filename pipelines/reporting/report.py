@@ -17,6 +17,7 @@ from pipelines.core.config import load_config
 from pipelines.core.db import table_exists
 from pipelines.reporting.headline import REJECT_LINES, build_row, headline, headline_text, rejects
 from pipelines.reporting.html import write_html
+from pipelines.reporting.incrementality import terminal_text as incrementality_text
 
 
 def print_report(warehouse: Path, html: Path | None = None) -> int:
@@ -55,6 +56,8 @@ def print_report(warehouse: Path, html: Path | None = None) -> int:
             print(
                 f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows"
             )
+        # issue 30: the "Incremental vs attributed" section (pipelines/reporting/incrementality.py)
+        print("\n" + incrementality_text(con))
         if html is not None:
             write_html(con, html, config)
             print(f"\nwrote {html}")
