@@ -54,9 +54,9 @@ def rows(found: pl.DataFrame) -> list[list[str]]:
         fitted = r["status"] == "fitted"
         note = "" if fitted else _STATUS_WORDS.get(r["status"], r["status"])
         if fitted and r["incremental_cac"] is None:
-            note = "no measurable effect"
+            note = "no effect found"
         elif fitted and r["incremental_cac_upper"] is None:
-            note = "may cause none"
+            note = "none not ruled out"
         out.append(
             [
                 r["channel"],
@@ -73,6 +73,7 @@ def rows(found: pl.DataFrame) -> list[list[str]]:
 
 
 HEADERS = ["channel", "spend", "attributed CAC", "incremental CAC", "90 % interval", "incr/attr", "marginal CAC", ""]
+TERMINAL_HEADERS = ["channel", "spend", "attributed", "incremental", "90 % interval", "ratio", "marginal"]
 
 
 def terminal_text(con: duckdb.DuckDBPyConnection) -> str:
@@ -84,9 +85,12 @@ def terminal_text(con: duckdb.DuckDBPyConnection) -> str:
     lines = [
         f"Incremental vs attributed: weeks {first['window_start']}..{first['window_end']} ({first['weeks']}), "
         f"fitted as of {first['fitted_as_of']}",
+        "(CAC: attributed by the default model; incremental = per customer the spend caused, 90 % interval;",
+        " ratio = incremental / attributed; marginal = the next customer at today's weekly spend)",
+        "",
     ]
     # each row starts with a bullet: a channel's first word is the headline table's line for it
-    table = [["", *HEADERS[:-1]], *(["·", *r[:-1]] for r in rows(found))]
+    table = [["", *TERMINAL_HEADERS], *(["·", *r[:-1]] for r in rows(found))]
     notes = ["", *(r[-1] for r in rows(found))]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     for row, note in zip(table, notes, strict=True):
@@ -94,7 +98,7 @@ def terminal_text(con: duckdb.DuckDBPyConnection) -> str:
             str(v).ljust(w) if i in (0, 1) else str(v).rjust(w)
             for i, (v, w) in enumerate(zip(row, widths, strict=True))
         ]
-        lines.append(("  " + " ".join(cells[:2]) + "  " + "  ".join(cells[2:]) + "  " + note).rstrip())
+        lines.append(("  " + " ".join(cells) + "  " + note).rstrip())
     return "\n".join(lines)
 
 
