@@ -270,3 +270,15 @@ def test_a_nightly_between_refits_keeps_the_stored_fit_and_equals_a_full_build(f
     assert not table(nightly, "quality.incrementality_fit")["fit_key"].equals(
         table(full, "quality.incrementality_fit")["fit_key"]
     )
+
+
+def test_the_blocking_check_catches_a_number_without_a_fit_and_an_inverted_interval(fitted):
+    con, _ = fitted
+    for corruption in (
+        "update marts.channel_incrementality set status = 'constant_spend' where channel = 'a'",
+        "update marts.channel_incrementality set incremental_cac_lower = incremental_cac_upper + 1 where channel = 'a'",
+    ):
+        bad = copy(con, ("marts.channel_incrementality",))
+        bad.execute(corruption)
+        failed = [r.name for r in evaluate(bad, "marts.channel_incrementality") if not r.passed]
+        assert failed == ["incrementality_numbers_hold"], corruption

@@ -117,7 +117,9 @@ def _fit_and_write(con, frame: pl.DataFrame, fitted: date, start: date, end: dat
     varying = [c for c, s in zip(channels, spend, strict=True) if np.ptp(s) > 0] if len(weeks) else []
     if len(weeks) < MIN_WEEKS or not varying:
         reason = (
-            f"{len(weeks)} complete weeks of data in the window: the model needs at least {MIN_WEEKS}"
+            "no channel has ad spend in the window"
+            if not channels
+            else f"{len(weeks)} complete weeks of data in the window: the model needs at least {MIN_WEEKS}"
             if len(weeks) < MIN_WEEKS
             else "no paid channel's weekly spend varies in the window: the model cannot tell spend from baseline"
         )
