@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from pipelines.core.config import ConfigError, load_config
+from pipelines.core.config import ATTRIBUTION_MODELS, ConfigError, load_config
 from pipelines.core.paths import PROJECT_ROOT
 from pipelines.devtools.bench.main import add_arguments as bench_arguments
 from pipelines.devtools.bench.main import run as bench_run
@@ -16,6 +16,7 @@ from pipelines.devtools.generate.sample import add_arguments as generate_argumen
 from pipelines.devtools.generate.sample import run as generate_run
 from pipelines.ingest.validate_files import validate_paths
 from pipelines.publish.warehouse import PublishError, WarehouseBusy, WarehousePaths, rollback
+from schemas.inputs import SOURCES
 
 DEFAULT_RAW = "data/sample"
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
@@ -77,10 +78,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--html", default=None, metavar="PATH", help="also write a self-contained HTML report (e.g. data/report.html)"
     )
+    report.add_argument(
+        "--model",
+        default=None,
+        choices=ATTRIBUTION_MODELS,
+        help="attribution model (default: the build's default_model)",
+    )
 
     charts = commands.add_parser("charts", help="draw CAC trend, payback curves and LTV:CAC as PNG files")
     charts.add_argument("--warehouse", default=None)
     charts.add_argument("--out", default=None, help="folder for the PNGs (default data/charts)")
+    charts.add_argument(
+        "--model",
+        default=None,
+        choices=ATTRIBUTION_MODELS,
+        help="attribution model (default: the build's default_model)",
+    )
 
     commands.add_parser("docs", help="rewrite docs/tables.md from the table models in schemas/")
 
@@ -98,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("run", "backfill"):
             return _materialize(args)
         if args.command == "validate":
-            options = load_config(args.config).reader_options
+            config = load_config(args.config)
+            options = {source: config.ingest_options(source) for source in SOURCES}
             return validate_paths([Path(p) for p in args.paths], args.source, options=options)
         if args.command == "rollback":
             try:
@@ -112,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.reporting.report import print_report  # deferred: matplotlib (~0.6 s), for report only
 
             html = Path(_absolute(args.html)) if args.html else None
-            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE), html)
+            return print_report(Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE), html, args.model)
         if args.command == "charts":
             from pipelines.reporting.charts import write_charts  # deferred: matplotlib, for charts only
 
             written = write_charts(
                 Path(_absolute(args.warehouse) or PROJECT_ROOT / DEFAULT_WAREHOUSE),
                 Path(_absolute(args.out) or PROJECT_ROOT / "data" / "charts"),
+                model=args.model,
             )
             print("wrote " + ", ".join(str(p) for p in written))
             return 0
@@ -135,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `report | head`: the reader has what it wanted; say nothing, and keep Python's exit-time flush quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         # Ctrl-C: one line, no traceback; a run never writes the published file, so it stands as it was
         print("interrupted: the published warehouse was not changed", file=sys.stderr)

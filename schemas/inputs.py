@@ -12,6 +12,16 @@ import pandera.polars as pa
 import polars as pl
 
 CURRENCY = r"^[A-Z]{3}$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE = r"^\d{10,15}$"
+STATUS = r"^[a-z_]+$"
+# What a rejected row's reason says for each pattern: words a person acts on, never the regex.
+PATTERN_REASONS = {
+    CURRENCY: "not a three-letter currency code",
+    EMAIL: "not an e-mail address (name@domain.tld)",
+    PHONE: "phone must be 10–15 digits",
+    STATUS: "status must be one word in lower case (paid, completed, cancelled, refunded, …)",
+}
 COST_CATEGORIES = ["salary", "software", "services", "overhead", "other"]
 ALLOCATIONS = ["orders", "new_customers", "spend", "none"]
 
@@ -59,8 +69,8 @@ class Customers(pa.DataFrameModel):
     """A CRM customer; e-mail and phone arrive here normalised and are hashed before they land."""
 
     customer_id: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
-    email: pl.String = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: pl.String = pa.Field(nullable=True, str_matches=r"^\d{10,15}$")
+    email: pl.String = pa.Field(nullable=True, str_matches=EMAIL)
+    phone: pl.String = pa.Field(nullable=True, str_matches=PHONE)
     created_at: pl.Datetime = pa.Field(nullable=True)
 
     class Config:
@@ -72,11 +82,11 @@ class Orders(pa.DataFrameModel):
 
     order_id: pl.String = pa.Field(nullable=False, str_length={"min_value": 1})
     customer_id: pl.String = pa.Field(nullable=True)
-    email: pl.String = pa.Field(nullable=True, str_matches=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    phone: pl.String = pa.Field(nullable=True, str_matches=r"^\d{10,15}$")
+    email: pl.String = pa.Field(nullable=True, str_matches=EMAIL)
+    phone: pl.String = pa.Field(nullable=True, str_matches=PHONE)
     visitor_id: pl.String = pa.Field(nullable=True)
     created_at: pl.Datetime = pa.Field(nullable=False)
-    status: pl.String = pa.Field(nullable=False, str_matches=r"^[a-z_]+$")
+    status: pl.String = pa.Field(nullable=False, str_matches=STATUS)
     revenue: pl.Float64 = pa.Field(nullable=False, ge=0)
     cost_of_goods: pl.Float64 = pa.Field(nullable=True, ge=0)
     refunded_amount: pl.Float64 = pa.Field(nullable=True, ge=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-BANDS = ["loss", "break_even", "low", "healthy", "excellent"]
+BANDS = ["loss", "break_even", "low", "healthy", "excellent", "insufficient_data"]
 # The LTV horizons in months: the published columns ltv_margin_{h}, ltv_revenue_{h} and their predictions
 # (marts.channel_ltv, marts.channel_summary, marts.customer_ltv_predicted). Not a setting: a horizon is a column.
 LTV_HORIZONS = (1, 3, 6, 12, 24)
@@ -45,12 +45,20 @@ _DOC = {
     "customers.",
     "cac_full": "Fully loaded CAC = (ad spend + direct costs + allocated shared costs) / new customers, "
     "from marts.channel_period_cac (period_grain 'month'). Used by LTV:CAC and both paybacks.",
-    "ltv_cac_12": "LTV:CAC = ltv_margin_12 / cac_full. NULL when the 12-month horizon is incomplete or cac_full is NULL or 0.",
-    "ltv_cac_band": "Band of ltv_cac_12: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 excellent (lower bound included). NULL when ltv_cac_12 is NULL.",
+    "ltv_cac_12": "LTV:CAC = ltv_margin_12 / cac_full of the same cohorts. NULL when the 12-month horizon is incomplete or cac_full is NULL or 0.",
+    "ltv_cac_band": "Band of ltv_cac_12: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 excellent (lower bound "
+    "included); insufficient_data when fewer than report.min_customers_for_band (default 30) customers stand behind "
+    "the ratio (ltv_12_customers). NULL when ltv_cac_12 is NULL with enough customers (no CAC).",
     "ltv_cac_12_predicted": "Predicted LTV:CAC = ltv_margin_12_predicted / cac_full (equal to ltv_cac_12 once 12 months "
     "are lived). NULL when either is NULL or cac_full is 0.",
     "ltv_cac_band_predicted": "Band of ltv_cac_12_predicted: < 1 loss, 1-2 break_even, 2-3 low, 3-4 healthy, >= 4 "
-    "excellent (lower bound included). NULL when ltv_cac_12_predicted is NULL.",
+    "excellent (lower bound included); insufficient_data with fewer than report.min_customers_for_band customers. "
+    "NULL when ltv_cac_12_predicted is NULL with enough customers.",
+    "ltv_12_customers": "Customers behind ltv_margin_12 (Σ credits of the cohorts that have lived 12 months); 0 when none has.",
+    "interval": "{bound} of the 90 % interval of {of}: credit-weighted mean ± t(0.95, n_eff - 1) x SE with "
+    "SE² = m / (m - 1) x Σw²(x - x̄)² / (Σw)², n_eff = (Σw)² / Σw², x a customer's 12-month margin, w its credit. "
+    "NULL with fewer than 5 effective customers.",
+    "interval_ratio": "{bound} of the 90 % interval of {of}: the LTV interval's bound divided by the same CAC.",
     "payback_months_simple": "Simple payback in months = cac_full / monthly_margin_per_active (average monthly gross "
     "margin per active customer). NULL when either is missing or the margin is 0.",
     "ltv_formula": "Formula LTV = avg_order_value x monthly_orders_per_active x margin_rate x (1 / "
@@ -210,6 +218,35 @@ class ChannelLtv(pa.DataFrameModel):
     ltv_revenue_24: pl.Float64 = pa.Field(nullable=True, description=_LTV_REVENUE.format(h=24))
     ltv_cac_12: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_cac_12"])
     ltv_cac_band: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band"])
+    ltv_12_customers: pl.Float64 = pa.Field(nullable=False, ge=0, description=_DOC["ltv_12_customers"])
+    ltv_margin_12_low: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval"].format(bound="Lower bound", of="ltv_margin_12")
+    )
+    ltv_margin_12_high: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval"].format(bound="Upper bound", of="ltv_margin_12")
+    )
+    ltv_cac_12_low: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval_ratio"].format(bound="Lower bound", of="ltv_cac_12")
+    )
+    ltv_cac_12_high: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval_ratio"].format(bound="Upper bound", of="ltv_cac_12")
+    )
+    ltv_12_members: pl.Int64 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="Customers with a credit > 0 in a cohort that has lived 12 months (m of the interval).",
+    )
+    ltv_12_sum_w2: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Σ credit² over the cohort's customers (lived 12 months only): with ltv_12_sum_w2x "
+        "and ltv_12_sum_w2x2, the sums that pool intervals over any set of cohorts.",
+    )
+    ltv_12_sum_w2x: pl.Float64 = pa.Field(
+        nullable=True, description="Σ credit² x 12-month margin over the cohort's customers (lived 12 months only)."
+    )
+    ltv_12_sum_w2x2: pl.Float64 = pa.Field(
+        nullable=True, description="Σ credit² x (12-month margin)² over the cohort's customers (lived 12 months only)."
+    )
     payback_months_observed: pl.Int32 = pa.Field(
         nullable=True,
         ge=1,
@@ -321,7 +358,8 @@ class ChannelSummary(pa.DataFrameModel):
     )
     ltv_margin_12: pl.Float64 = pa.Field(
         nullable=True,
-        description="Margin LTV at 12 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
+        description="Margin LTV at 12 months, customer-weighted over the window's cohorts complete at that horizon "
+        "(ltv_12_customers behind it); NULL if none is.",
     )
     ltv_margin_24: pl.Float64 = pa.Field(
         nullable=True,
@@ -349,6 +387,29 @@ class ChannelSummary(pa.DataFrameModel):
         description="Revenue LTV at 24 months, customer-weighted over the window's cohorts complete at that horizon; NULL if none is.",
     )
     ltv_cac_12: pl.Float64 = pa.Field(nullable=True, description=_DOC["ltv_cac_12"])
+    ltv_12_customers: pl.Float64 = pa.Field(
+        nullable=False,
+        ge=0,
+        description="Customers behind ltv_margin_12 and ltv_cac_12: Σ credits of the window's "
+        "cohorts that have lived 12 months (with the default 12-month window only its first month has); 0 when none has.",
+    )
+    cac_full_12: pl.Float64 = pa.Field(
+        nullable=True,
+        description="Fully loaded CAC of the same cohorts as ltv_margin_12 (the window's months that "
+        "have lived 12 months; costs of months without new customers included): the bottom of ltv_cac_12.",
+    )
+    ltv_margin_12_low: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval"].format(bound="Lower bound", of="ltv_margin_12")
+    )
+    ltv_margin_12_high: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval"].format(bound="Upper bound", of="ltv_margin_12")
+    )
+    ltv_cac_12_low: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval_ratio"].format(bound="Lower bound", of="ltv_cac_12")
+    )
+    ltv_cac_12_high: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval_ratio"].format(bound="Upper bound", of="ltv_cac_12")
+    )
     ltv_cac_band: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band"])
     payback_months_observed: pl.Int32 = pa.Field(
         nullable=True,
@@ -413,6 +474,12 @@ class ChannelSummary(pa.DataFrameModel):
         description="Predicted LTV:CAC of the window = ltv_margin_12_predicted / cac_full. NULL when either is NULL or cac_full is 0.",
     )
     ltv_cac_band_predicted: pl.String = pa.Field(nullable=True, isin=BANDS, description=_DOC["ltv_cac_band_predicted"])
+    ltv_backtest_error: pl.Float64 = pa.Field(
+        nullable=True,
+        description="How far this channel's LTV fit was off when it last predicted 6 months it had not seen "
+        "(quality.ltv_backtest.margin_relative_error: predicted / actual margin - 1): the predicted figures' "
+        "error bar. NULL where the channel had no back-test.",
+    )
     payback_months_predicted: pl.Int32 = pa.Field(
         nullable=True,
         ge=1,
@@ -422,10 +489,11 @@ class ChannelSummary(pa.DataFrameModel):
         "without cac_full.",
     )
     customers_older_cohorts: pl.Float64 = pa.Field(
-        nullable=True,
+        nullable=False,
+        ge=0,
         description=f"Customers acquired in the summary_months acquisition months before the window "
         f"(window_start - summary_months to window_start - 1 month), {_WEIGHTED}: the older cohorts "
-        f"that have lived their 12 months. NULL when there were none.",
+        f"that have lived their 12 months. 0 when there were none.",
     )
     ltv_margin_12_older_cohorts: pl.Float64 = pa.Field(
         nullable=True,
@@ -441,6 +509,24 @@ class ChannelSummary(pa.DataFrameModel):
     ltv_cac_12_older_cohorts: pl.Float64 = pa.Field(
         nullable=True,
         description="Observed LTV:CAC of the older cohorts = ltv_margin_12_older_cohorts / cac_full_older_cohorts; NULL when either is NULL or the CAC is 0.",
+    )
+    ltv_cac_band_older_cohorts: pl.String = pa.Field(
+        nullable=True,
+        isin=BANDS,
+        description="Band of ltv_cac_12_older_cohorts, as ltv_cac_band (insufficient_data below "
+        "report.min_customers_for_band customers_older_cohorts).",
+    )
+    ltv_margin_12_older_cohorts_low: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval"].format(bound="Lower bound", of="ltv_margin_12_older_cohorts")
+    )
+    ltv_margin_12_older_cohorts_high: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval"].format(bound="Upper bound", of="ltv_margin_12_older_cohorts")
+    )
+    ltv_cac_12_older_cohorts_low: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval_ratio"].format(bound="Lower bound", of="ltv_cac_12_older_cohorts")
+    )
+    ltv_cac_12_older_cohorts_high: pl.Float64 = pa.Field(
+        nullable=True, description=_DOC["interval_ratio"].format(bound="Upper bound", of="ltv_cac_12_older_cohorts")
     )
 
     class Config:

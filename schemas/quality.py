@@ -110,9 +110,15 @@ class BuildInfo(pa.DataFrameModel):
     window_start: pl.Date = pa.Field(description="first day recomputed (1900-01-01 = from the beginning)")
     window_end: pl.Date = pa.Field(description="day after the last day recomputed (2999-12-31 = to the end)")
     as_of_date: pl.Date = pa.Field(
-        nullable=True, description="latest date in orders and ad spend, or the configured one"
+        nullable=True,
+        description="the last day every dated source covers (quality.source_coverage), or the configured one",
     )
     code_version: pl.String = pa.Field(description="git commit of the pipeline code")
+    settings: pl.String = pa.Field(
+        nullable=True,
+        description="the effective settings of the build as JSON (defaults filled in): `report` and `charts` "
+        "read the attribution model, currency and thresholds from here",
+    )
 
     class Config:
         name = "meta.build_info"
@@ -150,4 +156,28 @@ class ModelWrites(pa.DataFrameModel):
         )
 
 
-TABLES = [RejectedRows, FileLoads, Conflicts, BuildInfo, ModelState, ModelWrites]
+class SourceCoverage(pa.DataFrameModel):
+    source: pl.String = pa.Field(unique=True, description="a dated source: orders, ad_spend, touchpoints")
+    latest_row_date: pl.Date = pa.Field(nullable=True, description="the day of the source's latest loaded row")
+    complete_through: pl.String = pa.Field(
+        nullable=True, description="the source's setting [sources.X] complete_through, where given ('yesterday')"
+    )
+    covers_through: pl.Date = pa.Field(
+        nullable=True, description="the last day the source covers: its latest row, or the setting's day if later"
+    )
+    days_behind: pl.Int64 = pa.Field(
+        ge=0, description="days the source covers fewer than the source that reaches furthest"
+    )
+    holds_as_of: pl.Boolean = pa.Field(description="this source's coverage sets the as-of date")
+    as_of_date: pl.Date = pa.Field(description="the build's as-of date")
+
+    class Config:
+        name = "quality.source_coverage"
+        description = (
+            "How far each dated source covers and which one sets the as-of date (the last day every dated "
+            "source covers; costs and FX rates never hold it back). A source ahead of the others moves nothing: "
+            "its later rows are loaded and enter no complete period."
+        )
+
+
+TABLES = [RejectedRows, FileLoads, Conflicts, BuildInfo, ModelState, ModelWrites, SourceCoverage]

@@ -3,6 +3,7 @@ headless Chromium, and charts that cannot mislead (payback curves never fall, sm
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
@@ -18,7 +19,7 @@ from pipeline_runs import materialize_everything
 from pipelines.core.config import load_config, parse_config
 from pipelines.core.paths import PROJECT_ROOT
 from pipelines.reporting import charts
-from pipelines.reporting.headline import HEADLINE_COLUMNS, format_value, headline
+from pipelines.reporting.headline import HEADLINE_COLUMNS, HTML_COLUMNS, build_settings, format_value, headline
 from pipelines.reporting.html import write_html
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
@@ -62,13 +63,34 @@ def test_the_terminal_report_is_the_headline_table_rounded_in_100_columns(wareho
     lines = out.splitlines()
     for record in records:
         [line] = [line for line in lines if line.split() and line.split()[0] == record["channel"]]
-        cells = line.split()
-        assert cells[1] == format_value(record["customers"], "int").split()[0] or " ".join(cells[1:3]).startswith(
-            format_value(record["customers"], "int")
-        )
-        assert format_value(record["cac_full"], "int") in line and format_value(record["ltv_cac_12"], "ratio") in line
-        assert (record["ltv_cac_band"] or "–") in line
+        for key in ("cac_full", "ltv_cac_12_older_cohorts", "customers_older_cohorts", "ltv_cac_12_predicted"):
+            fmt = next(c.fmt for c in HEADLINE_COLUMNS if c.key == key)
+            assert format_value(record[key], fmt).replace("\u202f", " ") in line, (record["channel"], key)
+        for key in ("ltv_cac_band_older_cohorts", "ltv_cac_band_predicted"):
+            assert {"insufficient_data": "too few", None: "–"}.get(record[key], record[key]) in line
     assert "Rejected rows: 16" in out  # the sample's planted bad rows
+    assert "sets the as-of date" in out  # which source holds the as-of date back
+
+
+def test_the_report_follows_the_builds_settings_and_takes_a_model(warehouse, con):
+    """Built with the default model, the report says so; --model shows another model's figures; `| head`
+    closes the pipe early and the report exits quietly (no BrokenPipeError traceback)."""
+    settings = con.execute("select settings from meta.build_info order by built_at desc limit 1").fetchall()[0][0]
+    assert '"default_model": "last_non_direct"' in settings and '"min_customers_for_band": 30' in settings
+    out = _report("--warehouse", str(warehouse), "--model", "markov").stdout
+    assert "attribution markov" in out
+    [record] = [r for r in headline(con, "markov") if r["channel"] == "google_ads"]
+    [line] = [line for line in out.splitlines() if line.startswith("google_ads ")]
+    assert format_value(record["cac_full"], "int").replace("\u202f", " ") in line
+    piped = subprocess.run(
+        f"{sys.executable} -m pipelines report --warehouse {warehouse} | head -3",
+        shell=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert len(piped.stdout.splitlines()) == 3 and "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
 
 
 class _Dom(HTMLParser):
@@ -80,6 +102,7 @@ class _Dom(HTMLParser):
         self.ids: dict[str, str] = {}
         self.external: list[str] = []
         self.scripts = 0
+        self.layout, self.dom = "{}", ""
         self.svgs = 0
         self._row = None
         self._col = None
@@ -99,6 +122,8 @@ class _Dom(HTMLParser):
             self._col, self._text = attrs["data-col"], []
         if attrs.get("id"):
             self._id, self._text = attrs["id"], []
+        if tag == "body" and attrs.get("data-layout"):
+            self.layout, self.dom = attrs["data-layout"], attrs["data-dom"]
 
     def handle_data(self, data):
         self._text.append(data)
@@ -107,7 +132,7 @@ class _Dom(HTMLParser):
         if tag == "td" and self._col:
             self.cells[(self._row, self._col)] = "".join(self._text).strip()
             self._col = None
-        if self._id and tag in ("h2", "b", "span", "table"):
+        if self._id and tag in ("h2", "b", "span", "table", "div"):
             self.ids.setdefault(self._id, "".join(self._text).strip())
             self._id = None
 
@@ -127,17 +152,29 @@ def _png_size_and_colours(path: Path) -> tuple[int, int, int]:
     return width, height, len(set(raw[:4_000_000]))
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="NO BROWSER: chromium is not installed, so the HTML report was NOT "
-    "checked in a real browser; install it with `apt-get install -y chromium` (.ci/run does)",
-)
-def test_the_html_report_renders_in_chromium_and_shows_the_warehouse_figures(warehouse, con, tmp_path):
-    page = write_html(con, tmp_path / "report.html", load_config())
-    text = page.read_text(encoding="utf-8")
-    # no network needed: no script, stylesheet link, remote image or font (xmlns URIs are names, not fetches)
-    assert not any(bad in text for bad in ("<script", "<link", 'src="http', "url(http", "@import")), text[:500]
-    profile = tmp_path / "profile"
+# A test page around the report (which itself has no script): the report in a frame exactly `width` pixels
+# wide (headless Chromium will not open a window under 500 px), and a probe that writes the real browser's
+# layout of it and the rendered DOM into the outer page for --dump-dom to return. A number wraps when its
+# text spans two line boxes.
+PROBE_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><script>
+function probe(frame) {
+  const doc = frame.contentDocument, win = frame.contentWindow;
+  const out = {scrollWidth: doc.documentElement.scrollWidth, viewport: win.innerWidth, wrapped: []};
+  for (const td of doc.querySelectorAll("td.num")) {
+    const range = doc.createRange();
+    range.selectNodeContents(td);
+    const tops = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
+    if (tops.size > 1) out.wrapped.push(td.textContent);
+  }
+  document.body.setAttribute("data-layout", JSON.stringify(out));
+  document.body.setAttribute("data-dom", doc.documentElement.outerHTML);
+}
+</script></head><body style="margin:0"><iframe src="report.html" onload="probe(this)"
+ style="width: WIDTHpx; height: 2400px; border: 0"></iframe></body></html>"""
+SECTIONS = ("channels", "ltv-cac", "models", "trends", "payback", "retention", "costs", "freshness", "quality", "build")
+
+
+def _chromium(page: Path, width: int, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     browser = [
         CHROMIUM,
         "--headless",
@@ -145,38 +182,72 @@ def test_the_html_report_renders_in_chromium_and_shows_the_warehouse_figures(war
         "--disable-gpu",
         "--hide-scrollbars",
         "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,2400",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / f'profile-{width}'}",
+        "--allow-file-access-from-files",  # the probe page reads the report's frame
+        f"--window-size={max(width, 500)},2400",
     ]
-    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert dom.returncode == 0 and "<table" in dom.stdout, dom.stderr[-2000:]
+    result = subprocess.run([*browser, *args, page.as_uri()], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="NO BROWSER: chromium is not installed, so the HTML report was NOT "
+    "checked in a real browser; install it with `apt-get install -y chromium` (.ci/run does)",
+)
+@pytest.mark.parametrize("width", [1400, 390])
+def test_the_html_report_renders_in_chromium_and_shows_the_warehouse_figures(warehouse, con, tmp_path, width):
+    """At desktop and phone width: every section, the headline figures equal to the warehouse's, no
+    number wrapped, nothing wider than the screen but the tables and charts that scroll inside their box."""
+    settings = build_settings(con, load_config())
+    page = write_html(con, tmp_path / "report.html", settings)
+    text = page.read_text(encoding="utf-8")
+    # no network needed: no script, stylesheet link, remote image or font (xmlns URIs are names, not fetches)
+    assert not any(bad in text for bad in ("<script", "<link", 'src="http', "url(http", "@import")), text[:500]
+    probe = tmp_path / "probe.html"
+    probe.write_text(PROBE_PAGE.replace("WIDTH", str(width)), encoding="utf-8")
+    outer = _Dom()
+    outer.feed(_chromium(probe, width, tmp_path, "--dump-dom").stdout)
+    dom = outer.dom
     parsed = _Dom()
-    parsed.feed(dom.stdout)
+    parsed.feed(dom)
     assert parsed.external == [] and parsed.scripts == 0
-    assert parsed.svgs >= 3  # CAC trend, payback curves, LTV:CAC bands
-    for section in ("channels", "cac", "payback", "ltv-cac", "quality", "build"):
+    assert parsed.svgs >= 3  # LTV:CAC, spend / customers / CAC by month, payback curves
+    for section in SECTIONS:
         assert section in parsed.ids, section
-    records = headline(con, "last_non_direct")
+    layout = json.loads(outer.layout)
+    assert layout["viewport"] == width
+    assert layout["scrollWidth"] <= width, layout  # wide tables and charts scroll in their own box
+    assert layout["wrapped"] == [], layout["wrapped"][:10]  # "1 612" never becomes "1" over "612"
+    records = headline(con, settings["default_model"])
     assert records
     for record in records:  # every headline figure on the page equals the warehouse's, rounded
-        for column in HEADLINE_COLUMNS:
-            assert parsed.cells[(record["channel"], column.key)] == format_value(record[column.key], column.fmt), (
-                record["channel"],
-                column.key,
-            )
+        for column in HTML_COLUMNS:
+            if column.fmt == "band":
+                continue
+            want = format_value(record[column.key], column.fmt, record)
+            assert parsed.cells[(record["channel"], column.key)] == want, (record["channel"], column.key)
+        for key in ("ltv_cac_band_older_cohorts", "ltv_cac_band_predicted"):
+            words = {"insufficient_data": "too few customers", None: "–"}.get(record[key], record[key])
+            assert parsed.cells[(record["channel"], key)] == words
+    channels = {r["channel"] for r in records}
+    assert "unattributed" in channels
     rejected = con.execute("select count(*) from quality.rejected_rows").fetchall()[0][0]
     assert parsed.ids["rejected-total"] == str(rejected)
+    assert "ad_spend/google_ads_2025-11_2026-10.csv" in dom  # a rejected value's file, with its line
     as_of = con.execute("select max(as_of_date) from meta.build_info").fetchall()[0][0]
     assert parsed.ids["as-of"] == str(as_of)
+    assert parsed.ids["model"] == settings["default_model"]
 
     shot = tmp_path / "report.png"
-    result = subprocess.run(
-        [*browser, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
-    width, height, colours = _png_size_and_colours(shot)
-    assert (width, height) == (1280, 2400) and colours > 50  # something was drawn, not a blank page
-    keep = PROJECT_ROOT / "data" / "report-screenshot.png"  # for people to look at (git-ignored)
+    _chromium(probe, width, tmp_path, f"--screenshot={shot}")
+    got_width, height, colours = _png_size_and_colours(shot)
+    assert (got_width, height) == (max(width, 500), 2400) and colours > 50  # drawn, not a blank page
+    keep = PROJECT_ROOT / "data" / f"report-screenshot-{width}.png"  # for people to look at (git-ignored)
     shutil.copy(shot, keep)
 
 
@@ -237,13 +308,21 @@ def test_cac_is_drawn_only_from_enough_new_customers(con):
     assert (frame.filter(frame["enough"])["new_customers"] >= 25).all()
     assert (frame.filter(~frame["enough"])["new_customers"] < 25).all()
     fig = charts.cac_figure(frame, 25)
-    ax = fig.axes[0]
-    assert ax.get_ylim()[0] == 0
-    joined = [line for line in ax.get_lines() if line.get_linestyle() not in ("None", "none", "")]
-    styles = {(line.get_marker(), line.get_linestyle(), line.get_color()) for line in joined}
-    assert len(styles) == len(joined)  # every channel's line is told apart by marker, dash and colour
-    hollow = [line for line in ax.get_lines() if line.get_linestyle() in ("None", "none") and line.get_xdata().size]
-    assert hollow and all(line.get_markerfacecolor() == "none" for line in hollow)
+    channels = sorted(frame["channel"].unique().to_list())
+    assert "unattributed" in channels  # every channel has its row of panels, spend or not
+    assert len(fig.axes) == 3 * len(channels)
+    for row, channel in enumerate(channels):
+        cac_axis = fig.axes[3 * row + 2]
+        assert cac_axis.get_ylim()[0] == 0 and fig.axes[3 * row].get_ylim()[0] == 0
+        joined, *hollow = cac_axis.get_lines()
+        few = frame.filter((frame["channel"] == channel) & ~frame["enough"] & frame["cac_full"].is_not_null())
+        drawn = [y for y in joined.get_ydata() if y == y]  # NaN breaks the line where a month has too few
+        assert (
+            len(drawn)
+            == frame.filter((frame["channel"] == channel) & frame["enough"] & frame["cac_full"].is_not_null()).height
+        )
+        assert (few.height > 0) == bool(hollow)
+        assert all(line.get_markerfacecolor() == "none" and line.get_linestyle() in ("None", "none") for line in hollow)
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -62,6 +62,7 @@ def test_every_file_reconciles_and_duplicates_are_dropped(published):
         "yandex_direct_api",
         "vk_ads_stats",
         "ga4_bigquery",
+        "shopify_orders",
     }
 
 

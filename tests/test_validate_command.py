@@ -28,6 +28,7 @@ def test_the_sample_folder_reports_every_planted_bad_row():
         "yandex_direct_api",
         "vk_ads_stats",
         "ga4_bigquery",
+        "shopify_orders",
     }
 
 
@@ -58,3 +59,19 @@ def test_the_cli_runs_from_any_folder(tmp_path):
         )
         assert "No module named" not in done.stderr, done.stderr
         assert "cbr_rates.csv: fx_rates, layout canonical" in done.stdout, done.stdout + done.stderr
+
+
+def test_shop_and_crm_exports_are_named_by_layout_with_how_they_were_read(tmp_path):
+    exports = PROJECT_ROOT / "tests" / "fixtures" / "exports"
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    for fixture in ("shopify_orders/orders_export.csv", "amocrm_leads/leads.csv", "bitrix24_deals/deals.csv"):
+        (folder / fixture.replace("/", "__")).write_bytes((exports / fixture).read_bytes())
+    lines: list[str] = []
+    assert validate_paths([folder], out=lines.append) == 0
+    heads = {line.split(": ")[0].rsplit("/", 1)[-1]: line for line in lines if not line.startswith(" ")}
+    assert "layout shopify_orders, en" in heads["shopify_orders__orders_export.csv"]
+    assert "9 rows read, 6 valid, 0 rejected, 3 structural lines skipped" in heads["shopify_orders__orders_export.csv"]
+    assert "layout amocrm_leads, ru" in heads["amocrm_leads__leads.csv"]
+    assert "layout bitrix24_deals, en" in heads["bitrix24_deals__deals.csv"]
+    assert "  3 line-item row(s) folded into their orders (6 orders)" in lines

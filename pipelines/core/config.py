@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import tomllib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +20,8 @@ from schemas.inputs import SOURCES
 from schemas.marts_acquisition import DATA_DRIVEN, MODELS
 from schemas.marts_ltv import LTV_HORIZONS
 
+# the sources whose coverage sets the as-of date (costs and FX rates never hold it back)
+DATED_SOURCES = ("orders", "ad_spend", "touchpoints")
 GRAINS = ("day", "week", "month", "quarter", "year")
 # the published attribution models, in their order (schemas/marts_acquisition.py declares them)
 ATTRIBUTION_MODELS = tuple(MODELS)
@@ -62,6 +65,7 @@ class Config:
     reporting_currency: str = "RUB"
     default_margin_rate: float = 0.35
     as_of_date: date | None = None
+    reporting_timezone: str | None = None  # None: the schedule's (see local_timezone)
     grains: tuple[str, ...] = ("month",)
     partitions_start: date = date(2024, 1, 1)
     lookback_days: int = 60
@@ -83,6 +87,10 @@ class Config:
     schedule_timezone: str = "Europe/Moscow"
     late_data_days: int = 5
     report_min_customers: int = 10  # charts draw a month's CAC only from this many new customers on
+    min_customers_for_band: int = 30  # an LTV:CAC band needs this many customers behind the ratio
+    max_source_lag_days: int = 3  # a dated source this many days behind another is warned about
+    # [sources.X] complete_through = "yesterday": the source is complete through the run's previous day
+    complete_through: dict[str, str] = field(default_factory=dict)
     source_aliases: dict[str, str] = field(default_factory=dict)
     channel_rules: tuple[ChannelRule, ...] = ()
     reader_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # [sources.<source>]
@@ -98,6 +106,15 @@ class Config:
         return LTV_HORIZONS
 
     @property
+    def local_timezone(self) -> str:
+        """The business's time zone: a timestamp with an offset is converted to it before it gets a day."""
+        return self.reporting_timezone or self.schedule_timezone
+
+    def ingest_options(self, source: str) -> dict[str, Any]:
+        """What ingest reads a source's files with: its [sources.<source>] settings and the local time zone."""
+        return {**self.reader_options.get(source, {}), "reporting_timezone": self.local_timezone}
+
+    @property
     def coarsest_grain(self) -> str:
         return max(self.grains, key=GRAINS.index)
 
@@ -105,6 +122,16 @@ class Config:
         """Latest plausible date of a row: configured, else the day after the run's date (UTC), which
         leaves a day for exports written in time zones ahead of UTC."""
         return self.max_date or (today or run_date()) + timedelta(days=1)
+
+
+def effective_settings(config: Config) -> str:
+    """The build's settings as JSON, defaults filled in (meta.build_info.settings): what `report` and
+    `charts` read back. Spark's extra conf is left out: it may carry credentials."""
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name not in ("source_path", "spark_conf")}
+    values["channel_rules"] = [
+        {k: v for k, v in asdict(rule).items() if v is not None} for rule in config.channel_rules
+    ]
+    return json.dumps(values, default=str, sort_keys=True, ensure_ascii=False)
 
 
 def run_date() -> date:
@@ -158,6 +185,7 @@ class Reporting(_Section):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = Config.reporting_currency
     default_margin_rate: Share = Config.default_margin_rate
     as_of_date: OptionalDay = None
+    timezone: Annotated[str | None, AfterValidator(lambda v: v if v is None else _timezone(v))] = None
 
 
 class Periods(_Section):
@@ -194,6 +222,7 @@ class Quality(_Section):
     max_date: OptionalDay = None
     max_amount: Annotated[float, Field(gt=0, lt=1e25)] = Config.max_amount
     max_shrink_share: Share = Config.max_shrink_share
+    max_source_lag_days: Annotated[int, Field(ge=0)] = Config.max_source_lag_days
 
 
 class Schedule(_Section):
@@ -204,6 +233,7 @@ class Schedule(_Section):
 
 class Report(_Section):
     min_customers_for_cac: Annotated[int, Field(ge=0)] = Config.report_min_customers
+    min_customers_for_band: Annotated[int, Field(ge=1)] = Config.min_customers_for_band
 
 
 # [section] -> its model; each key -> (Config attribute, what a refused value should have been)
@@ -222,6 +252,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("reporting", "currency"): ("reporting_currency", "a three-letter ISO code such as 'RUB'"),
     ("reporting", "default_margin_rate"): ("default_margin_rate", "a number from 0 to 1"),
     ("reporting", "as_of_date"): ("as_of_date", "a date YYYY-MM-DD"),
+    ("reporting", "timezone"): ("reporting_timezone", "an IANA time zone such as 'Europe/Moscow'"),
     ("periods", "grains"): ("grains", f"a non-empty list drawn from {list(GRAINS)}"),
     ("periods", "partitions_start"): ("partitions_start", "a date YYYY-MM-DD"),
     ("attribution", "lookback_days"): ("lookback_days", "a whole number of days from 0 to 3650"),
@@ -239,10 +270,12 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("quality", "max_date"): ("max_date", "a date YYYY-MM-DD"),
     ("quality", "max_amount"): ("max_amount", "a number > 0 and < 1e25 (sums of amounts must fit DECIMAL(38, 10))"),
     ("quality", "max_shrink_share"): ("max_shrink_share", "a number from 0 to 1"),
+    ("quality", "max_source_lag_days"): ("max_source_lag_days", "a whole number of days >= 0"),
     ("schedule", "cron"): ("schedule_cron", "a five-field cron string such as '30 2 * * *'"),
     ("schedule", "timezone"): ("schedule_timezone", "an IANA time zone such as 'Europe/Moscow'"),
     ("schedule", "late_data_days"): ("late_data_days", "a whole number >= 0"),
     ("report", "min_customers_for_cac"): ("report_min_customers", "a whole number >= 0"),
+    ("report", "min_customers_for_band"): ("min_customers_for_band", "a whole number >= 1"),
 }
 
 
@@ -298,6 +331,12 @@ def parse_config(raw: dict[str, Any], source_path: Path | None = None) -> Config
     values["source_aliases"] = _aliases(where, channels.get("source_aliases", {}))
     values["channel_rules"] = _rules(where, channels["rules"]) if "rules" in channels else ()
     values["reader_options"] = _reader_options(where, raw.get("sources", {}))
+    # complete_through says how far a source covers, not how to read it: kept out of the reader options
+    values["complete_through"] = {
+        source: options.pop("complete_through")
+        for source, options in values["reader_options"].items()
+        if "complete_through" in options
+    }
     values |= _engine(where, raw.get("engine", {}))
     if values.get("max_date") and values["max_date"] <= values.get("min_date", Config.min_date):
         raise ConfigError(f"{where}quality.max_date = {values['max_date']}: expected a date after quality.min_date")
@@ -310,6 +349,11 @@ READER_OPTIONS = {
     "yandex_money_in_micros": "true / false: Yandex Direct API money units; unset = told apart per file",
     "encoding": "the text encoding of every file of the source, e.g. 'cp1251' (overrides detection)",
     "timezone": "the time zone the source's local timestamps are written in (Metrica: the counter's), e.g. 'Europe/Moscow'",
+    "complete_through": "'yesterday': the source is complete through the run's previous day even where its last "
+    "days have no rows (orders, ad_spend, touchpoints)",
+    # orders from a CRM: a pipeline's own stage names (Bitrix24, amoCRM), beside the layouts' defaults
+    "won_stages": "a list of the CRM stage names that mean a deal is won (a valid order), e.g. ['Оплачено']",
+    "lost_stages": "a list of the CRM stage names that mean a deal is lost (not an order), e.g. ['Отказ']",
 }
 
 
@@ -326,6 +370,12 @@ def _reader_options(where: str, sources: Any) -> dict[str, dict[str, Any]]:
                 raise ConfigError(f"{where}unknown key sources.{source}.{key}; known: {sorted(READER_OPTIONS)}")
             if key == "currency" and not (isinstance(value, str) and re.fullmatch(r"[A-Za-z]{3}", value)):
                 raise ConfigError(f"{name}: expected a three-letter ISO code such as 'USD'")
+            if key == "complete_through" and (value != "yesterday" or source not in DATED_SOURCES):
+                raise ConfigError(f"{name}: expected 'yesterday', on one of the dated sources {list(DATED_SOURCES)}")
+            if key in ("won_stages", "lost_stages") and not (
+                isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+            ):
+                raise ConfigError(f"{name}: expected a list of stage names, e.g. ['Оплачено']")
             if key == "yandex_money_in_micros" and not isinstance(value, bool):
                 raise ConfigError(f"{name}: expected true or false")
             if key == "timezone":

@@ -24,7 +24,7 @@ from pipelines.ingest.background import ahead
 from pipelines.ingest.dedupe import KeySpan, drop_duplicates
 from pipelines.ingest.folders import export_files
 from pipelines.ingest.raw_tables import RAW_COLUMNS, create_raw_tables
-from pipelines.ingest.readers import ExportError, ReadResult, read_export
+from pipelines.ingest.readers import LOCAL_ZONE, ExportError, ReadResult, read_export
 from pipelines.ingest.readers.values import parse_timestamp
 from pipelines.ingest.rules import (
     CHUNK_ROWS,
@@ -180,7 +180,7 @@ def _validated_chunks(source: str, files: list[tuple[str, Path]], options, bound
         span, latest = KeySpan(source), None
         dated = pl.max_horizontal(pl.col(c).cast(pl.Datetime("us")) for c in FILE_DATES[source]).max()
         for chunk in read.frame.iter_slices(CHUNK_ROWS):
-            good, failures = split_rows(source, replace(read, frame=chunk), bounds)
+            good, failures = split_rows(source, replace(read, frame=chunk), bounds, (options or {}).get(LOCAL_ZONE))
             span.add(good)
             if good.height:
                 last = good.select(dated).item()

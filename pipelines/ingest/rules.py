@@ -62,7 +62,9 @@ CHUNK_ROWS = 1_000_000
 # transaction's local storage and costs ~1.6 x as much (medium touchpoints, 0.3 M-row files: 2.5 s
 # against 1.15 s per 1.9 M rows, checkpoint included; chunks of 1.25 M rows already take the fast path).
 INSERT_ROWS = 2_000_000
-INGEST_VERSION = "3"  # 3: free text stored with e-mails and phones as keys (issue 26). Bump when a change to reading or casting must reload every file
+# Bump when a change to reading or casting must reload every file. 4: timestamps with an offset in the
+# business's time zone (issue 28); 3: free text stored with e-mails and phones as keys (issue 26)
+INGEST_VERSION = "4"
 
 
 class IngestError(RuntimeError):

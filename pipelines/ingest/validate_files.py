@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipelines.core.pii import mask_text
 from pipelines.ingest.raw_tables import SOURCES
-from pipelines.ingest.readers import ExportError, read_export
+from pipelines.ingest.readers import LOCAL_ZONE, ExportError, read_export
 from pipelines.ingest.validate import split_rows
 
 
@@ -42,7 +42,8 @@ def validate_paths(paths: list[Path], source: str | None = None, out=print, opti
             out(f"{path}: ERROR {mask_text(str(exc))[:2000]}")  # a terminal is no place for e-mails and phones
             status = 1
             continue
-        good, failures = split_rows(file_source, read)
+        zone = ((options or {}).get(file_source) or {}).get(LOCAL_ZONE)
+        good, failures = split_rows(file_source, read, zone=zone)
         rejected = failures["row"].n_unique()
         language = f", {read.language}" if read.language else ""
         out(

@@ -200,6 +200,9 @@ class Progress:
         as_of = next((s.metadata.get("as_of_date") for s in self.steps.values() if s.metadata.get("as_of_date")), None)
         lines = [""]
         lines.append(f"  months    {months[0]}..{months[1]} ({months[2]})" + (f", as of {as_of}" if as_of else ""))
+        coverage = next((s.metadata.get("coverage") for s in self.steps.values() if s.metadata.get("coverage")), None)
+        if coverage:
+            lines.append(f"  covers    {coverage}")
         if raw:
             lines.append(
                 "  rows      "

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
+from pipelines.core.config import DATED_SOURCES, effective_settings
 from pipelines.core.paths import PROJECT_ROOT
 from pipelines.core.table_comments import document_tables
 from pipelines.ingest.folders import raw_folder_warnings
@@ -24,7 +25,7 @@ from pipelines.orchestration.resources import WarehouseResource
 from pipelines.orchestration.sql_assets import sql_assets
 from pipelines.publish.checks import BUILD_INFO, CHECKS, SCHEMA_CHECKS, check_results, check_specs, evaluate
 from pipelines.publish.warehouse import PublishError, publish
-from pipelines.transform.params import as_of_date
+from pipelines.transform.coverage import Coverage, as_of_date, coverage_warnings, holding_back, write_coverage
 
 KEY = dg.AssetKey(["warehouse"])
 BUILD_INFO_KEY = dg.AssetKey(BUILD_INFO.split("."))
@@ -39,17 +40,21 @@ def _code_version() -> str:
         return "unknown"
 
 
-def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResource, window) -> None:
+def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResource, window) -> list[Coverage]:
     config = warehouse.config
     config_text = config.source_path.read_bytes() if config.source_path else b""
     con.execute("create schema if not exists meta")
     con.execute(
         """create table if not exists meta.build_info (
             built_at timestamp, run_id varchar, raw_dir varchar, config_path varchar, config_sha256 varchar,
-            window_start date, window_end date, as_of_date date, code_version varchar)"""
+            window_start date, window_end date, as_of_date date, code_version varchar, settings varchar)"""
     )
+    con.execute("alter table meta.build_info add column if not exists settings varchar")  # builds before it
+    as_of = as_of_date(con, config)
+    coverage = write_coverage(con, config, as_of)
     con.execute(
-        "insert into meta.build_info values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """insert into meta.build_info (built_at, run_id, raw_dir, config_path, config_sha256, window_start,
+            window_end, as_of_date, code_version, settings) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             datetime.now(UTC).replace(tzinfo=None),
             warehouse.run_id,
@@ -58,8 +63,9 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
             hashlib.sha256(config_text).hexdigest(),
             window[0],
             window[1],
-            as_of_date(con, config),
+            as_of,
             _code_version(),
+            effective_settings(config),
         ],
     )
     document_tables(
@@ -70,10 +76,49 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
             "meta.model_writes",
             "quality.rejected_rows",
             "quality.file_loads",
+            "quality.source_coverage",
             "config.channel_rules",
             "config.source_aliases",
         ],
     )
+    return coverage
+
+
+def coverage_line(coverage: list[Coverage], configured: bool) -> str:
+    """Each dated source's last covered day, and the one that holds the as-of date back."""
+    holder = None if configured else holding_back(coverage)
+    return ", ".join(
+        f"{c.source} {c.covers_through}" + (" (sets the as-of date)" if holder and c.source == holder.source else "")
+        for c in coverage
+    )
+
+
+def coverage_checks(coverage: list[Coverage], max_lag: int) -> list[dg.AssetCheckResult]:
+    """Per dated source: how far it lags the source that reaches furthest (a warning, never blocking)."""
+    furthest = max((c.covers_through for c in coverage if c.covers_through), default=None)
+    found = {c.source: c for c in coverage}
+    results = []
+    for source in DATED_SOURCES:
+        c = found.get(source)
+        lag = c.lag_behind(furthest) if c else None
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=BUILD_INFO_KEY,
+                check_name=f"{source}_coverage",
+                passed=lag is None or lag <= max_lag,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    f"{source} is not loaded"
+                    if c is None
+                    else f"{source} covers through {c.covers_through}, {lag} days behind the furthest source"
+                ),
+                metadata={
+                    "covers_through": str(c.covers_through) if c else "",
+                    "days_behind": lag if lag is not None else -1,
+                },
+            )
+        )
+    return results
 
 
 @dg.asset(
@@ -88,7 +133,19 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
     description="One row per published build: when, from which export folder, with which settings and code. "
     "Its checks validate the bookkeeping tables (meta.*) against their models before the build is published.",
     metadata={"dagster/column_schema": model_column_schema(BUILD_INFO)},
-    check_specs=check_specs(BUILD_INFO, BUILD_INFO_KEY),
+    check_specs=[
+        *check_specs(BUILD_INFO, BUILD_INFO_KEY),
+        *(
+            dg.AssetCheckSpec(
+                f"{source}_coverage",
+                asset=BUILD_INFO_KEY,
+                blocking=False,
+                description=f"how many days {source} lags the dated source that reaches furthest "
+                "(warns beyond quality.max_source_lag_days; the as-of date is the last day all cover)",
+            )
+            for source in DATED_SOURCES
+        ),
+    ],
 )
 def build_info(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     window = run_window(context)
@@ -96,12 +153,19 @@ def build_info(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     warnings = raw_folder_warnings(warehouse.raw_path, SOURCES)
     for warning in warnings:
         context.log.warning(warning)
+    config = warehouse.config
     with warehouse.connect() as con:
-        record_build_info(con, warehouse, window)
+        coverage = record_build_info(con, warehouse, window)
+        for warning in coverage_warnings(con, config, as_of_date(con, config)):
+            context.log.warning(warning)
         metadata = table_metadata(con, BUILD_INFO)
         checks = evaluate(con, BUILD_INFO, window)
     metadata["raw_folder_warnings"] = "\n".join(warnings) or "none"
-    return dg.MaterializeResult(metadata=metadata, check_results=check_results(checks, BUILD_INFO_KEY))
+    metadata["coverage"] = coverage_line(coverage, configured=config.as_of_date is not None)
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[*check_results(checks, BUILD_INFO_KEY), *coverage_checks(coverage, config.max_source_lag_days)],
+    )
 
 
 BLOCKING_CHECKS = len([c for c in CHECKS for _ in c.guards]) + len(SCHEMA_CHECKS)

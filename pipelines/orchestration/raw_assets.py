@@ -62,7 +62,7 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                     warehouse.run_id,
                     hash_secret(),
                     max_reject_share=config.max_reject_share,
-                    options=config.reader_options.get(source),
+                    options=config.ingest_options(source),
                     bounds=Bounds.from_config(config),
                 )
                 # a folder allowed to be missing may take the published rows with it: that was the point

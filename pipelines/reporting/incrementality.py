@@ -102,6 +102,13 @@ def terminal_text(con: duckdb.DuckDBPyConnection) -> str:
     return "\n".join(lines)
 
 
+def _looks():
+    """One colour, dash and marker per channel, so coinciding curves stay apart."""
+    colours = charts.plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i in range(1000):
+        yield {"color": colours[i % len(colours)], "linestyle": ("-", "--", "-.", ":")[i % 4], "marker": "osD^v"[i % 5]}
+
+
 def curves_figure(con: duckdb.DuckDBPyConnection, currency: str = ""):
     """New customers per week against weekly spend per fitted channel, the 90 % band shaded, today's spend
     a filled marker on each curve; None without curves."""
@@ -111,9 +118,8 @@ def curves_figure(con: duckdb.DuckDBPyConnection, currency: str = ""):
     if found.is_empty():
         return None
     fig, ax = charts.plt.subplots(figsize=(10, 4.8))
-    looks = charts.styles(found["channel"].unique().to_list())
-    for channel, group in found.group_by("channel", maintain_order=True):
-        name, look = channel[0], looks[channel[0]]
+    for (channel, group), look in zip(found.group_by("channel", maintain_order=True), _looks(), strict=False):
+        name = channel[0]
         ax.fill_between(
             group["weekly_spend"],
             group["new_customers_per_week_lower"],
@@ -162,11 +168,12 @@ def html_fragment(con: duckdb.DuckDBPyConnection, currency: str = "") -> str:
     )
     header = "".join(f"<th{'' if i in (0, 7) else ' class=num'}>{html.escape(h)}</th>" for i, h in enumerate(HEADERS))
     fig = curves_figure(con, currency)
-    figure = f"<figure>{charts.svg(fig)}</figure>" if fig is not None else ""
+    # the page's own classes: wide content scrolls sideways on a phone (pipelines/reporting/html.py CSS)
+    figure = f'<figure class="scroll wide">{charts.svg(fig)}</figure>' if fig is not None else ""
     return f"""{head}
 <p class="sub">Weeks {html.escape(str(first["window_start"]))} to {html.escape(str(first["window_end"]))}
 ({first["weeks"]}), marketing-mix model fitted as of {html.escape(str(first["fitted_as_of"]))}</p>
-<table id="incrementality-table"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>
+<div class="scroll"><table id="incrementality-table"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>
 <p class="note">Attributed CAC = spend / the new customers the default attribution model credits to the channel.
 Incremental CAC = spend / the new customers the spend caused, estimated by the marketing-mix model from how weekly
 new customers move with each channel's weekly spend; its 90 % interval is shown (∞: the data do not rule out that

@@ -8,10 +8,11 @@ from typing import Any
 
 import duckdb
 
-from pipelines.core.config import Config, run_date
+from pipelines.core.config import Config
 from pipelines.core.db import scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST, covering_periods
 from pipelines.core.table_comments import document_tables
+from pipelines.transform.coverage import as_of_date
 from pipelines.transform.fx import check_fx
 from pipelines.transform.runner import discover_models, run_model
 from pipelines.transform.state import late_touches_start, rewritten_since
@@ -19,19 +20,6 @@ from pipelines.transform.state import late_touches_start, rewritten_since
 CREDITS = "marts.attribution_credits"  # the stored credits: one row per touch, a column per model
 
 __all__ = ["EARLIEST", "LATEST", "as_of_date", "model_params", "run_transforms", "widen_window", "write_config_tables"]
-
-
-def as_of_date(con: duckdb.DuckDBPyConnection, config: Config) -> date:
-    """The configured as-of date, else the latest date present in orders and ad spend (docs/metrics.md);
-    never after the run's date: a period that has not ended yet is never reported as lived through
-    (ingest quarantines rows dated after quality.max_date, so one placeholder cannot move it either)."""
-    today = run_date()
-    if config.as_of_date:
-        return min(config.as_of_date, today)
-    latest = scalar(
-        con, "select greatest((select max(created_at)::date from raw.orders), (select max(date) from raw.ad_spend))"
-    )
-    return min(latest, today) if latest else today
 
 
 def widen_window(start: date, end: date, config: Config) -> tuple[date, date]:
@@ -57,6 +45,7 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "half_life_days": config.half_life_days,
         "grains": list(config.grains),
         "summary_months": config.summary_months,
+        "min_customers_for_band": config.min_customers_for_band,
         "ltv_min_customers_per_fit": config.ltv_min_customers_per_fit,
         "default_model": config.default_model,
         "data_driven_months": config.data_driven_months,
@@ -88,12 +77,14 @@ def settings_fingerprint(config: Config) -> str:
             "half_life_days",
             "grains",
             "summary_months",
+            "min_customers_for_band",
             "default_model",
             "channel_rules",
             "source_aliases",
             "identity_max_links",
             "data_driven_months",
             "markov_order",
+            "local_timezone",  # the day, week and month a timestamp with an offset falls in
         )
     }
     return hashlib.sha256(repr(sorted(settings.items())).encode()).hexdigest()

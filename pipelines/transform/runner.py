@@ -51,7 +51,7 @@ from pipelines.ingest.raw_tables import SOURCES
 from pipelines.transform.binding import PARAM, bind, strip_comments
 from pipelines.transform.context import ModelContext
 from pipelines.transform.models import PYTHON_MODELS
-from pipelines.transform.state import model_fingerprint, store_state, stored
+from pipelines.transform.state import first_row_after, model_fingerprint, store_state, stored
 
 SCHEMAS = ("staging", "marts")
 # a table reference: schema.name not followed by "(" (schema.name(...) is a macro call, e.g.
@@ -86,11 +86,23 @@ MACROS = (
     # staging.fx_daily (NULL where there is none: staging.missing_fx_rates stops the run)
     "create or replace temp macro reporting_rate(currency, reporting_currency, rate) as "
     "case when currency = reporting_currency then 1.0 else rate end;"
-    # the LTV:CAC band (docs/metrics.md "LTV:CAC"); NULL where the ratio is not finite (no CAC, or 0)
-    "create or replace temp macro ltv_cac_band(ltv, cac) as case "
+    # the LTV:CAC band (docs/metrics.md "LTV:CAC"): `insufficient_data` with fewer than `min_customers`
+    # customers behind the ratio (report.min_customers_for_band), NULL where the ratio is not finite
+    "create or replace temp macro ltv_cac_band(ltv, cac, customers, min_customers) as case "
+    "when coalesce(customers, 0) < min_customers then 'insufficient_data' "
     "when ltv / nullif(cac, 0) is null then null when ltv / nullif(cac, 0) < 1 then 'loss' "
     "when ltv / nullif(cac, 0) < 2 then 'break_even' when ltv / nullif(cac, 0) < 3 then 'low' "
     "when ltv / nullif(cac, 0) < 4 then 'healthy' else 'excellent' end;"
+    # Student's t quantile 0.95 (a two-sided 90 % interval) at `df` degrees of freedom: the Cornish-Fisher
+    # expansion to 1/df^4, within 0.00024 of the exact value from df = 4 on (tests/sql/test_intervals.py)
+    "create or replace temp macro t_quantile_95(df) as 1.6448536269514722 + 1.5237691475737816 / df "
+    "+ 1.4202029826359421 / pow(df, 2) + 0.9830015120343027 / pow(df, 3) + 0.4338764545048993 / pow(df, 4);"
+    # Half the width of the 90 % interval of a credit-weighted mean (docs/metrics.md "The headline"), from the
+    # sums Σw, Σw², Σwx, Σw²x, Σw²x² and m = customers with w > 0: t(n_eff - 1) x SE, with
+    # SE² = m / (m - 1) x Σw²(x - x̄)² / (Σw)² and n_eff = (Σw)² / Σw²; NULL below 5 effective customers.
+    "create or replace temp macro mean_interval_half(sw, sw2, swx, sw2x, sw2x2, m) as case "
+    "when m >= 2 and sw > 0 and sw2 > 0 and sw * sw / sw2 >= 5 then t_quantile_95(sw * sw / sw2 - 1) "
+    "* sqrt(m / (m - 1) * greatest(sw2x2 - 2 * (swx / sw) * sw2x + pow(swx / sw, 2) * sw2, 0) / (sw * sw)) end;"
     # the month the predicted LTV curve reaches `cac`: the curve is linear between its points at 0 (nothing),
     # 1, 3, 6, 12 and 24 months; rounded up; NULL when it does not within 24 months
     "create or replace temp macro predicted_payback_crossing(cac, m1, m3, m6, m12, m24) as "
@@ -258,6 +270,12 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
         # First build, the model's SQL or the settings changed, the as-of date moved back (rows outside
         # the window would keep a later view), or an all-time run: one plain rebuild.
         return WritePlan(True, everything, everything, [], EARLIEST, fingerprint)
+    if model.since_param and written_as_of:
+        # rows dated after the stored rows' as-of date were left out then (a source ran ahead of the
+        # others): they are recomputed from their month on, once the as-of date has moved past them
+        after = first_row_after(con, written_as_of)
+        if after is not None and after.replace(day=1) < params[model.since_param]:
+            params = params | {model.since_param: after.replace(day=1)}
     if model.grain_column and written_as_of and written_as_of < params["range_start"]:
         # the period holding the as-of date of the stored rows was incomplete then (period_complete...)
         params = params | {"range_start": written_as_of}

@@ -5,7 +5,7 @@ a model built from them must recompute."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -84,3 +84,17 @@ def rewritten_since(con: duckdb.DuckDBPyConnection, upstream: str, table: str, r
         [upstream, table],
     )
     return min(range_start, oldest) if oldest else range_start
+
+
+def first_row_after(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
+    """The day of the earliest order or touch dated after `day`: rows a run with the as-of date `day`
+    loaded but left out (a source ran ahead of the others), which a later run must take in."""
+    found = [
+        scalar(
+            con, f"select min({column})::date from {table} where {column} >= $after", {"after": day + timedelta(days=1)}
+        )
+        for table, column in (("raw.orders", "created_at"), ("raw.touchpoints", "ts"))
+        if table_exists(con, table)
+    ]
+    found = [d for d in found if d is not None]
+    return min(found) if found else None

@@ -30,6 +30,11 @@ members as (
     from marts.cohort_members
 ),
 
+orders as (
+    select customer_key, order_ts, margin, refund_margin, refunded_at
+    from marts.orders
+),
+
 predicted as (
     select
         customer_key, expected_margin_to_horizon_1, expected_margin_to_horizon_3, expected_margin_to_horizon_6,
@@ -38,6 +43,49 @@ predicted as (
 ),
 
 -- logic ctes
+as_of as (
+    select $as_of_date::date as as_of_date
+),
+
+-- Each member's own 12-month margin x (months 0..11, refunds in the month they happened, as
+-- marts.cohort_ltv counts them), for the cohorts that have lived 12 months: the spread of x around the
+-- cohort's LTV gives its interval (docs/metrics.md "The headline"). Σwx / Σw is ltv_margin_12.
+member_margins as (
+    select
+        members.cohort_month,
+        members.channel,
+        members.attribution_model,
+        members.credit as w,
+        coalesce(exact_sum(orders.margin), 0)
+        - coalesce(exact_sum(case
+            when orders.refunded_at < members.cohort_month + to_months(12) and orders.refunded_at::date <= as_of.as_of_date
+                then orders.refund_margin
+        end), 0) as x
+    from members
+    cross join as_of
+    left join orders
+        on
+            members.customer_key = orders.customer_key
+            and orders.order_ts < members.cohort_month + to_months(12)
+            and orders.order_ts::date <= as_of.as_of_date
+    where last_day(members.cohort_month + to_months(11)) <= as_of.as_of_date
+    group by members.customer_key, members.cohort_month, members.channel, members.attribution_model, members.credit
+),
+
+-- the sums an interval needs, per cohort; pooled over any set of cohorts they give that set's interval
+spread as (
+    select
+        cohort_month,
+        channel,
+        attribution_model,
+        count(*) filter (where w > 0) as ltv_12_members,
+        exact_sum(w * w) as ltv_12_sum_w2,
+        exact_sum(w * w * x) as ltv_12_sum_w2x,
+        exact_sum(w * w * x * x) as ltv_12_sum_w2x2
+    from member_margins
+    group by all
+),
+
 -- The cohort's expected margin after the as-of date up to each horizon, weighted by credit. A customer
 -- without a prediction (its fit did not converge: quality.ltv_fits) makes the cohort's sum unknown.
 expected as (
@@ -219,6 +267,23 @@ rates as (
     left join payback_predicted using (cohort_month, channel, attribution_model)
 ),
 
+intervals as (
+    select
+        rates.*,
+        -- the customers behind ltv_margin_12: the cohort's, once it has lived 12 months
+        case when rates.ltv_margin_12 is not null then rates.customers else 0 end as ltv_12_customers,
+        coalesce(spread.ltv_12_members, 0) as ltv_12_members,
+        spread.ltv_12_sum_w2,
+        spread.ltv_12_sum_w2x,
+        spread.ltv_12_sum_w2x2,
+        mean_interval_half(
+            rates.customers, spread.ltv_12_sum_w2, rates.ltv_margin_12 * rates.customers, spread.ltv_12_sum_w2x,
+            spread.ltv_12_sum_w2x2, spread.ltv_12_members
+        ) as ltv_12_half_width
+    from rates
+    left join spread using (cohort_month, channel, attribution_model)
+),
+
 final as (
     select
         cohort_month,
@@ -239,7 +304,16 @@ final as (
         ltv_revenue_24::double as ltv_revenue_24,
         -- A CAC of 0 (a free channel) has no finite ratio: NULL, like a missing CAC.
         (ltv_margin_12 / nullif(cac_full, 0))::double as ltv_cac_12,
-        ltv_cac_band(ltv_margin_12, cac_full) as ltv_cac_band,
+        ltv_cac_band(ltv_margin_12, cac_full, ltv_12_customers, $min_customers_for_band::integer) as ltv_cac_band,
+        ltv_12_customers::double as ltv_12_customers,
+        (ltv_margin_12 - ltv_12_half_width)::double as ltv_margin_12_low,
+        (ltv_margin_12 + ltv_12_half_width)::double as ltv_margin_12_high,
+        ((ltv_margin_12 - ltv_12_half_width) / nullif(cac_full, 0))::double as ltv_cac_12_low,
+        ((ltv_margin_12 + ltv_12_half_width) / nullif(cac_full, 0))::double as ltv_cac_12_high,
+        ltv_12_members::bigint as ltv_12_members,
+        ltv_12_sum_w2::double as ltv_12_sum_w2,
+        ltv_12_sum_w2x::double as ltv_12_sum_w2x,
+        ltv_12_sum_w2x2::double as ltv_12_sum_w2x2,
         payback_months_observed::integer as payback_months_observed,
         months_observed::integer as months_observed,
         ltv_margin_1_predicted::double as ltv_margin_1_predicted,
@@ -248,7 +322,7 @@ final as (
         ltv_margin_12_predicted::double as ltv_margin_12_predicted,
         ltv_margin_24_predicted::double as ltv_margin_24_predicted,
         (ltv_margin_12_predicted / nullif(cac_full, 0))::double as ltv_cac_12_predicted,
-        ltv_cac_band(ltv_margin_12_predicted, cac_full) as ltv_cac_band_predicted,
+        ltv_cac_band(ltv_margin_12_predicted, cac_full, customers, $min_customers_for_band::integer) as ltv_cac_band_predicted,
         payback_months_predicted::integer as payback_months_predicted,
         -- Simple payback uses the fully loaded CAC, like observed payback and LTV:CAC.
         (cac_full / nullif(monthly_margin_per_active, 0))::double as payback_months_simple,
@@ -270,7 +344,7 @@ final as (
         margin::double as margin,
         active_customer_months::double as active_customer_months,
         repeat_customers::double as repeat_customers
-    from rates
+    from intervals
 )
 
 select * from final

@@ -17,8 +17,14 @@ channel_ltv as (
         ltv_margin_12, ltv_margin_24, ltv_revenue_1, ltv_revenue_3, ltv_revenue_6, ltv_revenue_12,
         ltv_revenue_24, orders, revenue, margin, active_customer_months, repeat_customers,
         ltv_margin_1_predicted, ltv_margin_3_predicted, ltv_margin_6_predicted, ltv_margin_12_predicted,
-        ltv_margin_24_predicted
+        ltv_margin_24_predicted, ltv_12_members, ltv_12_sum_w2, ltv_12_sum_w2x, ltv_12_sum_w2x2
     from marts.channel_ltv
+),
+
+-- how far off each channel's LTV fit was when it predicted the last 6 months from the data before them
+backtest as (
+    select channel, margin_relative_error as ltv_backtest_error
+    from quality.ltv_backtest
 ),
 
 cohort_ltv as (
@@ -40,7 +46,9 @@ bounds as (
         (window_end_exclusive - to_months($summary_months::integer))::date as window_start,
         (window_end_exclusive - to_months(1))::date as window_end,
         (window_end_exclusive - to_months(2 * $summary_months::integer))::date as older_start,
-        (window_end_exclusive - to_months($summary_months::integer + 1))::date as older_end
+        (window_end_exclusive - to_months($summary_months::integer + 1))::date as older_end,
+        -- acquisition months before this one have lived 12 complete months by the as-of date
+        (window_end_exclusive - to_months(11))::date as matured_before
     from (
         select
             case
@@ -72,6 +80,39 @@ costs as (
     group by all
 ),
 
+-- The window's cohorts that have lived 12 months, with the CAC of those same months: the observed
+-- LTV:CAC pools one set of cohorts top and bottom (docs/metrics.md "LTV:CAC"), never a wider window's CAC.
+matured as (
+    select
+        channel_ltv.channel,
+        channel_ltv.attribution_model,
+        exact_sum(channel_ltv.customers) as ltv_12_customers,
+        exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers) / exact_sum(channel_ltv.customers) as ltv_margin_12,
+        sum(channel_ltv.ltv_12_members) as ltv_12_members,
+        exact_sum(channel_ltv.ltv_12_sum_w2) as ltv_12_sum_w2,
+        exact_sum(channel_ltv.ltv_12_sum_w2x) as ltv_12_sum_w2x,
+        exact_sum(channel_ltv.ltv_12_sum_w2x2) as ltv_12_sum_w2x2
+    from channel_ltv
+    cross join bounds
+    where
+        channel_ltv.cohort_month between bounds.window_start and bounds.window_end
+        and channel_ltv.cohort_month < bounds.matured_before
+    group by all
+),
+
+matured_costs as (
+    select
+        cac.channel,
+        cac.attribution_model,
+        exact_sum(cac.total_cost) / nullif(exact_sum(cac.new_customers), 0) as cac_full_12
+    from cac
+    cross join bounds
+    where
+        cac.cohort_month between bounds.window_start and bounds.window_end
+        and cac.cohort_month < bounds.matured_before
+    group by all
+),
+
 pooled as (
     select
         channel,
@@ -82,7 +123,6 @@ pooled as (
         exact_sum(ltv_margin_1 * customers) / nullif(exact_sum(case when ltv_margin_1 is not null then customers end), 0) as ltv_margin_1,
         exact_sum(ltv_margin_3 * customers) / nullif(exact_sum(case when ltv_margin_3 is not null then customers end), 0) as ltv_margin_3,
         exact_sum(ltv_margin_6 * customers) / nullif(exact_sum(case when ltv_margin_6 is not null then customers end), 0) as ltv_margin_6,
-        exact_sum(ltv_margin_12 * customers) / nullif(exact_sum(case when ltv_margin_12 is not null then customers end), 0) as ltv_margin_12,
         exact_sum(ltv_margin_24 * customers) / nullif(exact_sum(case when ltv_margin_24 is not null then customers end), 0) as ltv_margin_24,
         exact_sum(ltv_revenue_1 * customers) / nullif(exact_sum(case when ltv_revenue_1 is not null then customers end), 0) as ltv_revenue_1,
         exact_sum(ltv_revenue_3 * customers) / nullif(exact_sum(case when ltv_revenue_3 is not null then customers end), 0) as ltv_revenue_3,
@@ -117,7 +157,11 @@ older as (
         exact_sum(channel_ltv.customers) as customers_older_cohorts,
         exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers)
         / nullif(exact_sum(case when channel_ltv.ltv_margin_12 is not null then channel_ltv.customers end), 0)
-            as ltv_margin_12_older_cohorts
+            as ltv_margin_12_older_cohorts,
+        sum(channel_ltv.ltv_12_members) as members_older_cohorts,
+        exact_sum(channel_ltv.ltv_12_sum_w2) as sum_w2_older_cohorts,
+        exact_sum(channel_ltv.ltv_12_sum_w2x) as sum_w2x_older_cohorts,
+        exact_sum(channel_ltv.ltv_12_sum_w2x2) as sum_w2x2_older_cohorts
     from channel_ltv
     cross join bounds
     where channel_ltv.cohort_month between bounds.older_start and bounds.older_end
@@ -227,9 +271,22 @@ rates as (
                     then greatest(payback_predicted.crossing_month, coalesce(payback.months_observed, 0) + 1)
             end
         ) as payback_months_predicted,
-        older.customers_older_cohorts,
+        coalesce(matured.ltv_12_customers, 0) as ltv_12_customers,
+        matured.ltv_margin_12,
+        matured_costs.cac_full_12,
+        mean_interval_half(
+            matured.ltv_12_customers, matured.ltv_12_sum_w2, matured.ltv_margin_12 * matured.ltv_12_customers,
+            matured.ltv_12_sum_w2x, matured.ltv_12_sum_w2x2, matured.ltv_12_members
+        ) as ltv_12_half_width,
+        coalesce(older.customers_older_cohorts, 0) as customers_older_cohorts,
         older.ltv_margin_12_older_cohorts,
         older_costs.cac_full_older_cohorts,
+        mean_interval_half(
+            older.customers_older_cohorts, older.sum_w2_older_cohorts,
+            older.ltv_margin_12_older_cohorts * older.customers_older_cohorts, older.sum_w2x_older_cohorts,
+            older.sum_w2x2_older_cohorts, older.members_older_cohorts
+        ) as older_half_width,
+        backtest.ltv_backtest_error,
         pooled.revenue / nullif(pooled.orders, 0) as avg_order_value,
         pooled.orders / pooled.customers as orders_per_customer,
         pooled.repeat_customers / pooled.customers as repeat_purchase_rate,
@@ -243,6 +300,9 @@ rates as (
     left join payback_predicted using (channel, attribution_model)
     left join older using (channel, attribution_model)
     left join older_costs using (channel, attribution_model)
+    left join matured using (channel, attribution_model)
+    left join matured_costs using (channel, attribution_model)
+    left join backtest using (channel)
 ),
 
 final as (
@@ -265,8 +325,15 @@ final as (
         rates.ltv_revenue_6::double as ltv_revenue_6,
         rates.ltv_revenue_12::double as ltv_revenue_12,
         rates.ltv_revenue_24::double as ltv_revenue_24,
-        (rates.ltv_margin_12 / nullif(rates.cac_full, 0))::double as ltv_cac_12,
-        ltv_cac_band(rates.ltv_margin_12, rates.cac_full) as ltv_cac_band,
+        rates.ltv_12_customers::double as ltv_12_customers,
+        rates.cac_full_12::double as cac_full_12,
+        (rates.ltv_margin_12 / nullif(rates.cac_full_12, 0))::double as ltv_cac_12,
+        ltv_cac_band(rates.ltv_margin_12, rates.cac_full_12, rates.ltv_12_customers, $min_customers_for_band::integer)
+            as ltv_cac_band,
+        (rates.ltv_margin_12 - rates.ltv_12_half_width)::double as ltv_margin_12_low,
+        (rates.ltv_margin_12 + rates.ltv_12_half_width)::double as ltv_margin_12_high,
+        ((rates.ltv_margin_12 - rates.ltv_12_half_width) / nullif(rates.cac_full_12, 0))::double as ltv_cac_12_low,
+        ((rates.ltv_margin_12 + rates.ltv_12_half_width) / nullif(rates.cac_full_12, 0))::double as ltv_cac_12_high,
         rates.payback_months_observed::integer as payback_months_observed,
         rates.months_observed::integer as months_observed,
         (rates.cac_full / nullif(rates.monthly_margin_per_active, 0))::double as payback_months_simple,
@@ -287,12 +354,24 @@ final as (
         rates.ltv_margin_12_predicted::double as ltv_margin_12_predicted,
         rates.ltv_margin_24_predicted::double as ltv_margin_24_predicted,
         (rates.ltv_margin_12_predicted / nullif(rates.cac_full, 0))::double as ltv_cac_12_predicted,
-        ltv_cac_band(rates.ltv_margin_12_predicted, rates.cac_full) as ltv_cac_band_predicted,
+        ltv_cac_band(rates.ltv_margin_12_predicted, rates.cac_full, rates.customers, $min_customers_for_band::integer)
+            as ltv_cac_band_predicted,
+        rates.ltv_backtest_error::double as ltv_backtest_error,
         rates.payback_months_predicted::integer as payback_months_predicted,
         rates.customers_older_cohorts::double as customers_older_cohorts,
         rates.ltv_margin_12_older_cohorts::double as ltv_margin_12_older_cohorts,
         rates.cac_full_older_cohorts::double as cac_full_older_cohorts,
-        (rates.ltv_margin_12_older_cohorts / nullif(rates.cac_full_older_cohorts, 0))::double as ltv_cac_12_older_cohorts
+        (rates.ltv_margin_12_older_cohorts / nullif(rates.cac_full_older_cohorts, 0))::double as ltv_cac_12_older_cohorts,
+        ltv_cac_band(
+            rates.ltv_margin_12_older_cohorts, rates.cac_full_older_cohorts, rates.customers_older_cohorts,
+            $min_customers_for_band::integer
+        ) as ltv_cac_band_older_cohorts,
+        (rates.ltv_margin_12_older_cohorts - rates.older_half_width)::double as ltv_margin_12_older_cohorts_low,
+        (rates.ltv_margin_12_older_cohorts + rates.older_half_width)::double as ltv_margin_12_older_cohorts_high,
+        ((rates.ltv_margin_12_older_cohorts - rates.older_half_width) / nullif(rates.cac_full_older_cohorts, 0))::double
+            as ltv_cac_12_older_cohorts_low,
+        ((rates.ltv_margin_12_older_cohorts + rates.older_half_width) / nullif(rates.cac_full_older_cohorts, 0))::double
+            as ltv_cac_12_older_cohorts_high
     from rates
     cross join bounds
 )

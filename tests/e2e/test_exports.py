@@ -31,6 +31,8 @@ EXPECTED = {
     "meta_ads_manager/default_columns_en.csv": ("meta_ads_manager", "en", 0, None, None, None),
     "meta_ads_manager/with_ids_en.csv": ("meta_ads_manager", "en", 2, 160.35, 62, 5300),
     "meta_ads_manager/default_columns_ru.xlsx": ("meta_ads_manager", "ru", 2, 1300.26, None, 1350),
+    # one-day rows without a Day column (start == end), the summary row skipped: 500.25 + 1000.25
+    "meta_ads_manager/daily_scheduled_ru.csv": ("meta_ads_manager", "ru", 2, 1500.50, 30, 3000),
     "yandex_direct_api/campaign_performance.tsv": ("yandex_direct_api", "en", 3, 1235.06, 35, 1210),
     "yandex_direct_api/no_title_no_summary.tsv": ("yandex_direct_api", "en", 2, 1502.01, 7, None),
     "yandex_direct_api/units_no_campaign_id.tsv": ("yandex_direct_api", "en", 2, 465.60, 21, 1700),

@@ -82,12 +82,13 @@ def published(tmp_path_factory):
         ROOT / "tests/fixtures/exports/ga4_bigquery/events_20240301.parquet",
         site.raw / "touchpoints" / "events_20240301.parquet",
     )
-    # the shop passes the analytics client id with the order, as the GA4 / Metrica guides suggest
+    # the shop passes the analytics client id with the order, as the GA4 / Metrica guides suggest; the
+    # times are UTC instants (`Z`), given like every touch in the business's time zone (Moscow) on loading
     (site.raw / "orders" / "analytics_customers.csv").write_text(
         "order_id,customer_id,visitor_id,created_at,status,revenue,currency\n"
-        "M1-1,M1,171111,2024-03-06 10:00:00,paid,5000,RUB\n"
-        "M2-1,M2,171112,2024-03-04 12:00:00,paid,3000,RUB\n"
-        "G1-1,G1,1111.2222,2024-03-07 09:00:00,paid,7000,RUB\n",
+        "M1-1,M1,171111,2024-03-06 10:00:00Z,paid,5000,RUB\n"
+        "M2-1,M2,171112,2024-03-04 12:00:00Z,paid,3000,RUB\n"
+        "G1-1,G1,1111.2222,2024-03-07 09:00:00Z,paid,7000,RUB\n",
         encoding="utf-8",
     )
     assert_ok(site.cli("backfill", "--from", FULL_RANGE[0], "--to", FULL_RANGE[1]))

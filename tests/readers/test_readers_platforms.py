@@ -26,6 +26,7 @@ def rows(result, columns=AD):
         ("meta_ads_manager/campaigns_ru.csv", "meta_ads_manager", "ru"),
         ("meta_ads_manager/default_columns_en.csv", "meta_ads_manager", "en"),
         ("meta_ads_manager/default_columns_ru.xlsx", "meta_ads_manager", "ru"),
+        ("meta_ads_manager/daily_scheduled_ru.csv", "meta_ads_manager", "ru"),
         ("yandex_direct_api/campaign_performance.tsv", "yandex_direct_api", "en"),
         ("yandex_direct_api/no_title_no_summary.tsv", "yandex_direct_api", "en"),
         ("yandex_direct_web/report_cp1251.csv", "yandex_direct_web", "ru"),
@@ -116,7 +117,9 @@ def test_money_cells_with_a_currency_mark(exports, tmp_path):
 
 def test_google_xlsx_date_cells_and_account_currency_from_settings(exports):
     path = exports / "google_ads_ui/campaign_report.xlsx"
-    with pytest.raises(ExportError, match="google_ads_ui .*lacks Currency code"):
+    with pytest.raises(
+        ExportError, match=r"recognised as google_ads_ui \(en interface\), but the file names no currency"
+    ):
         read_export(path, "ad_spend")
     result = read_export(path, "ad_spend", {"currency": "usd"})
     assert (result.encoding, result.delimiter) == ("xlsx", "xlsx")
@@ -130,8 +133,15 @@ def test_google_without_currency_column_needs_the_option(tmp_path):
     text = "Campaign report\r\nMarch 2024\r\nDay\tCampaign\tCampaign ID\tClicks\tCost\r\n2024-03-05\tA\t1\t2\t3.50\r\n"
     path = tmp_path / "report.csv"
     path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
-    with pytest.raises(ExportError, match=r"google_ads_ui \(line 3\) lacks Currency code"):
+    with pytest.raises(ExportError) as caught:
         read_export(path, "ad_spend")
+    # the layout is recognised: the message says so, and names the setting rather than a missing column
+    assert caught.value.line == 3
+    assert caught.value.message == (
+        "recognised as google_ads_ui (en interface), but the file names no currency: add the 'Currency code' "
+        'column to the report, or set the account currency in the settings: [sources.ad_spend] currency = "RUB" '
+        "(the three-letter code of the account)"
+    )
     result = read_export(path, "ad_spend", options={"currency": "USD"})
     assert rows(result, ["campaign_id", "clicks", "spend", "currency", "impressions", "source_row"]) == [
         ("1", "2", "3.50", "USD", None, 4)
@@ -160,6 +170,26 @@ def test_meta_russian_header_with_yo_spelling(tmp_path):
     path.write_bytes(codecs.BOM_UTF8 + f"{header}\n2024-03-05,2024-03-05,X,1,10,,2.5\n".encode())
     result = read_export(path, "ad_spend")
     assert rows(result, ["campaign_id", "clicks", "spend", "currency"]) == [("1", "0", "2.5", "EUR")]
+
+
+def test_meta_russian_scheduled_daily_report_without_a_day_column(exports):
+    # issue 28's header: each row's start equals its end, so it is that day; the summary row (no campaign,
+    # 10 to 11 March) is skipped as a summary, not quarantined as a row covering two days
+    result = read_export(exports / "meta_ads_manager/daily_scheduled_ru.csv", "ad_spend")
+    assert rows(result) == [
+        ("2024-03-10", "meta_ads", "Весна", "Весна", "1000", "10", "500.25", "RUB", 3),
+        ("2024-03-11", "meta_ads", "Весна", "Весна", "2000", "20", "1000.25", "RUB", 4),
+    ]
+    assert (result.rows_read, result.skipped_lines, result.suspects) == (3, 1, {})
+
+
+def test_google_ads_russian_report_without_currency_names_the_setting(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text("День;Кампания;Идентификатор кампании;Клики;Цена\n2024-03-05;А;1;2;3,50\n", encoding="utf-8")
+    with pytest.raises(
+        ExportError, match=r"recognised as google_ads_ui \(ru interface\).*'Код валюты'.*\[sources\.ad_spend\] currency"
+    ):
+        read_export(path, "ad_spend")
 
 
 def test_meta_rows_without_a_day_breakdown_are_quarantined_not_put_on_their_first_day(tmp_path):

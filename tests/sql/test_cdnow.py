@@ -125,6 +125,7 @@ def run_ltv_models(con) -> None:
     params = {
         "as_of_date": AS_OF,
         "summary_months": 12,
+        "min_customers_for_band": 30,
         "default_model": "last_non_direct",
         "range_end": date(2999, 12, 31),
         "attribution_rewrites_start": date(1900, 1, 1),  # all cohorts

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 import duckdb
 import pytest
+from scipy.stats import t as student
 
 from pipelines.core.table_comments import apply_comments, undocumented_columns
 from pipelines.transform.runner import discover_models, run_model
@@ -112,10 +113,15 @@ def build_upstream(con, orders, credits=None, cac=()):
         )
 
 
-def run_ltv(con, as_of: str, summary_months: int = 12, default_model: str = LND) -> None:
+def run_ltv(
+    con, as_of: str, summary_months: int = 12, default_model: str = LND, min_customers_for_band: int = 1
+) -> None:
+    """min_customers_for_band is 1 here: the hand-built cohorts are small, and the bands' thresholds are
+    what most of these tests check (the threshold itself has its own tests)."""
     params = {
         "as_of_date": date.fromisoformat(as_of),
         "summary_months": summary_months,
+        "min_customers_for_band": min_customers_for_band,
         "default_model": default_model,
         "ltv_horizons": [1, 3, 6, 12, 24],
         "window_start": date(1900, 1, 1),
@@ -212,7 +218,9 @@ def test_channel_ltv_horizons_payback_and_incomplete_horizons(hand):
     # k = 5 is June, still running on 2024-06-15: the 6-month horizon is incomplete, as are 12 and 24.
     for h in (6, 12, 24):
         assert row[f"ltv_margin_{h}"] is None and row[f"ltv_revenue_{h}"] is None
-    assert row["ltv_cac_12"] is None and row["ltv_cac_band"] is None
+    # no 12-month LTV yet: no ratio, no customers behind it, no band (docs/metrics.md "The headline")
+    assert row["ltv_cac_12"] is None and row["ltv_cac_band"] == "insufficient_data"
+    assert row["ltv_12_customers"] == 0 and row["ltv_margin_12_low"] is None and row["ltv_cac_12_high"] is None
     # 320 < 400, 380 < 400, 480 >= 400 -> paid back in the third month.
     assert row["payback_months_observed"] == 3
     assert row["months_observed"] == 6
@@ -460,8 +468,12 @@ def test_channel_summary_pools_the_last_complete_months():
     assert row["ltv_margin_12"] == pytest.approx(150)
     assert row["ltv_margin_24"] is None
     assert row["ltv_revenue_1"] == pytest.approx((300 + 160) / 3)
-    assert row["ltv_cac_12"] == pytest.approx(150 / 70)
-    assert row["ltv_cac_band"] == "low"
+    # LTV:CAC pools the same cohorts top and bottom: only June 2023 has lived 12 months, so its LTV is
+    # divided by June 2023's own CAC (90 / 1 customer), never the window's 70 (which would say "low")
+    assert row["ltv_12_customers"] == 1 and row["cac_full_12"] == pytest.approx(90)
+    assert row["ltv_cac_12"] == pytest.approx(150 / 90)
+    assert row["ltv_cac_band"] == "break_even"
+    assert row["ltv_margin_12_low"] is None and row["ltv_cac_12_low"] is None  # 1 customer: no interval
     # pooled curve: k0 (100 + 60) / 3 = 53.3 and k1 (100 + 90) / 3 = 63.3 are < 70; k2: only June 2023
     # has a complete third month (April 2024's is the partial June) -> 150 >= 70 -> month 3
     assert row["payback_months_observed"] == 3
@@ -481,3 +493,98 @@ def test_channel_summary_window_follows_summary_months_and_a_month_end_as_of_dat
     assert (row["window_start"], row["window_end"]) == (date(2024, 5, 1), date(2024, 6, 1))
     assert row["cohorts"] == 1 and row["customers"] == 1  # W; April 2024 is outside
     assert row["cac_full"] == pytest.approx(999)
+
+
+# ------------------------------------------------------------------------- matched ratios and intervals
+def test_the_interval_of_ltv_12_matches_a_hand_computation():
+    """One cohort of six customers (Jan 2024, lived 12 months by 2025-01-31), 12-month margins 100..600,
+    one with a refund inside its year and one order after it. By hand: x̄ = 350, Σ(x - x̄)² = 175 000,
+    m = 6, SE² = 6/5 x 175 000 / 6² = 5 833.33, SE = 76.376, n_eff = 6, t(0.95, 5) = 2.015048 (tables):
+    350 ± 153.90 -> [196.10, 503.90]; over CAC 100: [1.961, 5.039]."""
+    con = duckdb.connect()
+    orders = [
+        ("a1", "A", "2024-01-05", 200.0, 100.0),
+        ("b1", "B", "2024-01-06", 400.0, 200.0),
+        ("c1", "C", "2024-01-07", 600.0, 300.0),
+        ("d1", "D", "2024-01-08", 500.0, 250.0),
+        ("d2", "D", "2024-06-08", 300.0, 150.0),  # D: 250 + 150 = 400
+        ("e1", "E", "2024-01-09", 1_000.0, 600.0, 200.0, "2024-05-01", 100.0),  # E: 600 - 100 refunded = 500
+        ("f1", "F", "2024-01-10", 1_200.0, 600.0),
+        ("f2", "F", "2025-01-15", 1_000.0, 900.0),  # month 12: after F's first year (F stays at 600)
+        ("g1", "G", "2024-06-10", 100.0, 40.0),  # G: in the summary window, so vk_ads has a summary row
+    ]
+    cac = [("2024-01-01", "vk_ads", LND, 6.0, 300.0, 600.0), ("2024-06-01", "vk_ads", LND, 1.0, 50.0, 80.0)]
+    build_upstream(con, orders, only("vk_ads", *"ABCDEFG"), cac)
+    run_ltv(con, "2025-01-31", min_customers_for_band=30)
+    row = one(con, "select * from marts.channel_ltv where cohort_month = '2024-01-01'")
+    assert row["ltv_margin_12"] == pytest.approx(350) and row["ltv_12_customers"] == 6
+    assert (row["ltv_margin_12_low"], row["ltv_margin_12_high"]) == (
+        pytest.approx(196.10, abs=0.01),
+        pytest.approx(503.90, abs=0.01),
+    )
+    assert (row["ltv_cac_12_low"], row["ltv_cac_12_high"]) == (
+        pytest.approx(1.9610, abs=1e-4),
+        pytest.approx(5.0390, abs=1e-4),
+    )
+    assert row["ltv_cac_12"] == pytest.approx(3.5)
+    assert row["ltv_cac_band"] == "insufficient_data"  # 6 customers < report.min_customers_for_band = 30
+    # in the headline the cohort is an older one (window 2024-02..2025-01, older 2023-02..2024-01): the same
+    # interval over its own CAC, 600 / 6 = 100
+    summary = one(con, "select * from marts.channel_summary")
+    assert summary["customers_older_cohorts"] == 6 and summary["cac_full_older_cohorts"] == pytest.approx(100)
+    assert (summary["ltv_margin_12_older_cohorts_low"], summary["ltv_margin_12_older_cohorts_high"]) == (
+        pytest.approx(196.10, abs=0.01),
+        pytest.approx(503.90, abs=0.01),
+    )
+    assert summary["ltv_cac_12_older_cohorts_high"] == pytest.approx(5.0390, abs=1e-4)
+    assert summary["ltv_cac_band_older_cohorts"] == "insufficient_data"
+
+
+def test_fractional_credits_weigh_the_interval_by_effective_size():
+    """Two customers at half credit count as one customer's weight; n_eff = (Σw)² / Σw². Eight customers at
+    credit 1 and four at 0.5: Σw = 10, Σw² = 9, n_eff = 11.1; below 5 effective customers no interval."""
+    con = duckdb.connect()
+    margins = [100.0, 300.0, 200.0, 400.0, 250.0, 150.0, 350.0, 50.0, 500.0, 0.0, 450.0, 120.0]
+    orders = [(f"o{i}", f"C{i}", f"2024-01-{i + 2:02d}", 2 * m, m) for i, m in enumerate(margins)]
+    credits = {
+        f"C{i}": [(LND, "vk_ads", 1.0 if i < 8 else 0.5)] + ([(LND, "email", 0.5)] if i >= 8 else []) for i in range(12)
+    }
+    build_upstream(con, orders, credits, [("2024-01-01", "vk_ads", LND, 10.0, 300.0, 600.0)])
+    run_ltv(con, "2025-01-31")
+    row = one(con, "select * from marts.channel_ltv where channel = 'vk_ads'")
+    w = [1.0] * 8 + [0.5] * 4
+    sw, sw2 = sum(w), sum(v * v for v in w)
+    mean = sum(a * b for a, b in zip(w, margins, strict=True)) / sw
+    spread = sum(a * a * (b - mean) ** 2 for a, b in zip(w, margins, strict=True))
+    se = (12 / 11 * spread / sw**2) ** 0.5
+    t = student.ppf(0.95, sw**2 / sw2 - 1)  # n_eff - 1 = 10.11 degrees of freedom
+    assert row["ltv_margin_12"] == pytest.approx(mean)
+    assert row["ltv_margin_12_high"] - row["ltv_margin_12"] == pytest.approx(t * se, rel=1e-4)
+    # email: 4 customers at half credit -> n_eff = 4 < 5: a figure, no interval
+    email = one(con, "select * from marts.channel_ltv where channel = 'email'")
+    assert email["ltv_margin_12"] is not None and email["ltv_margin_12_low"] is None
+
+
+def test_a_window_without_a_matured_cohort_has_no_ratio_and_a_small_channel_no_band():
+    """summary_months = 2 on 2024-06-15: the window is 2024-04..05 and no cohort of it has lived 12 months ->
+    ratio and interval NULL, 0 customers behind it, insufficient_data. The older cohorts (2024-02..03) hold
+    nothing either. Then a channel with only 2 matured customers: a ratio, but no band and no interval."""
+    con = duckdb.connect()
+    build_upstream(con, SUMMARY_ORDERS, only("vk_ads", "P", "X", "Y", "Z", "W"), SUMMARY_CAC)
+    run_ltv(con, "2024-06-15", summary_months=2, min_customers_for_band=30)
+    row = one(con, "select * from marts.channel_summary")
+    assert (row["window_start"], row["window_end"]) == (date(2024, 4, 1), date(2024, 5, 1))
+    assert row["ltv_cac_12"] is None and row["ltv_margin_12"] is None and row["ltv_12_customers"] == 0
+    assert row["ltv_cac_band"] == "insufficient_data" and row["ltv_cac_12_low"] is None
+    assert row["customers_older_cohorts"] == 0 and row["ltv_cac_band_older_cohorts"] == "insufficient_data"
+    # the window's predicted ratio rests on its 2 customers (Y, Z): a figure, but no band
+    assert row["customers"] == 2 and row["ltv_cac_band_predicted"] == "insufficient_data"
+
+    two = duckdb.connect()
+    orders = [("x1", "X", "2023-06-10", 300.0, 100.0), ("y1", "Y", "2023-06-11", 500.0, 200.0)]
+    build_upstream(two, orders, only("vk_ads", "X", "Y"), [("2023-06-01", "vk_ads", LND, 2.0, 60.0, 100.0)])
+    run_ltv(two, "2024-06-15", min_customers_for_band=30)
+    row = one(two, "select * from marts.channel_summary")
+    assert row["ltv_12_customers"] == 2 and row["ltv_cac_12"] == pytest.approx(150 / 50)
+    assert row["ltv_cac_band"] == "insufficient_data"
+    assert row["ltv_margin_12_low"] is None and row["ltv_cac_12_high"] is None

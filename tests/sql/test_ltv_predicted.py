@@ -265,6 +265,7 @@ def run_predicted(con, as_of: str, min_customers: int = 500) -> None:
     params = {
         "as_of_date": date.fromisoformat(as_of),
         "summary_months": 12,
+        "min_customers_for_band": 30,
         "default_model": LND,
         "ltv_horizons": [1, 3, 6, 12, 24],
         "window_start": date(1900, 1, 1),

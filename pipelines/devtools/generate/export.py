@@ -13,6 +13,7 @@ from pipelines.devtools.generate.calendar import DAY, Calendar, add_months
 from pipelines.devtools.generate.customers import CRM, GUEST_EMAIL, GUEST_PHONE, Customers, visitor_ids
 from pipelines.devtools.generate.journeys import Touches, anonymous_touches
 from pipelines.devtools.generate.orders import Orders
+from pipelines.devtools.generate.shop_writers import shopify_orders, write_shopify_orders
 from pipelines.devtools.generate.text import (
     messy_email,
     orders_text,
@@ -21,7 +22,15 @@ from pipelines.devtools.generate.text import (
     touches_text,
     typed_to_text,
 )
-from pipelines.devtools.generate.writers import Output, Quirks, write_analytics, write_canonical, write_native
+from pipelines.devtools.generate.writers import (
+    BadRow,
+    FileRecord,
+    Output,
+    Quirks,
+    write_analytics,
+    write_canonical,
+    write_native,
+)
 
 
 def _span(a: date, b: date) -> str:
@@ -230,6 +239,9 @@ def write_orders(out: Output, cal: Calendar, o: Orders, cust: Customers, extras:
         rows = np.flatnonzero((o.ts >= _epoch(a)) & (o.ts < _epoch(b) + DAY))
         q = quirk_by_index.get(i, Quirks())
         text = orders_text(o, cust, rows, extras, utm, q.dates)
+        if i == 0 and out.layouts != "canonical":  # the first quarter as the shop's own export
+            names.append(_write_shopify(out, o, cust, rows, text, f"orders/shopify_orders_{a:%Y-%m}_{b:%Y-%m}.csv"))
+            continue
         bad, next_id = _order_bad_rows(i, text, next_id, q.dates)
         rel = f"orders/orders_{a.year}Q{(a.month - 1) // 3 + 1}.csv"
         names.append(rel)
@@ -247,6 +259,29 @@ def write_orders(out: Output, cal: Calendar, o: Orders, cust: Customers, extras:
             note="overlapping re-export: every row duplicates a quarter file",
         )
         out.duplicates.append((rel, rows.size, f"{names[2]} and {names[3]}"))
+
+
+def _write_shopify(out: Output, o: Orders, cust: Customers, rows: np.ndarray, text: pl.DataFrame, rel: str) -> str:
+    c = o.cust[rows]
+    phone = cust.phone.gather(c)
+    shop = shopify_orders(
+        text, cust.email.gather(c), pl.select(pl.when(phone.is_not_null()).then("+7" + phone)).to_series()
+    )
+    path = out.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_shopify_orders(shop, path)
+    # an order of a customer known by CRM id only: Shopify's export has no column for it, so the order
+    # names nobody and is quarantined (as a real shop's would be)
+    nobody = shop.with_row_index("line").filter(
+        pl.col("Financial Status").is_not_null() & pl.col("Email").is_null() & pl.col("Phone").is_null()
+    )
+    for line in nobody["line"].to_list():
+        out.bad_rows.append(BadRow(rel, line + 2, "customer_id", "", "shop order without e-mail or phone: no identity"))
+    note = f"Shopify's orders export: {text.height} orders in {shop.height} line-item rows"
+    out.files.append(
+        FileRecord(rel, "orders", "shopify_orders", text.height, "shop_writers.write_shopify_orders", "", note)
+    )
+    return rel
 
 
 def _order_bad_rows(i: int, text: pl.DataFrame, next_id: int, style: str) -> tuple[list, int]:

@@ -18,8 +18,12 @@ from . import engine
 from .base import ExportError, ReadResult
 from .layout import CANONICAL, Layout, canonical_layout, layout_names, platform_layouts, query_layout_for, query_layouts
 
+# the reader option naming the business's time zone (`reporting.timezone`): timestamps are given in it
+LOCAL_ZONE = "reporting_timezone"
+
 __all__ = [
     "CANONICAL",
+    "LOCAL_ZONE",
     "COLUMNS",
     "REQUIRED",
     "SOURCES",

@@ -12,24 +12,20 @@ naming the header it has and, for the closest layouts, which required columns ar
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from schemas.inputs import COLUMNS, NUMERIC
+from schemas.inputs import NUMERIC
 
+from . import records
 from .base import EXTRA, ROW, ExportError, ReadResult, blank, finish
 from .layout import (
     CANONICAL,
     Layout,
-    QueryLayout,
     canonical_layout,
     currency_marks,
     header_key,
@@ -37,6 +33,7 @@ from .layout import (
     query_layout_for,
     shared_currency_marks,
 )
+from .query import read_query
 from .sheet import Sheet, open_sheet, other_sheets
 from .text import cut_last_line, header_names
 from .values import excel_serial_date, normalise_date, normalise_number
@@ -81,7 +78,7 @@ def _match_line(layout: Layout, language: str, cells: list[str], index: int, opt
                 named += 1
                 if label.column:
                     columns[label.column] = i
-                    if label.column == "spend" and found_mark:
+                    if label.column in ("spend", "revenue") and found_mark:  # `Amount spent (USD)`, `Бюджет ₽`
                         mark = found_mark
                 break
     match = Match(layout, language, index, cells, columns, mark, named)
@@ -160,6 +157,9 @@ def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[S
             _unambiguous(path, found)
             return candidate_sheet, found[0]
         tried += found
+    no_currency = _lacks_only_currency(tried)
+    if no_currency is not None:
+        raise ExportError(path, no_currency.header_index + 1, _currency_message(no_currency, source))
     for other in {lay.sources for lay in platform_layouts().values()} - {frozenset([source])}:
         (other_source,) = other
         found = candidates(sheet, other_source, options)
@@ -168,6 +168,26 @@ def identify(path: Path, source: str, options: Mapping | None = None) -> tuple[S
                 path, found[0].header_index + 1, f"layout {found[0].layout.name} holds {other_source}, not {source}"
             )
     raise ExportError(path, 1, unrecognised(sheet, source, tried))
+
+
+def _lacks_only_currency(tried: list[Match]) -> Match | None:
+    """A header every required column of a layout fits but its currency, where the settings may name
+    it (Google Ads, Microsoft): the layout is recognised, the file just names no currency."""
+    fits = [
+        m
+        for m in tried
+        if m.missing == [("currency",)] and m.layout.name != CANONICAL and "option" in m.layout.currency
+    ]
+    return max(fits, key=lambda m: m.named) if fits else None
+
+
+def _currency_message(match: Match, source: str) -> str:
+    label = match.layout.label_of("currency", match.language)
+    return (
+        f"recognised as {match.layout.name} ({match.language} interface), but the file names no currency: "
+        f"add the {label!r} column to the report, or set the account currency in the settings: "
+        f'[sources.{source}] currency = "RUB" (the three-letter code of the account)'
+    )
 
 
 def _unambiguous(path: Path, found: list[Match]) -> None:
@@ -216,15 +236,21 @@ def unrecognised(sheet: Sheet, source: str, tried: list[Match]) -> str:
 def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
     """Read one export file. options: `currency` (the account currency, for layouts that may take
     it from the settings), `yandex_money_in_micros` (True / False; absent = told apart per file),
-    `encoding` (overrides detection for text files), `timezone` (of local timestamps)."""
+    `encoding` (overrides detection for text files), `timezone` (of local timestamps),
+    `reporting_timezone` (the business's: timestamps are given in its local time; absent: UTC)."""
     options = options or {}
     query = query_layout_for(path)
     if query is not None:
-        return read_query(path, source, query)
+        return read_query(path, source, query, options.get("reporting_timezone") or "UTC")
     sheet, match = identify(path, source, options)
     layout = match.layout
+    if records.refused(layout):
+        raise ExportError(path, match.header_index + 1, f"recognised as {layout.name}: {records.refused(layout)}")
     names = header_names(match.cells)
-    raw, encoding = sheet.body(match.header_index, names)
+    # a shop's export is wide (Shopify's orders: 79 columns, a dozen read): only the declared columns are
+    # parsed, and a line is blank when they are (a line with values in other columns only has no order)
+    read = [names[i] for i in sorted(set(match.columns.values()))] if layout.records else names
+    raw, encoding = sheet.body(match.header_index, names, read)
     ragged = _ragged_lines(raw, match.header_index)
     raw = raw.drop(EXTRA, strict=False)
     col = {column: pl.col(names[i]) for column, i in match.columns.items()}
@@ -259,19 +285,31 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
             values[column] = pl.coalesce(excel_serial_date(expr), expr)
         else:
             values[column] = expr
-    for column, rule in layout.derive.items():
-        if rule["from"] in col:  # e.g. yclid=… or utm_source from the landing page's query string
-            found = col[rule["from"]].str.extract(rule["extract"], 1).str.replace_all("%20", " ")
+    for column, rules in layout.derive.items():
+        for rule in rules if isinstance(rules, list) else [rules]:
+            if rule["from"] not in col:
+                continue
+            found = col[rule["from"]]  # e.g. another phone column, or utm_source from a landing page's URL
+            if "extract" in rule:
+                found = found.str.extract(rule["extract"], 1).str.replace_all("%20", " ")
             values[column] = pl.coalesce(values[column], found) if column in values else found
-    zone = options.get("timezone") or layout.time_zone
-    if zone:
+    if source in ("orders", "customers") and layout.name != CANONICAL:
+        if source == "orders":
+            values["currency"] = _currency(layout, match, col, options, path)
+        suspects = records.apply(
+            layout, source, col, values, raw, ~blank(read), match.header_index, options, number, notes
+        )
+    else:
+        suspects = {}
+    zone, local = options.get("timezone") or layout.time_zone, options.get("reporting_timezone") or "UTC"
+    if zone and zone != local:
         for column in TIME_COLUMNS.get(source, ()):
             if column in values:
-                values[column] = _to_utc(values[column], zone)
-                notes.append(f"{column} converted from {zone} to UTC")
+                values[column] = _to_zone(values[column], zone, local)
+                notes.append(f"{column} converted from {zone} to {local}")
     if layout.platform:
         values["platform"] = pl.lit(layout.platform)
-    keep = ~blank(names)
+    keep = ~blank(read)
     if layout.summary:
         first = pl.coalesce(pl.col(n) for n in names).str.to_lowercase()
         keep &= ~pl.any_horizontal(first.str.contains(p.pattern) for p in layout.summary).fill_null(False)
@@ -314,7 +352,10 @@ def read(path: Path, source: str, options: Mapping | None = None) -> ReadResult:
         )
     if ragged:
         notes.append(f"{len(ragged)} line(s) with more cells than the header: quarantined")
+    for row, reason in suspects.items():
+        result.suspects.setdefault(row, reason)
     result.notes = notes
+    records.group_line_items(layout, result)
     return result
 
 
@@ -366,11 +407,12 @@ DATE_COLUMNS = {"ad_spend": ("date",), "costs": ("period_start", "period_end"), 
 TIME_COLUMNS = {"orders": ("created_at", "refunded_at"), "customers": ("created_at",), "touchpoints": ("ts",)}
 
 
-def _to_utc(expr: pl.Expr, zone: str) -> pl.Expr:
-    """`2024-03-05 14:03:00` in `zone` -> the same instant as naive UTC text (the canonical `ts`)."""
+def _to_zone(expr: pl.Expr, zone: str, target: str) -> pl.Expr:
+    """`2024-03-05 14:03:00` in `zone` -> the same instant as naive text in `target` (the business's
+    time zone, or UTC)."""
     local = expr.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
-    utc = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-    return pl.coalesce(utc.dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S"), expr)
+    moved = local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone(target)
+    return pl.coalesce(moved.dt.replace_time_zone(None).dt.strftime("%Y-%m-%d %H:%M:%S"), expr)
 
 
 def _date(expr: pl.Expr, order: str, kind: str) -> pl.Expr:
@@ -510,58 +552,3 @@ def _money_in_micros(rows: pl.DataFrame, spend: pl.Expr, options: Mapping, path:
         f"{nonzero.len()} amount(s) {nonzero.to_list()}: set yandex_money_in_micros "
         "for ad_spend in the settings",
     )
-
-
-# ------------------------------------------------------------------------------- query layouts
-
-# `contains` first: most touches carry no tags, and the regular expression is the costly part
-URL_PARAM = (
-    "create temp macro url_param(url, name) as case when contains(url, name || '=') then "
-    "url_decode(nullif(regexp_extract(url, '[?&]' || name || '=([^&#]+)', 1), '')) end"
-)
-# A file's rows with their 1-based position. Parquet numbers them itself, so its scan stays parallel;
-# a row_number() over the scan would run on one thread.
-NUMBERED = {
-    "read_parquet": "(select file_row_number + 1 as source_row, * exclude (file_row_number) "
-    "from read_parquet($file, file_row_number = true))",
-    "read_json": "(select row_number() over () as source_row, * from read_json($file))",
-}
-
-
-def read_query(path: Path, source: str, layout: QueryLayout) -> ReadResult:
-    """A table-shaped export read by DuckDB with its layout's query: only the result (one row per
-    touch, far fewer than the events) reaches Python, as canonical text columns."""
-    if source != layout.source:
-        raise ExportError(path, 1, f"layout {layout.name} holds {layout.source}, not {source}")
-    reader = layout.readers[path.suffix.lower()]
-    # bounded like ingest's own connection: a month of GA4 events unnested without a limit took 6.5 GB
-    # (5.3 M sessions at the large bench); with it DuckDB spills to a temporary folder instead
-    spill = tempfile.mkdtemp(prefix="acq-query-")
-    con = duckdb.connect(
-        config={"memory_limit": os.environ.get("ACQ_DUCKDB_INGEST_MEMORY_LIMIT", "2GB"), "temp_directory": spill}
-    )
-    try:
-        con.execute(URL_PARAM)
-        try:
-            fields = [
-                row[0] for row in con.execute(f"describe select * from {reader}($file)", {"file": str(path)}).fetchall()
-            ]
-        except duckdb.Error as exc:
-            raise ExportError(path, 1, f"cannot read as {path.suffix} ({layout.name}): {str(exc)[:200]}") from None
-        missing = [f for f in layout.fields if f not in fields]
-        if missing:
-            raise ExportError(
-                path, 1, f"{layout.name}: field(s) missing: {', '.join(missing)}; the file has: {fields[:20]}"
-            )
-        events = con.execute(f"select count(*) from {reader}($file)", {"file": str(path)}).fetchall()[0][0]
-        frame = con.sql(layout.query.replace("{events}", NUMBERED[reader]), params={"file": str(path)}).pl()
-    finally:
-        con.close()
-        shutil.rmtree(spill, ignore_errors=True)
-    columns = [
-        pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c) for c in COLUMNS[source]
-    ]
-    frame = frame.select(*columns, pl.col("source_row").cast(pl.Int64))
-    kind = "parquet" if reader == "read_parquet" else "json"
-    notes = [f"one touch per session: {frame.height} sessions of {events} events"]
-    return ReadResult(layout.name, frame, events, events - frame.height, kind, kind, None, notes)

@@ -60,6 +60,7 @@ class Layout:
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     derive: dict[str, dict] = field(default_factory=dict)  # column -> {from, extract}: filled where empty
     time_zone: str | None = None  # timestamps written in this zone (a `timezone` setting overrides)
+    records: Records | None = None  # orders / customers: what a shop's or CRM's rows mean (records.py)
 
     def expected(self, language: str | None = None) -> str:
         """The required columns as the layout's own labels, e.g. `Day, Cost, Campaign ID or Campaign`."""
@@ -71,6 +72,43 @@ class Layout:
             if label.column == column:
                 return label.text
         return column
+
+
+@dataclass(frozen=True)
+class Records:
+    """How a shop's or CRM's export becomes canonical orders or customers (declared per layout)."""
+
+    status_from: tuple[str, ...] = ()  # helper/canonical columns whose value maps to a status, first mapped wins
+    status_values: dict[str, str] = field(default_factory=dict)  # lower-case cell -> paid|refunded|cancelled|pending
+    status_strip: str | None = None  # regex removed from a status cell first (Bitrix24's `C3:` pipeline prefix)
+    status_other: str = "quarantine"  # an unknown value: "quarantine" (with its reason) or a status ("pending")
+    cancelled_if: str | None = None  # a column whose value, when set, makes the order cancelled
+    closed_at: str | None = None  # a column: a won/lost deal's order date (its close date)
+    net_of: tuple[str, ...] = ()  # columns subtracted from revenue (taxes included in the export's total)
+    line_items: bool = False  # one row per line item: rows grouped by order id, the first row's fields kept
+    strip_prefix: dict[str, str] = field(default_factory=dict)  # column -> text removed from its start
+    refunds_dated: bool = True  # False: the export dates no refund (booked in the order's month, said in notes)
+    refuse: str | None = None  # a recognised export that cannot be loaded, and why
+
+
+def _records(spec: dict) -> Records | None:
+    rec = spec.get("records")
+    if rec is None:
+        return None
+    status = rec.get("status", {})
+    return Records(
+        status_from=tuple(status.get("from", ())),
+        status_values={k.lower(): v for k, v in status.get("values", {}).items()},
+        status_strip=status.get("strip"),
+        status_other=status.get("other", "quarantine"),
+        cancelled_if=status.get("cancelled_if"),
+        closed_at=rec.get("closed_at"),
+        net_of=tuple(rec.get("net_of", ())),
+        line_items=rec.get("line_items", False),
+        strip_prefix=dict(rec.get("strip_prefix", {})),
+        refunds_dated=rec.get("refunds_dated", True),
+        refuse=rec.get("refuse"),
+    )
 
 
 def _label(column: str, text: str) -> Label:
@@ -119,6 +157,7 @@ def _platform_layout(name: str, spec: dict) -> Layout:
         sources_of=spec["sources_of"],
         derive=spec.get("derive", {}),
         time_zone=spec.get("time_zone"),
+        records=_records(spec),
     )
 
 

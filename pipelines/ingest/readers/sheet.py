@@ -32,15 +32,17 @@ class Sheet:
     sheet_name: str | None = None
     others: Callable[[], list[Sheet]] | None = None  # xlsx: the workbook's other sheets, loaded on demand
 
-    def body(self, header_index: int, names: list[str]) -> tuple[pl.DataFrame, str]:
-        """Rows after the header as trimmed strings named `names`, plus ROW (0-based among them)."""
+    def body(self, header_index: int, names: list[str], read: list[str] | None = None) -> tuple[pl.DataFrame, str]:
+        """Rows after the header as trimmed strings named `names` (only the `read` ones, if given), plus ROW
+        (0-based among them)."""
+        read = names if read is None else read
         if self.kind == "text":
-            return read_table(self.text, header_index, names, self.delimiters[header_index])
+            return read_table(self.text, header_index, names, self.delimiters[header_index], read)
         body = self.frame.slice(header_index + 1)
         width = min(body.width, len(names))
         body = body.select(pl.nth(range(width))).rename(dict(zip(body.columns[:width], names[:width], strict=False)))
         body = body.with_columns(pl.lit(None, pl.String).alias(n) for n in names[width:])
-        return trim(body.with_row_index(ROW), names), self.encoding
+        return trim(body.select(read).with_row_index(ROW), read), self.encoding
 
 
 def open_sheet(path: Path, encoding: str | None = None) -> Sheet:

@@ -149,8 +149,11 @@ def header_names(cells: list[str]) -> list[str]:
     return names
 
 
-def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str) -> tuple[pl.DataFrame, str]:
-    """All lines after the header as trimmed strings, one row per physical line (blank lines are null rows).
+def read_table(
+    tf: TextFile, header_index: int, names: list[str], delimiter: str, read: list[str] | None = None
+) -> tuple[pl.DataFrame, str]:
+    """All lines after the header as trimmed strings, one row per physical line (blank lines are null rows);
+    only the `read` columns (all by default) are parsed into strings.
 
     UTF-8 files are read straight from disk (no copy in Python); other encodings are decoded in
     memory and handed to polars as UTF-8. Returns the frame and the encoding actually used.
@@ -169,8 +172,12 @@ def read_table(tf: TextFile, header_index: int, names: list[str], delimiter: str
         raise_if_empty=False,
         row_index_name=ROW,
     )
+    read = names if read is None else read
+    if read is not names:
+        position = {name: i for i, name in enumerate(names)}
+        options["columns"] = [*(position[name] for name in read), len(names)]  # EXTRA is the last
     frame, encoding = _read_csv(tf, header_index, options)
-    return trim(frame, names), encoding
+    return trim(frame, read), encoding
 
 
 def _read_csv(tf: TextFile, header_index: int, options: dict) -> tuple[pl.DataFrame, str]:

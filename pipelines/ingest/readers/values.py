@@ -133,9 +133,11 @@ def normalise_date(expr: pl.Expr) -> pl.Expr:
     return pl.coalesce(parse_date(expr).dt.strftime("%Y-%m-%d"), expr)
 
 
-def parse_timestamp(expr: pl.Expr) -> pl.Expr:
+def parse_timestamp(expr: pl.Expr, zone: str | None = None) -> pl.Expr:
     """pl.Datetime('us') from ISO (`T` or space, optional seconds and fraction), `05.03.2024 14:03[:00]`,
-    `05/03/2024 14:03`; a plain date -> midnight; `Z` / `+03:00` offsets -> naive UTC; else null."""
+    `05/03/2024 14:03`; a plain date -> midnight; else null. A time with an offset (`Z`, `+03:00`,
+    ` +0300`) is that instant as the local time of `zone` (the business's: an order at 01:00 Moscow time
+    on the 1st is on the 1st), naive UTC without a zone; a time without an offset is taken as written."""
     v, fast = pl.field("v"), pl.field("fast")
     # zero-padded `Y-m-d H:M:S` hits polars' fast parser; fraction and offset are added as durations
     text = pl.concat_str(
@@ -154,6 +156,9 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
         + pl.duration(microseconds=micros)
         - pl.duration(minutes=_offset_minutes(_part("tz")))
     )
+    if zone:
+        local = from_parts.dt.replace_time_zone("UTC").dt.convert_time_zone(zone).dt.replace_time_zone(None)
+        from_parts = pl.when(_part("tz").is_not_null()).then(local).otherwise(from_parts)
     return _let(
         expr.str.strip_chars(),
         fast=pl.coalesce(

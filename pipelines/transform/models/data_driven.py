@@ -45,7 +45,7 @@ from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST
 from pipelines.transform.binding import bind
 from pipelines.transform.context import ModelContext
-from pipelines.transform.state import late_touches_start
+from pipelines.transform.state import first_row_after, late_touches_start
 
 TABLE = "marts.channel_weights"
 JOURNEYS = "meta.journey_steps"  # the steps of the last fit's journeys, kept for the next run's refit
@@ -217,6 +217,7 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     - the identity has a touch on or after `since` (the run's first month, or the oldest touch of a touch
       export loaded since the journeys were stored: pipelines/transform/params.py late_touches_start), or a
       stored journey ending then (a touch that is gone);
+    - its first purchase lies after the stored journeys' as-of date (they saw it as not yet bought);
     - one of its CRM ids or visitors, or its first purchase, differs from what the stored journeys were
       built from (meta.journey_inputs), on either side: a visitor that joined or left a customer, a new
       buyer, a merged customer; and the visitors of touches carrying a CRM id that changed owner.
@@ -241,9 +242,13 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
         or as_of < stored_as_of
     ):
         return False
-    since = late_touches_start(con, JOURNEYS, range_start)
+    # rows dated after the stored journeys' as-of date were outside them then (a source that ran ahead
+    # of the others): their touches and first purchases count as new now
+    stored_end = first_row_after(con, stored_as_of) or as_of + timedelta(days=1)
+    since = min(late_touches_start(con, JOURNEYS, range_start), stored_end)
     # a journey's touches are never older than the look-back before the fit window
     window = {
+        "stored_end": stored_end,
         "since": since,
         "end": as_of + timedelta(days=1),
         "first": fit_start - timedelta(days=int(params.get("lookback_days", 60))),
@@ -288,6 +293,8 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
             union all select identity from recent_touches
             union all select identity from moved_crm_touches
             union all select coalesce(identity, journey_id) from {JOURNEYS} where end_ts >= $since::timestamp
+            union all select customer_key from __dd_inputs
+            where input = 'first_purchase' and ts >= $stored_end::timestamp and ts < $end::timestamp
         )
         where identity is not null
         """,

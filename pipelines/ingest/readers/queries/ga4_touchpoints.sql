@@ -48,7 +48,8 @@ touches as (
 select
     user_pseudo_id as visitor_id,
     user_id as customer_id,
-    strftime(make_timestamp(event_timestamp), '%Y-%m-%d %H:%M:%S.%f') as ts,
+    -- event_timestamp is UTC: given in the business's local time ($zone, reporting.timezone)
+    strftime(timezone($zone, make_timestamp(event_timestamp)::timestamptz), '%Y-%m-%d %H:%M:%S.%f') as ts,
     coalesce(cts.manual_source, url_param(page_location, 'utm_source')) as utm_source,
     coalesce(cts.manual_medium, url_param(page_location, 'utm_medium')) as utm_medium,
     coalesce(cts.manual_campaign_name, url_param(page_location, 'utm_campaign')) as utm_campaign,
