@@ -36,6 +36,11 @@ CURRENT_WEEKS = 4  # "current spend" = the mean weekly spend of the window's las
 NO_EFFECT_SHARE = 0.01  # contribution's 5 % quantile at or below this share of new customers: no upper bound
 CURVE_POINTS = 25  # response curve points from 0 to CURVE_REACH x the largest weekly spend
 CURVE_REACH = 1.5
+# how the asset is materialised, in its Dagster description (pipelines/orchestration/sql_assets.py)
+MATERIALISED = (
+    "Refitted as of the last incrementality.cadence boundary (weekly: the last Sunday) when the fit's inputs "
+    "changed; other runs keep the stored fit and recompute only the attributed columns."
+)
 VERSION = f"mmm-1|{mmm.L_MAX}|{mmm.SEASON_ORDER}|{mmm.BOOTSTRAP}|{mmm.REFIT_FTOL}|{mmm.SEED}"  # in the fit key
 
 
