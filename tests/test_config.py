@@ -25,6 +25,7 @@ def test_empty_file_means_defaults():
     assert config.as_of_date is None
     assert config.ltv_horizons == (1, 3, 6, 12, 24)
     assert config.identity_max_links == 10
+    assert (config.incrementality_weeks, config.incrementality_cadence) == (104, "weekly")
 
 
 @pytest.mark.parametrize(
@@ -71,6 +72,8 @@ def test_empty_file_means_defaults():
         ({"quality": {"max_shrink_share": 2}}, "quality.max_shrink_share = 2"),
         ({"identity": {"max_links": 0}}, "identity.max_links = 0"),
         ({"identity": {"max_links": 2.5}}, "identity.max_links = 2.5"),
+        ({"incrementality": {"weeks": 4}}, "incrementality.weeks = 4: expected a whole number of weeks from 8 to 520"),
+        ({"incrementality": {"cadence": "hourly"}}, "incrementality.cadence = 'hourly': expected one of"),
     ],
 )
 def test_bad_settings_are_named(raw, named):

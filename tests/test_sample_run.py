@@ -112,3 +112,31 @@ def test_charts_are_drawn_from_the_published_file(published, warehouse, tmp_path
     assert [p.name for p in written] == ["cac_trend.png", "payback_curves.png", "ltv_cac.png"]
     for png in written:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_the_marketing_mix_model_runs_in_the_real_pipeline_and_the_report_shows_it(published):
+    """Issue 30 through Dagster on the sample: every paid channel has a row, fitted or saying why not; the
+    window is the last complete weeks before the as-of date's last Sunday; the report section shows each
+    channel's incremental CAC as the table holds it."""
+    from pipelines.reporting.incrementality import html_fragment, rows, terminal_text
+
+    found = published.sql("select * from marts.channel_incrementality order by spend desc, channel").pl()
+    spenders = {
+        channel
+        for (channel,) in published.sql(
+            "select distinct channel from marts.channel_period_cac where period_grain = 'month' and ad_spend > 0"
+        ).fetchall()
+    }
+    assert found.height >= 3 and set(found["channel"]) <= spenders
+    assert set(found["status"]) <= {"fitted", "constant_spend"} and "fitted" in set(found["status"])
+    assert (str(found["window_end"][0]), str(found["fitted_as_of"][0])) == ("2026-10-25", "2026-10-25")
+    fit = published.sql("select * from quality.incrementality_fit order by purpose").pl()
+    assert fit["purpose"].to_list() == ["fit", "holdout"] and fit["converged"].all()
+    assert published.sql("select count(*) from marts.channel_response_curves where is_current_spend").fetchall()[0][
+        0
+    ] == (found.filter(found["status"] == "fitted").height)
+    text, page = terminal_text(published), html_fragment(published, "RUB")
+    for line in rows(found):
+        assert line[3] in text and line[3] in page  # incremental CAC, as rounded for people
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert page.count("<svg") == 1 and 'id="incrementality"' in page

@@ -76,6 +76,8 @@ class Config:
     summary_months: int = 12
     ltv_min_customers_per_fit: int = 500
     identity_max_links: int = 10
+    incrementality_weeks: int = 104  # the marketing-mix model's fit window, in complete weeks
+    incrementality_cadence: str = "weekly"  # how often it is refitted (pipelines/transform/models/incrementality.py)
     max_reject_share: float = 0.05
     min_date: date = date(1990, 1, 1)
     max_date: date | None = None  # None: the day after the run's date (see plausible_max_date)
@@ -205,6 +207,11 @@ class Ltv(_Section):
     min_customers_per_fit: Annotated[int, Field(ge=1)] = Config.ltv_min_customers_per_fit
 
 
+class Incrementality(_Section):
+    weeks: Annotated[int, Field(ge=8, le=520)] = Config.incrementality_weeks
+    cadence: Literal["daily", "weekly", "monthly"] = Config.incrementality_cadence
+
+
 class Identity(_Section):
     max_links: Annotated[int, Field(ge=1)] = Config.identity_max_links
 
@@ -236,6 +243,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "attribution": Attribution,
     "ltv": Ltv,
     "identity": Identity,
+    "incrementality": Incrementality,
     "quality": Quality,
     "schedule": Schedule,
     "report": Report,
@@ -255,6 +263,8 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("ltv", "summary_months"): ("summary_months", "a whole number >= 1"),
     ("ltv", "min_customers_per_fit"): ("ltv_min_customers_per_fit", "a whole number >= 1"),
     ("identity", "max_links"): ("identity_max_links", "a whole number >= 1"),
+    ("incrementality", "weeks"): ("incrementality_weeks", "a whole number of weeks from 8 to 520"),
+    ("incrementality", "cadence"): ("incrementality_cadence", "one of 'daily', 'weekly', 'monthly'"),
     ("quality", "max_reject_share"): ("max_reject_share", "a number from 0 to 1"),
     ("quality", "min_date"): ("min_date", "a date YYYY-MM-DD"),
     ("quality", "max_date"): ("max_date", "a date YYYY-MM-DD"),

@@ -135,6 +135,9 @@ TABLE_GUIDE: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "marts.attribution_credits": ("first purchase × touch (a credit column per model)", ("order_id", "touch_position")),
     "marts.channel_weights": ("data-driven model × fit × channel", ("attribution_model", "fit_end", "channel")),
+    "marts.channel_incrementality": ("paid channel, over the marketing-mix model's fit window", ("channel",)),
+    "marts.channel_response_curves": ("fitted paid channel × weekly spend level", ("channel", "weekly_spend")),
+    "quality.incrementality_fit": ("marketing-mix fit × purpose (fit, holdout)", ("purpose",)),
     "quality.rejected_rows": (
         "failed value of a rejected input row",
         ("source_file", "source_row", "column_name", "check_name"),

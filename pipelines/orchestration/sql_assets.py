@@ -12,6 +12,7 @@ from pipelines.orchestration.partitions import OWNERS, POOL, monthly, run_window
 from pipelines.orchestration.resources import WarehouseResource
 from pipelines.publish.checks import check_results, check_specs, evaluate
 from pipelines.transform.fx import check_fx
+from pipelines.transform.models import PYTHON_MODELS
 from pipelines.transform.params import as_of_date, model_params
 from pipelines.transform.runner import SqlModel, discover_models, run_model
 
@@ -38,6 +39,8 @@ def describe(model: SqlModel) -> str:
         if model.partition_column is None
         else f"Incremental: the rows whose {model.partition_column} falls in the run's months are replaced.",
     }[model.is_view]
+    # a Python model refitted on a cadence says so itself (issue 30: pipelines/transform/models/incrementality.py)
+    how = getattr(PYTHON_MODELS.get(model.table) if model.is_python else None, "MATERIALISED", how)
     return f"{text}\n\n{how} SQL: sql/{model.schema}/{model.path.name}."
 
 

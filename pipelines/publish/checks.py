@@ -24,6 +24,7 @@ from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
 from pipelines.core.table_comments import published_models
 from pipelines.ingest.raw_tables import SOURCES
+from pipelines.transform.models import PYTHON_MODELS
 from pipelines.transform.state import last_rewrite_start
 
 RAW_TABLES = tuple(f"raw.{source}" for source in SOURCES)
@@ -110,17 +111,38 @@ CHECKS = (
              -- months this run recomputed; older months are as consistent as the run that built them
              and cac.period_start >= $window_start and cac.period_start < $window_end""",
     ),
+    Check(
+        "incrementality_numbers_hold",
+        "only fitted channels carry model numbers, a fitted one always its contribution, and no 90 % interval is inverted",
+        ("marts.channel_incrementality",),
+        ("marts.channel_incrementality",),
+        # (a bootstrap percentile interval need not contain the estimate: a channel estimated at 0 can have
+        # a 5 % quantile above it, so only the order of the bounds is checked)
+        """select channel, status from marts.channel_incrementality
+           where (status <> 'fitted' and coalesce(incremental_new_customers, incremental_cac, marginal_cac,
+                                                 incremental_to_attributed_cac) is not null)
+              or (status = 'fitted' and (incremental_new_customers is null
+                  or incremental_new_customers_lower > incremental_new_customers_upper + 1e-9
+                  or incremental_cac_lower > incremental_cac_upper + 1e-9
+                  or marginal_cac_lower > marginal_cac_upper + 1e-9
+                  or incremental_to_attributed_cac_lower > incremental_to_attributed_cac_upper + 1e-9))""",
+    ),
 )
 # Backwards-compatible name of the credits check (the check key in Dagster is marts/attribution:credits_sum_to_one).
 ALIASES = {"credits_sum_to_one": "attribution_credits_sum_to_one"}
 
 
+# a mart a Python model writes beside the table it is named after is checked in that model's asset's step
+_WRITTEN_BY = {t: table for table, module in PYTHON_MODELS.items() for t in getattr(module, "TABLES", (table,))}
+
+
 def _schema_checks() -> tuple[SchemaCheck, ...]:
-    checks = []
+    marts: dict[str, tuple[str, ...]] = {}
     for table in published_models():
-        schema = table.split(".")[0]
-        if schema == "marts":
-            checks.append(SchemaCheck("matches_model", table, (table,)))
+        if table.split(".")[0] == "marts":
+            guard = _WRITTEN_BY.get(table, table)
+            marts[guard] = (*marts.get(guard, ()), table)
+    checks = [SchemaCheck("matches_model", guard, tables) for guard, tables in marts.items()]
     models = published_models()
     quality = [t for t in models if t.startswith("quality.")]
     # quarantine and file bookkeeping carry their source file: each raw asset checks its own rows of them;

@@ -21,6 +21,7 @@ from pipelines.core.db import rows, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
 from pipelines.reporting import charts
 from pipelines.reporting.headline import HTML_COLUMNS, build_row, format_value, headline, reject_lines, rejects
+from pipelines.reporting.incrementality import html_fragment as incrementality_html
 from schemas.marts_acquisition import MODELS
 
 CSS = """
@@ -289,6 +290,7 @@ SECTIONS = (
     ("trends", "Spend, customers, CAC"),
     ("payback", "Payback"),
     ("retention", "Retention"),
+    ("incrementality", "Incremental CAC"),
     ("costs", "Costs"),
     ("freshness", "Data freshness"),
     ("quality", "Rejected rows"),
@@ -354,6 +356,8 @@ channel's customer-weighted full CAC: where the curve crosses it, the channel ha
 {retention_html(con, model)}
 <p class="note">Share of each acquisition month's customers (all channels) who ordered in month k after it
 (0 = the acquisition month); complete months only.</p>
+
+{incrementality_html(con, currency)}
 
 <h2 id="costs">Where the costs went</h2>
 {costs_html(con, span)}

@@ -18,6 +18,7 @@ from pipelines.core.config import load_config
 from pipelines.core.db import rows, table_exists
 from pipelines.reporting.headline import REJECT_LINES, build_row, build_settings, headline, headline_text, rejects
 from pipelines.reporting.html import write_html
+from pipelines.reporting.incrementality import terminal_text as incrementality_text
 
 
 def print_report(warehouse: Path, html: Path | None = None, model: str | None = None) -> int:
@@ -69,6 +70,8 @@ def print_report(warehouse: Path, html: Path | None = None, model: str | None = 
             print(
                 f"  + {len(found) - REJECT_LINES} more reasons ({rest} rows): `report --html` or quality.rejected_rows"
             )
+        # what the spend caused beside what attribution credits (pipelines/reporting/incrementality.py)
+        print("\n" + incrementality_text(con))
         if html is not None:
             write_html(con, html, settings, model)
             print(f"\nwrote {html}")

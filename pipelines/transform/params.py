@@ -51,6 +51,9 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "data_driven_months": config.data_driven_months,
         "markov_order": config.markov_order,
         "identity_max_links": config.identity_max_links,
+        # the marketing-mix model keys its stored fit on these itself (pipelines/transform/models/incrementality.py)
+        "incrementality_weeks": config.incrementality_weeks,
+        "incrementality_cadence": config.incrementality_cadence,
         "settings_fingerprint": settings_fingerprint(config),
         # Where incremental models recompute from (callables, evaluated just before the model runs):
         # the run's first month, or earlier when older inputs changed (see the functions below).

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.core.paths import PROJECT_ROOT
+from pipelines.devtools.bench import incrementality as mmm_bench
 from pipelines.devtools.bench import scales
 from pipelines.devtools.bench.data import data_files, ensure_data
 from pipelines.devtools.bench.limit import run_limit, run_store_floor
@@ -51,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="let failing blocking checks stop the publish (default: report them and publish anyway, "
         "so the rest can be measured)",
     )
+    parser.add_argument(
+        "--mmm-sampler",
+        action="store_true",
+        help="also fit PyMC-Marketing's NUTS sampler on the marketing-mix model's data beside ours "
+        "(needs requirements-mmm.lock installed; skipped, saying so, without it)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=None, help="default benchmarks/cache")
     parser.add_argument("--results-dir", type=Path, default=None, help="default benchmarks/results")
 
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         results_dir=args.results_dir,
         xlsx=not args.no_xlsx,
+        mmm_sampler=args.mmm_sampler,
     )
     print(format_report(result))
     print(f"\nresults: {result['results_file']}")
@@ -110,6 +118,7 @@ def bench(
     log=None,
     xlsx: bool = True,
     spark: bool = False,
+    mmm_sampler: bool = False,
 ) -> dict:
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     scale = scales.SCALES[scale_name]
@@ -207,6 +216,10 @@ def bench(
         rounds.append(r)
 
     summary = summarise(scale, rounds, data_info)
+    summary["incrementality"] = mmm_bench.summarise(rounds)  # issue 30: refit day and other nights
+    if mmm_sampler and rounds[-1]["full"]["exit_code"] == 0:
+        log("  marketing-mix model: PyMC-Marketing's sampler beside our fit ...")
+        summary["incrementality"]["sampler"] = mmm_bench.compare_sampler(warehouse)
     if xlsx:
         log(".xlsx against its CSV twin ...")
         summary["xlsx_vs_csv"] = measure(cache_dir)
@@ -382,6 +395,7 @@ def targets(summary: dict, results_dir: Path, scale: str = "") -> dict:
         out["xlsx_within_2x_csv_per_row"] = _check(summary["xlsx_vs_csv"]["ratio"], "<=", 2)
     for step, share in (summary.get("new_stage_share_of_full") or {}).items():
         out[f"{step}_within_10pct_of_full"] = _check(share, "<=", 0.10)
+    out |= mmm_bench.targets(summary.get("incrementality") or {}, _check)
     versus = summary.get("vs_smaller_scale")
     if versus and versus["scale"] == "medium":
         out["large_over_medium_within_12"] = _check(versus["ratio_full_wall"], "<=", 12)
@@ -505,6 +519,7 @@ def format_report(doc: dict) -> str:
         f"{_fmt(s['backfill_seconds'], 2)}s   backfill / full = {_fmt(s['ratio_backfill_over_full'], 2)}"
     )
     lines.append(f"Pandera validate / ingest = {_fmt(s['pandera_share_of_ingest'], 3)}")
+    lines += mmm_bench.report_lines(s.get("incrementality"))
     if s.get("vs_smaller_scale"):
         v = s["vs_smaller_scale"]
         lines.append(

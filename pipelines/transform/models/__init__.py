@@ -1,13 +1,15 @@
-"""Python models: what SQL cannot do (the identity graph's fixpoint, data-driven weights, LTV fits).
+"""Python models: what SQL cannot do (the identity graph's fixpoint, data-driven weights, LTV fits, the
+marketing-mix model).
 
 Each is named here by the table its SQL file builds (`sql/<schema>/<table>.sql`, first line
 `-- materialized: python`); the runner calls `materialize(ctx)` (pipelines/transform/context.py).
 """
 
-from pipelines.transform.models import data_driven, identity_graph, ltv_predict
+from pipelines.transform.models import data_driven, identity_graph, incrementality, ltv_predict
 
 PYTHON_MODELS = {
     "staging.customer_identifiers": identity_graph,
     "marts.channel_weights": data_driven,
     "marts.customer_ltv_predicted": ltv_predict,
+    "marts.channel_incrementality": incrementality,
 }
