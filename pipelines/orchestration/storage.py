@@ -18,13 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.sqlite import create_db_conn_string
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 
 KEPT_SHARDS = 4  # the index shard and the shards of the runs a process writes now (one, usually)
-BUSY_TIMEOUT_SECONDS = 30  # Dagster's own SQLITE_BUSY_TIMEOUT_SECONDS: the webserver may read meanwhile
 
 
 def _pragmas(dbapi_connection, _record) -> None:
@@ -44,7 +43,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         engine = self._engines.pop(shard, None)
         if engine is None:
             engine = create_engine(
-                create_db_conn_string(self._base_dir, shard), connect_args={"timeout": BUSY_TIMEOUT_SECONDS}
+                create_db_conn_string(self._base_dir, shard), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
             )
             event.listen(engine, "connect", _pragmas)
         self._engines[shard] = engine  # most recently used last
