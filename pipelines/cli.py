@@ -170,7 +170,7 @@ def _materialize(args: argparse.Namespace) -> int:
 
     # deferred to the commands that run the pipeline: Dagster and the definitions load in ~2 s, which
     # validate, report, rollback and generate do not need
-    from pipelines.orchestration.progress import OnceHandler, Progress, root_cause
+    from pipelines.orchestration.progress import OnceHandler, Progress, process_started, root_cause
 
     load_config(args.config)  # fail early, with the key named, before Dagster starts
     raw = _absolute(args.raw) or str(PROJECT_ROOT / DEFAULT_RAW)
@@ -212,7 +212,7 @@ def _materialize(args: argparse.Namespace) -> int:
             )
             return 2
     months = (first[:7], last[:7], keys.index(last) - keys.index(first) + 1)
-    progress = Progress([key.to_user_string() for asset in all_assets for key in asset.keys])
+    progress = Progress([key.to_user_string() for asset in all_assets for key in asset.keys], started=process_started())
     ours = logging.getLogger("pipelines")  # warnings of our modules (e.g. the hashing secret): once each
     ours.addHandler(OnceHandler(progress))
     ours.propagate = False

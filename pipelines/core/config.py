@@ -451,6 +451,8 @@ def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
         raise ConfigError(f"{where}channels.rules = {rules!r}: expected a list of [[channels.rules]] tables")
     if not rules:  # no rule: every touch and campaign would be `other`, and every channel figure meaningless
         raise ConfigError(f"{where}channels.rules = []: expected at least one [[channels.rules]] table")
+    texts = {p for r in rules if isinstance(r, dict) for n in RULE_FIELDS if isinstance(p := r.get(n), str)}
+    problems = _re2_errors(frozenset(texts))
     parsed = []
     for position, rule in enumerate(rules, start=1):
         key = f"{where}channels.rules[{position}]"
@@ -469,7 +471,7 @@ def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
                 raise ConfigError(
                     f"{key}.{name} = {pattern!r} ({rule['channel']}): expected a regular expression as text"
                 )
-            problem = _re2_error(pattern)
+            problem = problems.get(pattern)
             if problem:
                 raise ConfigError(
                     f"{key}.{name} = {pattern!r} ({rule['channel']}): not a regular expression DuckDB (RE2) accepts: "
@@ -479,17 +481,22 @@ def _rules(where: str, rules: Any) -> tuple[ChannelRule, ...]:
     return tuple(parsed)
 
 
-@functools.cache
-def _re2_error(pattern: str) -> str | None:
-    """Compile the pattern with DuckDB's own regex engine (RE2), which the channel rules run on: Python's
-    `re` accepts patterns RE2 rejects (look-ahead), and those would fail only minutes into a run."""
+@functools.cache  # a run reads its settings more than once
+def _re2_errors(patterns: frozenset[str]) -> dict[str, str]:
+    """Compile the patterns with DuckDB's own regex engine (RE2), which the channel rules run on: Python's
+    `re` accepts patterns RE2 rejects (look-ahead), and those would fail only minutes into a run. One
+    in-memory database for all of them: one per pattern cost ~25 ms each, 0.7 s of every run's start
+    with the default rules (benchmarks/README.md, issue 29)."""
     import duckdb
 
+    problems = {}
     con = duckdb.connect()
     try:
-        con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
-    except duckdb.Error as exc:
-        return str(exc).removeprefix("Invalid Input Error: ").strip()
+        for pattern in sorted(patterns):
+            try:
+                con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+            except duckdb.Error as exc:
+                problems[pattern] = str(exc).removeprefix("Invalid Input Error: ").strip()
     finally:
         con.close()
-    return None
+    return problems

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.ingest.readers import detect_layout
+from pipelines.ingest.readers import detect_layout, read_export
 
 # channel of a touch: a condensed version of acquisition.toml's rules (good enough for a cost floor)
 CHANNEL_SQL = """
@@ -97,6 +97,18 @@ def _spend_select(path: Path, con: duckdb.DuckDBPyConnection) -> str:
     raise ValueError(f"{path}: no limit reader for layout {layout}")
 
 
+def _orders_from(path: Path, con: duckdb.DuckDBPyConnection) -> str:
+    """What an orders file is read from: the CSV itself in our layout; a shop's or CRM's export (grouped
+    line items, statuses, taxes; issue 28) through the project's reader, its canonical text handed to
+    DuckDB as a view with local times cut to seconds (the limit does not repeat those rules)."""
+    if detect_layout(path, "orders") == "canonical":
+        return _csv(path)
+    view = f"orders_{abs(hash(path.as_posix()))}"
+    frame = read_export(path, "orders").frame.drop("source_row")
+    con.register(view, frame.with_columns(pl.col("created_at", "refunded_at").str.slice(0, 19)).to_arrow())
+    return view
+
+
 # a GA4 export (Parquet) as the touch columns: the generator writes one session_start event a touch
 GA4_SELECT = (
     "select user_pseudo_id as visitor_id, user_id as customer_id, make_timestamp(event_timestamp) as ts, "
@@ -136,7 +148,7 @@ def run_store_floor(files: dict[str, list[Path]], path: Path) -> dict:
             parts = [
                 f"select * from ({GA4_SELECT.format(path=p.as_posix())})"
                 if p.suffix == ".parquet"
-                else f"select *{typed} from {_csv(p)}"
+                else f"select *{typed} from {_orders_from(p, con) if source == 'orders' else _csv(p)}"
                 for p in paths
             ]
         con.execute(f"create table {source} as " + " union all by name ".join(parts))
@@ -178,7 +190,7 @@ def run_limit(raw_dir: Path, files: dict[str, list[Path]], threads: int | None =
                 f"visitor_id, {TS.format('created_at')} as created_at, lower(status) as status, "
                 f"{NUM.format('revenue')} as revenue, {NUM.format('refunded_amount')} as refunded_amount, "
                 f"upper(currency) as currency, lower(trim(utm_source)) as src, lower(trim(utm_medium)) as med "
-                f"from {_csv(p)}"
+                f"from {_orders_from(p, con)}"
                 for p in paths
             ]
         elif source == "customers":

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.core.config import Config, load_config
-from pipelines.ingest.readers import read_export
+from pipelines.ingest.readers import detect_layout, read_export
 
 PLACEHOLDERS = {"(direct)", "(none)", "(not set)"}
 CURRENCY = r"^[A-Z]{3}$"
@@ -110,7 +110,33 @@ def load_source(raw_dir: Path, source: str) -> pd.DataFrame:
             frame["source_file"], frame["file_mtime"] = p.name, p.stat().st_mtime
             parts.append(frame)
         return pd.concat(parts, ignore_index=True)
-    return pd.concat([_read_ga4(p) if p.suffix == ".parquet" else _read_csv(p) for p in files], ignore_index=True)
+    return pd.concat(
+        [
+            _read_ga4(p)
+            if p.suffix == ".parquet"
+            else _read_csv(p)
+            if detect_layout(p, source) == "canonical"
+            else _read_export(p, source)
+            for p in files
+        ],
+        ignore_index=True,
+    )
+
+
+def _read_export(path: Path, source: str) -> pd.DataFrame:
+    """A shop's or CRM's export (Shopify's orders: line items grouped, revenue net of taxes) as its
+    canonical columns, through the project's reader as an analyst's script would call a parser; times
+    with an offset become the business's local time, the pipeline's rule (METRICS.md, Local time)."""
+    frame = read_export(path, source).frame.to_pandas()
+    tz = load_config().local_timezone
+    for column in ("created_at", "refunded_at"):
+        if column in frame:
+            text = _text(frame[column])
+            offset = text.str.contains(r"[+-]\d{2}:?\d{2}$", na=False)
+            local = pd.to_datetime(text.where(offset), utc=True, errors="coerce", format="mixed")
+            frame[column] = text.where(~offset, local.dt.tz_convert(tz).dt.strftime("%Y-%m-%d %H:%M:%S"))
+    frame["source_file"], frame["file_mtime"] = path.name, path.stat().st_mtime
+    return frame
 
 
 def _read_ga4(path: Path) -> pd.DataFrame:

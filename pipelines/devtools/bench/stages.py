@@ -87,6 +87,8 @@ def analyse(report: dict, rows_by_source: dict[str, int]) -> dict:
     }
     return {
         "wall_seconds": wall,
+        # the child from its start until the CLI returned: without the bench's own read of the event log
+        "process_seconds": _diff(report.get("end"), report.get("wall_start")),
         "steps_seconds": step_seconds,
         "peak_rss_mib": round(max((kb for _, kb in samples), default=0) / 1024, 1),
         "vm_hwm_mib": round(report["vm_hwm_kb"] / 1024, 1) if report.get("vm_hwm_kb") else None,
