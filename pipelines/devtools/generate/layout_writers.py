@@ -383,6 +383,9 @@ GA4_CTS = (
 )
 
 
+GA4_PROPERTY_ZONE = "Europe/Moscow"  # the sample business's time zone (acquisition.toml [schedule] timezone)
+
+
 def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://shop.example/") -> None:
     """Canonical touchpoint text as a GA4 BigQuery export table (events_*) in Parquet: one session a
     touch, its session_start event carrying the UTM tags in collected_traffic_source, a gclid there
@@ -391,7 +394,16 @@ def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://sh
     million rows here)."""
     import duckdb
 
-    typed = touches.with_columns(parse_timestamp(pl.col("ts")).dt.epoch("us").alias("event_timestamp"))
+    # the simulated times are the business's local time (Moscow); GA4's event_timestamp is UTC and its
+    # event_date the property's local day, as BigQuery exports them
+    local = parse_timestamp(pl.col("ts"))
+    typed = touches.with_columns(
+        local.dt.replace_time_zone(GA4_PROPERTY_ZONE)
+        .dt.convert_time_zone("UTC")
+        .dt.epoch("us")
+        .alias("event_timestamp"),
+        local.dt.strftime("%Y%m%d").alias("event_date"),
+    )
     value = "struct_pack(string_value := {s}::varchar, int_value := {i}::bigint, float_value := null::double, double_value := null::double)"
     cts = ", ".join(
         f"{name} := null::varchar"
@@ -406,7 +418,7 @@ def write_ga4_parquet(touches: pl.DataFrame, path: Path, site: str = "https://sh
             f"""
             copy (
                 select
-                    strftime(make_timestamp(event_timestamp), '%Y%m%d') as event_date,
+                    event_date,
                     event_timestamp,
                     'session_start' as event_name,
                     [
