@@ -80,36 +80,42 @@ costs as (
     group by all
 ),
 
--- The window's cohorts that have lived 12 months, with the CAC of those same months: the observed
--- LTV:CAC pools one set of cohorts top and bottom (docs/metrics.md "LTV:CAC"), never a wider window's CAC.
-matured as (
+-- The two sets of cohorts an observed LTV:CAC pools, each over the CAC of its own months (docs/metrics.md
+-- "LTV:CAC": the same cohorts top and bottom, never a wider window's CAC): the window's months that have
+-- lived 12 months, and the $summary_months acquisition months before the window (all of them have).
+cohort_sets as (
+    select 'window' as cohort_set, window_start as set_start, matured_before as set_end from bounds
+    union all
+    select 'older' as cohort_set, older_start as set_start, window_start as set_end from bounds
+),
+
+observed as (
     select
+        cohort_sets.cohort_set,
         channel_ltv.channel,
         channel_ltv.attribution_model,
-        exact_sum(channel_ltv.customers) as ltv_12_customers,
-        exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers) / exact_sum(channel_ltv.customers) as ltv_margin_12,
-        sum(channel_ltv.ltv_12_members) as ltv_12_members,
-        exact_sum(channel_ltv.ltv_12_sum_w2) as ltv_12_sum_w2,
-        exact_sum(channel_ltv.ltv_12_sum_w2x) as ltv_12_sum_w2x,
-        exact_sum(channel_ltv.ltv_12_sum_w2x2) as ltv_12_sum_w2x2
+        exact_sum(channel_ltv.customers) as customers,
+        exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers)
+        / nullif(exact_sum(case when channel_ltv.ltv_margin_12 is not null then channel_ltv.customers end), 0)
+            as ltv_margin_12,
+        sum(channel_ltv.ltv_12_members) as members,
+        exact_sum(channel_ltv.ltv_12_sum_w2) as sum_w2,
+        exact_sum(channel_ltv.ltv_12_sum_w2x) as sum_w2x,
+        exact_sum(channel_ltv.ltv_12_sum_w2x2) as sum_w2x2
     from channel_ltv
-    cross join bounds
-    where
-        channel_ltv.cohort_month between bounds.window_start and bounds.window_end
-        and channel_ltv.cohort_month < bounds.matured_before
+    inner join cohort_sets
+        on channel_ltv.cohort_month >= cohort_sets.set_start and channel_ltv.cohort_month < cohort_sets.set_end
     group by all
 ),
 
-matured_costs as (
+observed_costs as (
     select
+        cohort_sets.cohort_set,
         cac.channel,
         cac.attribution_model,
-        exact_sum(cac.total_cost) / nullif(exact_sum(cac.new_customers), 0) as cac_full_12
+        exact_sum(cac.total_cost) / nullif(exact_sum(cac.new_customers), 0) as cac_full
     from cac
-    cross join bounds
-    where
-        cac.cohort_month between bounds.window_start and bounds.window_end
-        and cac.cohort_month < bounds.matured_before
+    inner join cohort_sets on cac.cohort_month >= cohort_sets.set_start and cac.cohort_month < cohort_sets.set_end
     group by all
 ),
 
@@ -146,36 +152,6 @@ pooled as (
         case when count(ltv_margin_24_predicted) = count(*) then exact_sum(ltv_margin_24_predicted * customers) / exact_sum(customers) end
             as ltv_margin_24_predicted
     from cohorts
-    group by all
-),
-
--- The acquisition months before the window, observed: their 12-month LTV and their own CAC.
-older as (
-    select
-        channel_ltv.channel,
-        channel_ltv.attribution_model,
-        exact_sum(channel_ltv.customers) as customers_older_cohorts,
-        exact_sum(channel_ltv.ltv_margin_12 * channel_ltv.customers)
-        / nullif(exact_sum(case when channel_ltv.ltv_margin_12 is not null then channel_ltv.customers end), 0)
-            as ltv_margin_12_older_cohorts,
-        sum(channel_ltv.ltv_12_members) as members_older_cohorts,
-        exact_sum(channel_ltv.ltv_12_sum_w2) as sum_w2_older_cohorts,
-        exact_sum(channel_ltv.ltv_12_sum_w2x) as sum_w2x_older_cohorts,
-        exact_sum(channel_ltv.ltv_12_sum_w2x2) as sum_w2x2_older_cohorts
-    from channel_ltv
-    cross join bounds
-    where channel_ltv.cohort_month between bounds.older_start and bounds.older_end
-    group by all
-),
-
-older_costs as (
-    select
-        cac.channel,
-        cac.attribution_model,
-        exact_sum(cac.total_cost) / nullif(exact_sum(cac.new_customers), 0) as cac_full_older_cohorts
-    from cac
-    cross join bounds
-    where cac.cohort_month between bounds.older_start and bounds.older_end
     group by all
 ),
 
@@ -271,20 +247,19 @@ rates as (
                     then greatest(payback_predicted.crossing_month, coalesce(payback.months_observed, 0) + 1)
             end
         ) as payback_months_predicted,
-        coalesce(matured.ltv_12_customers, 0) as ltv_12_customers,
+        coalesce(matured.customers, 0) as ltv_12_customers,
         matured.ltv_margin_12,
-        matured_costs.cac_full_12,
+        matured_costs.cac_full as cac_full_12,
         mean_interval_half(
-            matured.ltv_12_customers, matured.ltv_12_sum_w2, matured.ltv_margin_12 * matured.ltv_12_customers,
-            matured.ltv_12_sum_w2x, matured.ltv_12_sum_w2x2, matured.ltv_12_members
+            matured.customers, matured.sum_w2, matured.ltv_margin_12 * matured.customers, matured.sum_w2x,
+            matured.sum_w2x2, matured.members
         ) as ltv_12_half_width,
-        coalesce(older.customers_older_cohorts, 0) as customers_older_cohorts,
-        older.ltv_margin_12_older_cohorts,
-        older_costs.cac_full_older_cohorts,
+        coalesce(older.customers, 0) as customers_older_cohorts,
+        older.ltv_margin_12 as ltv_margin_12_older_cohorts,
+        older_costs.cac_full as cac_full_older_cohorts,
         mean_interval_half(
-            older.customers_older_cohorts, older.sum_w2_older_cohorts,
-            older.ltv_margin_12_older_cohorts * older.customers_older_cohorts, older.sum_w2x_older_cohorts,
-            older.sum_w2x2_older_cohorts, older.members_older_cohorts
+            older.customers, older.sum_w2, older.ltv_margin_12 * older.customers, older.sum_w2x, older.sum_w2x2,
+            older.members
         ) as older_half_width,
         backtest.ltv_backtest_error,
         pooled.revenue / nullif(pooled.orders, 0) as avg_order_value,
@@ -298,10 +273,22 @@ rates as (
     left join payback using (channel, attribution_model)
     left join churn using (channel, attribution_model)
     left join payback_predicted using (channel, attribution_model)
-    left join older using (channel, attribution_model)
-    left join older_costs using (channel, attribution_model)
-    left join matured using (channel, attribution_model)
-    left join matured_costs using (channel, attribution_model)
+    left join observed as matured
+        on
+            pooled.channel = matured.channel and pooled.attribution_model = matured.attribution_model
+            and matured.cohort_set = 'window'
+    left join observed_costs as matured_costs
+        on
+            pooled.channel = matured_costs.channel and pooled.attribution_model = matured_costs.attribution_model
+            and matured_costs.cohort_set = 'window'
+    left join observed as older
+        on
+            pooled.channel = older.channel and pooled.attribution_model = older.attribution_model
+            and older.cohort_set = 'older'
+    left join observed_costs as older_costs
+        on
+            pooled.channel = older_costs.channel and pooled.attribution_model = older_costs.attribution_model
+            and older_costs.cohort_set = 'older'
     left join backtest using (channel)
 ),
 
