@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = commands.add_parser("backfill", help="recompute a range of months (and what depends on them)")
     backfill.add_argument("--from", dest="start", type=_month, required=True, help="first month, e.g. 2024-01")
     backfill.add_argument("--to", dest="end", type=_month, required=True, help="last month, e.g. 2024-06")
+    backfill.add_argument(
+        "--recompute",
+        action="store_true",
+        help="recompute the months even where no input, setting or code changed (by default such tables are kept)",
+    )
     _add_target(backfill)
 
     validate = commands.add_parser("validate", help="check export files without touching the warehouse")
@@ -229,6 +234,7 @@ def _materialize(args: argparse.Namespace) -> int:
         # [engine] of the settings unless ACQ_ENGINE=duckdb|spark says otherwise
         engine=os.environ.get("ACQ_ENGINE", ""),
         spark_master=os.environ.get("ACQ_SPARK_MASTER", ""),
+        recompute=getattr(args, "recompute", False),
     )
     job = build_defs(resource).resolve_job_def("refresh").with_logger_defs(loggers)
     relative = os.path.relpath(raw, PROJECT_ROOT) if raw.startswith(str(PROJECT_ROOT)) else raw

@@ -47,6 +47,7 @@ class WarehouseResource(dg.ConfigurableResource):
     allow_shrink: bool = False  # publish a source that shrank past quality.max_shrink_share
     engine: str = ""  # "" = [engine] kind of the settings; "duckdb" or "spark" overrides it
     spark_master: str = ""  # "" = [engine.spark] master of the settings
+    recompute: bool = False  # recompute the run's months even where a model's inputs did not change
 
     _build: Path | None = PrivateAttr(default=None)
     _run_id: str = PrivateAttr(default="")

@@ -15,6 +15,7 @@ from pipelines.transform.fx import check_fx
 from pipelines.transform.models import PYTHON_MODELS
 from pipelines.transform.params import as_of_date, model_params
 from pipelines.transform.runner import SqlModel, discover_models, run_model
+from pipelines.transform.state import store_inputs
 
 
 def _key(table: str) -> dg.AssetKey:
@@ -69,13 +70,22 @@ def sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             if model.schema == "marts":
                 pause_point("marts")  # test-only: lets a test kill the run mid-marts (pipelines/core/faults.py)
             spark = warehouse.spark_engine(config)  # None: DuckDB, the default
-            rows = spark.build(con, model, params) if spark is not None else run_model(con, model, params)
+            if spark is not None:
+                rows = spark.build(con, model, params)
+                store_inputs(con, model.table, None)  # written by Spark: the next DuckDB run recomputes it
+            else:
+                # unchanged inputs: the stored rows stand and nothing is written (`backfill --recompute`
+                # recomputes the months anyway)
+                rows = run_model(con, model, params, skip_unchanged=not warehouse.recompute)
             if model.table == "staging.missing_fx_rates":
                 check_fx(con)  # a missing rate stops the run here, naming currency and date
-            document_tables(con, [model.table])
+            if rows is not None:
+                document_tables(con, [model.table])
             metadata = table_metadata(con, model.table, count=not model.is_view)
             checks = evaluate(con, model.table, window)
-        if model.partition_column is not None:
+        if rows is None:
+            metadata["unchanged"] = True  # its inputs hash as when it was last written: no row written
+        elif model.partition_column is not None:
             metadata["rows_replaced"] = rows
         if spark is not None:  # where the rows were computed, and the Parquet table Spark keeps
             metadata["engine"] = f"spark {spark.master}"

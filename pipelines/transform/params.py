@@ -200,15 +200,22 @@ def write_config_tables(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         con.executemany("insert into config.source_aliases values (?, ?)", list(config.source_aliases.items()))
 
 
-def run_transforms(con: duckdb.DuckDBPyConnection, config: Config, window: tuple[date, date]) -> dict[str, int]:
-    """All staging and mart models for a window, in dependency order (used by tests and the CLI).
+def run_transforms(
+    con: duckdb.DuckDBPyConnection, config: Config, window: tuple[date, date], *, skip_unchanged: bool = False
+) -> dict[str, int | None]:
+    """All staging and mart models for a window, in dependency order (used by tests and the CLI); with
+    `skip_unchanged`, models whose inputs did not change are kept (None), as the Dagster assets do.
 
     Staging runs first; a missing exchange rate then stops the run (pipelines.transform.fx) before any mart is built."""
     write_config_tables(con, config)
     params = model_params(config, window, as_of_date(con, config))
     models = discover_models()
-    written = {m.table: run_model(con, m, params) for m in models if m.schema == "staging"}
+    written = {
+        m.table: run_model(con, m, params, skip_unchanged=skip_unchanged) for m in models if m.schema == "staging"
+    }
     check_fx(con)
-    written |= {m.table: run_model(con, m, params) for m in models if m.schema != "staging"}
+    written |= {
+        m.table: run_model(con, m, params, skip_unchanged=skip_unchanged) for m in models if m.schema != "staging"
+    }
     document_tables(con, [m.table for m in models])  # comments from schemas/tables.py models
     return written

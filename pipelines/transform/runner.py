@@ -35,6 +35,7 @@ Parameters are bound by DuckDB (`$name`), never pasted into the SQL text. Increm
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
@@ -51,7 +52,15 @@ from pipelines.ingest.raw_tables import SOURCES
 from pipelines.transform.binding import PARAM, bind, strip_comments
 from pipelines.transform.context import ModelContext
 from pipelines.transform.models import PYTHON_MODELS
-from pipelines.transform.state import first_row_after, model_fingerprint, store_state, stored
+from pipelines.transform.state import (
+    first_row_after,
+    input_signature,
+    model_fingerprint,
+    store_inputs,
+    store_state,
+    stored,
+    stored_inputs,
+)
 
 SCHEMAS = ("staging", "marts")
 # a table reference: schema.name not followed by "(" (schema.name(...) is a macro call, e.g.
@@ -192,9 +201,34 @@ def _known_table(ref: str, models: dict[str, SqlModel]) -> bool:
     return True  # config.*, quality.*, meta.*: written by ingest and the runner, not by SQL models
 
 
-def run_model(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
-    """Materialise one model in the open connection; returns the number of rows written."""
+def run_model(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any], *, skip_unchanged: bool = False
+) -> int | None:
+    """Materialise one model in the open connection; returns the number of rows written. With
+    `skip_unchanged`, a model whose inputs hash as when it was last written is left as it is: returns
+    None and writes nothing (a nightly with nothing new rewrites no row)."""
     con.execute(MACROS)
+    signature = input_signature(con, model.sql, model.refs, params, owners())
+    if skip_unchanged and _kind(con, model.table) is not None and stored_inputs(con, model.table) == signature:
+        return None
+    written = _materialise(con, model, params)
+    store_inputs(con, model.table, signature)
+    return written
+
+
+@functools.cache
+def owners() -> dict[str, str]:
+    """Each table a Python model writes besides its own, with the model's table (quality.ltv_backtest:
+    marts.customer_ltv_predicted)."""
+    return {
+        extra: table
+        for table, module in PYTHON_MODELS.items()
+        for extra in getattr(module, "TABLES", ())
+        if extra != table
+    }
+
+
+def _materialise(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:
     query = model.sql
     con.execute(f"create schema if not exists {model.schema}")
     if model.partition_column:

@@ -4,6 +4,7 @@ a model built from them must recompute."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import duckdb
 
 from pipelines.core.db import scalar, table_exists
+from pipelines.core.paths import PROJECT_ROOT
 from pipelines.core.periods import EARLIEST
 
 
@@ -98,3 +100,79 @@ def first_row_after(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
     ]
     found = [d for d in found if d is not None]
     return min(found) if found else None
+
+
+# What a model's rows are a function of, as one hash (meta.model_inputs): a model whose inputs hash the same
+# as when it was last written holds exactly the rows a recomputation would give, so a run may leave it as
+# it is and write nothing. The window parameters are left out: an incremental table's stored rows equal
+# a full rebuild of the same inputs (tests/sql/test_properties.py), so any window of them would come out
+# as stored. Callable parameters ("since" starts) are functions of the inputs hashed here.
+WINDOW_PARAMS = frozenset({"window_start", "window_end", "range_start", "range_end", "rewrite_start"})
+CODE_DIRS = ("pipelines/transform", "pipelines/core", "schemas")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The code that turns inputs into model rows (the runner, its macros, the Python models, the
+    schemas they read): a change to any of it recomputes every model once."""
+    digest = hashlib.sha256()
+    for folder in CODE_DIRS:
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def input_signature(
+    con: duckdb.DuckDBPyConnection, sql: str, refs: frozenset[str], params: dict[str, Any], owners: dict[str, str]
+) -> str:
+    """The hash of everything a model's rows depend on: the code, its SQL, the run's parameters but the
+    window, and the version of each table it reads. A raw source's version is the files it was loaded
+    from (name and SHA-256, under the reader settings); a model's is the signature it was last written
+    under (`owners`: a table a Python model writes besides its own, e.g. quality.ltv_backtest, takes
+    that model's); config.* tables are written from the settings, which are among the parameters."""
+    settled = sorted((k, repr(v)) for k, v in params.items() if k not in WINDOW_PARAMS and not callable(v))
+    parts = [code_fingerprint(), sql, repr(settled)]
+    for ref in sorted(refs):
+        schema, name = ref.split(".")
+        if schema == "config":
+            continue
+        parts.append(
+            f"{ref}={_raw_version(con, name) if schema == 'raw' else stored_inputs(con, owners.get(ref, ref))}"
+        )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _raw_version(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    if not table_exists(con, f"raw.{source}"):
+        return "absent"
+    loads = (
+        scalar(
+            con,
+            """select string_agg(source_file || ':' || file_sha256 || ':' || load_signature, ',' order by source_file)
+               from quality.file_loads where source = ?""",
+            [source],
+        )
+        if table_exists(con, "quality.file_loads")
+        else None
+    )
+    # the row count too: rows written other than by ingest (a test's fixture) still count as a change
+    return f"{loads}|{scalar(con, f'select count(*) from raw.{source}')}"
+
+
+def stored_inputs(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The input signature `table` was last written under (None: unknown, so it is recomputed)."""
+    if not table_exists(con, "meta.model_inputs"):
+        return None
+    return scalar(con, "select input_signature from meta.model_inputs where table_name = ?", [table])
+
+
+def store_inputs(con: duckdb.DuckDBPyConnection, table: str, signature: str | None) -> None:
+    """Remember the signature `table` was written under; None forgets it (rows written another way)."""
+    con.execute("create schema if not exists meta")
+    con.execute(
+        "create table if not exists meta.model_inputs (table_name varchar primary key, input_signature varchar)"
+    )
+    if signature is None:
+        con.execute("delete from meta.model_inputs where table_name = ?", [table])
+    else:
+        con.execute("insert or replace into meta.model_inputs values (?, ?)", [table, signature])

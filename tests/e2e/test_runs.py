@@ -17,6 +17,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from rawdata import build_rows, write_raw
 
 from pipelines.core.periods import covering_periods
+from pipelines.transform.runner import discover_models
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +55,18 @@ def without(tables: dict, *names: str) -> dict:
 
 def test_rerun_of_a_range_on_the_same_inputs_gives_identical_tables(baseline, site):
     _, before = baseline
-    assert_ok(site.cli("backfill", "--from", RANGE[0], "--to", RANGE[1]))
+    assert_ok(site.cli("backfill", "--from", RANGE[0], "--to", RANGE[1], "--recompute"))
     first = site.inspect()
-    assert_ok(site.cli("backfill", "--from", RANGE[0], "--to", RANGE[1]))
+    writes = query(site.warehouse, "select count(*), max(written_at) from meta.model_writes")
+    again = site.cli("backfill", "--from", RANGE[0], "--to", RANGE[1])
+    assert_ok(again)
     second = site.inspect()
     # every table, without run ids and load times: the same bytes (marts sum money exactly, so the
     # order DuckDB's threads add rows in cannot change a last bit)
     assert second["tables"] == first["tables"]
+    # nothing new: no model was recomputed and no row rewritten; the recomputing run above wrote rows
+    assert query(site.warehouse, "select count(*), max(written_at) from meta.model_writes") == writes
+    assert unchanged_models(site, run_id_of(again)) == MODELS
     assert len(second["build_runs"]) == 3 and len(set(second["build_runs"])) == 3  # three real runs
     # and the same as the full run that built the baseline from these inputs (whose window differs)
     assert without(first["tables"], "meta.build_info") == without(before["tables"], "meta.build_info")
@@ -247,6 +253,24 @@ def test_a_run_killed_at_any_moment_leaves_the_published_warehouse_intact(baseli
     assert dead_run not in after["build_runs"]
     assert site.inspect(site.paths.previous)["tables"] == before["tables"]  # rollback target: the last good build
     assert run_status(site, dead_run) == "FAILURE"  # Dagster no longer shows the dead run as running
+
+
+MODELS = sorted(m.table for m in discover_models())
+
+
+def unchanged_models(site: Site, run_id: str) -> list[str]:
+    """The models whose materialization in the run says `unchanged` (inputs as when last written)."""
+    code = (
+        "import dagster as dg, json, sys; instance = dg.DagsterInstance.get(); "
+        "records = instance.get_records_for_run(sys.argv[1], of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records; "
+        "print(json.dumps(sorted({'.'.join(r.event_log_entry.asset_materialization.asset_key.path) for r in records "
+        "if 'unchanged' in r.event_log_entry.asset_materialization.metadata})))"
+    )
+    out = subprocess.run(
+        [PYTHON, "-c", code, run_id], cwd=site.home, env=site.env(), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
 
 
 def run_status(site: Site, run_id: str) -> str:

@@ -73,9 +73,11 @@ def run(
     con: duckdb.DuckDBPyConnection,
     config: Config | None = None,
     window: tuple[date, date] = (EARLIEST, LATEST),
-) -> dict[str, int]:
-    """Every staging and mart model over `window` (default: all time)."""
-    return run_transforms(con, config or make_config(), window)
+    skip_unchanged: bool = False,
+) -> dict[str, int | None]:
+    """Every staging and mart model over `window` (default: all time); with `skip_unchanged`, as the
+    Dagster assets run them (a model whose inputs did not change is kept: None)."""
+    return run_transforms(con, config or make_config(), window, skip_unchanged=skip_unchanged)
 
 
 def table(con: duckdb.DuckDBPyConnection, sql_or_table: str, params: Any = None) -> pl.DataFrame:
