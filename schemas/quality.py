@@ -156,6 +156,21 @@ class ModelWrites(pa.DataFrameModel):
         )
 
 
+class ModelInputs(pa.DataFrameModel):
+    table_name: pl.String = pa.Field(unique=True, description="a model's table, e.g. marts.channel_ltv")
+    input_signature: pl.String = pa.Field(
+        description="hash of what its rows were computed from: the code, its SQL, the run's settings and "
+        "as-of date, and each input's version (a raw source's files, a model's own signature)"
+    )
+
+    class Config:
+        name = "meta.model_inputs"
+        description = (
+            "What each model's stored rows are a function of: a run whose inputs hash the same keeps the "
+            "table as it is and writes no row (`backfill --recompute` recomputes anyway)."
+        )
+
+
 class SourceCoverage(pa.DataFrameModel):
     source: pl.String = pa.Field(unique=True, description="a dated source: orders, ad_spend, touchpoints")
     latest_row_date: pl.Date = pa.Field(nullable=True, description="the day of the source's latest loaded row")
@@ -180,4 +195,4 @@ class SourceCoverage(pa.DataFrameModel):
         )
 
 
-TABLES = [RejectedRows, FileLoads, Conflicts, BuildInfo, ModelState, ModelWrites, SourceCoverage]
+TABLES = [RejectedRows, FileLoads, Conflicts, BuildInfo, ModelState, ModelWrites, ModelInputs, SourceCoverage]

@@ -146,4 +146,5 @@ TABLE_GUIDE: dict[str, tuple[str, tuple[str, ...]]] = {
     "meta.build_info": ("published build", ("run_id",)),
     "meta.model_state": ("incrementally maintained table", ("table_name",)),
     "meta.model_writes": ("write of an incremental table", ("table_name", "written_at")),
+    "meta.model_inputs": ("model's table", ("table_name",)),
 }

@@ -74,6 +74,7 @@ def record_build_info(con: duckdb.DuckDBPyConnection, warehouse: WarehouseResour
             "meta.build_info",
             "meta.model_state",
             "meta.model_writes",
+            "meta.model_inputs",
             "quality.rejected_rows",
             "quality.file_loads",
             "quality.source_coverage",
