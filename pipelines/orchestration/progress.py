@@ -189,9 +189,12 @@ class Progress:
         else:
             views = sum(1 for s in steps if s.rows is None)
             rows = sum(s.rows or 0 for s in steps)
+            kept = sum(1 for s in steps if s.metadata.get("unchanged"))
             what = f"{len(steps):>2} models   {_n(rows):>11} rows in {len(steps) - views} tables" + (
                 f", {views} views" if views else ""
             )
+            if kept:  # inputs as when last written: kept as they are, no row written (docs/incremental.md)
+                what += f"; {kept} unchanged"
         return f"  {stage:<8} {what:<58} {seconds:>6.1f} s"
 
     def summary(self, warehouse: str, months: tuple[str, str, int], run_id: str, success: bool) -> list[str]:
