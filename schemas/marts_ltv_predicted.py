@@ -104,9 +104,11 @@ class CustomerLtvPredicted(pa.DataFrameModel):
         name = "marts.customer_ltv_predicted"
         description = (
             "Predicted LTV per customer (docs/metrics.md 'Predicted LTV'): BG/NBD for repeat purchase days and Gamma-Gamma "
-            "for margin per purchase, fitted by maximum likelihood on the daily summary of valid orders up to the as-of "
-            "date, per acquisition channel with at least ltv.min_customers_per_fit customers, else pooled "
-            "(pipelines/transform/models/ltv_predict.py; fits in quality.ltv_fits, back-test in quality.ltv_backtest). Rebuilt whole every run."
+            "for margin per purchase, fitted by maximum likelihood on the daily summary of valid orders up to the fit "
+            "date (the last ltv.cadence boundary on or before the as-of date), per acquisition channel with at least "
+            "ltv.min_customers_per_fit customers, else pooled (pipelines/transform/models/ltv_predict.py; fits in "
+            "quality.ltv_fits, back-test in quality.ltv_backtest); every customer scored at the as-of date. Rebuilt whole "
+            "every run."
         )
 
 
@@ -116,12 +118,13 @@ class LtvFits(pa.DataFrameModel):
     purpose: pl.String = pa.Field(
         nullable=False,
         isin=["forecast", "backtest"],
-        description="'forecast': the fits behind marts.customer_ltv_predicted (data to the as-of date); "
-        "'backtest': those behind quality.ltv_backtest (data to the as-of date - 6 months).",
+        description="'forecast': the fits behind marts.customer_ltv_predicted (data to the fit date); "
+        "'backtest': those behind quality.ltv_backtest (data to the fit date - 6 months).",
     )
     summary_as_of: pl.Date = pa.Field(
         nullable=False,
-        description="The date the customers' summary was taken at (the as-of date, or 6 months before it for the back-test).",
+        description="The date the customers' summary was taken at: the fit date (the last ltv.cadence boundary on or "
+        "before the as-of date), or 6 months before it for the back-test.",
     )
     fit: pl.String = pa.Field(
         nullable=False,
@@ -190,13 +193,19 @@ class LtvFits(pa.DataFrameModel):
         nullable=True,
         description="The optimiser's messages (with the largest gradient at the end), or why the group was not fitted.",
     )
+    fit_key: pl.String = pa.Field(
+        nullable=False,
+        description="SHA-256 of the fit's inputs (the customers' summary rows at the fit date and 6 months before, "
+        "the dates, the SQL, the settings): a run whose key matches keeps these fits and only rescores.",
+    )
 
     class Config:
         name = "quality.ltv_fits"
         description = (
             "Every BG/NBD and Gamma-Gamma fit of the predicted LTV, for the forecast and the back-test: the pooled fit "
             "and one row per acquisition channel, fitted or not (too small, not converged) and which fit its customers use. "
-            "Nothing is dropped silently. Rebuilt whole every run."
+            "Nothing is dropped silently. Refitted as of the last ltv.cadence boundary when the fit's inputs changed "
+            "(fit_key), else kept."
         )
 
 
@@ -205,10 +214,12 @@ class LtvBacktest(pa.DataFrameModel):
 
     calibration_end: pl.Date = pa.Field(
         nullable=False,
-        description="The as-of date - 6 months: the fits see valid orders up to this day and customers acquired by then.",
+        description="The fit date - 6 months: the fits see valid orders up to this day and customers acquired by then.",
     )
     holdout_start: pl.Date = pa.Field(nullable=False, description="First day predicted: calibration_end + 1 day.")
-    holdout_end: pl.Date = pa.Field(nullable=False, description="Last day predicted: the as-of date.")
+    holdout_end: pl.Date = pa.Field(
+        nullable=False, description="Last day predicted: the fit date (quality.ltv_fits.summary_as_of, 'forecast')."
+    )
     channel: pl.String = pa.Field(
         nullable=False,
         description="Acquisition channel (as in marts.customer_ltv_predicted), or 'all' for every customer.",
@@ -237,7 +248,7 @@ class LtvBacktest(pa.DataFrameModel):
     )
     actual_margin: pl.Float64 = pa.Field(
         nullable=False,
-        description="Σ gross margin of the valid orders in the holdout, net of their partial refunds known at the as-of date.",
+        description="Σ gross margin of the valid orders in the holdout, net of their partial refunds known at the fit date.",
     )
     margin_error: pl.Float64 = pa.Field(nullable=True, description="predicted_margin - actual_margin.")
     margin_relative_error: pl.Float64 = pa.Field(
@@ -247,7 +258,7 @@ class LtvBacktest(pa.DataFrameModel):
     class Config:
         name = "quality.ltv_backtest"
         description = (
-            "Back-test of the predicted LTV, rebuilt every run: the models refitted on the data up to the as-of date - 6 "
+            "Back-test of the predicted LTV, rebuilt with every refit: the models refitted on the data up to the fit date - 6 "
             "months predict the next 6 months of the customers acquired by then; predicted against actual repeat purchase "
             "days and margin per acquisition channel, with the errors. The fits are in quality.ltv_fits (purpose 'backtest')."
         )

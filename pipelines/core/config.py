@@ -75,6 +75,7 @@ class Config:
     markov_order: int = 1  # states of the Markov chain: the last k channels of a journey
     summary_months: int = 12
     ltv_min_customers_per_fit: int = 500
+    ltv_cadence: str = "monthly"  # how often predicted LTV is refitted (pipelines/transform/models/ltv_predict.py)
     identity_max_links: int = 10
     incrementality_weeks: int = 104  # the marketing-mix model's fit window, in complete weeks
     incrementality_cadence: str = "weekly"  # how often it is refitted (pipelines/transform/models/incrementality.py)
@@ -205,6 +206,7 @@ class Attribution(_Section):
 class Ltv(_Section):
     summary_months: Annotated[int, Field(ge=1)] = Config.summary_months
     min_customers_per_fit: Annotated[int, Field(ge=1)] = Config.ltv_min_customers_per_fit
+    cadence: Literal["daily", "weekly", "monthly"] = Config.ltv_cadence
 
 
 class Incrementality(_Section):
@@ -262,6 +264,7 @@ _KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("attribution", "markov_order"): ("markov_order", "a whole number from 1 to 4"),
     ("ltv", "summary_months"): ("summary_months", "a whole number >= 1"),
     ("ltv", "min_customers_per_fit"): ("ltv_min_customers_per_fit", "a whole number >= 1"),
+    ("ltv", "cadence"): ("ltv_cadence", "one of 'daily', 'weekly', 'monthly'"),
     ("identity", "max_links"): ("identity_max_links", "a whole number >= 1"),
     ("incrementality", "weeks"): ("incrementality_weeks", "a whole number of weeks from 8 to 520"),
     ("incrementality", "cadence"): ("incrementality_cadence", "one of 'daily', 'weekly', 'monthly'"),

@@ -8,6 +8,19 @@ EARLIEST = date(1900, 1, 1)  # a window that starts here reaches back to the fir
 LATEST = date(2999, 12, 31)  # ... and one that ends here, to the last
 
 
+def fit_date(as_of: date, cadence: str) -> date:
+    """The last cadence boundary on or before `as_of` (docs/metrics.md "Models refitted on a cadence"):
+    daily = the as-of date, weekly = the last Sunday, monthly = the last month end."""
+    if cadence == "daily":
+        return as_of
+    if cadence == "weekly":
+        return as_of - timedelta(days=as_of.isoweekday() % 7)  # Sunday: 0 days back
+    if cadence == "monthly":
+        next_day = as_of + timedelta(days=1)
+        return as_of if next_day.day == 1 else as_of.replace(day=1) - timedelta(days=1)
+    raise ValueError(f"unknown cadence {cadence!r}")
+
+
 def covering_periods(start: date, end: date, grain: str) -> tuple[date, date]:
     """[start, end) widened to whole periods of `grain`: the periods a change in [start, end) touches."""
     if start <= EARLIEST and end >= LATEST:

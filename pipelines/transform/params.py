@@ -47,6 +47,8 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         "summary_months": config.summary_months,
         "min_customers_for_band": config.min_customers_for_band,
         "ltv_min_customers_per_fit": config.ltv_min_customers_per_fit,
+        # predicted LTV keys its stored fit on its fit date itself (pipelines/transform/models/ltv_predict.py)
+        "ltv_cadence": config.ltv_cadence,
         "default_model": config.default_model,
         "data_driven_months": config.data_driven_months,
         "markov_order": config.markov_order,

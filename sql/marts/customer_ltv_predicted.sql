@@ -4,8 +4,10 @@
 -- summary_data_from_transaction_data(freq="D") computes it, taken twice in one pass: at $as_of_date
 -- (frequency, recency, tenure, monetary_value: the forecast) and at $backtest_as_of, the as-of date - 6
 -- months (the *_cal columns, NULL for customers acquired after it, and holdout_*: what the customer did
--- after it, up to $as_of_date: the back-test). pipelines/transform/models/ltv_predict.py fits BG/NBD and Gamma-Gamma on
--- their distinct rows and writes marts.customer_ltv_predicted, quality.ltv_fits and quality.ltv_backtest.
+-- after it, up to $as_of_date: the back-test). pipelines/transform/models/ltv_predict.py takes it at the fit date (the
+-- last ltv.cadence boundary) to fit BG/NBD and Gamma-Gamma on its distinct rows and back-test them, and at the
+-- run's as-of date to score every customer; it writes marts.customer_ltv_predicted, quality.ltv_fits and
+-- quality.ltv_backtest.
 -- Conventions: a purchase day is a calendar day (UTC) with at least one valid order; its value is the
 -- day's gross margin net of the partial refunds of those orders known at the date the summary is taken
 -- at (the back-test's calibration days see the refunds up to $backtest_as_of only).

@@ -25,7 +25,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from pipelines.core.db import scalar, table_exists
-from pipelines.core.periods import EARLIEST
+from pipelines.core.periods import EARLIEST, fit_date
 from pipelines.transform.context import ModelContext
 from pipelines.transform.models import mmm
 
@@ -42,18 +42,6 @@ MATERIALISED = (
     "changed; other runs keep the stored fit and recompute only the attributed columns."
 )
 VERSION = f"mmm-1|{mmm.L_MAX}|{mmm.SEASON_ORDER}|{mmm.BOOTSTRAP}|{mmm.REFIT_FTOL}|{mmm.SEED}"  # in the fit key
-
-
-def fit_date(as_of: date, cadence: str) -> date:
-    """The last cadence boundary on or before `as_of` (docs/metrics.md "Models refitted on a cadence")."""
-    if cadence == "daily":
-        return as_of
-    if cadence == "weekly":
-        return as_of - timedelta(days=as_of.isoweekday() % 7)  # Sunday: 0 days back
-    if cadence == "monthly":
-        next_day = as_of + timedelta(days=1)
-        return as_of if next_day.day == 1 else as_of.replace(day=1) - timedelta(days=1)
-    raise ValueError(f"unknown cadence {cadence!r}")
 
 
 def fit_window(as_of: date, cadence: str, weeks: int) -> tuple[date, date, date]:

@@ -1,34 +1,46 @@
 """Predicted LTV (docs/metrics.md "Predicted LTV"): marts.customer_ltv_predicted, quality.ltv_fits, quality.ltv_backtest.
 
 sql/marts/customer_ltv_predicted.sql computes, in DuckDB and in one pass, every customer's daily summary
-(frequency, recency, tenure in days, mean margin per repeat purchase day) at the as-of date and at the
-as-of date - 6 months, with what followed. Here:
+(frequency, recency, tenure in days, mean margin per repeat purchase day) at a date and at that date
+- 6 months, with what followed. Here:
 
-1. the summary's distinct (channel, frequency, recency, tenure) rows, with their customer counts as
+1. the fit date is the last `ltv.cadence` boundary on or before the as-of date (monthly, the default:
+   the last month end; weekly: the last Sunday; daily: the as-of date), so a nightly run and a full
+   rebuild at the same as-of date fit on the same data;
+2. the select taken at the fit date (and the fit date - 6 months) is the fit's input. Its rows, the fit
+   date, the SQL, the settings and ltv.min_customers_per_fit make the fit's key: when quality.ltv_fits
+   carries the same key the stored fits are the ones a refit would write and 3-4 are skipped (a late or
+   corrected order up to the fit date changes the rows, hence the key, and refits);
+3. refit: the summary's distinct (channel, frequency, recency, tenure) rows, with their customer counts as
    weights, are fitted with BG/NBD per channel that has at least `ltv.min_customers_per_fit`
    customers, and once pooled over all customers (pipelines/transform/models/ltv_models.py); Gamma-Gamma is fitted on
-   the same groups' repeat customers with a positive mean margin per repeat day;
-2. a channel below the minimum, or whose own fit did not converge, uses the pooled fit; every fit and
-   every channel's choice is published in quality.ltv_fits (nothing is dropped silently); if the pooled
-   fit itself does not converge, the customers that need it get NULL predictions and the table says why;
-3. the conditional expectations (p_alive, expected repeat purchase days) are evaluated once per distinct
-   summary row, the Gamma-Gamma expected margin per purchase and the products per customer in SQL;
-4. the back-test repeats 1-3 on the summary taken at the as-of date - 6 months and compares the next
-   6 months' predicted repeat purchase days and margin with what the customers did (quality.ltv_backtest).
+   the same groups' repeat customers with a positive mean margin per repeat day. A channel below the
+   minimum, or whose own fit did not converge, uses the pooled fit; every fit and every channel's choice
+   is published in quality.ltv_fits (nothing is dropped silently); if the pooled fit itself does not
+   converge, the customers that need it get NULL predictions and the table says why;
+4. the back-test repeats 3 on the summary at the fit date - 6 months and compares the next 6 months'
+   predicted repeat purchase days and margin with what the customers did up to the fit date
+   (quality.ltv_backtest);
+5. every run scores every customer on their summary at the as-of date with the stored parameters of the
+   fit quality.ltv_fits names for their channel (pooled for a channel the fit did not see): the
+   conditional expectations (p_alive, expected repeat purchase days) once per distinct summary row,
+   vectorised per fit, the Gamma-Gamma expected margin per purchase and the products per customer in SQL.
 
-Everything is rebuilt whole every run; inputs are read in a fixed order and the optimiser is
-deterministic, so a re-run on the same data writes identical tables.
+Inputs are read in a fixed order and the optimiser is deterministic, so a re-run on the same data writes
+identical tables; the parameters are stored as DOUBLE, so a stored fit scores exactly as a fresh one.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from pipelines.core.db import scalar
+from pipelines.core.db import scalar, table_exists
+from pipelines.core.periods import EARLIEST, fit_date
 from pipelines.transform.context import ModelContext
 from pipelines.transform.models.ltv_models import (
     Fit,
@@ -43,6 +55,18 @@ HORIZONS = LTV_HORIZONS  # months; the columns of marts.customer_ltv_predicted a
 BACKTEST_MONTHS = 6
 POOLED = "pooled"
 TABLES = ("marts.customer_ltv_predicted", "quality.ltv_fits", "quality.ltv_backtest")
+BG, GG = ("r", "alpha", "a", "b"), ("p", "q", "v")
+# how the asset is materialised, in its Dagster description (pipelines/orchestration/sql_assets.py)
+MATERIALISED = (
+    "Refitted as of the last ltv.cadence boundary (monthly: the last month end) when the fit's inputs changed; "
+    "every run rescores every customer at the as-of date with the stored fits."
+)
+# Gamma-Gamma expected margin per future purchase day of a summary row s with the parameters a (SQL)
+PER_ORDER = (
+    "case when a.q > 1 then (1 - a.p * s.frequency / (a.p * s.frequency + a.q - 1)) * a.v * a.p / (a.q - 1) "
+    "+ a.p * s.frequency / (a.p * s.frequency + a.q - 1) * coalesce(s.monetary_value, 0) end"
+)
+VERSION = "ltv-1"  # in the fit key: change it when the fitting or the back-test changes
 
 _FIT_SCHEMA = {
     "purpose": pl.String,
@@ -65,49 +89,88 @@ _FIT_SCHEMA = {
     "bgnbd_log_likelihood": pl.Float64,
     "gamma_gamma_log_likelihood": pl.Float64,
     "message": pl.String,
+    "fit_key": pl.String,
 }
+
+# (used, BG/NBD parameters, Gamma-Gamma parameters) per channel: the fit its customers are predicted with,
+# its parameters None when that fit is unusable
+Assignment = dict[str, tuple[str, dict[str, float] | None, dict[str, float] | None]]
 
 
 def materialize(ctx: ModelContext) -> int:
     con, params = ctx.con, ctx.params
     as_of: date = params["as_of_date"]
     minimum = int(params.get("ltv_min_customers_per_fit", 500))
+    fitted = fit_date(as_of, str(params.get("ltv_cadence", "monthly")))
     con.execute("create schema if not exists quality")
-    backtest_from = scalar(con, "select ($d::date - to_months($m::integer))::date", {"d": as_of, "m": BACKTEST_MONTHS})
+    backtest_from = scalar(con, "select ($d::date - to_months($m::integer))::date", {"d": fitted, "m": BACKTEST_MONTHS})
 
-    _summarise(ctx, backtest_from)
-    forecast_rows, forecast_fits = _fit_groups(con, "__ltv_summary", minimum, "forecast", as_of)
-    _forecast_combos(con, forecast_fits, as_of)
-    _write_predictions(con)
-
-    backtest_rows, backtest_fits = _fit_groups(con, "__ltv_backtest_summary", minimum, "backtest", backtest_from)
-    _backtest(con, backtest_fits, backtest_from, as_of)
-
-    fits = pl.DataFrame(forecast_rows + backtest_rows, schema=_FIT_SCHEMA)  # noqa: F841 (read by DuckDB)
-    con.execute(
-        "create or replace table quality.ltv_fits as select * from fits order by purpose desc, fit = 'pooled' desc, fit"
-    )
-    for temp in ("__ltv_summary", "__ltv_backtest_summary", "__ltv_combos", "__ltv_assign", "__ltv_backtest_combos"):
-        con.execute(f"drop table if exists {temp}")
+    # the fit's input: the summary at the fit date and at the fit date - 6 months, with what followed
+    _summarise(ctx, "__ltv_fit_summary", fitted, backtest_from)
+    key = _fit_key(ctx, minimum, fitted, backtest_from)
+    if not _stored_fit_is(con, key):
+        _refit(con, minimum, fitted, backtest_from, key)
+        ctx.store_state(TABLES[1], fitted, EARLIEST)  # meta.model_state: when it was last fitted, and as of when
+    if as_of == fitted:
+        con.execute("alter table __ltv_fit_summary rename to __ltv_summary")
+    else:  # the as-of date's summary; its back-test columns (here at the fit date) are not read
+        _summarise(ctx, "__ltv_summary", as_of, fitted)
+    _score(con, as_of)
+    for temp in ("summary", "fit_summary", "backtest_summary", "combos", "assign", "backtest_combos"):
+        con.execute(f"drop table if exists __ltv_{temp}")
     ctx.document(list(TABLES))
     return int(scalar(con, "select count(*) from marts.customer_ltv_predicted"))
 
 
 # --------------------------------------------------------------------------------------------- the summary
-def _summarise(ctx: ModelContext, backtest_from: date) -> None:
-    """__ltv_summary (the SQL file's select: both summaries in one pass) and __ltv_backtest_summary
-    (its back-test columns under the forecast's names, for the customers acquired by then)."""
-    con, query = ctx.con, ctx.sql
-    con.execute(
-        f"create or replace temp table __ltv_summary as {query}",
-        ctx.bind(ctx.params | {"backtest_as_of": backtest_from}),
+def _summarise(ctx: ModelContext, name: str, as_of: date, backtest_from: date) -> None:
+    """`name`: the SQL file's select at `as_of`, its back-test columns at `backtest_from` (one pass)."""
+    ctx.con.execute(
+        f"create or replace temp table {name} as {ctx.sql}",
+        ctx.bind(ctx.params | {"as_of_date": as_of, "backtest_as_of": backtest_from}),
     )
+
+
+def _fit_key(ctx: ModelContext, minimum: int, fitted: date, backtest_from: date) -> str:
+    """The stored fit is this run's when this is its key: the fit's input rows (without the customer
+    keys, as an order-free sum of their hashes, and counted), the dates, the SQL and the settings."""
+    count, digest = ctx.con.execute(
+        """select count(*), coalesce(sum(hash(channel, frequency, recency, tenure, monetary_value, frequency_cal,
+                  recency_cal, tenure_cal, monetary_value_cal, holdout_orders, holdout_margin)), 0)::varchar
+           from __ltv_fit_summary"""
+    ).fetchall()[0]
+    text = f"{VERSION}|{ctx.fingerprint}|{minimum}|{fitted}|{backtest_from}|{count}|{digest}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored_fit_is(con, key: str) -> bool:
+    if not all(table_exists(con, t) for t in TABLES[1:]):
+        return False
+    columns = {name for (name,) in con.execute("select column_name from (describe quality.ltv_fits)").fetchall()}
+    if "fit_key" not in columns:  # written before fits were kept
+        return False
+    return scalar(
+        con, "select count(*) = count(*) filter (where fit_key = ?) and count(*) > 0 from quality.ltv_fits", [key]
+    )
+
+
+def _refit(con, minimum: int, fitted: date, backtest_from: date, key: str) -> None:
+    """quality.ltv_fits and quality.ltv_backtest from __ltv_fit_summary."""
+    forecast_rows, _ = _fit_groups(con, "__ltv_fit_summary", minimum, "forecast", fitted)
     con.execute(
         """create or replace temp table __ltv_backtest_summary as
            select customer_key, first_purchase_date, acquisition_month, channel, frequency_cal as frequency,
                   recency_cal as recency, tenure_cal as tenure, monetary_value_cal as monetary_value,
                   holdout_orders, holdout_margin
-           from __ltv_summary where tenure_cal is not null"""
+           from __ltv_fit_summary where tenure_cal is not null"""
+    )
+    backtest_rows, backtest_fits = _fit_groups(con, "__ltv_backtest_summary", minimum, "backtest", backtest_from)
+    _backtest(con, _assignment(backtest_fits), backtest_from, fitted)
+    fits = pl.DataFrame(  # noqa: F841 (read by DuckDB)
+        [row | {"fit_key": key} for row in forecast_rows + backtest_rows], schema=_FIT_SCHEMA
+    )
+    con.execute(
+        "create or replace table quality.ltv_fits as select * from fits order by purpose desc, fit = 'pooled' desc, fit"
     )
 
 
@@ -234,16 +297,38 @@ def _fit_row(purpose, summary_as_of, name, counts, status, used, group: GroupFit
     }
 
 
-def _assign(con, fits: dict[str, tuple[str, GroupFit]]) -> None:
+def _assignment(fits: dict[str, tuple[str, GroupFit]]) -> Assignment:
+    return {
+        channel: (used, dict(g.bg.params), dict(g.gg.params)) if g.usable else (used, None, None)
+        for channel, (used, g) in fits.items()
+    }
+
+
+def _stored_assignment(con, channels: list[str]) -> Assignment:
+    """Each channel's fit as the stored forecast fits decided it (quality.ltv_fits: a channel they did not
+    see uses the pooled fit), with the stored parameters, as float64 exactly as they were fitted."""
+    rows = con.execute(
+        f"select fit, fit_used, status = 'fitted', {', '.join(BG + GG)} from quality.ltv_fits where purpose = 'forecast'"
+    ).fetchall()
+    fits = {row[0]: row for row in rows}
+    out: Assignment = {}
+    for channel in channels:
+        used = fits[channel][1] if channel in fits else POOLED
+        found = fits.get(used)
+        if found is None or not found[2]:
+            out[channel] = (used, None, None)
+            continue
+        values = [np.float64(v) for v in found[3:]]
+        out[channel] = (used, dict(zip(BG, values[:4], strict=True)), dict(zip(GG, values[4:], strict=True)))
+    return out
+
+
+def _assign(con, fits: Assignment) -> None:
     """__ltv_assign(channel, fit_used, p, q, v): the Gamma-Gamma parameters each channel's customers use
     (NULL when that fit is unusable)."""
     rows = [
-        {
-            "channel": channel,
-            "fit_used": used,
-            **({k: g.gg.params[k] for k in ("p", "q", "v")} if g.usable else dict.fromkeys("pqv")),
-        }
-        for channel, (used, g) in sorted(fits.items())
+        {"channel": channel, "fit_used": used, **(gg if gg is not None else dict.fromkeys(GG))}
+        for channel, (used, _, gg) in sorted(fits.items())
     ]
     assign = pl.DataFrame(  # noqa: F841 (read by DuckDB)
         rows, schema={"channel": pl.String, "fit_used": pl.String, "p": pl.Float64, "q": pl.Float64, "v": pl.Float64}
@@ -255,24 +340,27 @@ def _combos(con, summary: str) -> pl.DataFrame:
     return con.sql(f"select channel, frequency, recency, tenure from {summary} group by all order by all").pl()
 
 
-def _per_fit(combos: pl.DataFrame, fits, compute) -> dict[str, np.ndarray]:
-    """Evaluate `compute(params, x, t_x, T) -> {column: array}` on each fit's rows of `combos`, vectorised
-    per fit (a handful of fits, never per row); NaN where the fit is unusable."""
+def _per_fit(combos: pl.DataFrame, fits: Assignment, compute) -> dict[str, np.ndarray]:
+    """Evaluate `compute(params, x, t_x, T) -> {column: array}` on each channel's rows of `combos`,
+    vectorised per channel (a handful, never per row); NaN where the channel's fit is unusable."""
     out: dict[str, np.ndarray] = {}
     channels = combos["channel"].to_numpy()
     x, t_x, T = (combos[c].to_numpy().astype(float) for c in ("frequency", "recency", "tenure"))
-    for channel, (_, group) in fits.items():
+    for channel, (_, bg, _) in fits.items():
         rows = channels == channel
         if not rows.any():
             continue
-        values = compute(group.bg.params if group.usable else None, x[rows], t_x[rows], T[rows])
+        values = compute(bg, x[rows], t_x[rows], T[rows])
         for name, array in values.items():
             out.setdefault(name, np.full(len(combos), np.nan))[rows] = array
     return out
 
 
-# ---------------------------------------------------------------------------------------------- forecast
-def _forecast_combos(con, fits, as_of: date) -> None:
+# ---------------------------------------------------------------------------------------------- scoring
+def _score(con, as_of: date) -> None:
+    """marts.customer_ltv_predicted: __ltv_summary (the as-of date's) scored with the stored forecast fits."""
+    channels = [c for (c,) in con.execute("select distinct channel from __ltv_summary order by channel").fetchall()]
+    fits = _stored_assignment(con, channels)
     _assign(con, fits)
     combos = _combos(con, "__ltv_summary")
     as_of_day = np.datetime64(as_of, "D")
@@ -301,13 +389,10 @@ def _forecast_combos(con, fits, as_of: date) -> None:
         ]
     )
     con.execute("create or replace temp table __ltv_combos as select * from frame")
+    _write_predictions(con)
 
 
 def _write_predictions(con) -> None:
-    per_order = (
-        "case when a.q > 1 then (1 - a.p * s.frequency / (a.p * s.frequency + a.q - 1)) * a.v * a.p / (a.q - 1) "
-        "+ a.p * s.frequency / (a.p * s.frequency + a.q - 1) * coalesce(s.monetary_value, 0) end"
-    )
     horizons = ",\n".join(
         [f"c.expected_orders_{h}m" for h in HORIZONS]
         + [f"c.expected_orders_{h}m * s.expected_margin_per_order as expected_margin_{h}m" for h in HORIZONS]
@@ -316,7 +401,7 @@ def _write_predictions(con) -> None:
     con.execute(
         f"""create or replace table marts.customer_ltv_predicted as
             with base as (
-                select s.*, a.fit_used, {per_order} as expected_margin_per_order
+                select s.*, a.fit_used, {PER_ORDER} as expected_margin_per_order
                 from __ltv_summary s join __ltv_assign a using (channel)
             )
             select
@@ -331,10 +416,10 @@ def _write_predictions(con) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- back-test
-def _backtest(con, fits, backtest_from: date, as_of: date) -> None:
+def _backtest(con, fits: Assignment, backtest_from: date, fitted: date) -> None:
     _assign(con, fits)
     combos = _combos(con, "__ltv_backtest_summary")
-    horizon = float((as_of - backtest_from).days)
+    horizon = float((fitted - backtest_from).days)
 
     def compute(params, x, t_x, T):
         if params is None:
@@ -348,14 +433,10 @@ def _backtest(con, fits, backtest_from: date, as_of: date) -> None:
         ).fill_nan(None)
     )
     con.execute("create or replace temp table __ltv_backtest_combos as select * from frame")
-    per_order = (
-        "case when a.q > 1 then (1 - a.p * s.frequency / (a.p * s.frequency + a.q - 1)) * a.v * a.p / (a.q - 1) "
-        "+ a.p * s.frequency / (a.p * s.frequency + a.q - 1) * coalesce(s.monetary_value, 0) end"
-    )
     con.execute(
         f"""create or replace table quality.ltv_backtest as
             with customers as (
-                select s.channel, a.fit_used, c.predicted_orders, c.predicted_orders * ({per_order}) as predicted_margin,
+                select s.channel, a.fit_used, c.predicted_orders, c.predicted_orders * ({PER_ORDER}) as predicted_margin,
                        s.holdout_orders, s.holdout_margin
                 from __ltv_backtest_summary s
                 join __ltv_assign a using (channel)
@@ -378,7 +459,7 @@ def _backtest(con, fits, backtest_from: date, as_of: date) -> None:
             select
                 $backtest_from::date as calibration_end,
                 ($backtest_from::date + 1) as holdout_start,
-                $as_of::date as holdout_end,
+                $fitted::date as holdout_end,
                 channel, fit_used, customers,
                 predicted_orders, actual_orders,
                 predicted_orders - actual_orders as orders_error,
@@ -388,7 +469,7 @@ def _backtest(con, fits, backtest_from: date, as_of: date) -> None:
                 (predicted_margin - actual_margin) / nullif(actual_margin, 0) as margin_relative_error
             from grouped
             order by channel = 'all', channel""",
-        {"backtest_from": backtest_from, "as_of": as_of},
+        {"backtest_from": backtest_from, "fitted": fitted},
     )
 
 
