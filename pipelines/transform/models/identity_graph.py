@@ -58,7 +58,7 @@ last_rounds: int | None = None  # propagation rounds after the first labels (0: 
 last_mode: str | None = None  # 'full', 'incremental' or 'unchanged': how the last run wrote; tests read it
 _TEMPS = (
     "__id_now", "__id_added", "__id_removed", "__id_seeds", "__id_touching", "__id_touching_links",
-    "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected",
+    "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected", "__id_linking",
     "__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next",
     "__id_conflicts",
 )  # fmt: skip
@@ -222,15 +222,15 @@ def _incremental(ctx: ModelContext) -> int | None:
     # component (or carries a seed, or an identifier that now links again, both reached): the combinations
     # with a linking identifier among the affected ones are every combination of the affected components.
     con.execute(
-        "create or replace temp table __id_affected as select * from __id_affected anti join __id_common using (identifier)"
+        "create or replace temp table __id_linking as select * from __id_affected anti join __id_common using (identifier)"
     )
     con.execute(
         "create or replace temp table __id_combos as select row_number() over () as combo, * from __id_now "
-        f"where {_carrying('__id_affected')}"
+        f"where {_carrying('__id_linking')}"
     )
     _links(con)
     _components(con)
-    if scalar(con, "select count(*) from __id_labels anti join __id_affected using (identifier)"):
+    if scalar(con, "select count(*) from __id_labels anti join __id_linking using (identifier)"):
         return None
     con.execute("delete from staging.customer_identifiers where identifier in (select identifier from __id_affected)")
     con.execute(
