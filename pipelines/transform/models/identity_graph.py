@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 last_rounds: int | None = None  # propagation rounds after the first labels (0: they settled); tests read it
 last_mode: str | None = None  # 'full', 'incremental' or 'unchanged': how the last run wrote; tests read it
 _TEMPS = (
-    "__id_now", "__id_added", "__id_removed", "__id_seeds", "__id_touching", "__id_touching_links",
+    "__id_now", "__id_diff", "__id_added", "__id_removed", "__id_seeds", "__id_touching", "__id_touching_links",
     "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected", "__id_linking",
     "__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next",
     "__id_conflicts",
@@ -106,10 +106,23 @@ def _full_reason(ctx: ModelContext) -> str | None:
 
 
 def _diff(con) -> int:
-    """The combinations added and removed since the stored ones (a changed record count is both)."""
-    con.execute(f"create or replace temp table __id_added as select * from __id_now except select * from {STATE}")
-    con.execute(f"create or replace temp table __id_removed as select * from {STATE} except select * from __id_now")
-    return int(scalar(con, "select (select count(*) from __id_added) + (select count(*) from __id_removed)"))
+    """__id_added and __id_removed: the combinations added and removed since the stored ones (a changed
+    record count is both). One full join on every column (nulls match), half the cost of two excepts."""
+    columns = (*_COLUMNS.values(), "records")
+    con.execute(
+        f"""
+        create or replace temp table __id_diff as
+        select {", ".join(f"case when now.here then now.{c} else stored.{c} end as {c}" for c in columns)},
+               now.here is not null as added
+        from (select true as here, * from __id_now) as now
+        full join (select true as was, * from {STATE}) as stored
+            on {" and ".join(f"now.{c} is not distinct from stored.{c}" for c in columns)}
+        where now.here is null or stored.was is null
+        """
+    )
+    for name, added in (("__id_added", "added"), ("__id_removed", "not added")):
+        con.execute(f"create or replace temp table {name} as select * exclude (added) from __id_diff where {added}")
+    return int(scalar(con, "select count(*) from __id_diff"))
 
 
 def _unpivot(source: str, columns: str = "") -> str:
