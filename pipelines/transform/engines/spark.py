@@ -429,6 +429,11 @@ class SparkEngine:
                 con.execute(f"drop view {model.table}")
             con.execute(f"create or replace table {model.table} as select * from read_parquet('{target}/*.parquet')")
         if model.is_python:
+            # a Python model's own bookkeeping (the identity graph's stored combinations) describes the
+            # tables it wrote in this file, not these from Spark: without it, a DuckDB run rebuilds whole
+            state_table = getattr(PYTHON_MODELS[model.table], "STATE", None)
+            if state_table:
+                con.execute(f"drop table if exists {state_table}")
             for table in self.bridge_tables:
                 target = self.root / "bridge-out" / f"{table}.parquet"
                 target.parent.mkdir(parents=True, exist_ok=True)

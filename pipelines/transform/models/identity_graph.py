@@ -2,7 +2,8 @@
 
 Nodes are identifiers ('crm', 'email', 'phone', 'visitor' with their value); every record (order, CRM
 record, touch naming its CRM customer) links the identifiers it carries. A customer is a connected
-component. All of it is SQL over whole tables; Python only repeats one statement until it changes nothing.
+component. All of it is SQL over sets; Python only repeats one statement until it changes nothing, and
+chooses between a full build and patching the stored one (5).
 
 1. Links: sql/staging/customer_identifiers.sql gives each distinct identifier combination with its
    record count; unpivoted to (combination, identifier).
@@ -24,13 +25,28 @@ component. All of it is SQL over whole tables; Python only repeats one statement
    met (a 'crm_merge' conflict), else the smallest e-mail, phone, visitor -- the key formats of
    staging.orders. It depends only on the set of identifiers, so a re-run on the same inputs gives
    the same keys, and a new record re-keys only the components it joins.
+5. Incremental: the combinations are kept in meta.identity_combinations (bookkeeping, not published).
+   Each run computes them (the select: about 1 s at medium) and diffs them with the stored ones; a
+   changed record count is a removal and an addition. No difference: nothing is written, not even the
+   runner's bookkeeping. Otherwise the seeds are the identifiers of added and removed combinations: only
+   their too-common status can change (judged on all their current combinations). The affected
+   identifiers are the seeds, every identifier of a combination holding a seed that is no longer too
+   common, and every identifier of the stored components these are in. Components are closed, so the
+   current combinations with a linking identifier among them are exactly the affected components'; only
+   those are propagated, their identifiers' rows of staging.customer_identifiers deleted and inserted, and
+   the conflicts of the seeds and of the affected components replaced (that small table is rewritten in
+   order). Keys depend only on a component's identifiers, so the result equals a full build of the same
+   inputs (tests/sql/test_identity_incremental.py). A full build runs without stored tables, when the
+   select or the settings changed (meta.model_state's fingerprint: `identity.max_links` is one), or when
+   more than FULL_FRACTION of the stored combinations were added or removed.
 """
 
 from __future__ import annotations
 
 import logging
 
-from pipelines.core.db import scalar
+from pipelines.core.db import scalar, table_exists
+from pipelines.core.periods import EARLIEST
 from pipelines.transform.context import ModelContext
 
 KINDS = ("crm", "email", "phone", "visitor")
@@ -38,35 +54,278 @@ _COLUMNS = {"crm": "customer_id", "email": "email_key", "phone": "phone_key", "v
 POINTER_JUMPING = True  # off only to measure plain propagation (benchmarks)
 MAX_ROUNDS = 10_000  # a safety stop: pointer jumping settles chains of millions in a few dozen rounds
 TABLES = ("staging.customer_identifiers", "quality.identity_conflicts")
+# The combinations the stored tables were computed from: bookkeeping, like meta.model_state. Not in TABLES,
+# which the Spark engine copies to Spark (no table there reads it; its in-memory bridge keeps its own).
+STATE = "meta.identity_combinations"
+STATE_COMMENTS = {
+    "": "The identity graph's input at its last write (pipelines/transform/models/identity_graph.py): each "
+    "distinct identifier combination with its record count. The next run diffs the current combinations with "
+    "these and recomputes only the components the difference touches.",
+    "customer_id": "CRM customer id of the combination (null: none)",
+    "email_key": "e-mail key of the combination (null: none)",
+    "phone_key": "phone key of the combination (null: none)",
+    "visitor_id": "web visitor id of the combination (null: none)",
+    "records": "orders, CRM records and identified touches that carried exactly this combination",
+}
+FULL_FRACTION = 0.2  # more added + removed combinations than this share of the stored ones: rebuild whole
 log = logging.getLogger(__name__)
 last_rounds: int | None = None  # propagation rounds after the first labels (0: they settled); tests read it
+last_mode: str | None = None  # 'full', 'incremental' or 'unchanged': how the last run wrote; tests read it
+_TEMPS = (
+    "__id_now", "__id_diff", "__id_added", "__id_removed", "__id_seeds", "__id_touching", "__id_touching_links",
+    "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected", "__id_linking",
+    "__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next",
+    "__id_conflicts",
+)  # fmt: skip
 
 
 def materialize(ctx: ModelContext) -> int:
-    con, params = ctx.con, ctx.params
-    global last_rounds
-    max_links = int(params.get("identity_max_links", 10))
-    query = ctx.sql
+    global last_mode
+    con = ctx.con
     con.execute("create schema if not exists quality")
+    con.execute(f"create or replace temp table __id_now as select * from ({ctx.sql})", ctx.bind())
+    try:
+        reason = _full_reason(ctx)
+        if reason is None:
+            changed = _diff(con)
+            if not changed:
+                last_mode = "unchanged"
+                log.info("identity graph: no combination added or removed, nothing rewritten")
+                return 0
+            stored_count = scalar(con, f"select count(*) from {STATE}")
+            if changed > FULL_FRACTION * stored_count:
+                reason = f"{changed} of {stored_count} combinations changed"
+            else:
+                written = _incremental(ctx)
+                if written is not None:
+                    last_mode = "incremental"
+                    return written
+                reason = "the recomputed components reached beyond the affected identifiers"
+                log.warning("identity graph: %s, rebuilding whole", reason)
+        log.info("identity graph: full rebuild (%s)", reason)
+        last_mode = "full"
+        return _full(ctx)
+    finally:
+        for temp in _TEMPS:
+            con.execute(f"drop table if exists {temp}")
+
+
+def _full_reason(ctx: ModelContext) -> str | None:
+    """Why this run rebuilds whole (None: the stored tables can be patched)."""
+    con = ctx.con
+    if not all(table_exists(con, t) for t in (*TABLES, STATE)):
+        return "no stored graph"
+    if ctx.stored(TABLES[0], "fingerprint") != ctx.fingerprint:
+        return "its select or the settings changed"
+    return None
+
+
+def _diff(con) -> int:
+    """__id_added and __id_removed: the combinations added and removed since the stored ones (a changed
+    record count is both). One full join on every column (nulls match), half the cost of two excepts."""
+    columns = (*_COLUMNS.values(), "records")
     con.execute(
-        f"create or replace temp table __id_combos as select row_number() over () as combo, * from ({query})",
-        ctx.bind(),
+        f"""
+        create or replace temp table __id_diff as
+        select {", ".join(f"case when now.here then now.{c} else stored.{c} end as {c}" for c in columns)},
+               now.here is not null as added
+        from (select true as here, * from __id_now) as now
+        full join (select true as was, * from {STATE}) as stored
+            on {" and ".join(f"now.{c} is not distinct from stored.{c}" for c in columns)}
+        where now.here is null or stored.was is null
+        """
     )
-    unpivot = " union all ".join(
-        f"select combo, '{kind}' as kind, {column} as value, '{kind}:' || {column} as identifier, records "
-        f"from __id_combos where {column} is not null"
+    for name, added in (("__id_added", "added"), ("__id_removed", "not added")):
+        con.execute(f"create or replace temp table {name} as select * exclude (added) from __id_diff where {added}")
+    return int(scalar(con, "select count(*) from __id_diff"))
+
+
+def _unpivot(source: str, columns: str = "") -> str:
+    """One row per identifier of each combination of `source`: kind, value, identifier ('<kind>:<value>')."""
+    return " union all ".join(
+        f"select {columns}'{kind}' as kind, {column} as value, '{kind}:' || {column} as identifier "
+        f"from {source} where {column} is not null"
         for kind, column in _COLUMNS.items()
     )
-    con.execute(f"create or replace temp table __id_links as {unpivot}")
 
-    # 2. identifiers seen with too many distinct e-mails or CRM ids (other than themselves)
+
+def _carrying(identifiers: str) -> str:
+    """A condition on a combination's columns: it carries one of the identifiers of table `identifiers`."""
+    return " or ".join(
+        f"'{kind}:' || {column} in (select identifier from {identifiers})" for kind, column in _COLUMNS.items()
+    )
+
+
+def _full(ctx: ModelContext) -> int:
+    con = ctx.con
+    con.execute("create or replace temp table __id_combos as select row_number() over () as combo, * from __id_now")
+    _links(con)
+    _too_common(con, int(ctx.params.get("identity_max_links", 10)), "__id_common")
+    _components(con)
+    con.execute(
+        """
+        create or replace table staging.customer_identifiers as
+        select
+            identifier,
+            split_part(identifier, ':', 1) as identifier_kind,
+            identifier[strpos(identifier, ':') + 1:] as identifier_value,
+            label as customer_key
+        from __id_labels
+        """
+    )
+    _conflicts(con, "__id_common")
+    con.execute(
+        "create or replace table quality.identity_conflicts as select * from __id_conflicts order by kind desc, identifier"
+    )
+    con.execute("create schema if not exists meta")
+    con.execute(f"create or replace table {STATE} as select * from __id_now")
+    _finish(ctx)
+    return int(scalar(con, "select count(*) from staging.customer_identifiers"))
+
+
+def _incremental(ctx: ModelContext) -> int | None:
+    """Recompute the components the added and removed combinations touch and replace only their rows;
+    None when the recomputed components turn out not to be closed (never, if the reasoning holds)."""
+    con = ctx.con
+    # seeds: every identifier of an added or removed combination; only their too-common status can change
+    con.execute(
+        f"create or replace temp table __id_seeds as select distinct identifier from "
+        f"({_unpivot('__id_added')} union all {_unpivot('__id_removed')})"
+    )
+    # every current combination carrying a seed: all a seed's links, to judge it too common or not
+    con.execute(f"create or replace temp table __id_touching as select * from __id_now where {_carrying('__id_seeds')}")
+    con.execute(
+        "create or replace temp table __id_combos as select row_number() over () as combo, * from __id_touching"
+    )
+    _links(con)
+    _too_common(con, int(ctx.params.get("identity_max_links", 10)), "__id_seed_common", only="__id_seeds")
+    con.execute("create or replace temp table __id_touching_links as select * from __id_links")
+    # the too-common identifiers now: the stored ones other than the seeds, and the seeds found so now
     con.execute(
         """
         create or replace temp table __id_common as
+        select identifier, identifier_kind as kind, identifier[strpos(identifier, ':') + 1:] as value, records,
+               linked_emails as emails, linked_crm_ids as crm_ids
+        from quality.identity_conflicts
+        where kind = 'too_common' and identifier not in (select identifier from __id_seeds)
+        union all by name
+        select * from __id_seed_common
+        """
+    )
+    # A seed that stopped being too common now links combinations whose other identifiers may lie in
+    # components no seed is in: they are reached too. (One that became too common is in its stored
+    # component, which the closure below takes whole.)
+    con.execute(
+        """
+        create or replace temp table __id_flipped as
+        select identifier from quality.identity_conflicts
+        where kind = 'too_common'
+          and identifier in (select identifier from __id_seeds)
+          and identifier not in (select identifier from __id_seed_common)
+        """
+    )
+    con.execute(
+        """
+        create or replace temp table __id_reach as
+        select identifier from __id_seeds
+        union
+        select links.identifier from __id_touching_links as links
+        where links.combo in (select combo from __id_touching_links semi join __id_flipped using (identifier))
+        """
+    )
+    # the affected identifiers: those reached, with every identifier of the stored components they are in
+    con.execute(
+        """create or replace temp table __id_old_keys as
+           select distinct customer_key from staging.customer_identifiers semi join __id_reach using (identifier)"""
+    )
+    con.execute(
+        """
+        create or replace temp table __id_affected as
+        select identifier from __id_reach
+        union
+        select identifier from staging.customer_identifiers semi join __id_old_keys using (customer_key)
+        """
+    )
+    # Components are closed: a current combination that is not new joined identifiers of one stored
+    # component (or carries a seed, or an identifier that now links again, both reached): the combinations
+    # with a linking identifier among the affected ones are every combination of the affected components.
+    con.execute(
+        "create or replace temp table __id_linking as select * from __id_affected anti join __id_common using (identifier)"
+    )
+    con.execute(
+        "create or replace temp table __id_combos as select row_number() over () as combo, * from __id_now "
+        f"where {_carrying('__id_linking')}"
+    )
+    _links(con)
+    _components(con)
+    if scalar(con, "select count(*) from __id_labels anti join __id_linking using (identifier)"):
+        return None
+    con.execute("delete from staging.customer_identifiers where identifier in (select identifier from __id_affected)")
+    con.execute(
+        """
+        insert into staging.customer_identifiers
+        select
+            identifier,
+            split_part(identifier, ':', 1) as identifier_kind,
+            identifier[strpos(identifier, ':') + 1:] as identifier_value,
+            label as customer_key
+        from __id_labels
+        order by identifier
+        """
+    )
+    _conflicts(con, "__id_seed_common")
+    con.execute(
+        """
+        create or replace table quality.identity_conflicts as
+        select * from (
+            select * from quality.identity_conflicts
+            where not (kind = 'too_common' and identifier in (select identifier from __id_seeds))
+              and not (kind = 'crm_merge' and customer_key in (select customer_key from __id_old_keys))
+            union all by name
+            select * from __id_conflicts
+        )
+        order by kind desc, identifier
+        """
+    )
+    con.execute(
+        f"""delete from {STATE} as stored using __id_removed as removed
+            where {" and ".join(f"stored.{c} is not distinct from removed.{c}" for c in (*_COLUMNS.values(), "records"))}"""
+    )
+    con.execute(f"insert into {STATE} select * from __id_added")
+    _finish(ctx)
+    return int(scalar(con, "select count(*) from __id_labels"))
+
+
+def _finish(ctx: ModelContext) -> None:
+    con = ctx.con
+    ctx.document(list(TABLES))
+    for column, text in STATE_COMMENTS.items():
+        target = f"column {STATE}.{column}" if column else f"table {STATE}"
+        con.execute(f"comment on {target} is {_quoted(text)}")
+    # the runner's bookkeeping: what the stored graph was computed with (no dates: rewritten_from is all time)
+    ctx.store_state(TABLES[0], ctx.params.get("as_of_date"), EARLIEST)
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _links(con) -> None:
+    """1. __id_combos unpivoted: (combo, kind, value, identifier, records)."""
+    con.execute(f"create or replace temp table __id_links as {_unpivot('__id_combos', 'combo, records, ')}")
+
+
+def _too_common(con, max_links: int, target: str, only: str | None = None) -> None:
+    """2. `target`: the identifiers seen with more than max_links distinct e-mails or CRM ids (other than
+    themselves) in __id_links; with `only`, just those of that table (__id_links then holds all their links)."""
+    restrict = f"semi join {only} using (identifier)" if only else ""
+    con.execute(
+        f"""
+        create or replace temp table {target} as
         with candidates as (
             -- only an identifier on more than max_links combinations can be seen with more than
             -- max_links others: the pairs below are built for these few
-            select identifier from __id_links group by identifier having count(*) > $max_links
+            select identifier from __id_links {restrict} group by identifier having count(*) > $max_links
         ),
         seen_with as (
             select
@@ -92,7 +351,12 @@ def materialize(ctx: ModelContext) -> int:
         """,
         {"max_links": max_links},
     )
-    # 3. components: each usable identifier with its combination's smallest one (its hub)
+
+
+def _components(con) -> None:
+    """3. __id_labels: each linking identifier of __id_links with its component's smallest identifier."""
+    global last_rounds
+    # each usable identifier with its combination's smallest one (its hub)
     con.execute(
         """create or replace temp table __id_star as
            select combo, identifier, min(identifier) over (partition by combo) as hub
@@ -156,27 +420,20 @@ def materialize(ctx: ModelContext) -> int:
     last_rounds = rounds
     log.info("identity graph: %d rounds", rounds)
 
-    # 4. one row per usable identifier, keyed on its component's smallest identifier
+
+def _conflicts(con, common: str) -> None:
+    """__id_conflicts: the too-common identifiers of `common` and the components of __id_labels holding
+    several CRM ids, as rows of quality.identity_conflicts."""
     con.execute(
-        """
-        create or replace table staging.customer_identifiers as
-        select
-            identifier,
-            split_part(identifier, ':', 1) as identifier_kind,
-            identifier[strpos(identifier, ':') + 1:] as identifier_value,
-            label as customer_key
-        from __id_labels
-        """
-    )
-    con.execute(
-        """
-        create or replace table quality.identity_conflicts as
+        f"""
+        create or replace temp table __id_conflicts as
         with merged as (
             -- components holding several CRM ids: one person, kept under the smallest id
-            select customer_key, count(*) as crm_ids, string_agg(identifier_value, ',' order by identifier_value) as crm_id_list
-            from staging.customer_identifiers
-            where identifier_kind = 'crm'
-            group by customer_key
+            select label as customer_key, count(*) as crm_ids,
+                   string_agg(identifier[strpos(identifier, ':') + 1:], ',' order by identifier) as crm_id_list
+            from __id_labels
+            where identifier like 'crm:%'
+            group by label
             having count(*) > 1
         ),
         merged_combos as (
@@ -196,16 +453,11 @@ def materialize(ctx: ModelContext) -> int:
         )
         select 'too_common' as kind, identifier, kind as identifier_kind, null::varchar as customer_key,
                emails as linked_emails, crm_ids as linked_crm_ids, null::varchar as crm_id_list, records
-        from __id_common
+        from {common}
         union all
         select 'crm_merge', merged.customer_key, 'crm', merged.customer_key, null, merged.crm_ids,
                merged.crm_id_list, component_records.records
         from merged
         left join component_records using (customer_key)
-        order by kind desc, identifier
         """
     )
-    for temp in ("__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next"):
-        con.execute(f"drop table if exists {temp}")
-    ctx.document(list(TABLES))
-    return int(scalar(con, "select count(*) from staging.customer_identifiers"))
