@@ -22,7 +22,11 @@ SCHEMAS = ("raw", "staging", "marts", "quality", "meta", "config")
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, query: str) -> str:
-    sql = f"select md5(coalesce(string_agg(r::varchar, chr(10) order by r::varchar), '')) || ':' || count(*) from ({query}) r"
+    # the row as a struct, under an alias no table has as a column (quality.ltv_fits has `r`, BG/NBD's r)
+    sql = (
+        "select md5(coalesce(string_agg(whole_row::varchar, chr(10) order by whole_row::varchar), '')) "
+        f"|| ':' || count(*) from ({query}) whole_row"
+    )
     return con.execute(sql).fetchall()[0][0]
 
 
