@@ -47,29 +47,45 @@ as_of as (
     select $as_of_date::date as as_of_date
 ),
 
--- Each member's own 12-month margin x (months 0..11, refunds in the month they happened, as
+-- Each customer's own 12-month margin x (months 0..11, refunds in the month they happened, as
 -- marts.cohort_ltv counts them), for the cohorts that have lived 12 months: the spread of x around the
--- cohort's LTV gives its interval (docs/metrics.md "The headline"). Σwx / Σw is ltv_margin_12.
+-- cohort's LTV gives its interval (docs/metrics.md "The headline"). Σwx / Σw is ltv_margin_12. x does not
+-- depend on the attribution model, so it is computed once per customer, not once per model.
+lived_customers as (
+    select distinct members.customer_key, members.cohort_month
+    from members
+    cross join as_of
+    where last_day(members.cohort_month + to_months(11)) <= as_of.as_of_date
+),
+
+customer_margins as (
+    select
+        lived_customers.customer_key,
+        lived_customers.cohort_month,
+        coalesce(exact_sum(orders.margin), 0)
+        - coalesce(exact_sum(case
+            when orders.refunded_at < lived_customers.cohort_month + to_months(12) and orders.refunded_at::date <= as_of.as_of_date
+                then orders.refund_margin
+        end), 0) as x
+    from lived_customers
+    cross join as_of
+    left join orders
+        on
+            lived_customers.customer_key = orders.customer_key
+            and orders.order_ts < lived_customers.cohort_month + to_months(12)
+            and orders.order_ts::date <= as_of.as_of_date
+    group by lived_customers.customer_key, lived_customers.cohort_month
+),
+
 member_margins as (
     select
         members.cohort_month,
         members.channel,
         members.attribution_model,
         members.credit as w,
-        coalesce(exact_sum(orders.margin), 0)
-        - coalesce(exact_sum(case
-            when orders.refunded_at < members.cohort_month + to_months(12) and orders.refunded_at::date <= as_of.as_of_date
-                then orders.refund_margin
-        end), 0) as x
+        customer_margins.x
     from members
-    cross join as_of
-    left join orders
-        on
-            members.customer_key = orders.customer_key
-            and orders.order_ts < members.cohort_month + to_months(12)
-            and orders.order_ts::date <= as_of.as_of_date
-    where last_day(members.cohort_month + to_months(11)) <= as_of.as_of_date
-    group by members.customer_key, members.cohort_month, members.channel, members.attribution_model, members.credit
+    inner join customer_margins using (customer_key, cohort_month)
 ),
 
 -- the sums an interval needs, per cohort; pooled over any set of cohorts they give that set's interval
