@@ -19,7 +19,7 @@ from pipelines.ingest.rules import Bounds, IngestError
 from pipelines.orchestration.metadata import raw_column_schema, table_metadata
 from pipelines.orchestration.partitions import OWNERS, POOL, monthly, single_run
 from pipelines.orchestration.resources import WarehouseResource
-from pipelines.publish.checks import check_results, check_specs, evaluate
+from pipelines.publish.checks import check_results, check_specs, evaluate, unchanged_results
 from schemas import inputs
 
 
@@ -77,9 +77,13 @@ def raw_asset(source: str) -> dg.AssetsDefinition:
                 prefix = "" if text.startswith(f"{source}:") else f"{source}: "
                 raise dg.Failure(description=prefix + kind + text) from None
             pause_point("ingest")  # test-only: lets a test kill the run mid-ingest (pipelines/core/faults.py)
-            document_tables(con, [table, "quality.rejected_rows", "quality.file_loads", "quality.conflicts"])
             metadata = table_metadata(con, table)
-            checks = evaluate(con, table)
+            if load.files and load.reused_files == len(load.files):
+                # no file read: the rows are those of the build that loaded and checked them
+                checks = unchanged_results(table)
+            else:
+                document_tables(con, [table, "quality.rejected_rows", "quality.file_loads", "quality.conflicts"])
+                checks = evaluate(con, table)
         folders = [f.name for f in source_folders(raw_dir, source)]
         if not folders:
             context.log.warning(f"{source}: no {source}/ folder in {raw_dir}; built without it (--allow-missing)")

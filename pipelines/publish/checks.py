@@ -218,8 +218,9 @@ def evaluate(
 
 
 def unchanged_results(table: str) -> list[CheckResult]:
-    """The checks of a table kept unchanged (its inputs hash as when it was written): passed, as in the
-    build that wrote the rows, since a table failing one is always recomputed (sql_assets.py)."""
+    """The checks of a table kept unchanged (a model whose inputs hash as when it was written, a raw
+    source none of whose files was read): passed, as in the build that wrote the rows, which was
+    published only because they passed (and a model failing one is always recomputed: sql_assets.py)."""
     names = [c.name for c in CHECKS if table in c.guards] + [c.name for c in SCHEMA_CHECKS if c.guards == table]
     return [CheckResult(name, True, 0, "unchanged since the build that wrote and checked it", table) for name in names]
 

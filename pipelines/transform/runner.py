@@ -207,10 +207,10 @@ def run_model(
     """Materialise one model in the open connection; returns the number of rows written. With
     `skip_unchanged`, a model whose inputs hash as when it was last written is left as it is: returns
     None and writes nothing (a nightly with nothing new rewrites no row)."""
-    con.execute(MACROS)
     signature = input_signature(con, model.sql, model.refs, params, owners())
     if skip_unchanged and _kind(con, model.table) is not None and stored_inputs(con, model.table) == signature:
         return None
+    con.execute(MACROS)  # ~40 ms: only for a model that runs
     written = _materialise(con, model, params)
     store_inputs(con, model.table, signature)
     return written
