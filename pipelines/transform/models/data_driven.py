@@ -45,7 +45,7 @@ from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST
 from pipelines.transform.binding import bind
 from pipelines.transform.context import ModelContext
-from pipelines.transform.state import first_row_after, late_touches_start
+from pipelines.transform.state import first_row_after, touches_loaded_since
 
 TABLE = "marts.channel_weights"
 JOURNEYS = "meta.journey_steps"  # the steps of the last fit's journeys, kept for the next run's refit
@@ -214,9 +214,10 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     __dd_scope_visitors and __dd_scope_crm (the visitor and CRM ids whose touches can reach them).
     A journey is a function of its identity's touches, first purchase and identifiers, so it is rebuilt
     when any of those may have changed:
-    - the identity has a touch on or after `since` (the run's first month, or the oldest touch of a touch
-      export loaded since the journeys were stored: pipelines/transform/params.py late_touches_start), or a
-      stored journey ending then (a touch that is gone);
+    - the identity has a touch on or after `since` (the oldest touch of a touch export loaded since the
+      journeys were stored, pipelines/transform/state.py touches_loaded_since, or dated after their as-of
+      date; the run's first month where no load is logged), or a stored journey ending then (a touch that
+      is gone: a vanished or changed export reloads its whole source);
     - its first purchase lies after the stored journeys' as-of date (they saw it as not yet bought);
     - one of its CRM ids or visitors, or its first purchase, differs from what the stored journeys were
       built from (meta.journey_inputs), on either side: a visitor that joined or left a customer, a new
@@ -245,7 +246,14 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     # rows dated after the stored journeys' as-of date were outside them then (a source that ran ahead
     # of the others): their touches and first purchases count as new now
     stored_end = first_row_after(con, stored_as_of) or as_of + timedelta(days=1)
-    since = min(late_touches_start(con, JOURNEYS, range_start), stored_end)
+    if table_exists(con, "quality.file_loads"):
+        # the loads are logged: only touches dated after that, or loaded since the journeys were stored
+        # (a late, corrected or reloaded export), are new. The run's months are not rebuilt for their own
+        # sake, so a nightly's cost follows its new data, not the month so far
+        loaded = touches_loaded_since(con, JOURNEYS)
+        since = min(loaded, stored_end) if loaded else stored_end
+    else:
+        since = min(range_start, stored_end)
     # a journey's touches are never older than the look-back before the fit window
     window = {
         "stored_end": stored_end,
