@@ -90,17 +90,16 @@ def materialize(ctx: ModelContext) -> int:
     if scoped:
         # the stored journeys of the scoped identities leave the counts and the steps (rebuilt below), and
         # so does whatever ended before the window
+        # (found once: the delete goes by row id, not by a second lookup of every step's identity)
         con.execute(
-            f"create or replace temp table __dd_old as select * from {JOURNEYS} "
+            f"create or replace temp table __dd_old as select rowid as row_id, * from {JOURNEYS} "
             "where coalesce(identity, journey_id) in (select identity from __dd_identities)"
         )
+        con.execute(f"delete from {JOURNEYS} where rowid in (select row_id from __dd_old)")
+        con.execute("alter table __dd_old drop column row_id")
         _add_counts(con, "__dd_old", order, -1)
         con.execute("drop table __dd_old")
-        con.execute(
-            f"""delete from {JOURNEYS} where end_ts < $fit_start::timestamp
-                        or coalesce(identity, journey_id) in (select identity from __dd_identities)""",
-            bounds,
-        )
+        con.execute(f"delete from {JOURNEYS} where end_ts < $fit_start::timestamp", bounds)
     else:
         con.execute("create schema if not exists meta")
         con.execute(f"create or replace table {JOURNEYS} ({STEP_COLUMNS})")
@@ -126,10 +125,11 @@ def materialize(ctx: ModelContext) -> int:
                     where end_date >= $fit_start group by all having sum(n) <> 0 order by all""",
         bounds,
     )
-    _snapshot_inputs(con)
+    _snapshot_inputs(con, scoped)
     ctx.store_state(JOURNEYS, as_of, EARLIEST)
-    for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_inputs"):
+    for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_changed"):
         con.execute(f"drop table if exists {name}")
+    con.execute("drop view if exists __dd_inputs")
 
     sets = [
         (tuple(a.split(SEP)), bool(c), int(n))
@@ -227,7 +227,8 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     con, params = ctx.con, ctx.params
     as_of: date = params["as_of_date"]
     range_start = params.get("range_start", EARLIEST)
-    con.execute(f"create or replace temp table __dd_inputs as {INPUTS_NOW}")
+    # a view: the diff below reads it whole once, the other uses only a few keys of it
+    con.execute(f"create or replace temp view __dd_inputs as {INPUTS_NOW}")
     for name, column in (
         ("__dd_identities", "identity"),
         ("__dd_scope_visitors", "visitor_id"),
@@ -261,17 +262,21 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
         "end": as_of + timedelta(days=1),
         "first": fit_start - timedelta(days=int(params.get("lookback_days", 60))),
     }
+    # the inputs that differ from the stored ones (by input and value; _snapshot_inputs replaces just those)
+    con.execute(f"""
+        create or replace temp table __dd_changed as
+        select coalesce(now.input, old.input) as input, coalesce(now.value, old.value) as value,
+               now.customer_key as new_key, old.customer_key as old_key
+        from __dd_inputs as now
+        full join {INPUTS} as old on old.input = now.input and old.value = now.value
+        where now.value is null or old.value is null
+            or now.customer_key is distinct from old.customer_key
+            or now.ts is distinct from old.ts or now.channel is distinct from old.channel""")
     con.execute(
         f"""
         insert into __dd_identities
         with changed as (
-            select coalesce(now.input, old.input) as input, coalesce(now.value, old.value) as value,
-                   now.customer_key as new_key, old.customer_key as old_key
-            from __dd_inputs as now
-            full join {INPUTS} as old on old.input = now.input and old.value = now.value
-            where now.value is null or old.value is null
-                or now.customer_key is distinct from old.customer_key
-                or now.ts is distinct from old.ts or now.channel is distinct from old.channel
+            select * from __dd_changed
         ),
         crm_customers as (
             select value as customer_id, customer_key from __dd_inputs where input = 'crm'
@@ -422,8 +427,19 @@ def _add_higher_order_edges(con: duckdb.DuckDBPyConnection, steps: str, order: i
     )
 
 
-def _snapshot_inputs(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace table {INPUTS} as select * from __dd_inputs")
+def _snapshot_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
+    """Store the inputs the journeys are now built from: a scoped run replaces only the rows of the
+    inputs that changed (__dd_changed), not the million-row table."""
+    if not scoped:
+        con.execute(f"create or replace table {INPUTS} as select * from __dd_inputs")
+    else:
+        for statement in (
+            f"delete from {INPUTS} as inputs",
+            f"insert into {INPUTS} select * from __dd_inputs as inputs",
+        ):
+            con.execute(f"""{statement} where exists (
+                                select 1 from __dd_changed as changed where changed.input is not distinct from inputs.input
+                                and changed.value is not distinct from inputs.value)""")
     for table, (text, columns) in COMMENTS.items():
         con.execute(f"comment on table {table} is '{text}'")
         for column, about in columns.items():
