@@ -62,7 +62,14 @@ def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: 
         return EARLIEST
     if not table_exists(con, "quality.file_loads"):
         return range_start
-    late_touch = scalar(
+    late_touch = touches_loaded_since(con, table)
+    return min(range_start, late_touch.replace(day=1)) if late_touch else range_start
+
+
+def touches_loaded_since(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
+    """The day of the oldest touch in the touchpoint exports loaded (quality.file_loads) since `table` was
+    last written; None when none was."""
+    return scalar(
         con,
         """select min(ts)::date from raw.touchpoints where source_file in (
                select source_file from quality.file_loads
@@ -70,7 +77,6 @@ def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: 
                  and loaded_at > coalesce((select updated_at from meta.model_state where table_name = ?), '-infinity'))""",
         [table],
     )
-    return min(range_start, late_touch.replace(day=1)) if late_touch else range_start
 
 
 def rewritten_since(con: duckdb.DuckDBPyConnection, upstream: str, table: str, range_start: date) -> date:

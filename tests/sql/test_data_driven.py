@@ -27,7 +27,7 @@ Credits: A gets google 16/33 (8/33 per visit), vk 17/33; B vk 1; C email 4/20, g
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -477,6 +477,102 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
     )
     for column in ("weight", "p_conversion"):
         assert got[column].to_list() == pytest.approx(expected[column].to_list(), abs=1e-12)
+
+
+def test_where_loads_are_logged_a_nightly_refit_rebuilds_only_what_new_exports_reached(monkeypatch):
+    """With quality.file_loads, touches are new from the oldest touch of an export loaded since the journeys
+    were stored (or dated after their as-of date), not from the run's first month. The first run sees
+    March (the six journeys above) and the visits of Z on 2 April and of W on 6 April; the nightly run of
+    April brings an export with X's visit and purchase and E's visit (7 and 8 April), and a late export
+    holding a visit of Y on 3 April. Z's visit is in the run's month but older than every new touch: Z is
+    not rebuilt; Y is (and W, whose journey ends after 3 April). The stored steps, counts and inputs and
+    both models' weights must equal a full fit on the same data."""
+    from pipelines.ingest.load import create_quality_tables
+    from pipelines.transform.models import data_driven
+
+    def log_loads(con, *files):
+        create_quality_tables(con)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con.executemany(
+            """insert into quality.file_loads (source, source_file, file_sha256, load_signature, loaded_at)
+               values ('touchpoints', ?, ?, 'test', ?)""",
+            [[f, f, now] for f in files],
+        )
+
+    def before(con):
+        load(con)
+        insert(
+            con,
+            "raw.touchpoints",
+            [
+                {"visitor_id": "vZ", "ts": datetime(2024, 4, 2, 9), "source_file": "april-1.csv", **VK},
+                {"visitor_id": "vW", "ts": datetime(2024, 4, 6, 9), "source_file": "april-1.csv", **GOOGLE},
+            ],
+        )
+        # a repeat order: the first run's as-of date is 6 April
+        repeat = {"order_id": "o-A2", "customer_id": "A", "visitor_id": "vA", "created_at": datetime(2024, 4, 6, 12)}
+        insert(con, "raw.orders", [repeat | {"status": "paid", "revenue": 10.0, "currency": "RUB"}])
+        log_loads(con, "test/export.csv", "april-1.csv")
+
+    def after(con):
+        april = datetime(2024, 4, 8, 12)
+        insert(
+            con,
+            "raw.touchpoints",
+            [
+                {"visitor_id": "vX", "ts": april - timedelta(days=1), "source_file": "april-2.csv", **EMAIL},
+                {"visitor_id": "vE", "ts": april - timedelta(hours=1), "source_file": "april-2.csv", **VK},
+                {"visitor_id": "vY", "ts": datetime(2024, 4, 3, 9), "source_file": "late-april.csv", **GOOGLE},
+            ],
+        )
+        insert(
+            con,
+            "raw.orders",
+            [
+                {
+                    "order_id": "o-X",
+                    "customer_id": "X",
+                    "visitor_id": "vX",
+                    "created_at": april,
+                    "status": "paid",
+                    "revenue": 100.0,
+                    "currency": "RUB",
+                }
+            ],
+        )
+        log_loads(con, "april-2.csv", "late-april.csv")
+
+    scopes = []
+    store = data_driven._store_journeys
+
+    def spy(con, query, params, order):
+        scoped = params["journeys_scoped"]
+        scopes.append(sorted(r[0] for r in rows(con, "select identity from __dd_identities")) if scoped else None)
+        store(con, query, params, order)
+
+    monkeypatch.setattr(data_driven, "_store_journeys", spy)
+    nightly = new_warehouse(CONFIG)
+    before(nightly)
+    run(nightly, CONFIG)
+    after(nightly)
+    run(nightly, CONFIG, window=(date(2024, 4, 1), date(2024, 5, 1)))
+    assert scopes == [None, ["crm:X", "vE", "vW", "vX", "vY"]]
+
+    full = new_warehouse(CONFIG)
+    before(full)
+    after(full)
+    run(full, CONFIG)
+    for stored in ("meta.journey_steps", "meta.journey_counts", "meta.journey_inputs"):
+        assert table(nightly, f"select * from {stored} order by all").equals(
+            table(full, f"select * from {stored} order by all")
+        ), stored
+    paths = {
+        r[0]: r[1]
+        for r in rows(full, "select journey_id, list(channel order by step) from meta.journey_steps group by 1")
+    }
+    assert paths["vY"] == ["vk_ads", "email", "google_ads"]  # the late visit of 3 April
+    fit = "select * from marts.channel_weights where fit_end = '2024-04-08' order by all"
+    assert table(nightly, fit).equals(table(full, fit))
 
 
 def test_first_order_removal_effects_match_channelattribution():

@@ -45,7 +45,7 @@ from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST
 from pipelines.transform.binding import bind
 from pipelines.transform.context import ModelContext
-from pipelines.transform.state import first_row_after, late_touches_start
+from pipelines.transform.state import first_row_after, touches_loaded_since
 
 TABLE = "marts.channel_weights"
 JOURNEYS = "meta.journey_steps"  # the steps of the last fit's journeys, kept for the next run's refit
@@ -90,17 +90,16 @@ def materialize(ctx: ModelContext) -> int:
     if scoped:
         # the stored journeys of the scoped identities leave the counts and the steps (rebuilt below), and
         # so does whatever ended before the window
+        # (found once: the delete goes by row id, not by a second lookup of every step's identity)
         con.execute(
-            f"create or replace temp table __dd_old as select * from {JOURNEYS} "
+            f"create or replace temp table __dd_old as select rowid as row_id, * from {JOURNEYS} "
             "where coalesce(identity, journey_id) in (select identity from __dd_identities)"
         )
+        con.execute(f"delete from {JOURNEYS} where rowid in (select row_id from __dd_old)")
+        con.execute("alter table __dd_old drop column row_id")
         _add_counts(con, "__dd_old", order, -1)
         con.execute("drop table __dd_old")
-        con.execute(
-            f"""delete from {JOURNEYS} where end_ts < $fit_start::timestamp
-                        or coalesce(identity, journey_id) in (select identity from __dd_identities)""",
-            bounds,
-        )
+        con.execute(f"delete from {JOURNEYS} where end_ts < $fit_start::timestamp", bounds)
     else:
         con.execute("create schema if not exists meta")
         con.execute(f"create or replace table {JOURNEYS} ({STEP_COLUMNS})")
@@ -126,10 +125,11 @@ def materialize(ctx: ModelContext) -> int:
                     where end_date >= $fit_start group by all having sum(n) <> 0 order by all""",
         bounds,
     )
-    _snapshot_inputs(con)
+    _snapshot_inputs(con, scoped)
     ctx.store_state(JOURNEYS, as_of, EARLIEST)
-    for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_inputs"):
+    for name in ("__dd_identities", "__dd_scope_visitors", "__dd_scope_crm", "__dd_changed"):
         con.execute(f"drop table if exists {name}")
+    con.execute("drop view if exists __dd_inputs")
 
     sets = [
         (tuple(a.split(SEP)), bool(c), int(n))
@@ -214,9 +214,10 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     __dd_scope_visitors and __dd_scope_crm (the visitor and CRM ids whose touches can reach them).
     A journey is a function of its identity's touches, first purchase and identifiers, so it is rebuilt
     when any of those may have changed:
-    - the identity has a touch on or after `since` (the run's first month, or the oldest touch of a touch
-      export loaded since the journeys were stored: pipelines/transform/params.py late_touches_start), or a
-      stored journey ending then (a touch that is gone);
+    - the identity has a touch on or after `since` (the oldest touch of a touch export loaded since the
+      journeys were stored, pipelines/transform/state.py touches_loaded_since, or dated after their as-of
+      date; the run's first month where no load is logged), or a stored journey ending then (a touch that
+      is gone: a vanished or changed export reloads its whole source);
     - its first purchase lies after the stored journeys' as-of date (they saw it as not yet bought);
     - one of its CRM ids or visitors, or its first purchase, differs from what the stored journeys were
       built from (meta.journey_inputs), on either side: a visitor that joined or left a customer, a new
@@ -226,7 +227,8 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     con, params = ctx.con, ctx.params
     as_of: date = params["as_of_date"]
     range_start = params.get("range_start", EARLIEST)
-    con.execute(f"create or replace temp table __dd_inputs as {INPUTS_NOW}")
+    # a view: the diff below reads it whole once, the other uses only a few keys of it
+    con.execute(f"create or replace temp view __dd_inputs as {INPUTS_NOW}")
     for name, column in (
         ("__dd_identities", "identity"),
         ("__dd_scope_visitors", "visitor_id"),
@@ -245,7 +247,14 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
     # rows dated after the stored journeys' as-of date were outside them then (a source that ran ahead
     # of the others): their touches and first purchases count as new now
     stored_end = first_row_after(con, stored_as_of) or as_of + timedelta(days=1)
-    since = min(late_touches_start(con, JOURNEYS, range_start), stored_end)
+    if table_exists(con, "quality.file_loads"):
+        # the loads are logged: only touches dated after that, or loaded since the journeys were stored
+        # (a late, corrected or reloaded export), are new. The run's months are not rebuilt for their own
+        # sake, so a nightly's cost follows its new data, not the month so far
+        loaded = touches_loaded_since(con, JOURNEYS)
+        since = min(loaded, stored_end) if loaded else stored_end
+    else:
+        since = min(range_start, stored_end)
     # a journey's touches are never older than the look-back before the fit window
     window = {
         "stored_end": stored_end,
@@ -253,17 +262,21 @@ def _scope(ctx: ModelContext, fit_start: date) -> bool:
         "end": as_of + timedelta(days=1),
         "first": fit_start - timedelta(days=int(params.get("lookback_days", 60))),
     }
+    # the inputs that differ from the stored ones (by input and value; _snapshot_inputs replaces just those)
+    con.execute(f"""
+        create or replace temp table __dd_changed as
+        select coalesce(now.input, old.input) as input, coalesce(now.value, old.value) as value,
+               now.customer_key as new_key, old.customer_key as old_key
+        from __dd_inputs as now
+        full join {INPUTS} as old on old.input = now.input and old.value = now.value
+        where now.value is null or old.value is null
+            or now.customer_key is distinct from old.customer_key
+            or now.ts is distinct from old.ts or now.channel is distinct from old.channel""")
     con.execute(
         f"""
         insert into __dd_identities
         with changed as (
-            select coalesce(now.input, old.input) as input, coalesce(now.value, old.value) as value,
-                   now.customer_key as new_key, old.customer_key as old_key
-            from __dd_inputs as now
-            full join {INPUTS} as old on old.input = now.input and old.value = now.value
-            where now.value is null or old.value is null
-                or now.customer_key is distinct from old.customer_key
-                or now.ts is distinct from old.ts or now.channel is distinct from old.channel
+            select * from __dd_changed
         ),
         crm_customers as (
             select value as customer_id, customer_key from __dd_inputs where input = 'crm'
@@ -414,8 +427,19 @@ def _add_higher_order_edges(con: duckdb.DuckDBPyConnection, steps: str, order: i
     )
 
 
-def _snapshot_inputs(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create or replace table {INPUTS} as select * from __dd_inputs")
+def _snapshot_inputs(con: duckdb.DuckDBPyConnection, scoped: bool) -> None:
+    """Store the inputs the journeys are now built from: a scoped run replaces only the rows of the
+    inputs that changed (__dd_changed), not the million-row table."""
+    if not scoped:
+        con.execute(f"create or replace table {INPUTS} as select * from __dd_inputs")
+    else:
+        for statement in (
+            f"delete from {INPUTS} as inputs",
+            f"insert into {INPUTS} select * from __dd_inputs as inputs",
+        ):
+            con.execute(f"""{statement} where exists (
+                                select 1 from __dd_changed as changed where changed.input is not distinct from inputs.input
+                                and changed.value is not distinct from inputs.value)""")
     for table, (text, columns) in COMMENTS.items():
         con.execute(f"comment on table {table} is '{text}'")
         for column, about in columns.items():
