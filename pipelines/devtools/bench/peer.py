@@ -150,7 +150,10 @@ def _read_ga4(path: Path) -> pd.DataFrame:
         {
             "visitor_id": events["user_pseudo_id"],
             "customer_id": events["user_id"],
-            "ts": pd.to_datetime(events["event_timestamp"], unit="us").dt.strftime("%Y-%m-%d %H:%M:%S"),
+            # microseconds since the epoch in UTC, as the business's local time (the pipeline's rule)
+            "ts": pd.to_datetime(events["event_timestamp"], unit="us", utc=True)
+            .dt.tz_convert(load_config().local_timezone)
+            .dt.strftime("%Y-%m-%d %H:%M:%S"),
             "utm_source": cts["manual_source"],
             "utm_medium": cts["manual_medium"],
             "utm_campaign": cts["manual_campaign_name"],
