@@ -195,8 +195,8 @@ class LtvFits(pa.DataFrameModel):
     )
     fit_key: pl.String = pa.Field(
         nullable=False,
-        description="SHA-256 of the fit's inputs (the customers' summary rows at the fit date and 6 months before, "
-        "the dates, the SQL, the settings): a run whose key matches keeps these fits and only rescores.",
+        description="SHA-256 of the fit's inputs (the orders and first purchases up to the fit date that the summary "
+        "reads, the dates, the SQL, the settings): a run whose key matches keeps these fits and only rescores.",
     )
 
     class Config:

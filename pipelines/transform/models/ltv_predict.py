@@ -7,10 +7,11 @@ sql/marts/customer_ltv_predicted.sql computes, in DuckDB and in one pass, every 
 1. the fit date is the last `ltv.cadence` boundary on or before the as-of date (monthly, the default:
    the last month end; weekly: the last Sunday; daily: the as-of date), so a nightly run and a full
    rebuild at the same as-of date fit on the same data;
-2. the select taken at the fit date (and the fit date - 6 months) is the fit's input. Its rows, the fit
+2. the select taken at the fit date (and the fit date - 6 months) is the fit's input. The select's own
+   inputs up to the fit date (the columns it reads of marts.orders and marts.first_purchases), the fit
    date, the SQL, the settings and ltv.min_customers_per_fit make the fit's key: when quality.ltv_fits
-   carries the same key the stored fits are the ones a refit would write and 3-4 are skipped (a late or
-   corrected order up to the fit date changes the rows, hence the key, and refits);
+   carries the same key the stored fits are the ones a refit would write, and the summary at the fit
+   date and 3-4 are skipped (a late or corrected order up to the fit date changes the key and refits);
 3. refit: the summary's distinct (channel, frequency, recency, tenure) rows, with their customer counts as
    weights, are fitted with BG/NBD per channel that has at least `ltv.min_customers_per_fit`
    customers, and once pooled over all customers (pipelines/transform/models/ltv_models.py); Gamma-Gamma is fitted on
@@ -66,7 +67,7 @@ PER_ORDER = (
     "case when a.q > 1 then (1 - a.p * s.frequency / (a.p * s.frequency + a.q - 1)) * a.v * a.p / (a.q - 1) "
     "+ a.p * s.frequency / (a.p * s.frequency + a.q - 1) * coalesce(s.monetary_value, 0) end"
 )
-VERSION = "ltv-1"  # in the fit key: change it when the fitting or the back-test changes
+VERSION = "ltv-2"  # in the fit key: change it when the fitting or the back-test changes
 
 _FIT_SCHEMA = {
     "purpose": pl.String,
@@ -105,15 +106,16 @@ def materialize(ctx: ModelContext) -> int:
     con.execute("create schema if not exists quality")
     backtest_from = scalar(con, "select ($d::date - to_months($m::integer))::date", {"d": fitted, "m": BACKTEST_MONTHS})
 
-    # the fit's input: the summary at the fit date and at the fit date - 6 months, with what followed
-    _summarise(ctx, "__ltv_fit_summary", fitted, backtest_from)
     key = _fit_key(ctx, minimum, fitted, backtest_from)
-    if not _stored_fit_is(con, key):
+    refit = not _stored_fit_is(con, key)
+    if refit:
+        # the fit's input: the summary at the fit date and at the fit date - 6 months, with what followed
+        _summarise(ctx, "__ltv_fit_summary", fitted, backtest_from)
         _refit(con, minimum, fitted, backtest_from, key)
         ctx.store_state(TABLES[1], fitted, EARLIEST)  # meta.model_state: when it was last fitted, and as of when
-    if as_of == fitted:
+    if as_of == fitted and refit:
         con.execute("alter table __ltv_fit_summary rename to __ltv_summary")
-    else:  # the as-of date's summary; its back-test columns (here at the fit date) are not read
+    else:  # the as-of date's summary (with the back-test columns at the fit date, not read)
         _summarise(ctx, "__ltv_summary", as_of, fitted)
     _score(con, as_of)
     for temp in ("summary", "fit_summary", "backtest_summary", "combos", "assign", "backtest_combos"):
@@ -132,14 +134,23 @@ def _summarise(ctx: ModelContext, name: str, as_of: date, backtest_from: date) -
 
 
 def _fit_key(ctx: ModelContext, minimum: int, fitted: date, backtest_from: date) -> str:
-    """The stored fit is this run's when this is its key: the fit's input rows (without the customer
-    keys, as an order-free sum of their hashes, and counted), the dates, the SQL and the settings."""
-    count, digest = ctx.con.execute(
-        """select count(*), coalesce(sum(hash(channel, frequency, recency, tenure, monetary_value, frequency_cal,
-                  recency_cal, tenure_cal, monetary_value_cal, holdout_orders, holdout_margin)), 0)::varchar
-           from __ltv_fit_summary"""
+    """The stored fit is this run's when this is its key: the select's inputs up to the fit date (every
+    column it reads of marts.orders and marts.first_purchases there, refunds as known at the fit date
+    and at the back-test date, as order-free sums of their rows' hashes, and counted; the summary at
+    the fit date is a function of them), the dates, the SQL and the settings. Hashing the inputs, not
+    the summary, spares a night between boundaries a pass of the select (~1 s at medium)."""
+    orders, first_purchases = ctx.con.execute(
+        """select
+               (select count(*) || ':' || coalesce(sum(hash(customer_key, order_ts::date, margin,
+                       case when refunded_at::date <= $fitted then refund_margin end,
+                       case when refunded_at::date <= $backtest then refund_margin end)), 0)
+                from marts.orders where order_ts::date <= $fitted),
+               (select count(*) || ':' || coalesce(sum(hash(customer_key, first_purchase_ts::date, acquisition_month,
+                       channel)), 0)
+                from marts.first_purchases where first_purchase_ts::date <= $fitted)""",
+        {"fitted": fitted, "backtest": backtest_from},
     ).fetchall()[0]
-    text = f"{VERSION}|{ctx.fingerprint}|{minimum}|{fitted}|{backtest_from}|{count}|{digest}"
+    text = f"{VERSION}|{ctx.fingerprint}|{minimum}|{fitted}|{backtest_from}|{orders}|{first_purchases}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
