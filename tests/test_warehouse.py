@@ -15,6 +15,7 @@ from pipelines.publish.warehouse import (
     WarehousePaths,
     build_lock,
     clean_leftovers,
+    copy_file,
     publish,
     rollback,
     start_build,
@@ -147,3 +148,17 @@ def test_a_copy_that_fails_half_way_leaves_no_partial_build(tmp_path, monkeypatc
     with build_lock(paths), pytest.raises(PublishError, match="No space left on device.*free space"):
         start_build(paths, "r1")
     assert list(paths.build_dir.iterdir()) == []
+
+
+def test_the_build_copy_is_the_published_file_byte_for_byte(tmp_path):
+    # a reflink on XFS or Btrfs, a plain copy elsewhere (ext4, tmpfs): the same bytes, and the copy is
+    # the build's own (writing it leaves the published file as it was)
+    published, build = tmp_path / "warehouse.duckdb", tmp_path / "build.duckdb"
+    make_db(published, 7)
+    how = copy_file(published, build)
+    assert how in ("reflink", "copy")
+    assert build.read_bytes() == published.read_bytes()
+    con = duckdb.connect(str(build))
+    con.execute("update t set v = 8")
+    con.close()
+    assert value_of(build) == 8 and value_of(published) == 7
