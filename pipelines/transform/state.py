@@ -142,13 +142,11 @@ def input_signature(
         schema, name = ref.split(".")
         if schema == "config":
             continue
-        parts.append(
-            f"{ref}={_raw_version(con, name) if schema == 'raw' else stored_inputs(con, owners.get(ref, ref))}"
-        )
+        parts.append(f"{ref}={raw_version(con, name) if schema == 'raw' else stored_inputs(con, owners.get(ref, ref))}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _raw_version(con: duckdb.DuckDBPyConnection, source: str) -> str:
+def raw_version(con: duckdb.DuckDBPyConnection, source: str) -> str:
     if not table_exists(con, f"raw.{source}"):
         return "absent"
     loads = (
