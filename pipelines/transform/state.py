@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -120,8 +121,11 @@ CODE_DIRS = ("pipelines/transform", "pipelines/core", "schemas")
 @functools.cache
 def code_fingerprint() -> str:
     """The code that turns inputs into model rows (the runner, its macros, the Python models, the
-    schemas they read): a change to any of it recomputes every model once."""
+    schemas they read, and the versions of the libraries that compute them): a change to any of it
+    recomputes every model once."""
     digest = hashlib.sha256()
+    for library in ("duckdb", "polars", "numpy", "scipy"):
+        digest.update(f"{library}={importlib.metadata.version(library)}\0".encode())
     for folder in CODE_DIRS:
         for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
             digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
