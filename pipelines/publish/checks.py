@@ -24,7 +24,7 @@ from pipelines.core.db import rows, scalar, table_exists
 from pipelines.core.periods import EARLIEST, LATEST
 from pipelines.core.table_comments import published_models
 from pipelines.ingest.raw_tables import SOURCES
-from pipelines.transform.models import PYTHON_MODELS
+from pipelines.transform.models import WRITTEN_BY
 from pipelines.transform.state import last_rewrite_start
 
 RAW_TABLES = tuple(f"raw.{source}" for source in SOURCES)
@@ -133,14 +133,13 @@ ALIASES = {"credits_sum_to_one": "attribution_credits_sum_to_one"}
 
 
 # a mart a Python model writes beside the table it is named after is checked in that model's asset's step
-_WRITTEN_BY = {t: table for table, module in PYTHON_MODELS.items() for t in getattr(module, "TABLES", (table,))}
 
 
 def _schema_checks() -> tuple[SchemaCheck, ...]:
     marts: dict[str, tuple[str, ...]] = {}
     for table in published_models():
         if table.split(".")[0] == "marts":
-            guard = _WRITTEN_BY.get(table, table)
+            guard = WRITTEN_BY.get(table, table)
             marts[guard] = (*marts.get(guard, ()), table)
     checks = [SchemaCheck("matches_model", guard, tables) for guard, tables in marts.items()]
     models = published_models()
@@ -157,19 +156,14 @@ def _schema_checks() -> tuple[SchemaCheck, ...]:
 SCHEMA_CHECKS = _schema_checks()
 
 
+def _guarding(table: str) -> list[Check | SchemaCheck]:
+    """The blocking checks of the asset that builds `table`, SQL checks first."""
+    return [c for c in CHECKS if table in c.guards] + [c for c in SCHEMA_CHECKS if c.guards == table]
+
+
 def check_specs(table: str, key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     """The blocking asset checks of the asset that builds `table`."""
-    specs = [
-        dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True)
-        for c in CHECKS
-        if table in c.guards
-    ]
-    specs += [
-        dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True)
-        for c in SCHEMA_CHECKS
-        if c.guards == table
-    ]
-    return specs
+    return [dg.AssetCheckSpec(c.name, asset=key, description=c.description, blocking=True) for c in _guarding(table)]
 
 
 def evaluate(
@@ -221,8 +215,10 @@ def unchanged_results(table: str) -> list[CheckResult]:
     """The checks of a table kept unchanged (a model whose inputs hash as when it was written, a raw
     source none of whose files was read): passed, as in the build that wrote the rows, which was
     published only because they passed (and a model failing one is always recomputed: sql_assets.py)."""
-    names = [c.name for c in CHECKS if table in c.guards] + [c.name for c in SCHEMA_CHECKS if c.guards == table]
-    return [CheckResult(name, True, 0, "unchanged since the build that wrote and checked it", table) for name in names]
+    return [
+        CheckResult(c.name, True, 0, "unchanged since the build that wrote and checked it", table)
+        for c in _guarding(table)
+    ]
 
 
 def run_checks(con: duckdb.DuckDBPyConnection, window: tuple[date, date] = (EARLIEST, LATEST)) -> list[CheckResult]:

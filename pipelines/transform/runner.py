@@ -35,7 +35,6 @@ Parameters are bound by DuckDB (`$name`), never pasted into the SQL text. Increm
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
@@ -51,7 +50,7 @@ from pipelines.core.periods import EARLIEST, LATEST, covering_periods
 from pipelines.ingest.raw_tables import SOURCES
 from pipelines.transform.binding import PARAM, bind, strip_comments
 from pipelines.transform.context import ModelContext
-from pipelines.transform.models import PYTHON_MODELS
+from pipelines.transform.models import PYTHON_MODELS, WRITTEN_BY
 from pipelines.transform.state import (
     first_row_after,
     input_signature,
@@ -207,25 +206,13 @@ def run_model(
     """Materialise one model in the open connection; returns the number of rows written. With
     `skip_unchanged`, a model whose inputs hash as when it was last written is left as it is: returns
     None and writes nothing (a nightly with nothing new rewrites no row)."""
-    signature = input_signature(con, model.sql, model.refs, params, owners())
+    signature = input_signature(con, model.sql, model.refs, params, WRITTEN_BY)
     if skip_unchanged and _kind(con, model.table) is not None and stored_inputs(con, model.table) == signature:
         return None
     con.execute(MACROS)  # ~40 ms: only for a model that runs
     written = _materialise(con, model, params)
     store_inputs(con, model.table, signature)
     return written
-
-
-@functools.cache
-def owners() -> dict[str, str]:
-    """Each table a Python model writes besides its own, with the model's table (quality.ltv_backtest:
-    marts.customer_ltv_predicted)."""
-    return {
-        extra: table
-        for table, module in PYTHON_MODELS.items()
-        for extra in getattr(module, "TABLES", ())
-        if extra != table
-    }
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> int:

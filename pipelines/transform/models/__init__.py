@@ -13,3 +13,7 @@ PYTHON_MODELS = {
     "marts.customer_ltv_predicted": ltv_predict,
     "marts.channel_incrementality": incrementality,
 }
+
+# every table a Python model writes, with the model's own table (quality.ltv_backtest:
+# marts.customer_ltv_predicted); a model's own table maps to itself
+WRITTEN_BY = {t: table for table, module in PYTHON_MODELS.items() for t in getattr(module, "TABLES", (table,))}

@@ -69,6 +69,11 @@ STATE_COMMENTS = {
 }
 FULL_FRACTION = 0.2  # more added + removed combinations than this share of the stored ones: rebuild whole
 log = logging.getLogger(__name__)
+# staging.customer_identifiers' rows from the labels of a propagation (a full build's, or the affected components')
+IDENTIFIER_ROWS = (
+    "select identifier, split_part(identifier, ':', 1) as identifier_kind, "
+    "identifier[strpos(identifier, ':') + 1:] as identifier_value, label as customer_key from __id_labels"
+)
 last_rounds: int | None = None  # propagation rounds after the first labels (0: they settled); tests read it
 last_mode: str | None = None  # 'full', 'incremental' or 'unchanged': how the last run wrote; tests read it
 _TEMPS = (
@@ -162,17 +167,7 @@ def _full(ctx: ModelContext) -> int:
     _links(con)
     _too_common(con, int(ctx.params.get("identity_max_links", 10)), "__id_common")
     _components(con)
-    con.execute(
-        """
-        create or replace table staging.customer_identifiers as
-        select
-            identifier,
-            split_part(identifier, ':', 1) as identifier_kind,
-            identifier[strpos(identifier, ':') + 1:] as identifier_value,
-            label as customer_key
-        from __id_labels
-        """
-    )
+    con.execute(f"create or replace table staging.customer_identifiers as {IDENTIFIER_ROWS}")
     _conflicts(con, "__id_common")
     con.execute(
         "create or replace table quality.identity_conflicts as select * from __id_conflicts order by kind desc, identifier"
@@ -261,18 +256,7 @@ def _incremental(ctx: ModelContext) -> int | None:
     if scalar(con, "select count(*) from __id_labels anti join __id_linking using (identifier)"):
         return None
     con.execute("delete from staging.customer_identifiers where identifier in (select identifier from __id_affected)")
-    con.execute(
-        """
-        insert into staging.customer_identifiers
-        select
-            identifier,
-            split_part(identifier, ':', 1) as identifier_kind,
-            identifier[strpos(identifier, ':') + 1:] as identifier_value,
-            label as customer_key
-        from __id_labels
-        order by identifier
-        """
-    )
+    con.execute(f"insert into staging.customer_identifiers {IDENTIFIER_ROWS} order by identifier")
     _conflicts(con, "__id_seed_common")
     con.execute(
         """
