@@ -35,6 +35,7 @@ from conftest import insert, make_config, new_warehouse, run, table
 
 from pipelines.core.db import rows
 from pipelines.publish.checks import run_checks
+from pipelines.transform.models import data_driven
 
 P = datetime(2024, 3, 20, 12)
 GOOGLE = {"utm_source": "google", "utm_medium": "cpc"}
@@ -192,7 +193,6 @@ def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypa
     """The journeys are built one chunk of identities at a time (pipelines/transform/models/data_driven.py, CHUNK_TOUCHES;
     at large one pass ran out of memory). Every identity's touches and first purchase fall in one chunk, so
     the counts, and so the weights of both models, equal those of one pass, here up to one chunk per touch."""
-    from pipelines.transform.models import data_driven
 
     # and a first purchase whose only step is the order's own UTM tags (no web touch)
     tagged = {
@@ -392,7 +392,6 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
     by C's repeat order (W's visit joins C's March purchase's journey, W's own journey goes); E, a new
     visitor. A, B and Z see nothing new and are not rebuilt. The stored steps and counts and both models'
     weights must equal a full fit on the same data."""
-    from pipelines.transform.models import data_driven
 
     config = make_config(grains=("month",), markov_order=order)
 
@@ -438,15 +437,7 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
             ],
         )
 
-    scopes = []
-    store = data_driven._store_journeys
-
-    def spy(con, query, params, order):
-        scoped = params["journeys_scoped"]
-        scopes.append(sorted(r[0] for r in rows(con, "select identity from __dd_identities")) if scoped else None)
-        store(con, query, params, order)
-
-    monkeypatch.setattr(data_driven, "_store_journeys", spy)
+    scopes = record_scopes(monkeypatch)
     nightly = new_warehouse(config)
     march(nightly)
     run(nightly, config)
@@ -488,7 +479,6 @@ def test_where_loads_are_logged_a_nightly_refit_rebuilds_only_what_new_exports_r
     not rebuilt; Y is (and W, whose journey ends after 3 April). The stored steps, counts and inputs and
     both models' weights must equal a full fit on the same data."""
     from pipelines.ingest.load import create_quality_tables
-    from pipelines.transform.models import data_driven
 
     def log_loads(con, *files):
         create_quality_tables(con)
@@ -542,15 +532,7 @@ def test_where_loads_are_logged_a_nightly_refit_rebuilds_only_what_new_exports_r
         )
         log_loads(con, "april-2.csv", "late-april.csv")
 
-    scopes = []
-    store = data_driven._store_journeys
-
-    def spy(con, query, params, order):
-        scoped = params["journeys_scoped"]
-        scopes.append(sorted(r[0] for r in rows(con, "select identity from __dd_identities")) if scoped else None)
-        store(con, query, params, order)
-
-    monkeypatch.setattr(data_driven, "_store_journeys", spy)
+    scopes = record_scopes(monkeypatch)
     nightly = new_warehouse(CONFIG)
     before(nightly)
     run(nightly, CONFIG)
@@ -613,3 +595,17 @@ def test_first_order_removal_effects_match_channelattribution():
     assert set(theirs) == set(ours)
     for channel, effect in ours.items():
         assert theirs[channel] == pytest.approx(effect, abs=0.01), channel  # 1e6 simulated paths: error ~0.001
+
+
+def record_scopes(monkeypatch) -> list:
+    """Per run of the weights, the identities whose journeys it rebuilt (None: every journey)."""
+    scopes = []
+    store = data_driven._store_journeys
+
+    def spy(con, query, params, order):
+        scoped = params["journeys_scoped"]
+        scopes.append(sorted(r[0] for r in rows(con, "select identity from __dd_identities")) if scoped else None)
+        store(con, query, params, order)
+
+    monkeypatch.setattr(data_driven, "_store_journeys", spy)
+    return scopes
