@@ -29,20 +29,9 @@ credits as (
 ),
 
 ad_spend as (
-    select
-        ad_spend.date as day,
-        channel_map.channel,
-        ad_spend.spend
-    from staging.ad_spend
-    inner join staging.channel_map
-        on
-            channel_map.source is not distinct from ad_spend.source
-            and channel_map.medium is not distinct from ad_spend.medium
-            and channel_map.campaign is not distinct from ad_spend.campaign
-            and channel_map.referrer_host is null
-            and channel_map.click_id_type is null
-            and channel_map.platform is not distinct from ad_spend.platform
-    where ad_spend.date between $fit_start::date and $fit_end::date
+    select date as day, channel, spend
+    from staging.ad_spend_channels
+    where date between $fit_start::date and $fit_end::date
 ),
 
 -- logic ctes

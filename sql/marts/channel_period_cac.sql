@@ -28,17 +28,9 @@ attribution as (
 ),
 
 ad_spend as (
-    select ad_spend.date, channel_map.channel, ad_spend.spend, ad_spend.impressions, ad_spend.clicks
-    from staging.ad_spend
-    inner join staging.channel_map
-        on
-            channel_map.source is not distinct from ad_spend.source
-            and channel_map.medium is not distinct from ad_spend.medium
-            and channel_map.campaign is not distinct from ad_spend.campaign
-            and channel_map.referrer_host is null
-            and channel_map.click_id_type is null
-            and channel_map.platform is not distinct from ad_spend.platform
-    where ad_spend.date >= $rewrite_start
+    select date, channel, spend, impressions, clicks
+    from staging.ad_spend_channels
+    where date >= $rewrite_start
 ),
 
 costs_daily as (

@@ -24,6 +24,7 @@ START = date(2024, 1, 1)  # a Monday
 WEEKS = 104
 LAST_SUNDAY = START + timedelta(days=7 * WEEKS - 1)
 MODEL = next(m for m in discover_models() if m.table == "marts.channel_incrementality")
+SPEND = next(m for m in discover_models() if m.table == "staging.ad_spend_channels")  # the view the model reads
 TRUE_ALPHA, TRUE_BETA, TRUE_LAMBDA, SCALE = 0.3, 100.0, 2.0, 80_000.0
 
 
@@ -46,7 +47,7 @@ def generate(seed: int = 0, weeks: int = WEEKS, constant_b: bool = False):
 
 
 def build(con: duckdb.DuckDBPyConnection, a, b, caused, organic, weeks_from: date = START) -> None:
-    """The model's inputs: staging.ad_spend + channel_map (a row per channel and week, on its Monday),
+    """The model's inputs: staging.ad_spend + channel_map, read through staging.ad_spend_channels (a row per channel and week, on its Monday),
     marts.first_purchases and marts.attribution (A's customers credited to a; every third baseline customer
     to b, the rest to direct)."""
     spend, customers, credits = [], [], []
@@ -63,7 +64,8 @@ def build(con: duckdb.DuckDBPyConnection, a, b, caused, organic, weeks_from: dat
     frame = pl.DataFrame(spend, schema=["date", "source", "spend"], orient="row")  # noqa: F841
     con.execute(
         "create or replace table staging.ad_spend as select date::date as date, source, null::varchar as medium, "
-        "null::varchar as campaign, null::varchar as platform, spend::double as spend from frame"
+        "null::varchar as campaign, null::varchar as platform, spend::double as spend, "
+        "null::bigint as impressions, null::bigint as clicks from frame"
     )
     con.execute(
         """create or replace table staging.channel_map as
@@ -77,6 +79,7 @@ def build(con: duckdb.DuckDBPyConnection, a, b, caused, organic, weeks_from: dat
         credits, schema=["order_id", "first_purchase_ts", "attribution_model", "channel", "credit"], orient="row"
     )
     con.execute("create or replace table marts.attribution as select * from attributed")
+    run_model(con, SPEND, {})
 
 
 def params(as_of: date, **overrides) -> dict:
@@ -233,6 +236,8 @@ def copy(source, names) -> duckdb.DuckDBPyConnection:
             target.execute("insert into meta.model_state select * from frame")
         else:
             target.execute(f"create table {name} as select * from frame")
+    if "staging.ad_spend" in names:
+        run_model(target, SPEND, {})
     return target
 
 
@@ -245,7 +250,9 @@ def test_a_nightly_between_refits_keeps_the_stored_fit_and_equals_a_full_build(f
     nightly = copy(con, (*INPUTS, *incrementality.TABLES, "meta.model_state", "meta.model_writes"))
     fitted_at = scalar(nightly, "select updated_at from meta.model_state")
     wednesday = LAST_SUNDAY + timedelta(days=3)
-    nightly.execute("insert into staging.ad_spend values (?, 'a_src', null, null, null, 50000.0)", [wednesday])
+    nightly.execute(
+        "insert into staging.ad_spend values (?, 'a_src', null, null, null, 50000.0, null, null)", [wednesday]
+    )
     nightly.execute("insert into marts.first_purchases values ('late', ?)", [wednesday])
     nightly.execute(
         "update marts.attribution set channel = 'b' where order_id = "
@@ -264,7 +271,7 @@ def test_a_nightly_between_refits_keeps_the_stored_fit_and_equals_a_full_build(f
     assert not after["attributed_new_customers"].equals(before["attributed_new_customers"])  # this run's credits
 
     # spend of a week inside the window, exported late: the fit's data changed, so it refits
-    nightly.execute("insert into staging.ad_spend values (?, 'b_src', null, null, null, 1000.0)", [START])
+    nightly.execute("insert into staging.ad_spend values (?, 'b_src', null, null, null, 1000.0, null, null)", [START])
     run_model(nightly, MODEL, params(wednesday))
     assert scalar(nightly, "select updated_at from meta.model_state") != fitted_at
     assert not table(nightly, "quality.incrementality_fit")["fit_key"].equals(
