@@ -61,6 +61,9 @@ def model_params(config: Config, window: tuple[date, date], as_of: date) -> dict
         # the run's first month, or earlier when older inputs changed (see the functions below).
         "touch_tags_start": lambda con, table: late_touches_start(con, table, window[0]),
         "attribution_start": lambda con, table: attribution_start(con, window[0]),
+        # the data-driven weights changed: the fit window's first purchases are re-credited from there
+        # (pipelines/transform/models/data_driven.py logs it); before attribution_start, from their stored rows
+        "attribution_restate_start": lambda con, table: rewritten_since(con, "marts.channel_weights", table, window[0]),
         # models built from first purchases and their credits follow every month attribution rewrote
         # (marts.attribution is a view of the credits table marts.attribution_credits)
         "attribution_rewrites_start": lambda con, table: rewritten_since(con, CREDITS, table, window[0]),
@@ -93,7 +96,7 @@ def settings_fingerprint(config: Config) -> str:
 
 
 def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date:
-    """Where marts.attribution must be recomputed from: the run's first month, or earlier when a first
+    """Where marts.attribution must be recomputed from its touches: the run's first month, or earlier when a first
     purchase before it changed since the stored credits were computed (a guest linked to a CRM record,
     two identities merged, a first purchase refunded...). Compares the current first purchases
     (marts.orders, rebuilt just before) with the ones the stored credits were computed for (marts.first_purchases,
@@ -124,8 +127,6 @@ def attribution_start(con: duckdb.DuckDBPyConnection, range_start: date) -> date
         range_start,
         late_touches_start(con, CREDITS, range_start),
         identity_changes_start(con),
-        # the data-driven weights changed: the fit window's first purchases are re-credited (pipelines/transform/models/data_driven.py)
-        rewritten_since(con, "marts.channel_weights", CREDITS, range_start),
     ]
     if changed:
         starts.append(changed.replace(day=1))

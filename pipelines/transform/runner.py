@@ -21,6 +21,12 @@ A file's first line says how it is materialised:
                                                (pipelines/transform/models/__init__.py), given a ModelContext,
                                                for what SQL cannot do (a model fit); the file's select
                                                is its set-based input, and its tables name the refs
+An incremental model "since" a parameter may also have rows restated from its own stored rows:
+sql/<schema>/restated/<name>.sql, whose first line is `-- restated since $<param>`, selects the stored rows
+of [$restate_start, $restate_end) with some columns computed again (the data-driven credits of purchases
+whose touches did not change, under refitted weights). Its rows are the window from that parameter to the
+"since" one; the model's own select then runs from the "since" one only. Spark recomputes them all with the
+model's select (the same rows: the restated file is the cheaper path, not another definition).
 An incremental model is rebuilt whole when its SQL or the run's settings (params["settings_fingerprint"])
 differ from those that wrote its stored rows (meta.model_state), or when the as-of date moved back: a
 changed channel rule or look-back must not leave older periods computed the old way. Every write of an
@@ -122,6 +128,7 @@ MACROS = (
     "create or replace temp macro utm_value(x) as "
     "nullif(nullif(nullif(nullif(trim(lower(url_decode(replace(x, '+', ' ')))), ''), '(direct)'), '(none)'), '(not set)')"
 )
+_RESTATED = re.compile(r"--\s*restated since \$([a-z_][a-z0-9_]*)\s*$")
 _HEADER = re.compile(
     r"--\s*materialized:\s*(view|table|(python)|incremental by ([a-z_][a-z0-9_]*)"
     r"(?: per ([a-z_][a-z0-9_]*))?(?: since \$([a-z_][a-z0-9_]*))?)\s*$"
@@ -139,6 +146,8 @@ class SqlModel:
     grain_column: str | None = None  # incremental per grain: each row's window follows its grain
     since_param: str | None = None  # incremental since a parameter: [params[since_param], range_end)
     is_python: bool = False  # materialised by its Python model (PYTHON_MODELS[table].materialize(ctx))
+    restated_path: Path | None = None  # sql/<schema>/restated/<name>.sql: rows restated from stored ones
+    restate_param: str | None = None  # they run from params[restate_param] to params[since_param]
 
     @property
     def table(self) -> str:
@@ -147,6 +156,15 @@ class SqlModel:
     @property
     def sql(self) -> str:
         return self.path.read_text(encoding="utf-8")
+
+    @property
+    def restated_sql(self) -> str | None:
+        return self.restated_path.read_text(encoding="utf-8") if self.restated_path else None
+
+    @property
+    def definition(self) -> str:
+        """Everything that defines its rows' SQL (what its fingerprint and input signature hash)."""
+        return self.sql + (f"\n{self.restated_sql}" if self.restated_path else "")
 
 
 def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
@@ -164,6 +182,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             table = f"{schema}.{path.stem}"
             refs = {f"{s}.{t}" for s, t in _REF.findall(strip_comments(text))} - {table}
             is_view = header.group(1) == "view"
+            restated_path, restate_param = _restated(path, header.group(5))
             if is_view and PARAM.search(strip_comments(text)):
                 raise ValueError(f"{path}: a view cannot take bound parameters; materialise it as a table")
             models[table] = SqlModel(
@@ -176,6 +195,8 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
                 header.group(4),
                 header.group(5),
                 header.group(2) is not None,
+                restated_path,
+                restate_param,
             )
             if models[table].is_python and table not in PYTHON_MODELS:
                 raise ValueError(f"{path}: materialized as python, but no Python model is registered for {table}")
@@ -187,6 +208,20 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
             )
     order = TopologicalSorter({t: [r for r in m.refs if r in models] for t, m in models.items()})
     return [models[t] for t in order.static_order()]
+
+
+def _restated(path: Path, since_param: str | None) -> tuple[Path | None, str | None]:
+    """The model's restated rows (sql/<schema>/restated/<name>.sql) and the parameter they start at."""
+    restated = path.parent / "restated" / path.name
+    if not restated.exists():
+        return None, None
+    header = _RESTATED.match(restated.read_text(encoding="utf-8").splitlines()[0].strip())
+    if header is None or since_param is None:
+        raise ValueError(
+            f"{restated}: first line must be '-- restated since $<param>', "
+            f"and {path} must be materialized 'incremental by <column> since $<param>'"
+        )
+    return restated, header.group(1)
 
 
 def _known_table(ref: str, models: dict[str, SqlModel]) -> bool:
@@ -206,7 +241,7 @@ def run_model(
     """Materialise one model in the open connection; returns the number of rows written. With
     `skip_unchanged`, a model whose inputs hash as when it was last written is left as it is: returns
     None and writes nothing (a nightly with nothing new rewrites no row)."""
-    signature = input_signature(con, model.sql, model.refs, params, WRITTEN_BY)
+    signature = input_signature(con, model.definition, model.refs, params, WRITTEN_BY)
     if skip_unchanged and _kind(con, model.table) is not None and stored_inputs(con, model.table) == signature:
         return None
     con.execute(MACROS)  # ~40 ms: only for a model that runs
@@ -245,8 +280,19 @@ def _materialise(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[s
         return _count(con, model.table)
     rewritten_from = plan.rewritten_from
     window = window_predicate(model, plan.windows)
-    bound = bind(query, plan.params)
-    con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
+    if plan.restated:
+        # the rows before the "since" parameter's own start come from the stored ones (read before the delete)
+        restate_start, restate_end = plan.restated
+        own = plan.params | {model.since_param: restate_end}
+        con.execute(
+            f"create or replace temp table __model_rows as select * from ({query}) where {window}", bind(query, own)
+        )
+        restated = model.restated_sql
+        bound = bind(restated, plan.params | {"restate_start": restate_start, "restate_end": restate_end})
+        con.execute(f"insert into __model_rows by name {restated}", bound)
+    else:
+        bound = bind(query, plan.params)
+        con.execute(f"create or replace temp table __model_rows as select * from ({query}) where {window}", bound)
     if table_exists(con, model.table) and _columns(con, model.table) == _columns(con, "__model_rows"):
         con.execute(f"delete from {model.table} where {window}")
         con.execute(f"insert into {model.table} by name select * from __model_rows")
@@ -270,13 +316,16 @@ class WritePlan:
     windows: list[tuple[str | None, Any, Any]]  # (grain or None, start, end): the rows replaced
     rewritten_from: Any  # the earliest window start (EARLIEST for a rebuild)
     fingerprint: str
+    # (start, end): the rows of the window the model's restated SQL gives from its stored ones, where the
+    # "since" parameter of `params` is `start` (the engine-neutral plan: its own select recomputes them)
+    restated: tuple[Any, Any] | None = None
 
 
 def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str, Any]) -> WritePlan:
     """Whether an incremental model is rebuilt whole or which windows of it are replaced, from what
     meta.model_state remembers of its stored rows; a "since" parameter given as a callable is
     evaluated here, on `con`."""
-    fingerprint = model_fingerprint(model.sql, params)
+    fingerprint = model_fingerprint(model.definition, params)
     if model.since_param:
         start = params[model.since_param]
         params = params | {model.since_param: start(con, model.table) if callable(start) else start}
@@ -297,13 +346,20 @@ def plan_write(con: duckdb.DuckDBPyConnection, model: SqlModel, params: dict[str
         after = first_row_after(con, written_as_of)
         if after is not None and after.replace(day=1) < params[model.since_param]:
             params = params | {model.since_param: after.replace(day=1)}
+    restated = None
+    if model.restate_param:
+        start = params[model.restate_param]
+        start = start(con, model.table) if callable(start) else start
+        if start < params[model.since_param]:
+            restated = (start, params[model.since_param])
+            params = params | {model.since_param: start}
     if model.grain_column and written_as_of and written_as_of < params["range_start"]:
         # the period holding the as-of date of the stored rows was incomplete then (period_complete...)
         params = params | {"range_start": written_as_of}
     windows = write_windows(model, params)
     rewritten_from = min(w[1] for w in windows)
     return WritePlan(
-        False, params | {"rewrite_start": rewritten_from}, everything, windows, rewritten_from, fingerprint
+        False, params | {"rewrite_start": rewritten_from}, everything, windows, rewritten_from, fingerprint, restated
     )
 
 

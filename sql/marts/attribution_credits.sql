@@ -12,10 +12,12 @@
 -- proportion to the weights and within a channel equally over its touches. Which purchases a run
 -- re-credits: those from $attribution_start as for the rule models, and, when the refitted weights differ
 -- from those the stored credits of the fit window used, every first purchase from the month of the
--- window's earliest one credited with other weights (pipelines/transform/models/data_driven.py logs that write;
--- transform.attribution_start follows it). So a nightly run costs the fit window at most, never the
--- whole history; first purchases older than the fit window keep the credits of the last fit that
--- covered them (a full rebuild credits them with the current fit).
+-- window's earliest one credited with other weights (pipelines/transform/models/data_driven.py logs that
+-- write; params.attribution_restate_start follows it). Those older purchases' touches did not change:
+-- restated/attribution_credits.sql re-credits their stored rows with the same formula as here, without
+-- reading a touch (on Spark this select recomputes them). So a nightly run costs the fit window at most,
+-- never the whole history; first purchases older than the fit window keep the credits of the last fit
+-- that covered them (a full rebuild credits them with the current fit).
 -- A purchase whose channels all weigh 0 (none seen in the fit window) falls back to linear credits.
 with first_purchases as (
     select order_id, customer_key, order_ts as first_purchase_ts, channel, source, medium, campaign, content, term

@@ -35,6 +35,7 @@ from conftest import insert, make_config, new_warehouse, run, table
 
 from pipelines.core.db import rows
 from pipelines.publish.checks import run_checks
+from pipelines.transform import runner
 from pipelines.transform.models import data_driven
 
 P = datetime(2024, 3, 20, 12)
@@ -327,12 +328,23 @@ def test_higher_order_and_fit_window_are_settings():
     assert {r["fit_journeys"] for r in got.values()} == {6}
 
 
-def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
+def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change(monkeypatch):
     """F bought in January 2023 after google and vk visits, outside the fit window (the 12 months up to
     20 March 2024) but credited with its weights: google 16/33, vk 17/33. In April a new converting
     journey through email moves the weights: a run of April re-credits the fit window's first purchases
     from the month of the earliest one (March 2024) with the new fit, as a full rebuild would; F keeps its
-    credits and the fit they came from."""
+    credits and the fit they came from. March's touches did not change: its purchases are re-credited
+    from their stored rows (sql/marts/restated/attribution_credits.sql), April's from the touches."""
+    plans = []
+    plan_write = runner.plan_write
+
+    def spy(con, model, params):
+        plan = plan_write(con, model, params)
+        if model.table == "marts.attribution_credits":
+            plans.append(plan.restated)
+        return plan
+
+    monkeypatch.setattr(runner, "plan_write", spy)
     con = new_warehouse(CONFIG)
     load(con)
     load(con, {"F": (True, ["google", "vk"])}, day=datetime(2023, 1, 10, 12))
@@ -348,6 +360,7 @@ def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
         "select window_start from meta.model_writes where table_name = 'marts.attribution_credits' "
         "order by written_at desc limit 1",
     ) == [(date(2024, 3, 1),)]
+    assert plans[-1] == (date(2024, 3, 1), date(2024, 4, 1))  # March restated, April from the touches
     nightly = credits(con, "markov")
     assert nightly["o-F"] == first["o-F"]
     assert rows(con, "select distinct weights_fit_end from marts.attribution_credits where order_id = 'o-F'") == [
@@ -367,6 +380,9 @@ def test_a_nightly_run_recredits_the_fit_window_when_the_weights_change():
     assert set(rebuilt) == set(nightly)
     for order_id in ("o-A", "o-B", "o-C", "o-D"):
         assert nightly[order_id] == pytest.approx(rebuilt[order_id], abs=1e-12), order_id
+    # every stored column of the window's credits as a full rebuild writes them
+    window_rows = "select * from marts.attribution_credits where order_id <> 'o-F' order by order_id, touch_position"
+    assert rows(con, window_rows) == rows(full, window_rows)
     assert nightly["o-A"] != pytest.approx(first["o-A"])  # the weights did move
     assert [r.name for r in run_checks(con, (date(2024, 4, 1), date(2024, 5, 1))) if not r.passed] == []
 

@@ -28,8 +28,10 @@ marts.channel_weights keeps one set of rows per model and fit (fit_end = the run
 current fit, and every older fit some stored credit still uses (marts.attribution_credits.weights_fit_end).
 When the new weights differ from those the stored credits of the fit window were computed with, this
 model logs a write from the month of the window's earliest first purchase credited with other weights
-(meta.model_writes), and marts.attribution_credits re-credits from there (pipelines/transform/params.py: attribution_start); first purchases older than the fit
-window keep the credits of the last fit that covered them.
+(meta.model_writes), and marts.attribution_credits re-credits from there (pipelines/transform/params.py:
+attribution_restate_start; the purchases whose touches did not change from their stored rows, without reading
+a touch: sql/marts/restated/attribution_credits.sql); first purchases older than the fit window keep the
+credits of the last fit that covered them.
 """
 
 from __future__ import annotations
@@ -491,7 +493,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, as_of: date, fit
     """Replace this fit's rows; drop the fits no stored credit uses any more; when the new weights differ
     from those the stored credits of the fit window were computed with, log a write of this table from
     the fit window's first month (meta.model_writes), so marts.attribution_credits re-credits from there
-    (pipelines/transform/params.py: attribution_start)."""
+    (pipelines/transform/params.py: attribution_restate_start)."""
     con.execute("create schema if not exists marts")
     con.register("__dd_new_weights", frame)
     expected = [(name, _sql_type(dtype)) for name, dtype in SCHEMA.items()]
