@@ -125,7 +125,11 @@ weighted as (
 ),
 
 normalised as (
-    select weighted.*, decay_weight / sum(decay_weight) over (partition by order_id) as decay_credit
+    -- summed exactly (DECIMAL), as the data-driven totals below: a plain sum of doubles differs in its last
+    -- bits with the order threads add the touches in
+    select
+        weighted.*,
+        decay_weight / sum(cast(decay_weight as decimal(38, 18))) over (partition by order_id)::double as decay_credit
     from weighted
 ),
 
