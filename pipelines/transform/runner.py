@@ -74,6 +74,8 @@ _REF = re.compile(r"\b(raw|staging|marts|config|quality|meta)\.([a-z_][a-z0-9_]*
 MACRO_NAMES = frozenset({"staging.click_id_type", "staging.touch_tag_key", "staging.attribution_models"})
 MACROS = (
     "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
+    # the same sum kept DECIMAL: daily totals summed again per period stay exact (and equal exact_sum's)
+    "create or replace temp macro exact_total(x) as sum(cast(x as decimal(38, 10)));"
     # the last day of the period of `grain` that starts on `period_start`
     "create or replace temp macro last_day_of_period(grain, period_start) as (period_start + case grain "
     "when 'day' then interval 1 day when 'week' then interval 7 day when 'month' then interval 1 month "

@@ -20,14 +20,25 @@ costs_daily as (
     select date, channel, allocation, amount from staging.costs_daily where date >= $rewrite_start
 ),
 
+orders_by_day as (
+    -- per day first (exactly: DECIMAL), then per period of every grain: the orders are grouped once
+    select
+        order_date,
+        count(*) as orders,
+        count(*) filter (where customer_type = 'new') as new_customers,
+        exact_total(case when customer_type = 'new' then revenue end) as first_order_revenue
+    from orders
+    group by all
+),
+
 orders_by_period as (
     select
         grains.period_grain,
-        date_trunc(grains.period_grain, orders.order_date)::date as period_start,
-        count(*) as orders,
-        count(*) filter (where orders.customer_type = 'new') as new_customers,
-        coalesce(exact_sum(case when orders.customer_type = 'new' then orders.revenue end), 0) as first_order_revenue
-    from orders
+        date_trunc(grains.period_grain, orders_by_day.order_date)::date as period_start,
+        sum(orders_by_day.orders)::bigint as orders,
+        sum(orders_by_day.new_customers)::bigint as new_customers,
+        coalesce(sum(orders_by_day.first_order_revenue)::double, 0) as first_order_revenue
+    from orders_by_day
     cross join grains
     group by all
 ),

@@ -63,30 +63,49 @@ direct_by_channel as (
     group by all
 ),
 
+new_by_day as (
+    -- summed per day first (exactly: DECIMAL), then per period of every grain below, so the credits are
+    -- grouped once rather than once per grain; the same sums as summing the credits per period
+    select
+        date,
+        channel,
+        attribution_model,
+        exact_total(credit) as new_customers,
+        exact_total(credit * revenue) as first_order_revenue
+    from attribution
+    group by all
+),
+
 new_by_channel as (
     -- new customers = the credits of first purchases in the period (fractional under multi-touch)
     select
         grains.period_grain,
-        date_trunc(grains.period_grain, attribution.date)::date as period_start,
-        attribution.channel,
-        attribution.attribution_model,
-        exact_sum(attribution.credit) as new_customers,
-        exact_sum(attribution.credit * attribution.revenue) as first_order_revenue
-    from attribution
+        date_trunc(grains.period_grain, new_by_day.date)::date as period_start,
+        new_by_day.channel,
+        new_by_day.attribution_model,
+        sum(new_by_day.new_customers)::double as new_customers,
+        sum(new_by_day.first_order_revenue)::double as first_order_revenue
+    from new_by_day
     cross join grains
     group by all
 ),
 
-repeat_by_channel as (
+repeat_by_day as (
     -- repeat orders are not attributed by the models: they count for the channel of their own UTM tags
+    select order_date, channel, count(*) as repeat_orders
+    from orders
+    where customer_type = 'repeat'
+    group by all
+),
+
+repeat_by_channel as (
     select
         grains.period_grain,
-        date_trunc(grains.period_grain, orders.order_date)::date as period_start,
-        orders.channel,
-        count(*) as repeat_orders
-    from orders
+        date_trunc(grains.period_grain, repeat_by_day.order_date)::date as period_start,
+        repeat_by_day.channel,
+        sum(repeat_by_day.repeat_orders)::bigint as repeat_orders
+    from repeat_by_day
     cross join grains
-    where orders.customer_type = 'repeat'
     group by all
 ),
 
