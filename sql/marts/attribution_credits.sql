@@ -96,7 +96,9 @@ touches as (
 
 ordered as (
     -- touches at the same time are ordered by their content, never by input order, so re-ordered input
-    -- files give the same credits; at equal times the order's own tags come last
+    -- files give the same credits; at equal times the order's own tags come last. Every window is over the
+    -- purchase (or the purchase's channel) and each level computes all it can: a window level costs a pass
+    -- over the touches
     select
         touches.*,
         row_number() over (
@@ -107,49 +109,37 @@ ordered as (
                 referrer_host nulls first, click_id_type nulls first
         ) as touch_position,
         count(*) over (partition by order_id) as touch_count,
-        epoch(first_purchase_ts - touch_ts) / 86400.0 as days_before
+        epoch(first_purchase_ts - touch_ts) / 86400.0 as days_before,
+        min(epoch(first_purchase_ts - touch_ts) / 86400.0) over (partition by order_id) as nearest_days_before,
+        count(*) over (partition by order_id, channel) as channel_touches
     from touches
 ),
 
 weighted as (
     select
         ordered.*,
+        -- 2^(-dt / half-life), measured from the nearest touch so far-off touches cannot underflow all to 0
+        pow(2.0, -(days_before - nearest_days_before) / $half_life_days) as decay_weight,
+        -- w(c) / n(c) per touch: summed over a purchase's touches it is the sum of the weights of its distinct channels
+        coalesce(weights.markov_weight, 0) / channel_touches as markov_share,
+        coalesce(weights.shapley_weight, 0) / channel_touches as shapley_share
+    from ordered
+    left join weights on weights.channel = ordered.channel
+),
+
+shared as (
+    select
+        weighted.*,
         -- the latest non-direct touch; every touch direct: the latest touch
         coalesce(
             max(case when channel <> 'direct' then touch_position end) over (partition by order_id),
             touch_count
         ) as last_non_direct_position,
-        -- 2^(-dt / half-life), measured from the nearest touch so far-off touches cannot underflow all to 0
-        pow(2.0, -(days_before - min(days_before) over (partition by order_id)) / $half_life_days) as decay_weight
-    from ordered
-),
-
-normalised as (
-    -- summed exactly (DECIMAL), as the data-driven totals below: a plain sum of doubles differs in its last
-    -- bits with the order threads add the touches in
-    select
-        weighted.*,
-        decay_weight / sum(cast(decay_weight as decimal(38, 18))) over (partition by order_id)::double as decay_credit
-    from weighted
-),
-
-data_driven as (
-    select
-        normalised.*,
-        -- w(c) / n(c) per touch: summed over a purchase's touches it is the sum of the weights of its distinct channels
-        coalesce(weights.markov_weight, 0) / count(*) over (partition by normalised.order_id, normalised.channel) as markov_share,
-        coalesce(weights.shapley_weight, 0) / count(*) over (partition by normalised.order_id, normalised.channel) as shapley_share
-    from normalised
-    left join weights on weights.channel = normalised.channel
-),
-
-shared as (
-    select
-        data_driven.*,
         -- summed exactly (DECIMAL), so the credits do not depend on the order threads add the touches in
+        decay_weight / sum(cast(decay_weight as decimal(38, 18))) over (partition by order_id)::double as decay_credit,
         sum(cast(markov_share as decimal(38, 18))) over (partition by order_id)::double as markov_total,
         sum(cast(shapley_share as decimal(38, 18))) over (partition by order_id)::double as shapley_total
-    from data_driven
+    from weighted
 ),
 
 credited as (
