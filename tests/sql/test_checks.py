@@ -8,6 +8,7 @@ import pandera.polars as pa
 import polars as pl
 from conftest import insert, make_config, new_warehouse, run
 
+from pipelines.core.config import ATTRIBUTION_MODELS
 from pipelines.publish.checks import _failure_line, run_checks
 
 CONFIG = make_config(grains=("month",))
@@ -60,6 +61,20 @@ def test_credits_not_summing_to_one_block_the_build():
     # after a nightly run of March, the check covers the purchases that run credited
     run(con, CONFIG, window=MARCH)
     con.execute("update marts.attribution_credits set credit_markov = 0.5 where order_id = 'm1'")
+    assert "attribution_credits_sum_to_one" in failed(con, MARCH)
+    # a purchase given nothing under one model (no row of it in the long view) fails as well, as do
+    # negative credits that would make the stored column sum to 1
+    run(con, CONFIG, window=MARCH)
+    assert failed(con, MARCH) == set()
+    con.execute("update marts.attribution_credits set credit_shapley = 0 where order_id = 'm1'")
+    assert "attribution_credits_sum_to_one" in failed(con, MARCH)
+    run(con, CONFIG, window=MARCH)
+    zero = ", ".join(f"0.0 as credit_{m}" for m in ATTRIBUTION_MODELS if m != "linear")
+    con.execute(
+        f"""insert into marts.attribution_credits select * replace (2::bigint as touch_position,
+            -0.5 as credit_linear, {zero}) from marts.attribution_credits where order_id = 'm1'"""
+    )
+    con.execute("update marts.attribution_credits set credit_linear = 1.5 where order_id = 'm1' and touch_position = 1")
     assert "attribution_credits_sum_to_one" in failed(con, MARCH)
 
 
