@@ -76,6 +76,11 @@ MACROS = (
     "create or replace temp macro exact_sum(x) as sum(cast(x as decimal(38, 10)))::double;"
     # the same sum kept DECIMAL: daily totals summed again per period stay exact (and equal exact_sum's)
     "create or replace temp macro exact_total(x) as sum(cast(x as decimal(38, 10)));"
+    # a touch's credit under a data-driven model (docs/metrics.md): its share w(c) / n(c) over the sum of its
+    # purchase's shares; linear where the purchase's channels all weigh 0; 1 for a purchase without touches.
+    # One definition for marts.attribution_credits and the stored credits it restates (sql/marts/restated/)
+    "create or replace temp macro data_driven_credit(share, total, touch_count) as cast(case "
+    "when touch_count = 0 then 1.0 when total > 0 then share / total else 1.0 / touch_count end as double);"
     # the last day of the period of `grain` that starts on `period_start`
     "create or replace temp macro last_day_of_period(grain, period_start) as (period_start + case grain "
     "when 'day' then interval 1 day when 'week' then interval 7 day when 'month' then interval 1 month "

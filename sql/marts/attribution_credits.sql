@@ -167,8 +167,8 @@ credited as (
             else 0.2 / (touch_count - 2)
         end as double) as credit_position_based,
         -- all of the purchase's channels weigh 0: linear
-        cast(case when markov_total > 0 then markov_share / markov_total else 1.0 / touch_count end as double) as credit_markov,
-        cast(case when shapley_total > 0 then shapley_share / shapley_total else 1.0 / touch_count end as double) as credit_shapley,
+        data_driven_credit(markov_share, markov_total, touch_count) as credit_markov,
+        data_driven_credit(shapley_share, shapley_total, touch_count) as credit_shapley,
         $as_of_date::date as weights_fit_end
     from shared
 ),

@@ -5,8 +5,7 @@
 -- recomputes from the touches only from $attribution_start, where data changed; before it, back to the
 -- month the refitted weights reach (pipelines/transform/params.py: attribution_restate_start), the touches,
 -- their order and the rule models' credits are those stored, so only the weights' share is redone here,
--- with the same formula as there: w(c) / n(c) per touch over the sum across the purchase's touches, linear
--- where that sum is 0, 1 for a purchase without touches. No touch is read.
+-- with the same shares as there and the same credit (the macro data_driven_credit). No touch is read.
 with stored as (
     select
         order_id, customer_key, touch_ts, channel, first_purchase_ts, touch_position, touch_count, touch_origin,
@@ -45,11 +44,7 @@ totals as (
 
 select
     totals.* exclude (markov_share, shapley_share, markov_total, shapley_total),
-    cast(case
-        when touch_count = 0 then 1.0 when markov_total > 0 then markov_share / markov_total else 1.0 / touch_count
-    end as double) as credit_markov,
-    cast(case
-        when touch_count = 0 then 1.0 when shapley_total > 0 then shapley_share / shapley_total else 1.0 / touch_count
-    end as double) as credit_shapley,
+    data_driven_credit(markov_share, markov_total, touch_count) as credit_markov,
+    data_driven_credit(shapley_share, shapley_total, touch_count) as credit_shapley,
     $as_of_date::date as weights_fit_end
 from totals
