@@ -55,23 +55,26 @@ TAGS = {"google": GOOGLE, "vk": VK, "email": EMAIL}
 CONFIG = make_config(grains=("month",))
 
 
+def paid_order(who: str, created_at: datetime, visitor: str | None = None, revenue: float = 100.0) -> dict:
+    """A paid order `o-<who>` of CRM customer `who`, from visitor `v<who>` unless another is given."""
+    return {
+        "order_id": f"o-{who}",
+        "customer_id": who,
+        "visitor_id": visitor or f"v{who}",
+        "created_at": created_at,
+        "status": "paid",
+        "revenue": revenue,
+        "currency": "RUB",
+    }
+
+
 def load(con, journeys=JOURNEYS, day: datetime = P) -> None:
     orders, touches = [], []
     for who, (converted, channels) in journeys.items():
         for i, name in enumerate(channels):
             touches.append({"visitor_id": f"v{who}", "ts": day - timedelta(days=len(channels) - i), **TAGS[name]})
         if converted:
-            orders.append(
-                {
-                    "order_id": f"o-{who}",
-                    "customer_id": who,
-                    "visitor_id": f"v{who}",
-                    "created_at": day,
-                    "status": "paid",
-                    "revenue": 100.0,
-                    "currency": "RUB",
-                }
-            )
+            orders.append(paid_order(who, day))
     insert(con, "raw.orders", orders)
     insert(con, "raw.touchpoints", touches)
 
@@ -196,16 +199,7 @@ def test_journeys_split_into_chunks_of_identities_give_the_same_weights(monkeypa
     the counts, and so the weights of both models, equal those of one pass, here up to one chunk per touch."""
 
     # and a first purchase whose only step is the order's own UTM tags (no web touch)
-    tagged = {
-        "order_id": "o-T",
-        "customer_id": "T",
-        "visitor_id": "vT",
-        "created_at": P,
-        "status": "paid",
-        "revenue": 100.0,
-        "currency": "RUB",
-        **EMAIL,
-    }
+    tagged = paid_order("T", P) | EMAIL
     con = new_warehouse(CONFIG)
     load(con)
     insert(con, "raw.orders", [tagged])
@@ -291,17 +285,7 @@ def test_a_purchase_whose_channels_all_weigh_nothing_is_credited_linearly():
     insert(
         con,
         "raw.orders",
-        [
-            {
-                "order_id": "o-F",
-                "customer_id": "F",
-                "visitor_id": "vF",
-                "created_at": datetime(2023, 1, 10),
-                "status": "paid",
-                "revenue": 100.0,
-                "currency": "RUB",
-            }
-        ],
+        [paid_order("F", datetime(2023, 1, 10))],
     )
     insert(
         con,
@@ -431,26 +415,7 @@ def test_a_nightly_refit_rebuilds_only_the_journeys_new_data_reached_and_equals_
         insert(
             con,
             "raw.orders",
-            [
-                {
-                    "order_id": "o-X",
-                    "customer_id": "X",
-                    "visitor_id": "vX",
-                    "created_at": april,
-                    "status": "paid",
-                    "revenue": 100.0,
-                    "currency": "RUB",
-                },
-                {
-                    "order_id": "o-C2",
-                    "customer_id": "C",
-                    "visitor_id": "vW",
-                    "created_at": april,
-                    "status": "paid",
-                    "revenue": 50.0,
-                    "currency": "RUB",
-                },
-            ],
+            [paid_order("X", april), paid_order("C2", april, visitor="vW", revenue=50.0) | {"customer_id": "C"}],
         )
 
     scopes = record_scopes(monkeypatch)
@@ -534,17 +499,7 @@ def test_where_loads_are_logged_a_nightly_refit_rebuilds_only_what_new_exports_r
         insert(
             con,
             "raw.orders",
-            [
-                {
-                    "order_id": "o-X",
-                    "customer_id": "X",
-                    "visitor_id": "vX",
-                    "created_at": april,
-                    "status": "paid",
-                    "revenue": 100.0,
-                    "currency": "RUB",
-                }
-            ],
+            [paid_order("X", april)],
         )
         log_loads(con, "april-2.csv", "late-april.csv")
 
