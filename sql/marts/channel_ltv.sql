@@ -52,10 +52,15 @@ as_of as (
 -- cohort's LTV gives its interval (docs/metrics.md "The headline"). Σwx / Σw is ltv_margin_12. x does not
 -- depend on the attribution model, so it is computed once per customer, not once per model.
 lived_customers as (
-    select distinct members.customer_key, members.cohort_month
-    from members
+    -- read from the table, not the members CTE (a CTE read twice is materialised: at 100 M touches its
+    -- ~50 M rows spill to disk), and from the default model's rows only: a customer's credits sum to 1
+    -- under every model (a blocking check), so every member is listed under each
+    select distinct cohort_members.customer_key, cohort_members.cohort_month
+    from marts.cohort_members
     cross join as_of
-    where last_day(members.cohort_month + to_months(11)) <= as_of.as_of_date
+    where
+        cohort_members.attribution_model = $default_model
+        and last_day(cohort_members.cohort_month + to_months(11)) <= as_of.as_of_date
 ),
 
 customer_margins as (
@@ -77,46 +82,60 @@ customer_margins as (
     group by lived_customers.customer_key, lived_customers.cohort_month
 ),
 
-member_margins as (
+-- What the cohort sums need of each customer, one row per customer, so that the members (eight rows or
+-- more per customer) are joined once: its 12-month margin once its cohort has lived 12 months, and its
+-- predicted margin.
+customer_values as (
+    select
+        customer_key,
+        customer_margins.cohort_month as lived_cohort_month,
+        customer_margins.x,
+        predicted.expected_margin_to_horizon_1,
+        predicted.expected_margin_to_horizon_3,
+        predicted.expected_margin_to_horizon_6,
+        predicted.expected_margin_to_horizon_12,
+        predicted.expected_margin_to_horizon_24
+    from predicted
+    full join customer_margins using (customer_key)
+),
+
+-- One pass over the members (so the CTE is read once) gives, per cohort, the sums an interval needs
+-- over its lived customers (x is NULL for the others) and the expected margin after the as-of date up
+-- to each horizon, weighted by credit. A customer without a prediction (its fit did not converge:
+-- quality.ltv_fits) makes the cohort's expected sum unknown. Pooled over any set of cohorts, the
+-- interval sums give that set's interval.
+member_values as (
     select
         members.cohort_month,
         members.channel,
         members.attribution_model,
         members.credit as w,
-        customer_margins.x
+        case when customer_values.lived_cohort_month = members.cohort_month then customer_values.x end as x,
+        customer_values.expected_margin_to_horizon_1,
+        customer_values.expected_margin_to_horizon_3,
+        customer_values.expected_margin_to_horizon_6,
+        customer_values.expected_margin_to_horizon_12,
+        customer_values.expected_margin_to_horizon_24
     from members
-    inner join customer_margins using (customer_key, cohort_month)
+    left join customer_values using (customer_key)
 ),
 
--- the sums an interval needs, per cohort; pooled over any set of cohorts they give that set's interval
-spread as (
+cohort_values as (
     select
         cohort_month,
         channel,
         attribution_model,
-        count(*) filter (where w > 0) as ltv_12_members,
-        exact_sum(w * w) as ltv_12_sum_w2,
+        count(*) filter (where x is not null and w > 0) as ltv_12_members,
+        exact_sum(case when x is not null then w * w end) as ltv_12_sum_w2,
         exact_sum(w * w * x) as ltv_12_sum_w2x,
-        exact_sum(w * w * x * x) as ltv_12_sum_w2x2
-    from member_margins
-    group by all
-),
-
--- The cohort's expected margin after the as-of date up to each horizon, weighted by credit. A customer
--- without a prediction (its fit did not converge: quality.ltv_fits) makes the cohort's sum unknown.
-expected as (
-    select
-        members.cohort_month,
-        members.channel,
-        members.attribution_model,
-        count(*) filter (where predicted.expected_margin_to_horizon_1 is null) as unpredicted_members,
-        exact_sum(members.credit * predicted.expected_margin_to_horizon_1) as expected_margin_1,
-        exact_sum(members.credit * predicted.expected_margin_to_horizon_3) as expected_margin_3,
-        exact_sum(members.credit * predicted.expected_margin_to_horizon_6) as expected_margin_6,
-        exact_sum(members.credit * predicted.expected_margin_to_horizon_12) as expected_margin_12,
-        exact_sum(members.credit * predicted.expected_margin_to_horizon_24) as expected_margin_24
-    from members
-    left join predicted using (customer_key)
+        exact_sum(w * w * x * x) as ltv_12_sum_w2x2,
+        count(*) filter (where expected_margin_to_horizon_1 is null) as unpredicted_members,
+        exact_sum(w * expected_margin_to_horizon_1) as expected_margin_1,
+        exact_sum(w * expected_margin_to_horizon_3) as expected_margin_3,
+        exact_sum(w * expected_margin_to_horizon_6) as expected_margin_6,
+        exact_sum(w * expected_margin_to_horizon_12) as expected_margin_12,
+        exact_sum(w * expected_margin_to_horizon_24) as expected_margin_24
+    from member_values
     group by all
 ),
 
@@ -218,7 +237,7 @@ predictions as (
         coalesce(totals.ltv_margin_24, case when expected.unpredicted_members = 0 then (totals.margin + expected.expected_margin_24) / totals.customers end)
             as ltv_margin_24_predicted
     from totals
-    left join expected using (cohort_month, channel, attribution_model)
+    left join cohort_values as expected using (cohort_month, channel, attribution_model)
 ),
 
 -- Predicted payback: the observed payback once reached; else the month at which the predicted LTV curve,
@@ -288,16 +307,16 @@ intervals as (
         rates.*,
         -- the customers behind ltv_margin_12: the cohort's, once it has lived 12 months
         case when rates.ltv_margin_12 is not null then rates.customers else 0 end as ltv_12_customers,
-        coalesce(spread.ltv_12_members, 0) as ltv_12_members,
-        spread.ltv_12_sum_w2,
-        spread.ltv_12_sum_w2x,
-        spread.ltv_12_sum_w2x2,
+        coalesce(cohort_values.ltv_12_members, 0) as ltv_12_members,
+        cohort_values.ltv_12_sum_w2,
+        cohort_values.ltv_12_sum_w2x,
+        cohort_values.ltv_12_sum_w2x2,
         mean_interval_half(
-            rates.customers, spread.ltv_12_sum_w2, rates.ltv_margin_12 * rates.customers, spread.ltv_12_sum_w2x,
-            spread.ltv_12_sum_w2x2, spread.ltv_12_members
+            rates.customers, cohort_values.ltv_12_sum_w2, rates.ltv_margin_12 * rates.customers, cohort_values.ltv_12_sum_w2x,
+            cohort_values.ltv_12_sum_w2x2, cohort_values.ltv_12_members
         ) as ltv_12_half_width
     from rates
-    left join spread using (cohort_month, channel, attribution_model)
+    left join cohort_values using (cohort_month, channel, attribution_model)
 ),
 
 final as (
