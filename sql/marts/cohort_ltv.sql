@@ -13,7 +13,7 @@ members as (
 ),
 
 orders as (
-    select customer_key, order_ts, customer_order_number, revenue, margin, refunded_amount, refunded_at, refund_margin
+    select customer_key, order_ts, customer_order_number, revenue, margin
     from marts.orders
 ),
 
@@ -41,19 +41,20 @@ order_months as (
     group by all
 ),
 
--- A refund recorded after the as-of date has not happened yet in this view.
+-- A refund recorded after the as-of date has not happened yet in this view. (Read from the table, like
+-- the cohorts' sizes below: a CTE read twice is materialised, and at 100 M touches that spills to disk.)
 refund_months as (
     select
-        orders.customer_key,
-        date_trunc('month', orders.refunded_at)::date as activity_month,
-        exact_sum(coalesce(orders.refunded_amount, 0)) as refunded,
-        exact_sum(coalesce(orders.refund_margin, 0)) as refund_margin
-    from orders
+        refunded_orders.customer_key,
+        date_trunc('month', refunded_orders.refunded_at)::date as activity_month,
+        exact_sum(coalesce(refunded_orders.refunded_amount, 0)) as refunded,
+        exact_sum(coalesce(refunded_orders.refund_margin, 0)) as refund_margin
+    from marts.orders as refunded_orders
     cross join as_of
     where
-        orders.refunded_at is not null
-        and orders.order_ts::date <= as_of.as_of_date
-        and orders.refunded_at::date <= as_of.as_of_date
+        refunded_orders.refunded_at is not null
+        and refunded_orders.order_ts::date <= as_of.as_of_date
+        and refunded_orders.refunded_at::date <= as_of.as_of_date
     group by all
 ),
 
@@ -90,7 +91,7 @@ cohort_activity as (
 
 cohorts as (
     select cohort_month, channel, attribution_model, exact_sum(credit) as cohort_customers
-    from members
+    from marts.cohort_members
     group by all
 ),
 
