@@ -2,8 +2,21 @@
 -- Orders, one per order id: customer key, validity, amounts in the reporting currency, normalised UTM tags.
 -- raw.orders is named where it is read (not a shared CTE): a CTE read twice is materialised, and
 -- materialising 10 M wide rows costs more than scanning the columns twice
-with identifiers as (
-    select identifier_kind, identifier_value, customer_key from staging.customer_identifiers
+-- each kind of identifier read on its own: one CTE read four times would be materialised whole
+with crm_keys as (
+    select identifier_value, customer_key from staging.customer_identifiers where identifier_kind = 'crm'
+),
+
+email_keys as (
+    select identifier_value, customer_key from staging.customer_identifiers where identifier_kind = 'email'
+),
+
+phone_keys as (
+    select identifier_value, customer_key from staging.customer_identifiers where identifier_kind = 'phone'
+),
+
+visitor_keys as (
+    select identifier_value, customer_key from staging.customer_identifiers where identifier_kind = 'visitor'
 ),
 
 fx_daily as (
@@ -86,13 +99,13 @@ identified as (
             'order:' || normalised.order_id
         ) as customer_key
     from normalised
-    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'crm') as by_crm
+    left join crm_keys as by_crm
         on by_crm.identifier_value = normalised.customer_id
-    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'email') as by_email
+    left join email_keys as by_email
         on by_email.identifier_value = normalised.email_key
-    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'phone') as by_phone
+    left join phone_keys as by_phone
         on by_phone.identifier_value = normalised.phone_key
-    left join (select identifier_value, customer_key from identifiers where identifier_kind = 'visitor') as by_visitor
+    left join visitor_keys as by_visitor
         on by_visitor.identifier_value = normalised.visitor_id
 ),
 
