@@ -14,7 +14,12 @@ first_purchases as (
 components as (
     select
         customer_key,
-        string_agg(identifier_value, ',' order by identifier_value) filter (where identifier_kind = 'crm') as crm_ids,
+        -- sorted per customer after collecting (an ordered string_agg sorts inside the hash aggregate:
+        -- 1.4 x this step's time at 5 M customers); NULL without one, on Spark too (an empty list there)
+        case
+            when count(*) filter (where identifier_kind = 'crm') > 0
+                then array_to_string(list_sort(list(identifier_value) filter (where identifier_kind = 'crm')), ',')
+        end as crm_ids,
         count(*) filter (where identifier_kind = 'crm') as crm_id_count,
         count(*) filter (where identifier_kind = 'email') as email_count,
         count(*) filter (where identifier_kind = 'phone') as phone_count,
