@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import duckdb
 import pytest
 
-from pipelines.core.config import parse_config
+from pipelines.core.config import ATTRIBUTION_MODELS, parse_config
 from pipelines.core.db import rows
+from pipelines.core.paths import SQL_DIR
 from pipelines.transform.params import EARLIEST, LATEST, widen_window
 from pipelines.transform.runner import discover_models, run_model
 
@@ -134,3 +136,16 @@ union all select 'year', '2024-01-01'::date, $v::int""",
     got = {(g, str(d)): v for g, d, v in rows(con, "select * from marts.g")}
     assert got[("month", "2024-03-01")] == got[("month", "2024-04-01")] == got[("year", "2024-01-01")] == 2
     assert got[("month", "2024-01-01")] == got[("month", "2024-07-01")] == got[("month", "2024-12-01")] == 1
+
+
+@pytest.mark.parametrize("path", ["marts/attribution.sql", "marts/cohort_members.sql"])
+def test_sql_that_spells_out_the_models_names_every_one(path):
+    # these files turn the wide credits into one row per model by name: a model added to the config and
+    # not to each of their `case ... attribution_model` lists would be missing from every cohort and CAC table
+    text = (SQL_DIR / path).read_text(encoding="utf-8")
+    lists = re.findall(r"case \w+\.attribution_model\n(.*?)\n\s*end", text, flags=re.DOTALL)
+    assert lists
+    for listed in lists:
+        models = re.findall(r"when '(\w+)' then", listed)
+        columns = re.findall(r"then \w+\.(?:credit|total|largest)_(\w+)", listed)
+        assert models == list(ATTRIBUTION_MODELS) and columns == models, listed

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pipelines.core.config import ATTRIBUTION_MODELS
 from pipelines.core.paths import SQL_DIR
 from pipelines.transform.runner import discover_models, run_model
 
@@ -106,14 +107,20 @@ def build_upstream_marts(con, transactions: pd.DataFrame) -> None:
            from marts.orders
            qualify row_number() over (partition by customer_key order by order_ts, order_id) = 1"""
     )
-    # No touch at all: every first purchase gives credit 1 to `unattributed` under each model.
-    con.execute(
-        """create table marts.attribution as
-           select order_id, customer_key, model as attribution_model, first_purchase_ts as touch_ts,
-                  'unattributed' as channel, 1.0::double as credit, first_purchase_ts
-           from marts.first_purchases cross join unnest($models) as m(model)""",
-        {"models": list(MODELS)},
+    # No touch at all: every first purchase gives credit 1 to `unattributed` under each model (the stored
+    # credits have a column per model; marts.attribution is their long view).
+    credit_columns = ", ".join(
+        f"{'1.0' if model in MODELS else 'null'}::double as credit_{model}" for model in ATTRIBUTION_MODELS
     )
+    con.execute(
+        f"""create table marts.attribution_credits as
+           select order_id, customer_key, first_purchase_ts, first_purchase_ts as touch_ts,
+                  null::bigint as touch_position, null::bigint as touch_count, 'order' as touch_origin,
+                  'unattributed' as channel, null::varchar as source, null::varchar as medium,
+                  null::varchar as campaign, {credit_columns}
+           from marts.first_purchases"""
+    )
+    run_model(con, {m.table: m for m in discover_models()}["marts.attribution"], {})
     con.execute(
         """create table marts.channel_period_cac (period_grain varchar, period_start date, channel varchar,
            attribution_model varchar, ad_spend double, total_cost double, new_customers double, cac_paid double,

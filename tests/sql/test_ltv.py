@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from scipy.stats import t as student
 
+from pipelines.core.config import ATTRIBUTION_MODELS
 from pipelines.core.table_comments import apply_comments, undocumented_columns
 from pipelines.transform.runner import discover_models, run_model
 from schemas import marts_ltv, marts_ltv_predicted
@@ -35,8 +36,11 @@ UPSTREAM = {
         channel varchar, visitor_id varchar""",
     "first_purchases": """customer_key varchar, order_id varchar, first_purchase_ts timestamp,
         acquisition_month date, revenue double, margin double, channel varchar""",
-    "attribution": """order_id varchar, customer_key varchar, attribution_model varchar, touch_ts timestamp,
-        channel varchar, credit double, first_purchase_ts timestamp""",
+    # the stored credits, one row per touch with a credit column per model (marts.attribution is their long view)
+    "attribution_credits": """order_id varchar, customer_key varchar, first_purchase_ts timestamp, touch_ts timestamp,
+        touch_position bigint, touch_count bigint, touch_origin varchar, channel varchar, source varchar,
+        medium varchar, campaign varchar, """
+    + ", ".join(f"credit_{model} double" for model in ATTRIBUTION_MODELS),
     "channel_period_cac": """period_grain varchar, period_start date, channel varchar, attribution_model varchar,
         ad_spend double, total_cost double, new_customers double, cac_paid double, cac_full double""",
 }
@@ -97,14 +101,17 @@ def build_upstream(con, orders, credits=None, cac=()):
                  from marts.orders) n
            where n.order_id = o.order_id"""
     )
+    # each (model, channel, credit) is a touch credited under that model alone
     for customer, shares in (credits or {}).items():
         for model, channel, credit in shares:
             con.execute(
-                """insert into marts.attribution
-                   select order_id, customer_key, ?, first_purchase_ts, ?, ?, first_purchase_ts
+                f"""insert into marts.attribution_credits (order_id, customer_key, first_purchase_ts, touch_ts,
+                       channel, credit_{model})
+                   select order_id, customer_key, first_purchase_ts, first_purchase_ts, ?, ?
                    from marts.first_purchases where customer_key = ?""",
-                [model, channel, credit, customer],
+                [channel, credit, customer],
             )
+    run_model(con, {m.table: m for m in discover_models()}["marts.attribution"], {})
     for month, channel, model, new_customers, ad_spend, total_cost in cac:
         cac_paid, cac_full = (ad_spend / new_customers, total_cost / new_customers) if new_customers else (None, None)
         con.execute(
