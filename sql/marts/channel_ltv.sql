@@ -52,9 +52,9 @@ as_of as (
 -- cohort's LTV gives its interval (docs/metrics.md "The headline"). Σwx / Σw is ltv_margin_12. x does not
 -- depend on the attribution model, so it is computed once per customer, not once per model.
 lived_customers as (
-    -- read from the table, not the members CTE (a CTE read twice is materialised: at 100 M touches its
-    -- ~50 M rows spill to disk), and from the default model's rows only: a customer's credits sum to 1
-    -- under every model (a blocking check), so every member is listed under each
+    -- read from the table, not the members CTE (a CTE read twice is materialised: 56 M rows at 100 M
+    -- touches), and from the default model's rows only: a customer's credits sum to 1 under every model
+    -- (a blocking check), so every member is listed under each
     select distinct cohort_members.customer_key, cohort_members.cohort_month
     from marts.cohort_members
     cross join as_of

@@ -42,7 +42,7 @@ order_months as (
 ),
 
 -- A refund recorded after the as-of date has not happened yet in this view. (Read from the table, like
--- the cohorts' sizes below: a CTE read twice is materialised, and at 100 M touches that spills to disk.)
+-- the cohorts' sizes below: a CTE read twice is materialised, 56 M member rows at 100 M touches.)
 refund_months as (
     select
         refunded_orders.customer_key,
