@@ -14,12 +14,20 @@ valid as (
     select * from orders where is_valid
 ),
 
-ranked as (
+numbers as (
+    -- docs/metrics.md: earliest valid order, ties broken by order id. Numbered on the three columns it
+    -- needs and joined back: a window carries every column it is given through its sort
     select
-        valid.*,
-        -- docs/metrics.md: earliest valid order, ties broken by order id
+        order_id,
         row_number() over (partition by customer_key order by order_ts, order_id) as customer_order_number
+    from staging.orders
+    where is_valid
+),
+
+ranked as (
+    select valid.*, numbers.customer_order_number
     from valid
+    inner join numbers on numbers.order_id = valid.order_id
 ),
 
 with_margin as (
