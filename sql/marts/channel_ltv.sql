@@ -99,11 +99,7 @@ customer_values as (
     full join customer_margins using (customer_key)
 ),
 
--- One pass over the members (so the CTE is read once) gives, per cohort, the sums an interval needs
--- over its lived customers (x is NULL for the others) and the expected margin after the as-of date up
--- to each horizon, weighted by credit. A customer without a prediction (its fit did not converge:
--- quality.ltv_fits) makes the cohort's expected sum unknown. Pooled over any set of cohorts, the
--- interval sums give that set's interval.
+-- the members read once (so the CTE is not materialised), each with its customer's values
 member_values as (
     select
         members.cohort_month,
@@ -120,6 +116,10 @@ member_values as (
     left join customer_values using (customer_key)
 ),
 
+-- Per cohort: the sums an interval needs over its lived customers (x is NULL for the others) and the
+-- expected margin after the as-of date up to each horizon, weighted by credit. A customer without a
+-- prediction (its fit did not converge: quality.ltv_fits) makes the cohort's expected sum unknown.
+-- Pooled over any set of cohorts, the interval sums give that set's interval.
 cohort_values as (
     select
         cohort_month,

@@ -2,7 +2,7 @@
 -- Who belongs to which acquisition cohort, with what weight: one row per customer x attribution model
 -- x channel credited for the customer's first purchase. The one place where credits become cohort
 -- weights; cohort_ltv, channel_ltv and channel_summary all read it.
--- Every first purchase has credits summing to 1 under each of the six models (marts.attribution gives
+-- Every first purchase has credits summing to 1 under each model (marts.attribution gives
 -- a purchase without touches to `unattributed`; a blocking check verifies the sums before publishing),
 -- so the weighted size of a cohort is its number of customers.
 -- Only cohorts from $attribution_rewrites_start on are recomputed: the run's months, or the oldest month whose
@@ -35,8 +35,8 @@ credits as (
 ),
 
 credited_purchases as (
-    -- the purchases with credits, read again rather than from the CTE above: a CTE read twice is
-    -- materialised, here eight rows per touch (~3 s at 1 M orders)
+    -- the purchases with a positive credit under some model (a row in the long view), read from the view
+    -- rather than derived from the credits above: a CTE read twice is materialised, one row per touch
     select distinct order_id
     from marts.attribution
     where first_purchase_ts >= $attribution_rewrites_start and first_purchase_ts < $range_end
