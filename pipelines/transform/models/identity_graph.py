@@ -88,28 +88,36 @@ def materialize(ctx: ModelContext) -> int:
     global last_mode
     con = ctx.con
     con.execute("create schema if not exists quality")
-    con.execute(f"create or replace temp table __id_now as select * from ({ctx.sql})", ctx.bind())
     try:
         reason = _full_reason(ctx)
-        if reason is None:
-            changed = _diff(con)
-            if not changed:
-                last_mode = "unchanged"
-                log.info("identity graph: no combination added or removed, nothing rewritten")
-                return 0
-            stored_count = scalar(con, f"select count(*) from {STATE}")
-            if changed > FULL_FRACTION * stored_count:
-                reason = f"{changed} of {stored_count} combinations changed"
-            else:
-                written = _incremental(ctx)
-                if written is not None:
-                    last_mode = "incremental"
-                    return written
-                reason = "the recomputed components reached beyond the affected identifiers"
-                log.warning("identity graph: %s, rebuilding whole", reason)
+        if reason is not None:
+            # nothing to diff with: the combinations go straight into the stored state, which the build
+            # reads (a temporary copy first cost a second write of a million rows of 64-character keys)
+            log.info("identity graph: full rebuild (%s)", reason)
+            last_mode = "full"
+            con.execute("create schema if not exists meta")
+            con.execute(f"create or replace table {STATE} as select * from ({ctx.sql})", ctx.bind())
+            return _full(ctx, STATE)
+        con.execute(f"create or replace temp table __id_now as select * from ({ctx.sql})", ctx.bind())
+        changed = _diff(con)
+        if not changed:
+            last_mode = "unchanged"
+            log.info("identity graph: no combination added or removed, nothing rewritten")
+            return 0
+        stored_count = scalar(con, f"select count(*) from {STATE}")
+        if changed > FULL_FRACTION * stored_count:
+            reason = f"{changed} of {stored_count} combinations changed"
+        else:
+            written = _incremental(ctx)
+            if written is not None:
+                last_mode = "incremental"
+                return written
+            reason = "the recomputed components reached beyond the affected identifiers"
+            log.warning("identity graph: %s, rebuilding whole", reason)
         log.info("identity graph: full rebuild (%s)", reason)
         last_mode = "full"
-        return _full(ctx)
+        con.execute(f"create or replace table {STATE} as select * from __id_now")
+        return _full(ctx, STATE)
     finally:
         for temp in _TEMPS:
             con.execute(f"drop table if exists {temp}")
@@ -161,9 +169,12 @@ def _carrying(identifiers: str) -> str:
     )
 
 
-def _full(ctx: ModelContext) -> int:
+def _full(ctx: ModelContext, combinations: str) -> int:
+    """Every component from the stored combinations (`combinations`, already written: meta.identity_combinations)."""
     con = ctx.con
-    con.execute("create or replace temp table __id_combos as select row_number() over () as combo, * from __id_now")
+    con.execute(
+        f"create or replace temp table __id_combos as select row_number() over () as combo, * from {combinations}"
+    )
     _links(con)
     _too_common(con, int(ctx.params.get("identity_max_links", 10)), "__id_common")
     _components(con)
@@ -172,8 +183,6 @@ def _full(ctx: ModelContext) -> int:
     con.execute(
         "create or replace table quality.identity_conflicts as select * from __id_conflicts order by kind desc, identifier"
     )
-    con.execute("create schema if not exists meta")
-    con.execute(f"create or replace table {STATE} as select * from __id_now")
     _finish(ctx)
     return int(scalar(con, "select count(*) from staging.customer_identifiers"))
 
