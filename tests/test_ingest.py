@@ -400,6 +400,47 @@ def test_overlaps_are_where_ranges_meet():
     assert _overlaps(NoOldFiles(), "ad_spend", spans) is None  # not narrowed: its keys change after loading
 
 
+def test_a_file_that_repeats_keys_is_searched_at_their_times_not_over_its_range():
+    """The key holds its time, so every copy of a key a file repeats lies at that key's time: the search
+    reads those times, not the file's month (pipelines/ingest/dedupe.py: KeySpan, _repeat_times)."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from pipelines.ingest.dedupe import KeySpan, _overlaps, _repeat_times
+
+    class NoOldFiles:
+        def execute(self, sql, params=None):
+            return self
+
+        def fetchall(self):
+            return [("jan.csv",)]
+
+    t = [datetime(2024, 1, d, 10) for d in (3, 10, 3, 31)]
+    span = KeySpan("touchpoints")
+    # in two chunks, the repeat of v1 at 3 January split across them; v2 at 10 January is there once
+    for rows_ in ((0, 1), (2, 3)):
+        span.add(
+            pl.DataFrame(
+                {
+                    "visitor_id": [("v1", "v2", "v1", "v3")[i] for i in rows_],
+                    "ts": [t[i] for i in rows_],
+                    **{
+                        c: [None, None] for c in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+                    },
+                },
+                schema_overrides={
+                    c: pl.String for c in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+                },
+            )
+        )
+    result = span.result()
+    assert (result.low, result.high, result.repeats) == (t[0], t[3], True)
+    assert result.repeat_times.to_list() == [t[0]]
+    assert _overlaps(NoOldFiles(), "touchpoints", {"jan.csv": result}) == []  # no range searched whole
+    assert _repeat_times({"jan.csv": result})["t"].to_list() == [t[0]]
+
+
 @pytest.mark.parametrize("insert_rows", [1, 3, 10**9])
 def test_rows_of_several_files_in_one_insert_keep_their_file_and_line(tmp_path, con, monkeypatch, insert_rows):
     """Validated rows are gathered across chunks and files into inserts of INSERT_ROWS or more

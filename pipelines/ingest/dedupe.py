@@ -17,15 +17,16 @@ from pipelines.ingest.rules import (
 
 
 class KeySpan:
-    """A file's range of its key's time column and whether one key occurs twice in it (a 64-bit hash
+    """A file's range of its key's time column, and the key times of the keys it repeats (a 64-bit hash
     per row; a collision only widens the duplicate search, never drops a row). Computed here, in the
-    worker thread, so the duplicate search can skip every row no other row can be a copy of."""
+    worker thread, so the duplicate search can skip every row no other row can be a copy of: a file that
+    repeats a few keys is searched at their times, not over its whole range."""
 
     def __init__(self, source: str):
         self.time = KEY_TIME.get(source) if source in SPANNED else None
         self.key = list(NATURAL_KEYS[source] or ())
         self.low = self.high = None
-        self.hashes: list[pl.Series] = []
+        self.hashes: list[pl.DataFrame] = []
 
     def add(self, good: pl.DataFrame) -> None:
         if self.time is None or good.height == 0:
@@ -33,16 +34,29 @@ class KeySpan:
         low, high = good.select(pl.col(self.time).min().alias("low"), pl.col(self.time).max().alias("high")).row(0)
         self.low = low if self.low is None or (low is not None and low < self.low) else self.low
         self.high = high if self.high is None or (high is not None and high > self.high) else self.high
-        self.hashes.append(good.select(pl.struct(self.key).hash()).to_series())
+        self.hashes.append(good.select(pl.struct(self.key).hash().alias("key_hash"), pl.col(self.time).alias("t")))
 
     def result(self) -> Span | None:
         if self.time is None:
             return None
-        hashes = pl.concat(self.hashes) if self.hashes else pl.Series([], dtype=pl.UInt64)
-        return Span(self.low, self.high, hashes.n_unique() < hashes.len())
+        if not self.hashes:
+            return Span(self.low, self.high, False)
+        keys = pl.concat(self.hashes)
+        times = keys.filter(pl.col("key_hash").is_duplicated()).get_column("t").unique().sort()
+        return Span(self.low, self.high, times.len() > 0, times)
 
 
 MAX_INTERVALS = 64  # overlaps searched one by one; beyond, their envelope
+
+
+def _repeat_times(spans: dict[str, Span | None]) -> pl.DataFrame:
+    """The key times at which new files repeat a key of their own (column t): copies of those keys, in any
+    file, lie exactly there."""
+    listed = [s.repeat_times for s in spans.values() if s is not None and s.repeat_times is not None]
+    listed = [times for times in listed if times.len()]
+    if not listed:
+        return pl.DataFrame()
+    return pl.DataFrame({"t": pl.concat(listed).unique()})
 
 
 def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | None:
@@ -52,7 +66,8 @@ def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | 
     if source not in SPANNED or not spans or any(s is None for s in spans.values()):
         return None
     time = KEY_TIME[source]
-    ranges = [(s.low, s.high, s.repeats) for s in spans.values() if s.low is not None]
+    # a file that repeats keys at times not listed is searched whole (the listed times: _repeat_times)
+    ranges = [(s.low, s.high, s.repeats and s.repeat_times is None) for s in spans.values() if s.low is not None]
     if not ranges:
         return []
     low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
@@ -66,7 +81,7 @@ def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | 
             {"low": low, "high": high},
         )
         ranges += [(lo, hi, False) for lo, hi in old]
-    found = [(lo, hi) for lo, hi, repeats in ranges if repeats]
+    found = [(lo, hi) for lo, hi, whole in ranges if whole]
     ranges.sort(key=lambda r: (r[0], r[1]))
     reach = None  # the latest end among the ranges so far: a range starting before it overlaps one of them
     for lo, hi, _ in ranges:
@@ -107,14 +122,19 @@ def drop_duplicates(
     con.register("new_files", pl.DataFrame({"source_file": new_files}, schema={"source_file": pl.String}).to_arrow())
     in_range, r_in_range, bounds = "true", "true", {}
     intervals = _overlaps(con, source, spans or {})
-    if intervals == []:  # no two files overlap in time and none repeats a key: no row has a copy
+    points = _repeat_times(spans or {}) if intervals is not None else pl.DataFrame()
+    if intervals == [] and points.is_empty():  # no two files overlap in time and none repeats a key: no copy
         con.unregister("new_files")
         return
-    if intervals:
+    if intervals is not None:
         time = KEY_TIME[source]
         bounds = {f"{end}{i}": value for i, (lo, hi) in enumerate(intervals) for end, value in (("lo", lo), ("hi", hi))}
-        in_range = "(" + " or ".join(f"{time} between $lo{i} and $hi{i}" for i in range(len(intervals))) + ")"
-        r_in_range = "(" + " or ".join(f"r.{time} between $lo{i} and $hi{i}" for i in range(len(intervals))) + ")"
+        where = [f"{{t}} between $lo{i} and $hi{i}" for i in range(len(intervals))]
+        if not points.is_empty():
+            con.register("repeat_times", points.to_arrow())
+            where.append("{t} in (select t from repeat_times)")
+        in_range = "(" + " or ".join(w.format(t=time) for w in where) + ")"
+        r_in_range = "(" + " or ".join(w.format(t=f"r.{time}") for w in where) + ")"
     elif source in KEY_TIME:
         time = KEY_TIME[source]
         bounds["low"], bounds["high"] = con.execute(
@@ -155,6 +175,8 @@ def drop_duplicates(
             _list_conflicts(con, source, key, qualified, r_in_range, bounds, run_id)
     finally:
         con.unregister("new_files")
+        if not points.is_empty():
+            con.unregister("repeat_times")
     _take_out(con, source, "dropped", "duplicates_dropped")
     con.execute("drop table repeated")
 

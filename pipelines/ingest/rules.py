@@ -139,3 +139,6 @@ class Span:
     low: object  # the key time's min and max over the file's loaded rows (None: no row)
     high: object
     repeats: bool  # some key occurs twice in the file
+    # the key times of the keys the file repeats (the key holds its time, so every copy of such a key lies
+    # at one of them); None: not listed, the file's whole range is searched
+    repeat_times: object = None
