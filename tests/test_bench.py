@@ -254,3 +254,54 @@ def test_a_run_splits_into_stages_file_copy_and_start_up():
         "start-up and bookkeeping": 2.0,
     }
     assert abs(sum(parts["share"].values()) - 1) < 1e-9 and parts["share"]["start-up and bookkeeping"] == 0.2
+
+
+def test_a_new_day_that_refits_a_model_on_its_cadence_is_also_reported_without_it():
+    """A model refitted on a cadence is measured on its own: the bench's new day follows the data's last
+    day, and when that is a cadence boundary (a Sunday for the weekly marketing-mix model, a month end for
+    predicted LTV) the night is reported with and without the refitting step."""
+    from datetime import date
+
+    from pipelines.core.config import Config
+    from pipelines.devtools.bench.nightly import cadence_refits
+
+    config = Config()  # predicted LTV monthly, the marketing-mix model weekly
+    assert cadence_refits(date(2026, 11, 1), config) == ["marts__channel_incrementality"]  # a Sunday
+    assert cadence_refits(date(2026, 10, 31), config) == ["marts__customer_ltv_predicted"]  # a month end
+    assert cadence_refits(date(2026, 11, 3), config) == []
+
+    def run(steps: dict[str, float], process: float) -> dict:
+        report = {
+            "steps": [
+                {"step": name, "start": 10.0 + i, "end": 10.0 + i + seconds, "status": "success"}
+                for i, (name, seconds) in enumerate(steps.items())
+            ],
+            "probes": [],
+            "rss_samples": [],
+            "wall_start": 9.0,
+            "end": 9.0 + process,
+            "wall_end": 9.5 + process,
+            "wall_seconds": 0.5 + process,
+            "exit_code": 0,
+            "checks": [],
+        }
+        return analyse(report, {"orders": 10}) | {"exit_code": 0}
+
+    full = run({"marts__orders": 50.0}, 100.0)
+    night = run({"marts__orders": 5.0, "marts__channel_incrementality": 3.0}, 12.0)
+    night["refit_steps"] = ["marts__channel_incrementality"]
+    summary = summarise(
+        SCALES["toy"],
+        [
+            {
+                "full": full,
+                "one_new_day": night,
+                "limit": {"seconds": 1.0, "read_seconds": 0.9, "query_seconds": 0.1},
+                "store_floor": {"seconds": 10.0, "seconds_per_source": {"orders": 1.0}},
+            }
+        ],
+        {"rows": {"orders": 10}, "bytes": 1},
+    )
+    assert summary["one_new_day_refit_steps"] == ["marts__channel_incrementality"]
+    assert summary["ratio_one_new_day_over_full"] == 0.12
+    assert summary["ratio_one_new_day_without_refits_over_full"] == 0.09  # (12 - 3) / 100

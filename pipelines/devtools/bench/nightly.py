@@ -15,6 +15,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.core.config import Config
+from pipelines.core.periods import fit_date
+
 NEW_DAY_PREFIX = "bench-new-day"
 
 # per source: the day column the source's "last day" is read from, and the select that shifts that
@@ -116,6 +119,26 @@ def rows_rewritten(before: dict, after: dict) -> dict:
     }
     added = (after["model_writes"] or 0) - (before["model_writes"] or 0)
     return {"model_writes_added": added, "tables_changed": changed, "none": added == 0 and not changed}
+
+
+# the models refitted on a cadence (docs/metrics.md "Models refitted on a cadence"): their step, and the
+# setting that names the cadence
+CADENCE_STEPS = {
+    "marts__customer_ltv_predicted": "ltv_cadence",
+    "marts__channel_incrementality": "incrementality_cadence",
+}
+
+
+def cadence_refits(day: date, config: Config) -> list[str]:
+    """The steps that refit their model on a run as of `day` after a run as of the day before: those whose
+    fit date (the last cadence boundary on or before the as-of date) moves. Such a refit is measured on its
+    own (the issue's budget for a model refitted on a cadence), so the bench reports a night with and
+    without it."""
+    return [
+        step
+        for step, setting in CADENCE_STEPS.items()
+        if fit_date(day, getattr(config, setting)) != fit_date(day - timedelta(days=1), getattr(config, setting))
+    ]
 
 
 def breakdown(run: dict) -> dict:
