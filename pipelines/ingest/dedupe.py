@@ -26,7 +26,7 @@ class KeySpan:
         self.time = KEY_TIME.get(source) if source in SPANNED else None
         self.key = list(NATURAL_KEYS[source] or ())
         self.low = self.high = None
-        self.hashes: list[pl.DataFrame] = []
+        self.keys: list[pl.DataFrame] = []  # per chunk: each row's key hash and key time
 
     def add(self, good: pl.DataFrame) -> None:
         if self.time is None or good.height == 0:
@@ -34,14 +34,14 @@ class KeySpan:
         low, high = good.select(pl.col(self.time).min().alias("low"), pl.col(self.time).max().alias("high")).row(0)
         self.low = low if self.low is None or (low is not None and low < self.low) else self.low
         self.high = high if self.high is None or (high is not None and high > self.high) else self.high
-        self.hashes.append(good.select(pl.struct(self.key).hash().alias("key_hash"), pl.col(self.time).alias("t")))
+        self.keys.append(good.select(pl.struct(self.key).hash().alias("key_hash"), pl.col(self.time).alias("t")))
 
     def result(self) -> Span | None:
         if self.time is None:
             return None
-        if not self.hashes:
+        if not self.keys:
             return Span(self.low, self.high, False)
-        keys = pl.concat(self.hashes)
+        keys = pl.concat(self.keys)
         times = keys.filter(pl.col("key_hash").is_duplicated()).get_column("t").unique().sort()
         return Span(self.low, self.high, times.len() > 0, times)
 
@@ -61,7 +61,8 @@ def _repeat_times(spans: dict[str, Span | None]) -> pl.DataFrame:
 
 def _overlaps(con, source: str, spans: dict[str, Span | None]) -> list[tuple] | None:
     """Time intervals outside which no row can have a copy: where a new file's key-time range overlaps
-    another file's, and the whole range of a new file that repeats a key itself. None: not known (a file
+    another file's, and the whole range of a new file that repeats a key itself at times not listed
+    (the listed ones are searched as points: _repeat_times). None: not known (a file
     without a span), search the new rows' whole range."""
     if source not in SPANNED or not spans or any(s is None for s in spans.values()):
         return None

@@ -97,7 +97,7 @@ def materialize(ctx: ModelContext) -> int:
             last_mode = "full"
             con.execute("create schema if not exists meta")
             con.execute(f"create or replace table {STATE} as select * from ({ctx.sql})", ctx.bind())
-            return _full(ctx, STATE)
+            return _full(ctx)
         con.execute(f"create or replace temp table __id_now as select * from ({ctx.sql})", ctx.bind())
         changed = _diff(con)
         if not changed:
@@ -117,7 +117,7 @@ def materialize(ctx: ModelContext) -> int:
         log.info("identity graph: full rebuild (%s)", reason)
         last_mode = "full"
         con.execute(f"create or replace table {STATE} as select * from __id_now")
-        return _full(ctx, STATE)
+        return _full(ctx)
     finally:
         for temp in _TEMPS:
             con.execute(f"drop table if exists {temp}")
@@ -169,12 +169,10 @@ def _carrying(identifiers: str) -> str:
     )
 
 
-def _full(ctx: ModelContext, combinations: str) -> int:
-    """Every component from the stored combinations (`combinations`, already written: meta.identity_combinations)."""
+def _full(ctx: ModelContext) -> int:
+    """Every component, from the combinations just written to STATE."""
     con = ctx.con
-    con.execute(
-        f"create or replace temp table __id_combos as select row_number() over () as combo, * from {combinations}"
-    )
+    con.execute(f"create or replace temp table __id_combos as select row_number() over () as combo, * from {STATE}")
     _links(con)
     _too_common(con, int(ctx.params.get("identity_max_links", 10)), "__id_common")
     _components(con)
