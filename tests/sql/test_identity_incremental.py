@@ -5,7 +5,7 @@ with no change writes nothing. The graph runs through the real runner (run_model
 from __future__ import annotations
 
 import random
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
@@ -13,6 +13,7 @@ import pytest
 from conftest import insert, make_config, new_warehouse
 
 from pipelines.core.db import rows, scalar
+from pipelines.ingest.load import create_quality_tables
 from pipelines.transform.models import identity_graph
 from pipelines.transform.params import EARLIEST, LATEST, model_params
 from pipelines.transform.runner import discover_models, run_model
@@ -228,3 +229,104 @@ def test_random_changes_equal_a_full_rebuild(seed):
         modes.append(graph(con))
         assert_equals_full(con)
     assert set(modes) <= {"incremental", "unchanged"}
+
+
+# ------------------------------------------------------------------------------------ records of new files
+def add_file(con, name: str, records) -> None:
+    """Records as the export `name` of their source, logged in quality.file_loads as loaded now (after the
+    graph's last write), as ingest logs every file it loads."""
+    create_quality_tables(con)
+    sources = set()
+    for table_name, row in records:
+        source = table_name.split(".")[1]
+        sources.add(source)
+        insert(con, table_name, [row | {"source_file": f"{source}/{name}"}])
+    loaded = datetime.now(UTC).replace(tzinfo=None)
+    for source in sorted(sources):
+        con.execute(
+            "insert into quality.file_loads (source, source_file, loaded_at) values (?, ?, ?)",
+            [source, f"{source}/{name}", loaded],
+        )
+
+
+def test_only_the_records_of_new_files_are_grouped_when_the_others_are_as_stored(warehouse):
+    """identity_graph._new_records: with every load logged, a nightly groups the records of the files
+    loaded since the graph was written, when the other records are exactly the stored combinations; a
+    copy dropped from an older file or a reloaded source makes it group every record. Either way the
+    result equals a full rebuild."""
+    con = warehouse
+    touch = {"visitor_id": "w2", "customer_id": "c1", "ts": datetime(2024, 3, 1)}
+    add_file(
+        con,
+        "a.csv",
+        [
+            ("raw.customers", crm("c1", email_key="m1")),
+            ("raw.orders", order("o1", customer_id="c1", visitor_id="w1")),
+            ("raw.orders", order("o2", email_key="m3", phone_key="t3")),
+            ("raw.touchpoints", touch),
+        ],
+    )
+    assert graph(con) == "full"
+    assert_equals_full(con)
+    assert graph(con) == "unchanged" and identity_graph.last_input == "new records"  # no file since
+
+    # a new file: two components merge, and a stored combination gains a record
+    add_file(
+        con,
+        "b.csv",
+        [
+            ("raw.orders", order("o3", email_key="m1", phone_key="t3")),
+            ("raw.orders", order("o4", email_key="m3", phone_key="t3")),
+        ],
+    )
+    assert graph(con) == "incremental" and identity_graph.last_input == "new records"
+    assert keys(con)["email:m3"] == "crm:c1"
+    assert_equals_full(con)
+    # a new touch file naming the CRM customer: the visitor joins it
+    add_file(con, "c.csv", [("raw.touchpoints", touch | {"visitor_id": "w9"})])
+    assert graph(con) == "incremental" and identity_graph.last_input == "new records"
+    assert keys(con)["visitor:w9"] == "crm:c1"
+    assert_equals_full(con)
+
+    # a copy dropped from an older file (ingest keeps a newer export's): every record is grouped
+    con.execute("delete from raw.orders where order_id = 'o2'")
+    add_file(con, "d.csv", [("raw.orders", order("o2", email_key="m3"))])
+    assert graph(con) == "incremental" and identity_graph.last_input == "all records"
+    assert_equals_full(con)
+    # an older file's record replaced by another (as many records as before, not the same ones): caught
+    # by the sum of their hashes, every record is grouped
+    con.execute("delete from raw.orders where order_id = 'o4'")
+    insert(con, "raw.orders", [order("o4", email_key="m8", phone_key="t3", source_file="orders/b.csv")])
+    assert graph(con) == "incremental" and identity_graph.last_input == "all records"
+    assert keys(con)["email:m8"] == "crm:c1"
+    assert_equals_full(con)
+    # a source reloaded whole: its files are all new again, the records as they were
+    con.execute(
+        "update quality.file_loads set loaded_at = ? where source = 'orders'", [datetime.now(UTC).replace(tzinfo=None)]
+    )
+    assert graph(con) == "unchanged" and identity_graph.last_input == "all records"
+    assert_equals_full(con)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_files_equal_a_full_rebuild(seed):
+    rng = random.Random(seed)
+    con: duckdb.DuckDBPyConnection = new_warehouse(CONFIG)
+    add_file(con, "first.csv", random_records(rng, 30, 0))
+    assert graph(con) == "full"
+    inputs = []
+    for step in range(5):
+        add_file(con, f"step{step}.csv", random_records(rng, rng.randrange(0, 5), 100 * (step + 1)))
+        dropped = 0
+        if rng.random() < 0.3:  # a copy dropped from an older file
+            present = [r[0] for r in rows(con, "select order_id from raw.orders order by all")]
+            for gone in rng.sample(present, min(len(present), 1)):
+                con.execute("delete from raw.orders where order_id = ?", [gone])
+                dropped += 1
+        assert graph(con) in ("incremental", "unchanged")
+        inputs.append(identity_graph.last_input)
+        if dropped == 0 and identity_graph.last_mode == "incremental":
+            # the run before wrote, so its files are old now: only this step's records are new
+            assert identity_graph.last_input == "new records"
+        assert_equals_full(con)
+    assert "new records" in inputs  # every seed takes the short path at least once

@@ -18,7 +18,7 @@ What runs where:
 - The two Python models (identity graph: staging.customer_identifiers; predicted LTV:
   marts.customer_ltv_predicted) run unchanged on DuckDB over Spark's outputs: their inputs are written
   by Spark as Parquet, read by an in-memory DuckDB on the driver, and their outputs go back to Spark as
-  Parquet. The identity graph's input is one row per distinct identifier combination and the LTV fit's
+  Parquet. The identity graph works on one row per distinct identifier combination and the LTV fit's
   one row per customer, so this is the driver's memory, not the cluster's; at 10^9 touches it is the
   first thing to move to Spark (label propagation is a join loop Spark can run as it is).
 - `extract` copies every staging and mart table into the run's DuckDB build file (the analysts' file),

@@ -5,8 +5,8 @@ record, touch naming its CRM customer) links the identifiers it carries. A custo
 component. All of it is SQL over sets; Python only repeats one statement until it changes nothing, and
 chooses between a full build and patching the stored one (5).
 
-1. Links: sql/staging/customer_identifiers.sql gives each distinct identifier combination with its
-   record count; unpivoted to (combination, identifier).
+1. Links: sql/staging/customer_identifiers.sql gives each record's identifiers and file, grouped here
+   into distinct identifier combinations with their record counts; unpivoted to (combination, identifier).
 2. Too common: an identifier that shares a combination with more than `identity.max_links` distinct
    e-mails or CRM ids (a call-centre phone, a shared office e-mail) is dropped from every combination
    before linking, so it never merges anyone; a record left with no identifier keys on itself
@@ -26,9 +26,13 @@ chooses between a full build and patching the stored one (5).
    staging.orders. It depends only on the set of identifiers, so a re-run on the same inputs gives
    the same keys, and a new record re-keys only the components it joins.
 5. Incremental: the combinations are kept in meta.identity_combinations (bookkeeping, not published).
-   Each run computes them (the select: about 1 s at medium) and diffs them with the stored ones; a
-   changed record count is a removal and an addition. No difference: nothing is written, not even the
-   runner's bookkeeping. Otherwise the seeds are the identifiers of added and removed combinations: only
+   The records of the files loaded since the last write (quality.file_loads) are the new ones; when
+   the others are exactly the stored combinations (their count and the sum of their hashes, against
+   the stored combinations' own: one scan, no grouping), only the new records are grouped and added
+   (_new_records). Otherwise (a reloaded source, a copy dropped from an older file, no load log) every
+   record is grouped and diffed with the stored combinations (_diff); a changed record count is a
+   removal and an addition. No difference: nothing is written, not even the runner's bookkeeping. The
+   stored combinations are then patched to the current ones. Otherwise the seeds are the identifiers of added and removed combinations: only
    their too-common status can change (judged on all their current combinations). The affected
    identifiers are the seeds, every identifier of a combination holding a seed that is no longer too
    common, and every identifier of the stored components these are in. Components are closed, so the
@@ -76,16 +80,17 @@ IDENTIFIER_ROWS = (
 )
 last_rounds: int | None = None  # propagation rounds after the first labels (0: they settled); tests read it
 last_mode: str | None = None  # 'full', 'incremental' or 'unchanged': how the last run wrote; tests read it
+last_input: str | None = None  # 'new records' or 'all records': what the last patch or no-change run grouped
 _TEMPS = (
-    "__id_now", "__id_diff", "__id_added", "__id_removed", "__id_seeds", "__id_touching", "__id_touching_links",
-    "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected", "__id_linking",
+    "__id_now", "__id_new_files", "__id_delta", "__id_diff", "__id_added", "__id_removed", "__id_seeds",
+    "__id_touching", "__id_touching_links", "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected", "__id_linking",
     "__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next",
     "__id_conflicts",
 )  # fmt: skip
 
 
 def materialize(ctx: ModelContext) -> int:
-    global last_mode
+    global last_mode, last_input
     con = ctx.con
     con.execute("create schema if not exists quality")
     try:
@@ -96,15 +101,19 @@ def materialize(ctx: ModelContext) -> int:
             log.info("identity graph: full rebuild (%s)", reason)
             last_mode = "full"
             con.execute("create schema if not exists meta")
-            con.execute(f"create or replace table {STATE} as select * from ({ctx.sql})", ctx.bind())
+            con.execute(f"create or replace table {STATE} as {_grouped(ctx.sql)}", ctx.bind())
             return _full(ctx)
-        con.execute(f"create or replace temp table __id_now as select * from ({ctx.sql})", ctx.bind())
-        changed = _diff(con)
+        changed, last_input = _new_records(ctx), "new records"
+        if changed is None:  # the records before the new files are not the stored ones: all of them
+            last_input = "all records"
+            con.execute(f"create or replace temp table __id_now as {_grouped(ctx.sql)}", ctx.bind())
+            changed = _diff(con)
         if not changed:
             last_mode = "unchanged"
             log.info("identity graph: no combination added or removed, nothing rewritten")
             return 0
         stored_count = scalar(con, f"select count(*) from {STATE}")
+        _patch_state(con)  # from here on, STATE holds the current combinations
         if changed > FULL_FRACTION * stored_count:
             reason = f"{changed} of {stored_count} combinations changed"
         else:
@@ -116,7 +125,6 @@ def materialize(ctx: ModelContext) -> int:
             log.warning("identity graph: %s, rebuilding whole", reason)
         log.info("identity graph: full rebuild (%s)", reason)
         last_mode = "full"
-        con.execute(f"create or replace table {STATE} as select * from __id_now")
         return _full(ctx)
     finally:
         for temp in _TEMPS:
@@ -131,6 +139,68 @@ def _full_reason(ctx: ModelContext) -> str | None:
     if ctx.stored(TABLES[0], "fingerprint") != ctx.fingerprint:
         return "its select or the settings changed"
     return None
+
+
+def _grouped(records: str, where: str = "") -> str:
+    """The distinct identifier combinations of `records` (the model's select) with how many records carried each."""
+    columns = ", ".join(_COLUMNS.values())
+    return f"select {columns}, count(*) as records from ({records}) {where} group by {columns}"
+
+
+def _new_records(ctx: ModelContext) -> int | None:
+    """__id_added and __id_removed from the records of the files loaded since the graph was last written,
+    when the other records are exactly the stored combinations: their count and the sum of their
+    combinations' hashes equal the stored combinations' (a 64-bit hash per record, summed without
+    overflow: a different set of records matches only by a hash collision). Then nothing was removed, and
+    the new records' combinations add to the stored counts. None: not so (a reloaded source, a copy
+    dropped from an older file, rows no load logged) or not known (no load log): every record is grouped."""
+    con = ctx.con
+    if not table_exists(con, "quality.file_loads"):
+        return None
+    con.execute(
+        """create or replace temp table __id_new_files as
+           select source_file from quality.file_loads
+           where source in ('orders', 'customers', 'touchpoints')
+             and loaded_at > (select updated_at from meta.model_state where table_name = ?)""",
+        [TABLES[0]],
+    )
+    columns = ", ".join(_COLUMNS.values())
+    new = "coalesce(source_file in (select source_file from __id_new_files), false)"
+    old_records, old_sum = con.execute(
+        f"""select count(*), coalesce(sum(hash({columns})::hugeint), 0)
+            from ({ctx.sql}) where not {new}""",
+        ctx.bind(),
+    ).fetchone()
+    stored_records, stored_sum = con.execute(
+        f"select coalesce(sum(records), 0), coalesce(sum(hash({columns})::hugeint * records), 0) from {STATE}"
+    ).fetchone()
+    if (old_records, old_sum) != (stored_records, stored_sum):
+        return None
+    if not scalar(con, "select count(*) from __id_new_files"):
+        con.execute(f"create or replace temp table __id_added as select * from {STATE} limit 0")
+        con.execute(f"create or replace temp table __id_removed as select * from {STATE} limit 0")
+        return 0  # no file since: every record is as stored
+    con.execute(f"create or replace temp table __id_delta as {_grouped(ctx.sql, f'where {new}')}", ctx.bind())
+    same = " and ".join(f"stored.{c} is not distinct from delta.{c}" for c in _COLUMNS.values())
+    # a combination already stored is removed with its old count and added with the sum
+    con.execute(
+        f"create or replace temp table __id_removed as select stored.* from {STATE} as stored semi join __id_delta as delta on {same}"
+    )
+    con.execute(
+        f"""create or replace temp table __id_added as
+            select {", ".join(f"delta.{c}" for c in _COLUMNS.values())},
+                   delta.records + coalesce(removed.records, 0) as records
+            from __id_delta as delta
+            left join __id_removed as removed on {same.replace("stored.", "removed.")}"""
+    )
+    return int(scalar(con, "select (select count(*) from __id_added) + (select count(*) from __id_removed)"))
+
+
+def _patch_state(con) -> None:
+    """STATE becomes the current combinations: the removed ones out, the added ones in."""
+    same = " and ".join(f"stored.{c} is not distinct from removed.{c}" for c in (*_COLUMNS.values(), "records"))
+    con.execute(f"delete from {STATE} as stored using __id_removed as removed where {same}")
+    con.execute(f"insert into {STATE} select * from __id_added")
 
 
 def _diff(con) -> int:
@@ -195,7 +265,7 @@ def _incremental(ctx: ModelContext) -> int | None:
         f"({_unpivot('__id_added')} union all {_unpivot('__id_removed')})"
     )
     # every current combination carrying a seed: all a seed's links, to judge it too common or not
-    con.execute(f"create or replace temp table __id_touching as select * from __id_now where {_carrying('__id_seeds')}")
+    con.execute(f"create or replace temp table __id_touching as select * from {STATE} where {_carrying('__id_seeds')}")
     con.execute(
         "create or replace temp table __id_combos as select row_number() over () as combo, * from __id_touching"
     )
@@ -255,7 +325,7 @@ def _incremental(ctx: ModelContext) -> int | None:
         "create or replace temp table __id_linking as select * from __id_affected anti join __id_common using (identifier)"
     )
     con.execute(
-        "create or replace temp table __id_combos as select row_number() over () as combo, * from __id_now "
+        f"create or replace temp table __id_combos as select row_number() over () as combo, * from {STATE} "
         f"where {_carrying('__id_linking')}"
     )
     _links(con)
@@ -278,11 +348,6 @@ def _incremental(ctx: ModelContext) -> int | None:
         order by kind desc, identifier
         """
     )
-    con.execute(
-        f"""delete from {STATE} as stored using __id_removed as removed
-            where {" and ".join(f"stored.{c} is not distinct from removed.{c}" for c in (*_COLUMNS.values(), "records"))}"""
-    )
-    con.execute(f"insert into {STATE} select * from __id_added")
     _finish(ctx)
     return int(scalar(con, "select count(*) from __id_labels"))
 
