@@ -31,11 +31,11 @@ chooses between a full build and patching the stored one (5).
    the stored combinations' own: one scan, no grouping), only the new records are grouped and added
    (_new_records). Otherwise (a reloaded source, a copy dropped from an older file, no load log) every
    record is grouped and diffed with the stored combinations (_diff); a changed record count is a
-   removal and an addition. No difference: nothing is written, not even the runner's bookkeeping. The
-   stored combinations are then patched to the current ones. Otherwise the seeds are the identifiers of added and removed combinations: only
-   their too-common status can change (judged on all their current combinations). The affected
-   identifiers are the seeds, every identifier of a combination holding a seed that is no longer too
-   common, and every identifier of the stored components these are in. Components are closed, so the
+   removal and an addition. No difference: nothing is written, not even the runner's bookkeeping.
+   Otherwise the stored combinations are patched to the current ones, and the seeds are the identifiers
+   of added and removed combinations: only their too-common status can change (judged on all their
+   current combinations). The affected identifiers are the seeds, every identifier of a combination
+   holding a seed that is no longer too common, and every identifier of the stored components these are in. Components are closed, so the
    current combinations with a linking identifier among them are exactly the affected components'; only
    those are propagated, their identifiers' rows of staging.customer_identifiers deleted and inserted, and
    the conflicts of the seeds and of the affected components replaced (that small table is rewritten in
@@ -83,8 +83,8 @@ last_mode: str | None = None  # 'full', 'incremental' or 'unchanged': how the la
 last_input: str | None = None  # 'new records' or 'all records': what the last patch or no-change run grouped
 _TEMPS = (
     "__id_now", "__id_new_files", "__id_delta", "__id_diff", "__id_added", "__id_removed", "__id_seeds",
-    "__id_touching", "__id_touching_links", "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys", "__id_affected", "__id_linking",
-    "__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next",
+    "__id_touching", "__id_touching_links", "__id_seed_common", "__id_flipped", "__id_reach", "__id_old_keys",
+    "__id_affected", "__id_linking", "__id_combos", "__id_links", "__id_common", "__id_star", "__id_edges", "__id_labels", "__id_next",
     "__id_conflicts",
 )  # fmt: skip
 
