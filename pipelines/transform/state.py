@@ -67,15 +67,21 @@ def late_touches_start(con: duckdb.DuckDBPyConnection, table: str, range_start: 
     return min(range_start, late_touch.replace(day=1)) if late_touch else range_start
 
 
+def files_loaded_since(sources: tuple[str, ...]) -> str:
+    """A select of the exports of `sources` loaded (quality.file_loads) since a table was last written, that
+    table bound to its one `?`: all of them when it never was."""
+    listed = ", ".join(f"'{source}'" for source in sources)  # source names, not input
+    return f"""select source_file from quality.file_loads
+               where source in ({listed})
+                 and loaded_at > coalesce((select updated_at from meta.model_state where table_name = ?), '-infinity')"""
+
+
 def touches_loaded_since(con: duckdb.DuckDBPyConnection, table: str) -> date | None:
-    """The day of the oldest touch in the touchpoint exports loaded (quality.file_loads) since `table` was
-    last written; None when none was."""
+    """The day of the oldest touch in the touchpoint exports loaded since `table` was last written; None
+    when none was."""
     return scalar(
         con,
-        """select min(ts)::date from raw.touchpoints where source_file in (
-               select source_file from quality.file_loads
-               where source = 'touchpoints'
-                 and loaded_at > coalesce((select updated_at from meta.model_state where table_name = ?), '-infinity'))""",
+        f"select min(ts)::date from raw.touchpoints where source_file in ({files_loaded_since(('touchpoints',))})",
         [table],
     )
 

@@ -13,6 +13,8 @@ import statistics
 import time
 from pathlib import Path
 
+from pipelines.devtools.bench.stages import run_seconds
+
 STEP = "marts__channel_incrementality"
 REFIT_SECONDS = 600
 OTHER_NIGHT_SHARE = 0.02
@@ -33,9 +35,8 @@ def summarise(rounds: list[dict]) -> dict:
     nights = [r["backfill"] for r in rounds if r.get("backfill") and r["backfill"].get("exit_code") == 0]
     refit = _median([_step_seconds(f) for f in full])
     stored = _median([_step_seconds(b) for b in nights])
-    # the child's time until the CLI returned, as every run of the bench (main._run_seconds)
-    full_wall = _median([f.get("process_seconds") or f["wall_seconds"] for f in full])
-    night_wall = _median([b.get("process_seconds") or b["wall_seconds"] for b in nights])
+    full_wall = _median([run_seconds(f) for f in full])
+    night_wall = _median([run_seconds(b) for b in nights])
     return {
         "refit_seconds": refit,
         "refit_share_of_full": refit / full_wall if refit is not None and full_wall else None,

@@ -38,7 +38,7 @@ from pipelines.devtools.bench.nightly import (
 )
 from pipelines.devtools.bench.runner import run_peer_process, run_pipeline
 from pipelines.devtools.bench.scales import SCALES
-from pipelines.devtools.bench.stages import analyse
+from pipelines.devtools.bench.stages import analyse, run_seconds
 from pipelines.devtools.bench.xlsx import measure
 from pipelines.devtools.generate.sample import DEFAULT_START
 
@@ -315,13 +315,13 @@ def summarise(scale, rounds: list[dict], data_info: dict) -> dict:
             per_step.setdefault(s["step"], []).append(s["seconds"])
     # every run as the child's time until the CLI returned, as the nightlies (nightly.breakdown): the bench's
     # own read of Dagster's event log afterwards (2.5 s of a medium full build) is no part of the pipeline
-    full_wall = _median([_run_seconds(f) for f in full])
+    full_wall = _median([run_seconds(f) for f in full])
     limit = _median([r["limit"]["seconds"] for r in rounds])
     store_floor = _median([r["store_floor"]["seconds"] for r in rounds if "store_floor" in r])
     peers = [r["peer"] for r in rounds if r.get("peer") and r["peer"]["exit_code"] == 0]
     peer = _median([p["wall_seconds"] for p in peers])
     backfills = [r["backfill"] for r in rounds if r.get("backfill") and r["backfill"]["exit_code"] == 0]
-    backfill = _median([_run_seconds(b) for b in backfills])
+    backfill = _median([run_seconds(b) for b in backfills])
     ingest = stages.get("ingest (all)", {}).get("seconds")
     floor_per_source = {
         source: _median(
@@ -349,7 +349,7 @@ def summarise(scale, rounds: list[dict], data_info: dict) -> dict:
         "rows": data_info["rows"],
         "data_bytes": data_info["bytes"],
         "full_wall_seconds": full_wall,
-        "full_wall_seconds_all": [_run_seconds(f) for f in full],
+        "full_wall_seconds_all": [run_seconds(f) for f in full],
         "full_wall_seconds_with_bench_read": _median([f["wall_seconds"] for f in full]),
         "full_steps_seconds": _median([f["steps_seconds"] for f in full]),
         "full_peak_rss_mib": _median([f["vm_hwm_mib"] or f["peak_rss_mib"] for f in full]),
@@ -402,11 +402,6 @@ def summarise(scale, rounds: list[dict], data_info: dict) -> dict:
         "failed_checks": full[0]["failed_checks"],
         "all_ok": all(f["success"] for f in full),
     }
-
-
-def _run_seconds(run: dict) -> float:
-    """A pipeline run's time: the child process until the CLI returned, else (an older record) its wall time."""
-    return run.get("process_seconds") or run["wall_seconds"]
 
 
 # the nightlies, by their key in a round, as the report names them
@@ -659,7 +654,7 @@ def format_report(doc: dict) -> str:
         )
     spark_runs = [r["spark_full"] for r in doc.get("rounds", []) if "spark_full" in r]
     if spark_runs:
-        spark_wall = _median([_run_seconds(r) for r in spark_runs])
+        spark_wall = _median([run_seconds(r) for r in spark_runs])
         ok = all(r["exit_code"] == 0 for r in spark_runs)
         stages = {
             name: _median([r["stages"][name]["seconds"] for r in spark_runs if name in r["stages"]])

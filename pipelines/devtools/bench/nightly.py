@@ -17,6 +17,7 @@ import duckdb
 
 from pipelines.core.config import Config
 from pipelines.core.periods import fit_date
+from pipelines.devtools.bench.stages import run_seconds
 
 NEW_DAY_PREFIX = "bench-new-day"
 
@@ -146,7 +147,7 @@ def breakdown(run: dict) -> dict:
     start-up and bookkeeping (the rest: interpreter, imports, Dagster's instance, events and checks
     outside the steps). Seconds and shares of the run's time: the child process until the CLI returned
     (the bench's own read of the event log afterwards is no part of a nightly), else its wall time."""
-    wall = run.get("process_seconds") or run.get("wall_seconds") or 0.0
+    wall = run_seconds(run)
     stages = {"ingest": 0.0, "staging": 0.0, "marts": 0.0, "publish": 0.0}
     for name, stage in run.get("stages", {}).items():
         if name.startswith("ingest:"):

@@ -105,6 +105,12 @@ def analyse(report: dict, rows_by_source: dict[str, int]) -> dict:
     }
 
 
+def run_seconds(run: dict) -> float:
+    """A pipeline run's time: the child process until the CLI returned (the bench's own read of the event
+    log afterwards is no part of it), else, for an older record or a run that wrote no report, its wall time."""
+    return run.get("process_seconds") or run.get("wall_seconds") or 0.0
+
+
 def _probes_within(probes: list, start: float, end: float) -> dict[str, float]:
     out: dict[str, float] = defaultdict(float)
     for name, a, b in probes:

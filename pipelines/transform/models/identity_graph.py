@@ -52,6 +52,7 @@ import logging
 from pipelines.core.db import scalar, table_exists
 from pipelines.core.periods import EARLIEST
 from pipelines.transform.context import ModelContext
+from pipelines.transform.state import files_loaded_since
 
 KINDS = ("crm", "email", "phone", "visitor")
 _COLUMNS = {"crm": "customer_id", "email": "email_key", "phone": "phone_key", "visitor": "visitor_id"}
@@ -158,10 +159,7 @@ def _new_records(ctx: ModelContext) -> int | None:
     if not table_exists(con, "quality.file_loads"):
         return None
     con.execute(
-        """create or replace temp table __id_new_files as
-           select source_file from quality.file_loads
-           where source in ('orders', 'customers', 'touchpoints')
-             and loaded_at > (select updated_at from meta.model_state where table_name = ?)""",
+        f"create or replace temp table __id_new_files as {files_loaded_since(('orders', 'customers', 'touchpoints'))}",
         [TABLES[0]],
     )
     columns = ", ".join(_COLUMNS.values())
